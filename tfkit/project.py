@@ -1,0 +1,121 @@
+"""The infrastructure repository tfkit runs: its root, its config, and its environments in order."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tfkit.config import CONFIG_FILE, Config, EnvironmentConfig, SecretSource, load_config
+from tfkit.errors import ConfigError, EnvironmentNotFoundError
+
+__all__ = ["Environment", "Project", "find_root"]
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` holding ``tfkit.toml``, as git finds ``.git``."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    raise ConfigError(
+        f"no {CONFIG_FILE} found in {here} or any parent directory; run tfkit inside an "
+        f"infrastructure repository or pass --root",
+        file=CONFIG_FILE,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """One environment: a root module directory with its var files, backend and protection."""
+
+    project: Project
+    name: str
+    index: int
+    directory: Path
+    var_files: tuple[Path, ...]
+    protected: bool
+    backend: Mapping[str, str]
+    secrets: Mapping[str, SecretSource]
+
+    @classmethod
+    def _from_config(cls, project: Project, index: int, cfg: EnvironmentConfig) -> Environment:
+        directory = (project.root / cfg.dir).resolve()
+        return cls(
+            project=project,
+            name=cfg.name,
+            index=index,
+            directory=directory,
+            var_files=tuple((directory / v).resolve() for v in cfg.var_files),
+            protected=cfg.protected,
+            backend=dict(cfg.backend),
+            secrets={**project.config.secrets, **cfg.secrets},
+        )
+
+    @property
+    def previous(self) -> Environment | None:
+        """The environment before this one in promotion order, if any."""
+        return self.project.environments[self.index - 1] if self.index > 0 else None
+
+    def check(self) -> None:
+        """Raise a one-line error if the directory or a var file is missing."""
+        if not self.directory.is_dir():
+            rel = os.path.relpath(self.directory, self.project.root)
+            raise EnvironmentNotFoundError(
+                f"environment '{self.name}': directory {rel} does not exist; create it or set "
+                f"environments.{self.name}.dir in {self.project.config.path.name}",
+                name=self.name,
+                known=self.project.names,
+            )
+        for var_file in self.var_files:
+            if not var_file.is_file():
+                rel = os.path.relpath(var_file, self.project.root)
+                raise ConfigError(
+                    f"{self.project.config.path}: environments.{self.name}.var_files: {rel} does not exist",
+                    file=str(self.project.config.path),
+                    key=f"environments.{self.name}.var_files",
+                )
+
+    def __repr__(self) -> str:
+        return f"Environment({self.name!r}, {self.directory})"
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """An infrastructure repository: ``tfkit.toml``, its environments in promotion order."""
+
+    root: Path
+    config: Config
+
+    @classmethod
+    def load(cls, start: Path | str | None = None) -> Project:
+        """Find ``tfkit.toml`` at or above ``start`` (default: the current directory) and load it."""
+        root = find_root(Path(start) if start is not None else None)
+        return cls(root=root, config=load_config(root / CONFIG_FILE))
+
+    @property
+    def environments(self) -> tuple[Environment, ...]:
+        """Every environment, in promotion order."""
+        return tuple(Environment._from_config(self, i, c) for i, c in enumerate(self.config.environments))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The environment names in promotion order."""
+        return tuple(c.name for c in self.config.environments)
+
+    @property
+    def state_dir(self) -> Path:
+        """tfkit's own data directory (snapshots, ledger, locks, caches); git-ignored."""
+        return self.root / ".tfkit"
+
+    def environment(self, name: str) -> Environment:
+        """The environment called ``name``; a one-line error listing the known ones otherwise."""
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise EnvironmentNotFoundError(
+            f"unknown environment '{name}'; known environments: {', '.join(self.names)}",
+            name=name,
+            known=self.names,
+        )

@@ -1,0 +1,106 @@
+"""Secret sources: read each sensitive variable from where it lives, hand it to Terraform only as
+``TF_VAR_<name>`` in the child's environment, and register it for redaction.
+
+A source is an environment variable, a file (as CI systems mount secrets) or a command (a vault
+CLI) whose standard output is the value. Errors name the variable and the source, never the value.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from tfkit.config import SecretSource
+from tfkit.errors import TfkitError
+from tfkit.redact import register_secret
+
+__all__ = ["SecretError", "read_secret", "secret_environment"]
+
+COMMAND_TIMEOUT_SECONDS = 60
+
+
+class SecretError(TfkitError):
+    """A secret source is missing, unreadable or failed; the message never holds the value."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, variable: str, source: str) -> None:
+        super().__init__(message)
+        self.variable = variable
+        self.source = source
+
+
+def read_secret(variable: str, source: SecretSource, *, base: Path) -> str:
+    """The value of ``variable`` from ``source``; relative files are read from ``base``."""
+    where = source.describe()
+    if source.kind == "env":
+        value = os.environ.get(source.env or "")
+        if value is None:
+            raise SecretError(
+                f"secret variable '{variable}': {where} is not set; export it or change "
+                f"[secrets.{variable}] in tfkit.toml",
+                variable=variable,
+                source=where,
+            )
+    elif source.kind == "file":
+        path = Path(source.file or "").expanduser()
+        path = path if path.is_absolute() else base / path
+        try:
+            value = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise SecretError(
+                f"secret variable '{variable}': cannot read {where}: {exc.strerror or exc}",
+                variable=variable,
+                source=where,
+            ) from None
+    else:
+        value = _run_command(variable, source, where, base)
+    if value == "":
+        raise SecretError(f"secret variable '{variable}': {where} is empty", variable=variable, source=where)
+    register_secret(value)
+    return value
+
+
+def _run_command(variable: str, source: SecretSource, where: str, base: Path) -> str:
+    try:
+        done = subprocess.run(  # noqa: S603 - the command is the repository owner's configuration
+            list(source.command),
+            cwd=base,
+            capture_output=True,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise SecretError(
+            f"secret variable '{variable}': {where} not found; install it or fix [secrets.{variable}]",
+            variable=variable,
+            source=where,
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise SecretError(
+            f"secret variable '{variable}': {where} did not finish in {COMMAND_TIMEOUT_SECONDS}s",
+            variable=variable,
+            source=where,
+        ) from None
+    if done.returncode != 0:
+        raise SecretError(
+            f"secret variable '{variable}': {where} failed with exit code {done.returncode}",
+            variable=variable,
+            source=where,
+        )
+    return done.stdout.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def secret_environment(sources: Mapping[str, SecretSource], *, base: Path) -> dict[str, str]:
+    """``TF_VAR_<name>`` for every configured secret; one already in the environment wins."""
+    env: dict[str, str] = {}
+    for variable, source in sources.items():
+        key = f"TF_VAR_{variable}"
+        preset = os.environ.get(key)
+        if preset:
+            register_secret(preset)
+            continue
+        env[key] = read_secret(variable, source, base=base)
+    return env

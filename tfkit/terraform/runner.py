@@ -1,0 +1,163 @@
+"""Run one Terraform command as a child process: capture its output, stream its events, and stop
+it gracefully on Ctrl-C so Terraform can release its state lock before tfkit exits with 130."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from tfkit.errors import EngineNotFoundError, InterruptedError_
+
+__all__ = ["Completed", "EventCallback", "base_environment", "run_command"]
+
+EventCallback = Callable[[dict[str, Any]], None]
+
+#: How long Terraform may take to stop after its interrupt before it is killed.
+GRACEFUL_STOP_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """What a finished child process produced."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration: float
+
+
+def _drain(stream: IO[bytes], sink: list[str], on_line: Callable[[str], None] | None) -> None:
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", errors="replace")
+        sink.append(line)
+        if on_line is not None:
+            on_line(line)
+    stream.close()
+
+
+def _event_dispatcher(on_event: EventCallback | None) -> Callable[[str], None] | None:
+    if on_event is None:
+        return None
+
+    def dispatch(line: str) -> None:
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if isinstance(event, dict):
+                    on_event(event)
+
+    return dispatch
+
+
+def run_command(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    on_event: EventCallback | None = None,
+    stdin_data: bytes | None = None,
+) -> Completed:
+    """Run ``argv`` in ``cwd`` with exactly ``env``; on Ctrl-C, let the child stop, then raise.
+
+    The child shares the terminal's process group, so a terminal Ctrl-C reaches it directly; an
+    interrupt delivered only to tfkit is forwarded. Terraform then finishes its current step and
+    releases its state lock; a second Ctrl-C, or ``GRACEFUL_STOP_SECONDS``, kills it.
+    """
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - argv is built by tfkit, never by a shell
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError as exc:
+        raise EngineNotFoundError(
+            f"cannot run {argv[0]!r}: not found; install it or set engine.binary in tfkit.toml"
+        ) from exc
+    except PermissionError as exc:
+        raise EngineNotFoundError(f"cannot run {argv[0]!r}: permission denied") from exc
+    out: list[str] = []
+    err: list[str] = []
+    assert proc.stdout is not None and proc.stderr is not None  # noqa: S101 - set by Popen above
+    readers = [
+        threading.Thread(target=_drain, args=(proc.stdout, out, _event_dispatcher(on_event)), daemon=True),
+        threading.Thread(target=_drain, args=(proc.stderr, err, None), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    if stdin_data is not None and proc.stdin is not None:
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(stdin_data)
+        proc.stdin.close()
+    try:
+        returncode = _wait(proc)
+    except KeyboardInterrupt:
+        _stop_gracefully(proc)
+        for reader in readers:
+            reader.join(timeout=5)
+        raise InterruptedError_(
+            f"interrupted: terraform {argv[1] if len(argv) > 1 else ''} was stopped; "
+            "its state lock was released if it held one"
+        ) from None
+    for reader in readers:
+        reader.join()
+    return Completed(tuple(argv), returncode, "".join(out), "".join(err), time.monotonic() - start)
+
+
+def _wait(proc: subprocess.Popen[bytes]) -> int:
+    while True:
+        try:
+            return proc.wait(timeout=0.25)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _stop_gracefully(proc: subprocess.Popen[bytes]) -> None:
+    """Give Terraform its interrupt and time to stop; kill it only if it does not."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + GRACEFUL_STOP_SECONDS
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            proc.wait(timeout=0.25)
+        except subprocess.TimeoutExpired:
+            continue
+        except KeyboardInterrupt:
+            break
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def base_environment(extra: Mapping[str, str], *, data_dir: Path, cli_config: Path) -> dict[str, str]:
+    """The environment every Terraform child gets: the caller's, made non-interactive and isolated.
+
+    ``TF_DATA_DIR`` gives each run its own ``.terraform`` directory; a ``TF_CLI_CONFIG_FILE`` that
+    points at a missing file (common on CI images) is replaced by an empty one so Terraform does
+    not warn on every command.
+    """
+    env = dict(os.environ)
+    env.update(extra)
+    env["TF_IN_AUTOMATION"] = "1"
+    env["TF_INPUT"] = "0"
+    env["CHECKPOINT_DISABLE"] = "1"
+    env["TF_DATA_DIR"] = str(data_dir)
+    configured = env.get("TF_CLI_CONFIG_FILE")
+    if configured and not Path(configured).expanduser().is_file():
+        cli_config.touch(exist_ok=True)
+        env["TF_CLI_CONFIG_FILE"] = str(cli_config)
+    return env
