@@ -134,10 +134,10 @@ def _config_error(error: Any, path: Path) -> ConfigError:
     elif validator == "enum":
         options = ", ".join(repr(o) for o in schema["enum"])
         msg = f"key '{where}' must be one of {options}, got {error.instance!r}"
-    elif validator == "pattern" and error.absolute_path:
+    elif "propertyNames" in error.schema_path:
+        msg = f"invalid name {error.instance!r} under '{where}': use letters, digits, - and _ (environments: lower-case)"
+    elif validator == "pattern":
         msg = f"key '{where}' has an invalid value {error.instance!r}{allowed_text}"
-    elif validator in ("propertyNames", "pattern"):
-        msg = f"invalid name {error.instance!r} under '{where or '(top level)'}': use lower-case letters, digits, - and _"
     elif validator in ("minProperties", "maxProperties") and "secret" in str(desc or "") + where:
         msg = f"key '{where}' must set exactly one of env, file or command"
     else:

@@ -19,11 +19,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
-from tfkit.errors import EngineNotFoundError, TerraformError
+from tfkit.errors import Diagnostic, EngineNotFoundError, TerraformError
 from tfkit.terraform import args as A
 from tfkit.terraform.diagnostics import error_for, iter_json_lines, parse_diagnostics
 from tfkit.terraform.runner import Completed, EventCallback, base_environment, run_command
-from tfkit.errors import Diagnostic
 
 __all__ = [
     "ApplyResult",
@@ -198,6 +197,7 @@ class CliEngine:
             cwd=self.workdir,
             env=self._env,
             on_event=self.on_event if stream else None,
+            label=f"terraform {argv[0]}",
         )
         if done.returncode not in ok:
             raise error_for(

@@ -66,6 +66,7 @@ def run_command(
     env: Mapping[str, str],
     on_event: EventCallback | None = None,
     stdin_data: bytes | None = None,
+    label: str = "terraform",
 ) -> Completed:
     """Run ``argv`` in ``cwd`` with exactly ``env``; on Ctrl-C, let the child stop, then raise.
 
@@ -109,8 +110,7 @@ def run_command(
         for reader in readers:
             reader.join(timeout=5)
         raise InterruptedError_(
-            f"interrupted: terraform {argv[1] if len(argv) > 1 else ''} was stopped; "
-            "its state lock was released if it held one"
+            f"interrupted: {label} was stopped gracefully; Terraform released its state lock if it held one"
         ) from None
     for reader in readers:
         reader.join()

@@ -1,0 +1,71 @@
+"""Ctrl-C during an apply: Terraform stops gracefully, the state lock is released, exit 130."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SLOW_CONFIG = """
+resource "terraform_data" "slow" {
+  input = "x"
+  provisioner "local-exec" {
+    command = "sleep 60"
+  }
+}
+"""
+
+DRIVER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from tfkit.errors import TfkitError
+    from tfkit.terraform import open_engine
+
+    with open_engine(sys.argv[1], Path(sys.argv[2]), binary=sys.argv[3]) as eng:
+        eng.init()
+        planned = eng.plan(out=eng.run_dir / "p")
+        print("applying", flush=True)
+        try:
+            eng.apply(planned.plan_file)
+        except TfkitError as exc:
+            print(exc, flush=True)
+            raise SystemExit(exc.exit_code)
+    """
+)
+
+
+def test_interrupt_stops_terraform_and_releases_the_lock(tmp_path: Path, engine_kind: str, terraform_binary: str) -> None:
+    (tmp_path / "main.tf").write_text(SLOW_CONFIG)
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    proc = subprocess.Popen(
+        [sys.executable, str(driver), engine_kind, str(tmp_path), terraform_binary],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "applying"
+    lock = tmp_path / ".terraform.tfstate.lock.info"
+    deadline = time.monotonic() + 30
+    while not lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lock.exists(), "the apply holds Terraform's state lock while it runs"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted: terraform apply was stopped gracefully" in out
+    assert "Traceback" not in err
+    assert not lock.exists(), "Terraform released its state lock"
+    state = json.loads((tmp_path / "terraform.tfstate").read_text())
+    assert [r["name"] for r in state["resources"]] == ["slow"]  # recorded (tainted), not lost

@@ -1,0 +1,5 @@
+"""``python -m tfkit``: the same as the ``tfkit`` command."""
+
+from tfkit.cli import main
+
+main()

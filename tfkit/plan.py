@@ -1,0 +1,1361 @@
+"""The typed, immutable model of Terraform's plan JSON (``terraform show -json PLANFILE``).
+
+``load_plan`` decodes the bytes straight into frozen msgspec Structs whose field names are Terraform's JSON
+keys, so HashiCorp's format documentation (developer.hashicorp.com/terraform/internals/json-format) documents
+them. Unknown keys are ignored: Terraform adds keys in minor format versions. The original bytes are kept as
+``plan.raw`` (snapshots and Checkov get them, never a re-encoding).
+
+Speed and memory: values that most callers never read are kept as ``msgspec.Raw`` (a view of the original
+bytes) and decoded on first access, then cached: each change's ``before``/``after`` and its masks, and the
+plan's ``planned_values``, ``prior_state``, ``configuration`` and ``checks``. A lazily decoded part whose shape
+is wrong raises ``PlanParseError`` on that first access, with the JSON path of the offending value.
+
+Values know what they do not know: ``change.after_value("tags.env")`` returns a ``Value`` that tells a known
+value, one known only after apply (``after_unknown``) and a sensitive one (``after_sensitive``) apart. Nothing
+here prints itself; renderers live in ``tfkit.report``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal, Protocol
+
+import msgspec
+from msgspec.structs import force_setattr
+
+from tfkit.errors import PlanError, PlanParseError, UnsupportedFormatError
+
+__all__ = [
+    "REDACTED",
+    "SENSITIVE_TEXT",
+    "UNKNOWN_TEXT",
+    "Action",
+    "AttributeChange",
+    "AttributePath",
+    "Change",
+    "CheckAddress",
+    "CheckInstance",
+    "CheckInstanceAddress",
+    "CheckProblem",
+    "CheckResult",
+    "ConfigModule",
+    "ConfigOutput",
+    "ConfigResource",
+    "ConfigVariable",
+    "Configuration",
+    "DeferredChange",
+    "EmptyReason",
+    "Importing",
+    "ModuleCall",
+    "OutputChange",
+    "Plan",
+    "PlanEngine",
+    "PlanFormatWarning",
+    "PlanSummary",
+    "ProviderConfig",
+    "RelevantAttribute",
+    "ResourceChange",
+    "State",
+    "StateModule",
+    "StateOutput",
+    "StateResource",
+    "StateValues",
+    "Value",
+    "ValueKind",
+    "Variable",
+    "load_plan",
+    "parse_path",
+    "validate_plan_schema",
+]
+
+REDACTED = "REDACTED_SENSITIVE"
+"""The marker ``Plan.redacted()`` puts in place of every sensitive value (terraform-json's sanitize default)."""
+SENSITIVE_TEXT = "(sensitive)"
+"""How ``Change.attribute_changes()`` shows a sensitive value."""
+UNKNOWN_TEXT = "(known after apply)"
+"""How ``Change.attribute_changes()`` shows a value that is known only after apply."""
+
+_NEWEST_KNOWN_FORMAT = (1, 2)
+_OLDEST_FORMAT = (0, 1)
+_NULL = msgspec.Raw(b"null")
+_MISSING: Any = object()
+
+AttributePath = tuple[str | int, ...]
+"""A path into an object value: attribute names and list indexes, as in Terraform's ``replace_paths``."""
+
+
+class PlanFormatWarning(UserWarning):
+    """The plan's format_version is a newer minor version than tfkit knows; it is read, new keys ignored."""
+
+
+class PlanEngine(Protocol):
+    """What ``Plan.from_file`` needs of an engine: the bytes of ``terraform show -json PLANFILE``."""
+
+    def show_plan(self, plan_file: Path) -> bytes: ...
+
+
+# --------------------------------------------------------------------------------------------- actions
+
+
+class Action(enum.StrEnum):
+    """What Terraform will do to one object: the JSON ``actions`` list folded into one value.
+
+    A ``StrEnum`` (``Action.CREATE == "create"``) so that grouping by action hashes fast.
+    """
+
+    NOOP = "no-op"
+    CREATE = "create"
+    READ = "read"
+    UPDATE = "update"
+    DELETE = "delete"
+    DELETE_THEN_CREATE = "delete-then-create"
+    CREATE_THEN_DELETE = "create-then-delete"
+    CREATE_THEN_FORGET = "create-then-forget"
+    FORGET = "forget"
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """The JSON ``actions`` list this action is written as."""
+        return _TUPLE_BY_ACTION[self]
+
+    @property
+    def is_replace(self) -> bool:
+        """Replaced: destroyed and created again, in either order (Terraform's ``IsReplace``)."""
+        return self in (Action.DELETE_THEN_CREATE, Action.CREATE_THEN_DELETE)
+
+    @property
+    def is_destructive(self) -> bool:
+        """The existing object is destroyed (a delete or a replace); forget leaves it in place."""
+        return self in (Action.DELETE, Action.DELETE_THEN_CREATE, Action.CREATE_THEN_DELETE)
+
+    @property
+    def is_change(self) -> bool:
+        """Anything but a no-op."""
+        return self is not Action.NOOP
+
+
+ActionName = Literal["no-op", "create", "read", "update", "delete", "forget"]
+
+_ACTION_BY_TUPLE: dict[tuple[str, ...], Action] = {
+    ("no-op",): Action.NOOP,
+    ("create",): Action.CREATE,
+    ("read",): Action.READ,
+    ("update",): Action.UPDATE,
+    ("delete",): Action.DELETE,
+    ("delete", "create"): Action.DELETE_THEN_CREATE,
+    ("create", "delete"): Action.CREATE_THEN_DELETE,
+    ("create", "forget"): Action.CREATE_THEN_FORGET,
+    ("forget",): Action.FORGET,
+}
+_TUPLE_BY_ACTION = {action: key for key, action in _ACTION_BY_TUPLE.items()}
+_VALID_ACTIONS = ", ".join(json.dumps(list(key)) for key in _ACTION_BY_TUPLE)
+
+
+# ---------------------------------------------------------------------------------------------- values
+
+
+class ValueKind(enum.Enum):
+    """What is known about a value at a path."""
+
+    KNOWN = "known"
+    UNKNOWN = "unknown"
+    SENSITIVE = "sensitive"
+    ABSENT = "absent"
+
+
+class Value(msgspec.Struct, frozen=True):
+    """A value read by path: known (with ``value``), unknown until apply, sensitive, or absent.
+
+    A sensitive value never carries its content. A known container may hold nested ``Value`` objects where
+    parts of it are unknown or sensitive.
+    """
+
+    kind: ValueKind
+    value: Any = None
+
+    @property
+    def is_known(self) -> bool:
+        """The value is known now (``value`` holds it)."""
+        return self.kind is ValueKind.KNOWN
+
+    @property
+    def is_unknown(self) -> bool:
+        """The value will be known only after apply."""
+        return self.kind is ValueKind.UNKNOWN
+
+    @property
+    def is_sensitive(self) -> bool:
+        """The value is sensitive; its content is withheld."""
+        return self.kind is ValueKind.SENSITIVE
+
+    @property
+    def is_absent(self) -> bool:
+        """There is no value at that path (or it is null)."""
+        return self.kind is ValueKind.ABSENT
+
+
+_UNKNOWN_VALUE = Value(ValueKind.UNKNOWN)
+_SENSITIVE_VALUE = Value(ValueKind.SENSITIVE)
+_ABSENT_VALUE = Value(ValueKind.ABSENT)
+
+
+class AttributeChange(msgspec.Struct, frozen=True):
+    """One changed attribute: its path, and the before and after values as shown to a reader.
+
+    Sensitive values are the string ``(sensitive)``, values unknown until apply ``(known after apply)``,
+    absent or null values ``None``.
+    """
+
+    path: AttributePath
+    before: Any
+    after: Any
+
+    @property
+    def path_str(self) -> str:
+        """The path as Terraform writes it: ``tags.env``, ``rules[0].port``, ``tags["a.b"]``."""
+        return format_path(self.path)
+
+
+def parse_path(path: str | Sequence[str | int]) -> AttributePath:
+    """Turn ``"rules.0.port"`` or ``("rules", 0, "port")`` into a path; digits index lists when walked."""
+    if isinstance(path, str):
+        return tuple(path.split(".")) if path else ()
+    return tuple(path)
+
+
+def format_path(path: AttributePath) -> str:
+    """Write a path the way Terraform shows attribute paths."""
+    out: list[str] = []
+    for step in path:
+        if isinstance(step, int):
+            out.append(f"[{step}]")
+        elif _IDENTIFIER.fullmatch(step):
+            out.append(f".{step}" if out else step)
+        else:
+            out.append(f"[{json.dumps(step)}]")
+    return "".join(out)
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def _child(node: Any, step: str | int) -> Any:
+    """The child of a JSON node at one path step, or ``_MISSING``; ``"0"`` indexes a list."""
+    if isinstance(node, dict):
+        return node.get(step if isinstance(step, str) else str(step), _MISSING)
+    if isinstance(node, list):
+        if isinstance(step, str):
+            if not step.isdigit():
+                return _MISSING
+            step = int(step)
+        return node[step] if 0 <= step < len(node) else _MISSING
+    return _MISSING
+
+
+def _lookup(value: Any, unknown: Any, sensitive: Any, path: AttributePath) -> Value:
+    """Walk a value and its unknown and sensitive masks together; sensitivity wins over unknown."""
+    for step in path:
+        if sensitive is True:
+            return _SENSITIVE_VALUE
+        if unknown is True:
+            return _UNKNOWN_VALUE
+        value, unknown, sensitive = _child(value, step), _child(unknown, step), _child(sensitive, step)
+    return _describe(value, unknown, sensitive)
+
+
+def _describe(value: Any, unknown: Any, sensitive: Any) -> Value:
+    """A ``Value`` for one node, with nested ``Value`` objects where its parts are unknown or sensitive."""
+    if sensitive is True:
+        return _SENSITIVE_VALUE
+    if unknown is True:
+        return _UNKNOWN_VALUE
+    if value is _MISSING or value is None:
+        return _ABSENT_VALUE
+    return Value(ValueKind.KNOWN, _merge_masks(value, unknown, sensitive))
+
+
+def _merge_masks(value: Any, unknown: Any, sensitive: Any) -> Any:
+    """Copy a known value, replacing its unknown or sensitive parts by ``Value`` markers."""
+    if not isinstance(unknown, dict | list) and not isinstance(sensitive, dict | list):
+        return value
+    if isinstance(value, dict):
+        keys = list(value) + [k for k in _keys(unknown) if k not in value]
+        return {k: _nested(value.get(k), _child(unknown, k), _child(sensitive, k)) for k in keys}
+    if isinstance(value, list):
+        size = max(len(value), len(unknown) if isinstance(unknown, list) else 0)
+        return [
+            _nested(value[i] if i < len(value) else None, _child(unknown, i), _child(sensitive, i))
+            for i in range(size)
+        ]
+    return value
+
+
+def _nested(value: Any, unknown: Any, sensitive: Any) -> Any:
+    """One part of a known container: a marker ``Value`` if unknown or sensitive, else the plain value."""
+    if sensitive is True:
+        return _SENSITIVE_VALUE
+    if unknown is True:
+        return _UNKNOWN_VALUE
+    return _merge_masks(value, unknown, sensitive)
+
+
+def _keys(node: Any) -> list[str]:
+    """The keys of a mask that is an object, else none."""
+    return list(node) if isinstance(node, dict) else []
+
+
+def _display(value: Any, unknown: Any, sensitive: Any) -> Any:
+    """A leaf as shown in attribute changes."""
+    if sensitive is True:
+        return SENSITIVE_TEXT
+    if unknown is True:
+        return UNKNOWN_TEXT
+    return None if value is _MISSING else value
+
+
+def _is_container(value: Any, unknown: Any, sensitive: Any) -> bool:
+    """The node is an object or list to descend into (not a masked leaf)."""
+    return sensitive is not True and unknown is not True and isinstance(value, dict | list)
+
+
+def _diff(
+    path: AttributePath,
+    before: Any,
+    before_sensitive: Any,
+    after: Any,
+    after_unknown: Any,
+    after_sensitive: Any,
+    out: list[AttributeChange],
+) -> None:
+    """Append the leaf-level differences between a before and an after value, masks applied."""
+    b_container = _is_container(before, False, before_sensitive)
+    a_container = _is_container(after, after_unknown, after_sensitive)
+    b_empty = before is _MISSING or before is None
+    a_empty = (after is _MISSING or after is None) and after_unknown is not True and after_sensitive is not True
+    same_shape = (
+        (b_container or b_empty)
+        and (a_container or a_empty)
+        and not (b_empty and a_empty)
+        and (b_empty or a_empty or type(before) is type(after))
+    )
+    if same_shape:
+        shape = before if b_container else after
+        steps: list[str | int]
+        if isinstance(shape, dict):
+            steps = list(dict.fromkeys([*_keys(before), *_keys(after), *_keys(after_unknown)]))
+        else:
+            size = max(
+                len(before) if isinstance(before, list) else 0,
+                len(after) if isinstance(after, list) else 0,
+                len(after_unknown) if isinstance(after_unknown, list) else 0,
+            )
+            steps = list(range(size))
+        start = len(out)
+        for step in steps:
+            _diff(
+                (*path, step),
+                _child(before, step),
+                _child(before_sensitive, step),
+                _child(after, step),
+                _child(after_unknown, step),
+                _child(after_sensitive, step),
+                out,
+            )
+        if len(out) > start or not path or (before is _MISSING and after is None) or before == after:
+            return
+    _diff_leaf(path, before, before_sensitive, after, after_unknown, after_sensitive, out)
+
+
+def _diff_leaf(
+    path: AttributePath,
+    before: Any,
+    before_sensitive: Any,
+    after: Any,
+    after_unknown: Any,
+    after_sensitive: Any,
+    out: list[AttributeChange],
+) -> None:
+    """Append one leaf if it changed: unknown after apply always counts as a change."""
+    b_value = None if before is _MISSING else before
+    a_value = None if after is _MISSING else after
+    b_sensitive, a_sensitive = before_sensitive is True, after_sensitive is True
+    changed = after_unknown is True or b_value != a_value or (b_sensitive != a_sensitive and a_value is not None)
+    if changed:
+        out.append(
+            AttributeChange(
+                path,
+                _display(before, False, before_sensitive),
+                _display(after, after_unknown, after_sensitive),
+            )
+        )
+
+
+# --------------------------------------------------------------------------------------------- changes
+
+
+def _decode_value(raw: msgspec.Raw) -> Any:
+    """Decode one lazily kept JSON value (always valid JSON: the decoder checked it)."""
+    return msgspec.json.decode(raw)
+
+
+class _Values(msgspec.Struct, frozen=True, dict=True, kw_only=True):
+    """The change representation shared by resources and outputs; values are decoded on first access."""
+
+    actions: tuple[ActionName, ...]
+    action: Action = msgspec.field(default=Action.NOOP, name="(tfkit: computed from actions)")
+    """The actions folded into one ``Action`` (computed while decoding, not read from JSON)."""
+    before_raw: msgspec.Raw = msgspec.field(default=_NULL, name="before")
+    after_raw: msgspec.Raw = msgspec.field(default=_NULL, name="after")
+    after_unknown_raw: msgspec.Raw = msgspec.field(default=_NULL, name="after_unknown")
+    before_sensitive_raw: msgspec.Raw = msgspec.field(default=_NULL, name="before_sensitive")
+    after_sensitive_raw: msgspec.Raw = msgspec.field(default=_NULL, name="after_sensitive")
+
+    def __post_init__(self) -> None:
+        action = _ACTION_BY_TUPLE.get(self.actions)
+        if action is None:
+            shown = json.dumps(list(self.actions))
+            raise ValueError(f"Unsupported `actions` combination {shown} (expected one of {_VALID_ACTIONS})")
+        force_setattr(self, "action", action)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(action={self.action.value})"
+
+    @cached_property
+    def before(self) -> Any:
+        """The value before the change (``None`` for a create)."""
+        return _decode_value(self.before_raw)
+
+    @cached_property
+    def after(self) -> Any:
+        """The value after the change, with unknown parts omitted or null (``None`` for a delete)."""
+        return _decode_value(self.after_raw)
+
+    @cached_property
+    def after_unknown(self) -> Any:
+        """``true`` where the after value is known only after apply: a bool or a structure like ``after``."""
+        return _decode_value(self.after_unknown_raw)
+
+    @cached_property
+    def before_sensitive(self) -> Any:
+        """``true`` where the before value is sensitive: a bool or a structure like ``before``."""
+        return _decode_value(self.before_sensitive_raw)
+
+    @cached_property
+    def after_sensitive(self) -> Any:
+        """``true`` where the after value is sensitive: a bool or a structure like ``after``."""
+        return _decode_value(self.after_sensitive_raw)
+
+    def before_value(self, path: str | Sequence[str | int] = ()) -> Value:
+        """The before value at a path (``"tags.env"``, ``"rules.0.port"`` or a tuple), sensitivity applied."""
+        return _lookup(self.before, False, self.before_sensitive, parse_path(path))
+
+    def after_value(self, path: str | Sequence[str | int] = ()) -> Value:
+        """The after value at a path: known, unknown until apply, sensitive, or absent."""
+        return _lookup(self.after, self.after_unknown, self.after_sensitive, parse_path(path))
+
+    def attribute_changes(self) -> list[AttributeChange]:
+        """Each changed attribute path with before and after; sensitive and unknown values shown as text."""
+        out: list[AttributeChange] = []
+        _diff(
+            (),
+            self.before,
+            self.before_sensitive,
+            self.after,
+            self.after_unknown,
+            self.after_sensitive,
+            out,
+        )
+        return out
+
+    @property
+    def is_sensitive(self) -> bool:
+        """The whole value is sensitive before or after (as for a sensitive output)."""
+        return self.before_sensitive is True or self.after_sensitive is True
+
+
+class Importing(msgspec.Struct, frozen=True):
+    """The change imports an existing object (``change.importing``): by id or by resource identity."""
+
+    id: str | None = None
+    unknown: bool = False
+    identity: Any = None
+
+
+class Change(_Values, frozen=True, dict=True, kw_only=True):
+    """The change to one resource instance object (Terraform's change representation)."""
+
+    replace_paths: tuple[AttributePath, ...] = ()
+    importing: Importing | None = None
+    generated_config: str | None = None
+
+
+class OutputChange(_Values, frozen=True, dict=True, kw_only=True):
+    """The change to one root module output value; ``is_sensitive`` tells a sensitive output."""
+
+
+def _instance_address(
+    module_address: str | None, mode: str, type_: str, name: str, index: int | str | None
+) -> str:
+    """Build a resource instance address the way Terraform writes it."""
+    address = f"data.{type_}.{name}" if mode == "data" else f"{type_}.{name}"
+    if index is not None:
+        address += f"[{index}]" if isinstance(index, int) else f"[{json.dumps(index, ensure_ascii=False)}]"
+    return f"{module_address}.{address}" if module_address else address
+
+
+class ResourceChange(msgspec.Struct, frozen=True, kw_only=True):
+    """The planned (or drifted) change to one resource instance object.
+
+    ``address`` is synthesised from the other fields when a plan omits it (some Terraform 1.0 plans do in
+    ``resource_drift``).
+    """
+
+    type: str
+    name: str
+    change: Change
+    address: str = ""
+    previous_address: str | None = None
+    module_address: str | None = None
+    mode: str = "managed"
+    index: int | str | None = None
+    provider_name: str = ""
+    deposed: str | None = None
+    action_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.address:
+            address = _instance_address(self.module_address, self.mode, self.type, self.name, self.index)
+            force_setattr(self, "address", address)
+
+    def __repr__(self) -> str:
+        deposed = f", deposed={self.deposed!r}" if self.deposed else ""
+        return f"ResourceChange({self.address!r}, action={self.action.value}{deposed})"
+
+    @property
+    def action(self) -> Action:
+        """What will happen to this object."""
+        return self.change.action
+
+    @property
+    def importing(self) -> Importing | None:
+        """The import this change performs, if any (``change.importing``)."""
+        return self.change.importing
+
+    @property
+    def is_moved(self) -> bool:
+        """The object moved from ``previous_address`` (a ``moved`` block)."""
+        return self.previous_address is not None and self.previous_address != self.address
+
+    @property
+    def is_data(self) -> bool:
+        """A data source rather than a managed resource."""
+        return self.mode == "data"
+
+
+class DeferredChange(msgspec.Struct, frozen=True):
+    """A change Terraform could not plan yet and deferred to a later plan (``deferred_changes``)."""
+
+    reason: str
+    resource_change: ResourceChange
+
+
+class Variable(msgspec.Struct, frozen=True):
+    """One root module input variable's value as planned."""
+
+    value: Any = None
+
+    def __repr__(self) -> str:
+        return "Variable(...)"
+
+
+class RelevantAttribute(msgspec.Struct, frozen=True):
+    """A resource attribute that contributed to the plan (``relevant_attributes``)."""
+
+    resource: str
+    attribute: AttributePath = ()
+
+
+# ------------------------------------------------------------------------------- checks (lazily decoded)
+
+
+class CheckAddress(msgspec.Struct, frozen=True, kw_only=True):
+    """The checkable object: a resource, an output value or a check block."""
+
+    kind: str = ""
+    to_display: str = ""
+    module: str | None = None
+    mode: str | None = None
+    type: str | None = None
+    name: str | None = None
+
+
+class CheckInstanceAddress(msgspec.Struct, frozen=True, kw_only=True):
+    """One instance of a checkable object."""
+
+    to_display: str = ""
+    module: str | None = None
+    instance_key: int | str | None = None
+
+
+class CheckProblem(msgspec.Struct, frozen=True):
+    """A failed condition's error message."""
+
+    message: str = ""
+
+
+class CheckInstance(msgspec.Struct, frozen=True, kw_only=True):
+    """The status of one instance's checks."""
+
+    address: CheckInstanceAddress = CheckInstanceAddress()
+    status: str = "unknown"
+    problems: tuple[CheckProblem, ...] = ()
+
+
+class CheckResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The aggregate status of a checkable object (``pass``, ``fail``, ``error`` or ``unknown``)."""
+
+    address: CheckAddress = CheckAddress()
+    status: str = "unknown"
+    instances: tuple[CheckInstance, ...] = ()
+
+
+# ------------------------------------------------------------------ state values (lazily decoded)
+
+
+class StateResource(msgspec.Struct, frozen=True, kw_only=True):
+    """A resource instance in a values representation (prior state or planned values)."""
+
+    address: str
+    type: str = ""
+    name: str = ""
+    mode: str = "managed"
+    index: int | str | None = None
+    provider_name: str = ""
+    schema_version: int = 0
+    values: Any = None
+    sensitive_values: Any = None
+    depends_on: tuple[str, ...] = ()
+    tainted: bool = False
+    deposed_key: str | None = None
+
+    def __repr__(self) -> str:
+        return f"StateResource({self.address!r})"
+
+
+class StateModule(msgspec.Struct, frozen=True, kw_only=True):
+    """A module in a values representation, with its child modules."""
+
+    address: str | None = None
+    resources: tuple[StateResource, ...] = ()
+    child_modules: tuple[StateModule, ...] = ()
+
+    def walk(self) -> Iterator[StateResource]:
+        """Every resource of this module and its descendants."""
+        yield from self.resources
+        for child in self.child_modules:
+            yield from child.walk()
+
+
+class StateOutput(msgspec.Struct, frozen=True, kw_only=True):
+    """An output value in a values representation."""
+
+    value: Any = None
+    type: Any = None
+    sensitive: bool = False
+
+    def __repr__(self) -> str:
+        return f"StateOutput(sensitive={self.sensitive})"
+
+
+class StateValues(msgspec.Struct, frozen=True, kw_only=True):
+    """A values representation: root module outputs and the module tree of resources."""
+
+    outputs: Mapping[str, StateOutput] = {}
+    root_module: StateModule = StateModule()
+
+
+class State(msgspec.Struct, frozen=True, kw_only=True):
+    """A state representation (the plan's ``prior_state``)."""
+
+    format_version: str | None = None
+    terraform_version: str | None = None
+    values: StateValues | None = None
+
+
+# ---------------------------------------------------------------- configuration (lazily decoded)
+
+
+class ConfigVariable(msgspec.Struct, frozen=True, kw_only=True):
+    """A variable declared in a module."""
+
+    default: Any = None
+    description: str | None = None
+    sensitive: bool = False
+    nullable: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"ConfigVariable(sensitive={self.sensitive})"
+
+
+class ConfigOutput(msgspec.Struct, frozen=True, kw_only=True):
+    """An output declared in a module."""
+
+    expression: Any = None
+    sensitive: bool = False
+    description: str | None = None
+    depends_on: tuple[str, ...] = ()
+
+
+class ConfigResource(msgspec.Struct, frozen=True, kw_only=True):
+    """A resource or data block in a module's configuration (expressions unevaluated)."""
+
+    address: str
+    type: str = ""
+    name: str = ""
+    mode: str = "managed"
+    provider_config_key: str = ""
+    expressions: Any = None
+    schema_version: int | None = None
+    count_expression: Any = None
+    for_each_expression: Any = None
+    depends_on: tuple[str, ...] = ()
+
+
+class ModuleCall(msgspec.Struct, frozen=True, kw_only=True):
+    """A ``module`` block and the configuration of the module it calls."""
+
+    source: str = ""
+    expressions: Any = None
+    module: ConfigModule | None = None
+    count_expression: Any = None
+    for_each_expression: Any = None
+    version_constraint: str | None = None
+    depends_on: tuple[str, ...] = ()
+
+
+class ConfigModule(msgspec.Struct, frozen=True, kw_only=True):
+    """A module's configuration: outputs, resources, module calls and variables."""
+
+    outputs: Mapping[str, ConfigOutput] = {}
+    resources: tuple[ConfigResource, ...] = ()
+    module_calls: Mapping[str, ModuleCall] = {}
+    variables: Mapping[str, ConfigVariable] = {}
+
+
+class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """A provider configuration block, keyed in ``provider_config`` by an opaque key."""
+
+    name: str = ""
+    full_name: str | None = None
+    alias: str | None = None
+    module_address: str | None = None
+    version_constraint: str | None = None
+    expressions: Any = None
+
+
+class Configuration(msgspec.Struct, frozen=True, kw_only=True):
+    """The configuration representation of the plan."""
+
+    provider_config: Mapping[str, ProviderConfig] = {}
+    root_module: ConfigModule = ConfigModule()
+
+
+# ------------------------------------------------------------------------------------------ summary
+
+
+class EmptyReason(enum.Enum):
+    """Why a plan has no resource changes."""
+
+    ERRORED = "errored"
+    NO_RESOURCES = "no-resources"
+    DRIFT_ONLY = "drift-only"
+    NO_CHANGES = "no-changes"
+
+
+class PlanSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """Counts by Terraform's own rules: the ``Plan: X to add, Y to change, Z to destroy.`` line and more.
+
+    A replace counts in ``add`` and ``destroy`` (and in ``replace``); a create-then-forget in ``add`` and
+    ``forget``; reads and no-ops are not in add/change/destroy; a deleted data source is counted nowhere.
+    ``import_`` (JSON key ``import``) counts imports, ``move`` objects moved from a ``previous_address``.
+    """
+
+    add: int = 0
+    change: int = 0
+    destroy: int = 0
+    replace: int = 0
+    import_: int = msgspec.field(default=0, name="import")
+    forget: int = 0
+    move: int = 0
+    read: int = 0
+    noop: int = 0
+
+
+class _Header(msgspec.Struct):
+    """Just the format version: read when the full decode fails, to report the version first."""
+
+    format_version: Any = None
+
+
+# --------------------------------------------------------------------------------------------- plan
+
+
+class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
+    """A Terraform plan; field names are the plan JSON's keys. Build it with ``load_plan``.
+
+    ``resource_changes`` is ``()`` when the plan JSON has none; ``empty_reason`` says why.
+    """
+
+    format_version: str | None = None
+    terraform_version: str | None = None
+    variables: Mapping[str, Variable] = {}
+    resource_changes: tuple[ResourceChange, ...] = ()
+    resource_drift: tuple[ResourceChange, ...] = ()
+    output_changes: Mapping[str, OutputChange] = {}
+    deferred_changes: tuple[DeferredChange, ...] = ()
+    relevant_attributes: tuple[RelevantAttribute, ...] = ()
+    applyable: bool | None = None
+    complete: bool | None = None
+    errored: bool | None = None
+    timestamp: str | int | None = None
+    planned_values_raw: msgspec.Raw = msgspec.field(default=_NULL, name="planned_values")
+    prior_state_raw: msgspec.Raw = msgspec.field(default=_NULL, name="prior_state")
+    configuration_raw: msgspec.Raw = msgspec.field(default=_NULL, name="configuration")
+    checks_raw: msgspec.Raw = msgspec.field(default=_NULL, name="checks")
+    raw: bytes = msgspec.field(default=b"", name="(tfkit: the original bytes, never read from JSON)")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.timestamp, int):
+            force_setattr(self, "timestamp", str(self.timestamp))
+        force_setattr(self, "variables", MappingProxyType(dict(self.variables)))
+        force_setattr(self, "output_changes", MappingProxyType(dict(self.output_changes)))
+
+    def __repr__(self) -> str:
+        return (
+            f"Plan(format_version={self.format_version!r}, terraform_version={self.terraform_version!r}, "
+            f"resource_changes={len(self.resource_changes)})"
+        )
+
+    @classmethod
+    def from_file(cls, plan_file: Path, engine: PlanEngine) -> Plan:
+        """Load a saved plan file through an engine's ``show -json``."""
+        return load_plan(engine.show_plan(plan_file))
+
+    # ---- lazily decoded parts
+
+    @cached_property
+    def planned_values(self) -> StateValues | None:
+        """What is known of the planned outcome (decoded on first access)."""
+        return _decode_part(self.planned_values_raw, StateValues | None, "$.planned_values")
+
+    @cached_property
+    def prior_state(self) -> State | None:
+        """The state the plan was made against (decoded on first access)."""
+        return _decode_part(self.prior_state_raw, State | None, "$.prior_state")
+
+    @cached_property
+    def configuration(self) -> Configuration | None:
+        """The configuration the plan applies (decoded on first access)."""
+        return _decode_part(self.configuration_raw, Configuration | None, "$.configuration")
+
+    @cached_property
+    def checks(self) -> tuple[CheckResult, ...]:
+        """Check results (preconditions, postconditions, check blocks); decoded on first access."""
+        return _decode_part(self.checks_raw, tuple[CheckResult, ...] | None, "$.checks") or ()
+
+    # ---- queries by action
+
+    @cached_property
+    def _by_action(self) -> Mapping[Action, tuple[ResourceChange, ...]]:
+        """Resource changes grouped by action, in plan order; built once, in one pass."""
+        groups: dict[Action, list[ResourceChange]] = {action: [] for action in Action}
+        appenders = {action: items.append for action, items in groups.items()}
+        for rc in self.resource_changes:
+            appenders[rc.change.action](rc)
+        return MappingProxyType({action: tuple(items) for action, items in groups.items()})
+
+    def by_action(self, *actions: Action) -> tuple[ResourceChange, ...]:
+        """Resource changes with any of the given actions, in plan order."""
+        if len(actions) == 1:
+            return self._by_action[actions[0]]
+        wanted = set(actions)
+        return tuple([rc for rc in self.resource_changes if rc.change.action in wanted])
+
+    @property
+    def creates(self) -> tuple[ResourceChange, ...]:
+        """Objects created (not replacements)."""
+        return self._by_action[Action.CREATE]
+
+    @property
+    def updates(self) -> tuple[ResourceChange, ...]:
+        """Objects updated in place."""
+        return self._by_action[Action.UPDATE]
+
+    @property
+    def deletes(self) -> tuple[ResourceChange, ...]:
+        """Objects destroyed (not replacements), data sources included."""
+        return self._by_action[Action.DELETE]
+
+    @cached_property
+    def replacements(self) -> tuple[ResourceChange, ...]:
+        """Objects replaced, in either order."""
+        return self.by_action(Action.DELETE_THEN_CREATE, Action.CREATE_THEN_DELETE)
+
+    @property
+    def reads(self) -> tuple[ResourceChange, ...]:
+        """Data sources read during apply."""
+        return self._by_action[Action.READ]
+
+    @property
+    def noops(self) -> tuple[ResourceChange, ...]:
+        """Objects left as they are."""
+        return self._by_action[Action.NOOP]
+
+    @cached_property
+    def forgets(self) -> tuple[ResourceChange, ...]:
+        """Objects removed from state without being destroyed (``forget`` and ``create-then-forget``)."""
+        return self.by_action(Action.FORGET, Action.CREATE_THEN_FORGET)
+
+    @cached_property
+    def imports(self) -> tuple[ResourceChange, ...]:
+        """Objects imported by this plan."""
+        return tuple([rc for rc in self.resource_changes if rc.change.importing is not None])
+
+    @cached_property
+    def moves(self) -> tuple[ResourceChange, ...]:
+        """Objects moved from a ``previous_address``."""
+        return tuple(
+            [rc for rc in self.resource_changes if rc.previous_address and rc.previous_address != rc.address]
+        )
+
+    @cached_property
+    def drift(self) -> tuple[ResourceChange, ...]:
+        """Objects changed outside of Terraform (``resource_drift`` entries other than no-ops)."""
+        return tuple([rc for rc in self.resource_drift if rc.change.action is not Action.NOOP])
+
+    # ---- other queries
+
+    def by_type(self, resource_type: str) -> tuple[ResourceChange, ...]:
+        """Resource changes of one resource type, in plan order."""
+        return self._by_key("type").get(resource_type, ())
+
+    def by_module(self, module_address: str, *, nested: bool = True) -> tuple[ResourceChange, ...]:
+        """Resource changes in a module (``""`` is the root); with ``nested``, its descendants and instances.
+
+        ``by_module("module.net")`` includes ``module.net["a"]`` and ``module.net.module.subnets``, not
+        ``module.network``. In plan order.
+        """
+        groups = self._by_key("module_address")
+        if not nested:
+            return groups.get(module_address or None, ())
+        if not module_address:
+            return self.resource_changes
+        prefixes = (module_address + ".", module_address + "[")
+        keys = {k for k in groups if k is not None and (k == module_address or k.startswith(prefixes))}
+        if len(keys) <= 1:
+            return groups[keys.pop()] if keys else ()
+        return tuple([rc for rc in self.resource_changes if rc.module_address in keys])
+
+    def _by_key(self, field: Literal["type", "module_address"]) -> Mapping[str | None, tuple[ResourceChange, ...]]:
+        """Resource changes grouped by one field's value, in plan order; built once per field."""
+        cache = self._groups
+        if field not in cache:
+            groups: dict[str | None, list[ResourceChange]] = {}
+            for rc in self.resource_changes:
+                key = getattr(rc, field)
+                items = groups.get(key)
+                if items is None:
+                    groups[key] = [rc]
+                else:
+                    items.append(rc)
+            cache[field] = {key: tuple(items) for key, items in groups.items()}
+        return cache[field]
+
+    @cached_property
+    def _groups(self) -> dict[str, dict[str | None, tuple[ResourceChange, ...]]]:
+        """The cache of ``_by_key``."""
+        return {}
+
+    @cached_property
+    def _by_address(self) -> Mapping[str, ResourceChange]:
+        """Resource changes by address; the current object wins over deposed ones."""
+        changes = self.resource_changes
+        index = {rc.address: rc for rc in changes}
+        if len(index) != len(changes):  # deposed objects share their instance's address
+            index = {}
+            for rc in reversed(changes):
+                if rc.deposed is None or rc.address not in index:
+                    index[rc.address] = rc
+        return MappingProxyType(index)
+
+    def resource(self, address: str, *, deposed: str | None = None) -> ResourceChange | None:
+        """The change of one instance by exact address (``module.x.type.name["key"]``), or ``None``."""
+        if deposed is None:
+            rc = self._by_address.get(address)
+            return rc if rc is not None and rc.deposed is None else None
+        return next((rc for rc in self.resource_changes if rc.address == address and rc.deposed == deposed), None)
+
+    def __getitem__(self, address: str) -> ResourceChange:
+        rc = self.resource(address)
+        if rc is None:
+            raise KeyError(address)
+        return rc
+
+    def __contains__(self, address: object) -> bool:
+        return isinstance(address, str) and self.resource(address) is not None
+
+    def output(self, name: str) -> OutputChange | None:
+        """The change of one root module output, or ``None``."""
+        return self.output_changes.get(name)
+
+    # ---- summary
+
+    def summary(self) -> PlanSummary:
+        """Counts by Terraform's own rules (see ``PlanSummary``)."""
+        return self._summary
+
+    @cached_property
+    def _summary(self) -> PlanSummary:
+        """The summary, computed once from the action groups."""
+        groups = self._by_action
+        n = {action: len(items) for action, items in groups.items()}
+        data_deletes = sum(1 for rc in groups[Action.DELETE] if rc.mode != "managed")
+        data_imports = sum(1 for rc in self.imports if rc.change.action is Action.DELETE and rc.mode != "managed")
+        replace = n[Action.DELETE_THEN_CREATE] + n[Action.CREATE_THEN_DELETE]
+        return PlanSummary(
+            add=n[Action.CREATE] + replace + n[Action.CREATE_THEN_FORGET],
+            change=n[Action.UPDATE],
+            destroy=n[Action.DELETE] - data_deletes + replace,
+            replace=replace,
+            import_=len(self.imports) - data_imports,
+            forget=n[Action.FORGET] + n[Action.CREATE_THEN_FORGET],
+            move=len(self.moves),
+            read=n[Action.READ],
+            noop=n[Action.NOOP],
+        )
+
+    @cached_property
+    def has_changes(self) -> bool:
+        """Applying would do something: a resource action, move or import, or a root output change."""
+        for rc in self.resource_changes:
+            action = rc.change.action
+            if action is Action.NOOP:
+                if rc.is_moved or rc.change.importing is not None:
+                    return True
+            elif not (action is Action.DELETE and rc.mode != "managed"):
+                return True
+        return any(oc.action is not Action.NOOP for oc in self.output_changes.values())
+
+    @cached_property
+    def empty_reason(self) -> EmptyReason | None:
+        """Why there are no resource changes (``None`` when there are some)."""
+        if self.resource_changes:
+            return None
+        if self.errored:
+            return EmptyReason.ERRORED
+        if self.resource_drift:
+            return EmptyReason.DRIFT_ONLY
+        if not _declares_resources(self.configuration):
+            return EmptyReason.NO_RESOURCES
+        return EmptyReason.NO_CHANGES
+
+    # ---- redaction
+
+    def redacted(self) -> bytes:
+        """Plan JSON with every sensitive value replaced by ``REDACTED_SENSITIVE`` (see ``_redact``)."""
+        doc = msgspec.json.decode(_utf8_body(self.raw))
+        _redact(doc)
+        return msgspec.json.encode(doc)
+
+
+def _declares_resources(configuration: Configuration | None) -> bool:
+    """The configuration declares a resource or calls a module (which may declare some)."""
+    if configuration is None:
+        return False
+    module = configuration.root_module
+    return bool(module.resources or module.module_calls)
+
+
+# ------------------------------------------------------------------------------------------- redaction
+
+
+def _sanitize(value: Any, mask: Any) -> Any:
+    """terraform-json's sanitize rule: replace every part of ``value`` the mask marks ``true``."""
+    if mask is True:
+        return REDACTED
+    if isinstance(value, list) and isinstance(mask, list):
+        for i, sub in enumerate(mask[: len(value)]):
+            value[i] = _sanitize(value[i], sub)
+    elif isinstance(value, dict) and isinstance(mask, dict):
+        for key, sub in mask.items():
+            if key in value:
+                value[key] = _sanitize(value[key], sub)
+    return value
+
+
+def _sanitize_change(change: Any) -> None:
+    """Redact a change representation's before and after by their sensitivity masks."""
+    if isinstance(change, dict):
+        for side in ("before", "after"):
+            if side in change:
+                change[side] = _sanitize(change[side], change.get(f"{side}_sensitive"))
+
+
+def _dicts(node: Any, key: str) -> list[dict[str, Any]]:
+    """The objects in ``node[key]`` when it is a list (or the values when it is an object)."""
+    items = node.get(key) if isinstance(node, dict) else None
+    if isinstance(items, dict):
+        items = list(items.values())
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _redact(doc: Any) -> None:
+    """Redact, in place, everything sensitive in a generic plan document.
+
+    The rule of terraform-json's ``sanitize.SanitizePlan``: resource changes by their before/after masks,
+    output changes likewise, variables declared sensitive in the root module, planned values by the changes'
+    after masks and prior state by their before masks, and sensitive outputs; plus, so that nothing slips,
+    ``resource_drift``, ``deferred_changes``, each state resource's own ``sensitive_values``, and the defaults of
+    sensitive variables in the configuration.
+    """
+    if not isinstance(doc, dict):
+        return
+    changes = _dicts(doc, "resource_changes")
+    for rc in changes + _dicts(doc, "resource_drift"):
+        _sanitize_change(rc.get("change"))
+    for deferred in _dicts(doc, "deferred_changes"):
+        rc = deferred.get("resource_change")
+        _sanitize_change(rc.get("change") if isinstance(rc, dict) else None)
+    for change in _dicts(doc, "output_changes"):
+        _sanitize_change(change)
+    _redact_variables(doc)
+    masks = {rc.get("address"): rc.get("change") for rc in changes if isinstance(rc.get("change"), dict)}
+    _redact_values(doc.get("planned_values"), masks, "after_sensitive")
+    prior = doc.get("prior_state")
+    _redact_values(prior.get("values") if isinstance(prior, dict) else None, masks, "before_sensitive")
+
+
+def _redact_variables(doc: dict[str, Any]) -> None:
+    """Redact the values (and configured defaults) of variables declared sensitive."""
+    configuration = doc.get("configuration")
+    root = configuration.get("root_module") if isinstance(configuration, dict) else None
+    sensitive: set[str] = set()
+    modules = [root]
+    while modules:
+        module = modules.pop()
+        declared = module.get("variables") if isinstance(module, dict) else None
+        if isinstance(declared, dict):
+            for name, variable in declared.items():
+                if isinstance(variable, dict) and variable.get("sensitive") is True:
+                    if "default" in variable:
+                        variable["default"] = REDACTED
+                    if module is root:
+                        sensitive.add(name)
+        modules.extend(call.get("module") for call in _dicts(module, "module_calls"))
+    variables = doc.get("variables")
+    if isinstance(variables, dict):
+        for name in sensitive:
+            variable = variables.get(name)
+            if isinstance(variable, dict) and "value" in variable:
+                variable["value"] = REDACTED
+
+
+def _redact_values(values: Any, masks: Mapping[Any, Any], side: str) -> None:
+    """Redact a values representation: resources by their change's mask and their own, sensitive outputs."""
+    if not isinstance(values, dict):
+        return
+    for output in _dicts(values, "outputs"):
+        if output.get("sensitive") is True and "value" in output:
+            output["value"] = REDACTED
+    modules = [values.get("root_module")]
+    while modules:
+        module = modules.pop()
+        for resource in _dicts(module, "resources"):
+            if "values" in resource:
+                change = masks.get(resource.get("address"))
+                masked = _sanitize(resource["values"], change.get(side) if change else None)
+                resource["values"] = _sanitize(masked, resource.get("sensitive_values"))
+        modules.extend(_dicts(module, "child_modules"))
+
+
+# ------------------------------------------------------------------------------------------- decoding
+
+_PLAN_DECODER = msgspec.json.Decoder(Plan)
+_HEADER_DECODER = msgspec.json.Decoder(_Header)
+_AT_PATH = re.compile(r"^(?P<what>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)
+
+
+def load_plan(data: bytes | str | Path) -> Plan:
+    """Decode plan JSON: bytes, a JSON text (``str``) or a file (``Path``); UTF-8 or UTF-16 with a BOM.
+
+    Raises ``PlanParseError`` (with the JSON path) for malformed input and ``UnsupportedFormatError`` for a
+    missing or unsupported ``format_version``; warns ``PlanFormatWarning`` for a newer minor version.
+    """
+    raw = _read(data)
+    body = _utf8_body(raw)
+    try:
+        plan = _PLAN_DECODER.decode(body)
+    except msgspec.ValidationError as exc:
+        _check_header(body)
+        raise _validation_error(str(exc), "$") from None
+    except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
+        raise _syntax_error(exc, body, hint=isinstance(data, str)) from None
+    _check_format(plan.format_version)
+    force_setattr(plan, "raw", raw)
+    return plan
+
+
+def _read(data: bytes | str | Path) -> bytes:
+    """The bytes to decode: the file's content for a ``Path``, UTF-8 for a ``str``."""
+    if isinstance(data, Path):
+        try:
+            return data.read_bytes()
+        except OSError as exc:
+            raise PlanError(f"cannot read plan JSON {data}: {exc.strerror or exc}") from None
+    if isinstance(data, str):
+        return data.encode("utf-8", "surrogatepass")
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    raise TypeError(f"load_plan() takes bytes, str or Path, not {type(data).__name__}")
+
+
+def _utf8_body(raw: bytes) -> bytes:
+    """The JSON as UTF-8 without a byte-order mark; UTF-16 and UTF-32 (as Windows shells write) re-encoded."""
+    encoding = json.detect_encoding(raw)
+    if encoding == "utf-8":
+        return raw
+    if encoding == "utf-8-sig":
+        return raw[3:]
+    try:
+        return raw.decode(encoding).encode("utf-8")
+    except UnicodeError:
+        raise PlanParseError(f"plan JSON is not valid {encoding.upper()} text", path="$") from None
+
+
+def _check_header(body: bytes) -> None:
+    """When the full decode failed, report a missing or unsupported format_version first."""
+    try:
+        header = _HEADER_DECODER.decode(body)
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        return
+    if header.format_version is None or isinstance(header.format_version, str):
+        _check_format(header.format_version)
+
+
+def _check_format(version: str | None) -> None:
+    """Accept format versions 0.1 up to any 1.x; warn for a minor version newer than tfkit knows."""
+    if version is None:
+        raise UnsupportedFormatError(
+            "plan JSON has no format_version: it is not the output of `terraform show -json PLANFILE`",
+            format_version=None,
+        )
+    match = re.fullmatch(r"(\d{1,6})\.(\d{1,6})", version)
+    if match is None:
+        raise UnsupportedFormatError(
+            "plan JSON has a format_version that is not of the form MAJOR.MINOR", format_version=version
+        )
+    parsed = (int(match[1]), int(match[2]))
+    if not _OLDEST_FORMAT <= parsed < (2, 0):
+        raise UnsupportedFormatError(
+            f"plan JSON format_version {version} is not supported: tfkit reads 0.1 up to 1.x; "
+            "use a Terraform version that writes format 1.x",
+            format_version=version,
+        )
+    if parsed > _NEWEST_KNOWN_FORMAT:
+        newest = "{}.{}".format(*_NEWEST_KNOWN_FORMAT)
+        warnings.warn(
+            PlanFormatWarning(
+                f"plan JSON format_version {version} is newer than {newest}, the newest tfkit knows; "
+                "keys added since are ignored"
+            ),
+            stacklevel=3,
+        )
+
+
+def _validation_error(message: str, prefix: str) -> PlanParseError:
+    """A msgspec validation message as a one-line ``PlanParseError`` with the JSON path; no values quoted."""
+    match = _AT_PATH.match(message.strip())
+    what = match["what"] if match else message
+    path = match["path"] if match and match["path"] else "$"
+    if what.startswith("Invalid enum value"):
+        what = f"Invalid value (expected one of {', '.join(json.dumps(a) for a in ActionName.__args__)})"
+    full_path = prefix + path[1:]
+    what = what.replace("\n", " ")
+    return PlanParseError(f"malformed plan JSON at {full_path}: {what[:1].lower()}{what[1:]}", path=full_path)
+
+
+def _syntax_error(exc: BaseException, body: bytes, *, hint: bool) -> PlanParseError:
+    """A JSON syntax or encoding error as a one-line ``PlanParseError`` with the line and column."""
+    if isinstance(exc, RecursionError):
+        return PlanParseError("plan JSON is nested too deeply to be a Terraform plan", path="$")
+    if isinstance(exc, UnicodeError):
+        return PlanParseError("plan JSON is not valid UTF-8 text", path="$")
+    detail = str(exc).removeprefix("JSON is malformed: ")
+    where = ""
+    offset = re.search(r"\(byte (\d+)\)", detail)
+    if offset:
+        position = int(offset[1])
+        line = body.count(b"\n", 0, position) + 1
+        column = position - (body.rfind(b"\n", 0, position) + 1) + 1
+        detail = detail[: offset.start()].rstrip()
+        where = f" at line {line}, column {column}"
+    tip = " (to load a file, pass a pathlib.Path)" if hint and not body.lstrip().startswith(b"{") else ""
+    return PlanParseError(f"plan is not valid JSON{where}: {detail[:1].lower()}{detail[1:]}{tip}", path="$")
+
+
+def _decode_part(raw: msgspec.Raw, kind: Any, prefix: str) -> Any:
+    """Decode a lazily kept part of the plan; a wrong shape is a ``PlanParseError`` with its full path."""
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as exc:
+        raise _validation_error(str(exc), prefix) from None
+    except RecursionError:
+        raise PlanParseError(f"{prefix} is nested too deeply", path=prefix) from None
+
+
+# ------------------------------------------------------------------------------------------- schema
+
+
+def validate_plan_schema(data: bytes) -> list[str]:
+    """Check plan JSON against tfkit's JSON Schema of Terraform's plan format; one message per problem.
+
+    Messages name the JSON path and what was expected, never the offending value. An empty list means valid.
+    """
+    import jsonschema  # noqa: PLC0415 - only `tfkit show --validate` and tests need it
+
+    try:
+        doc = msgspec.json.decode(_utf8_body(bytes(data)))
+    except PlanParseError as exc:
+        return [str(exc)]
+    except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
+        return [str(_syntax_error(exc, bytes(data), hint=False))]
+    schema = json.loads((Path(__file__).parent / "schemas" / "plan.schema.json").read_text("utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{_json_path(error.absolute_path)}: {_schema_message(error)}" for error in errors]
+
+
+def _json_path(steps: Sequence[str | int]) -> str:
+    """A JSON path like ``$.resource_changes[3].change.actions``."""
+    return "$" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps)
+
+
+def _schema_message(error: Any) -> str:
+    """What the schema expected, worded without quoting the instance (it may be sensitive)."""
+    keyword, expected = error.validator, error.validator_value
+    if keyword == "type":
+        return f"expected {' or '.join(expected) if isinstance(expected, list) else expected}"
+    if keyword in ("enum", "const"):
+        return f"expected one of {json.dumps(expected if keyword == 'enum' else [expected])}"
+    if keyword == "required":
+        return error.message
+    if keyword in ("oneOf", "anyOf"):
+        return "matches none of the allowed forms"
+    return f"fails `{keyword}` (expected {json.dumps(expected)})"
