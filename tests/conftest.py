@@ -59,7 +59,9 @@ def terraform_binary(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(params=["embedded", "binary"])
-def engine_kind(request: pytest.FixtureRequest, terraform_binary: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def engine_kind(
+    request: pytest.FixtureRequest, terraform_binary: str, monkeypatch: pytest.MonkeyPatch
+) -> str:
     """Each test using this runs once per engine; the binary one via TFKIT_BINARY."""
     if request.param == "binary":
         monkeypatch.setenv("TFKIT_BINARY", terraform_binary)
@@ -82,6 +84,6 @@ def run_tfkit(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpr
 
 
 @pytest.fixture
-def tfkit_cli():  # noqa: ANN201 - returns the run_tfkit function
+def tfkit_cli():
     """The ``run_tfkit`` helper as a fixture."""
     return run_tfkit

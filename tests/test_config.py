@@ -36,7 +36,9 @@ def test_defaults_fill_in(tmp_path: Path) -> None:
 
 
 def test_backend_values_become_strings(tmp_path: Path) -> None:
-    cfg = load_config(write(tmp_path, '[environments.qa.backend]\npath = "s.tfstate"\nretries = 3\nskip = true\n'))
+    cfg = load_config(
+        write(tmp_path, '[environments.qa.backend]\npath = "s.tfstate"\nretries = 3\nskip = true\n')
+    )
     assert dict(cfg.environments[0].backend) == {"path": "s.tfstate", "retries": "3", "skip": "true"}
 
 
@@ -44,13 +46,25 @@ def test_backend_values_become_strings(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ("[environments.dev\n", "invalid TOML"),
-        ("[environments.dev]\nprotected = 'yes'\n", "key 'environments.dev.protected' must be a boolean, got str 'yes'"),
-        ("[environments.dev]\nvar_file = ['a.tfvars']\n", "unknown key 'environments.dev.var_file' (did you mean 'var_files'?)"),
-        ("[engine]\nkind = 'docker'\n[environments.dev]\n", "key 'engine.kind' must be one of 'embedded', 'binary', got 'docker'"),
+        (
+            "[environments.dev]\nprotected = 'yes'\n",
+            "key 'environments.dev.protected' must be a boolean, got str 'yes'",
+        ),
+        (
+            "[environments.dev]\nvar_file = ['a.tfvars']\n",
+            "unknown key 'environments.dev.var_file' (did you mean 'var_files'?)",
+        ),
+        (
+            "[engine]\nkind = 'docker'\n[environments.dev]\n",
+            "key 'engine.kind' must be one of 'embedded', 'binary', got 'docker'",
+        ),
         ("[enviroments.dev]\n", "unknown key 'enviroments' (did you mean 'environments'?)"),
         ("[engine]\nkind = 'binary'\n", "missing required key 'environments'"),
         ("[environments.Dev]\n", "invalid name 'Dev'"),
-        ("[environments.dev]\n[secrets.pw]\nenv = 'A'\nfile = 'b'\n", "must set exactly one of env, file or command"),
+        (
+            "[environments.dev]\n[secrets.pw]\nenv = 'A'\nfile = 'b'\n",
+            "must set exactly one of env, file or command",
+        ),
     ],
 )
 def test_invalid_config_is_one_line_naming_file_and_key(tmp_path: Path, text: str, expected: str) -> None:

@@ -43,10 +43,12 @@ def test_missing_directory_is_reported(example_repo: Path) -> None:
 
 def test_missing_var_file_is_reported(example_repo: Path) -> None:
     (example_repo / "envs" / "dev" / "dev.tfvars").unlink()
-    with pytest.raises(ConfigError, match=r"environments.dev.var_files: envs/dev/dev.tfvars does not exist"):
+    with pytest.raises(
+        ConfigError, match=r"environments\.dev\.var_files: envs/dev/dev\.tfvars does not exist"
+    ):
         Project.load(example_repo).environment("dev").check()
 
 
 def test_no_config_anywhere(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no tfkit.toml found"):
+    with pytest.raises(ConfigError, match=r"no tfkit\.toml found"):
         Project.load(tmp_path)

@@ -50,14 +50,14 @@ class _State:
 
     @property
     def project(self) -> Project:
-        from tfkit.project import Project  # noqa: PLC0415
+        from tfkit.project import Project
 
         if self._project is None:
             self._project = Project.load(self.root)
         return self._project
 
     def options(self, label: str = "") -> RunOptions:
-        from tfkit.workflow import RunOptions  # noqa: PLC0415
+        from tfkit.workflow import RunOptions
 
         return RunOptions(engine=self.engine, binary=self.binary, on_step=_progress(label))
 
@@ -85,8 +85,14 @@ pass_state = click.make_pass_decorator(_State)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tfkit")
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False), help="Repository root (default: search upwards).")
-@click.option("--engine", type=click.Choice(["embedded", "binary"]), help="Terraform engine (overrides tfkit.toml).")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Repository root (default: search upwards).",
+)
+@click.option(
+    "--engine", type=click.Choice(["embedded", "binary"]), help="Terraform engine (overrides tfkit.toml)."
+)
 @click.option("--binary", help="Terraform binary for the binary engine: terraform, tofu, or a path.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.pass_context
@@ -96,7 +102,9 @@ def cli(ctx: click.Context, root: Path | None, engine: str | None, binary: str |
 
 
 def _env_option(required: bool = True) -> Callable[[Any], Any]:
-    return click.option("--env", "-e", "env_name", required=required, help="Environment name (see `tfkit envs`).")
+    return click.option(
+        "--env", "-e", "env_name", required=required, help="Environment name (see `tfkit envs`)."
+    )
 
 
 @cli.command()
@@ -105,7 +113,11 @@ def envs(state: _State) -> None:
     """List the environments in promotion order."""
     for env in state.project.environments:
         flags = " (protected)" if env.protected else ""
-        rel = env.directory.relative_to(state.project.root) if env.directory.is_relative_to(state.project.root) else env.directory
+        rel = (
+            env.directory.relative_to(state.project.root)
+            if env.directory.is_relative_to(state.project.root)
+            else env.directory
+        )
         _out(f"{env.index + 1}. {env.name}{flags}  {rel}")
 
 
@@ -125,7 +137,7 @@ def _selected(state: _State, env_name: str | None, all_envs: bool) -> list[Envir
 @pass_state
 def validate(state: _State, env_name: str | None, all_envs: bool) -> None:
     """Check that an environment's configuration is valid."""
-    from tfkit import workflow  # noqa: PLC0415
+    from tfkit import workflow
 
     for env in _selected(state, env_name, all_envs):
         result = workflow.validate(env, options=state.options(env.name))
@@ -135,25 +147,29 @@ def validate(state: _State, env_name: str | None, all_envs: bool) -> None:
 
 
 def _render(plan: Plan) -> str:
-    from tfkit.report.plan import render_text  # noqa: PLC0415
+    from tfkit.report.plan import render_text
 
     return render_text(plan)
 
 
 @cli.command()
 @_env_option()
-@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write the plan JSON (sensitive values redacted) to this file.")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the plan JSON (sensitive values redacted) to this file.",
+)
 @pass_state
 def plan(state: _State, env_name: str, out_file: Path | None) -> None:
     """Plan an environment and show what would change."""
-    from tfkit import workflow  # noqa: PLC0415
+    from tfkit import workflow
 
     env = state.project.environment(env_name)
     decoded = workflow.plan(env, options=state.options(env.name))
     _out(_render(decoded))
     if out_file is not None:
-        from tfkit.fsutil import atomic_write  # noqa: PLC0415
+        from tfkit.fsutil import atomic_write
 
         atomic_write(out_file, decoded.redacted())
         _err(f"tfkit: wrote the redacted plan JSON to {out_file}")
@@ -177,7 +193,7 @@ def _ask(what: str) -> Callable[[Plan], bool] | None:
 @pass_state
 def apply(state: _State, env_name: str, auto_approve: bool) -> None:
     """Plan an environment, confirm, and apply exactly that plan."""
-    from tfkit import workflow  # noqa: PLC0415
+    from tfkit import workflow
 
     env = state.project.environment(env_name)
     outcome = workflow.apply(
@@ -186,7 +202,11 @@ def apply(state: _State, env_name: str, auto_approve: bool) -> None:
     if auto_approve:
         _out(_render(outcome.plan))
     if not outcome.applied:
-        _out(f"{env.name}: no changes; nothing to apply" if outcome.converged else f"{env.name}: apply cancelled")
+        _out(
+            f"{env.name}: no changes; nothing to apply"
+            if outcome.converged
+            else f"{env.name}: apply cancelled"
+        )
         return
     counts = outcome.result.counts if outcome.result else None
     done = f"{counts.add} added, {counts.change} changed, {counts.remove} destroyed" if counts else "done"
@@ -202,7 +222,7 @@ def apply(state: _State, env_name: str, auto_approve: bool) -> None:
 @pass_state
 def output(state: _State, env_name: str, as_json: bool, show_sensitive: bool) -> None:
     """Show an environment's outputs; sensitive values are masked unless asked for."""
-    from tfkit import workflow  # noqa: PLC0415
+    from tfkit import workflow
 
     env = state.project.environment(env_name)
     values = workflow.output(env, options=state.options(env.name))
@@ -229,7 +249,7 @@ def output(state: _State, env_name: str, as_json: bool, show_sensitive: bool) ->
 @pass_state
 def destroy(state: _State, env_name: str, auto_approve: bool, allow_protected: bool) -> None:
     """Destroy every resource of an environment (protected environments need --allow-protected)."""
-    from tfkit import workflow  # noqa: PLC0415
+    from tfkit import workflow
 
     env = state.project.environment(env_name)
     outcome = workflow.destroy(
@@ -250,12 +270,14 @@ def destroy(state: _State, env_name: str, auto_approve: bool, allow_protected: b
 @click.argument("plan_json", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
 @click.option("--markdown", is_flag=True, help="Print Markdown for a pull-request comment.")
-@click.option("--validate", "check_schema", is_flag=True, help="Also validate the file against the plan JSON Schema.")
+@click.option(
+    "--validate", "check_schema", is_flag=True, help="Also validate the file against the plan JSON Schema."
+)
 def show(plan_json: Path, as_json: bool, markdown: bool, check_schema: bool) -> None:
     """Summarise a plan JSON file (from `terraform show -json`)."""
-    from tfkit.errors import PlanError  # noqa: PLC0415
-    from tfkit.plan import load_plan, validate_plan_schema  # noqa: PLC0415
-    from tfkit.report.plan import render_markdown, summary_json  # noqa: PLC0415
+    from tfkit.errors import PlanError
+    from tfkit.plan import load_plan, validate_plan_schema
+    from tfkit.report.plan import render_markdown, summary_json
 
     try:
         data = plan_json.read_bytes()
@@ -312,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
         except click.exceptions.ClickException as exc:
             _err(f"error: {exc.format_message()}")
             _exit(exc.exit_code)
-        except Exception as exc:  # noqa: BLE001 - an internal error still gets one line unless --debug
+        except Exception as exc:
             if debug:
                 raise
             _err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")

@@ -94,7 +94,7 @@ def load_config(path: Path) -> Config:
 
 
 def _validate(data: Mapping[str, Any], path: Path) -> None:
-    import jsonschema  # noqa: PLC0415 - keeps `import tfkit` light
+    import jsonschema
 
     validator = jsonschema.Draft202012Validator(_schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
@@ -130,12 +130,13 @@ def _config_error(error: Any, path: Path) -> ConfigError:
         expected = schema["type"]
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         got = type(error.instance).__name__
-        msg = f"key '{where}' must be {_article(expected)} {expected}, got {got} {error.instance!r}{allowed_text}"
+        article = _article(expected)
+        msg = f"key '{where}' must be {article} {expected}, got {got} {error.instance!r}{allowed_text}"
     elif validator == "enum":
         options = ", ".join(repr(o) for o in schema["enum"])
         msg = f"key '{where}' must be one of {options}, got {error.instance!r}"
     elif "propertyNames" in error.schema_path:
-        msg = f"invalid name {error.instance!r} under '{where}': use letters, digits, - and _ (environments: lower-case)"
+        msg = f"invalid name {error.instance!r} under '{where}': use lower-case letters, digits, - and _"
     elif validator == "pattern":
         msg = f"key '{where}' has an invalid value {error.instance!r}{allowed_text}"
     elif validator in ("minProperties", "maxProperties") and "secret" in str(desc or "") + where:

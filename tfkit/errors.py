@@ -17,7 +17,7 @@ name what went wrong; ``str(error)`` is one line that says what is wrong and how
     │   ├── MissingVariableError       2  a required variable has no value
     │   ├── StalePlanError             1  the saved plan no longer matches the state
     │   └── StateLockError             3  Terraform's state lock is held by another run
-    ├── InterruptedError_              130 the run was interrupted (Ctrl-C)
+    ├── RunInterruptedError          130 the run was interrupted (Ctrl-C)
     ├── ApplyRefusedError              2  apply needs confirmation and none can be given
     └── ProtectedEnvironmentError      4  a protected environment refuses a destructive operation
 """
@@ -34,11 +34,11 @@ __all__ = [
     "Diagnostic",
     "EngineNotFoundError",
     "EnvironmentNotFoundError",
-    "InterruptedError_",
     "MissingVariableError",
     "PlanError",
     "PlanParseError",
     "ProtectedEnvironmentError",
+    "RunInterruptedError",
     "StalePlanError",
     "StateLockError",
     "TerraformConfigError",
@@ -186,7 +186,6 @@ class StalePlanError(TerraformError):
     hint = "plan again and apply the new plan"
 
 
-
 class StateLockError(TerraformError):
     """Terraform's state lock is held by another run."""
 
@@ -194,7 +193,7 @@ class StateLockError(TerraformError):
     hint = "wait for the other run to finish, or pass --lock-timeout"
 
 
-class InterruptedError_(TfkitError):  # noqa: N801 - the builtin InterruptedError means EINTR
+class RunInterruptedError(TfkitError):
     """The run was interrupted by the user (Ctrl-C); Terraform was stopped gracefully."""
 
     exit_code = 130
@@ -210,4 +209,3 @@ class ProtectedEnvironmentError(TfkitError):
     """A protected environment refuses a destructive operation without an explicit flag."""
 
     exit_code = 4
-

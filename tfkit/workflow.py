@@ -123,7 +123,7 @@ class Session:
 
     def plan(self, *, destroy: bool = False, refresh_only: bool = False) -> PlanOutcome:
         """Plan to a saved file in the session's private directory and decode it."""
-        from tfkit.plan import load_plan  # noqa: PLC0415 - msgspec models load on first plan
+        from tfkit.plan import load_plan
 
         self.init()
         self._plans += 1
@@ -196,7 +196,8 @@ def apply(
             converged = not s.plan().has_changes
             if not converged:
                 warnings = (
-                    "a plan made right after the apply still has changes: the configuration does not converge",
+                    "a plan made right after the apply still has changes: "
+                    "the configuration does not converge",
                 )
         return ApplyOutcome(environment.name, planned.plan, True, result, converged, warnings)
 

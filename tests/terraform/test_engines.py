@@ -25,7 +25,7 @@ def staging(repo: Path) -> tuple[Path, list[Path]]:
     return env_dir, [env_dir / "staging.tfvars"]
 
 
-def open_kind(kind: str, workdir: Path, secret: str | None = TEST_SECRET):  # noqa: ANN201
+def open_kind(kind: str, workdir: Path, secret: str | None = TEST_SECRET):
     env = {"TF_VAR_db_password": secret} if secret else {}
     binary = os.environ.get("TFKIT_BINARY", "terraform")
     return open_engine(kind, workdir, binary=binary, env=env)
@@ -68,12 +68,18 @@ def test_both_engines_give_the_same_plan_shape(example_repo: Path, terraform_bin
     workdir, var_files = staging(example_repo)
     docs = {}
     for kind in ("embedded", "binary"):
-        with open_engine(kind, workdir, binary=terraform_binary, env={"TF_VAR_db_password": TEST_SECRET}) as eng:
+        with open_engine(
+            kind, workdir, binary=terraform_binary, env={"TF_VAR_db_password": TEST_SECRET}
+        ) as eng:
             eng.init()
             planned = eng.plan(out=eng.run_dir / "p", var_files=var_files)
             docs[kind] = json.loads(eng.show_plan(planned.plan_file))
     embedded, binary = docs["embedded"], docs["binary"]
-    assert {k for k in embedded if k not in ("timestamp",)} >= {"format_version", "resource_changes", "variables"}
+    assert {k for k in embedded if k not in ("timestamp",)} >= {
+        "format_version",
+        "resource_changes",
+        "variables",
+    }
     assert set(embedded) == set(binary)
     assert changes(json.dumps(embedded).encode()) == changes(json.dumps(binary).encode())
     assert embedded["variables"].keys() == binary["variables"].keys()
@@ -85,7 +91,9 @@ def test_module_change_shows_as_update(example_repo: Path, engine_kind: str) -> 
         eng.init()
         eng.apply(eng.plan(out=eng.run_dir / "p1", var_files=var_files).plan_file)
     network = example_repo / "modules" / "network" / "main.tf"
-    network.write_text(network.read_text().replace("cidr = var.cidr", 'cidr = var.cidr\n    tier = "core"', 1))
+    network.write_text(
+        network.read_text().replace("cidr = var.cidr", 'cidr = var.cidr\n    tier = "core"', 1)
+    )
     with open_kind(engine_kind, workdir) as eng:
         eng.init()
         planned = eng.plan(out=eng.run_dir / "p2", var_files=var_files)
@@ -112,7 +120,10 @@ def test_stale_plan_is_refused(example_repo: Path, engine_kind: str) -> None:
 def test_hcl_syntax_error_in_module(example_repo: Path, engine_kind: str) -> None:
     broken = example_repo / "modules" / "access" / "main.tf"
     broken.write_text(broken.read_text() + '\nresource "terraform_data" "oops" {\n')
-    with open_kind(engine_kind, example_repo / "envs" / "dev") as eng, pytest.raises(TerraformConfigError) as info:
+    with (
+        open_kind(engine_kind, example_repo / "envs" / "dev") as eng,
+        pytest.raises(TerraformConfigError) as info,
+    ):
         eng.init()
     err = info.value
     located = [d for d in err.errors if d.filename]

@@ -43,7 +43,9 @@ DRIVER = textwrap.dedent(
 )
 
 
-def test_interrupt_stops_terraform_and_releases_the_lock(tmp_path: Path, engine_kind: str, terraform_binary: str) -> None:
+def test_interrupt_stops_terraform_and_releases_the_lock(
+    tmp_path: Path, engine_kind: str, terraform_binary: str
+) -> None:
     (tmp_path / "main.tf").write_text(SLOW_CONFIG)
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)

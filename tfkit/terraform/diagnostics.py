@@ -116,9 +116,9 @@ def error_for(
         cls = StateLockError
     elif "No value for required variable" in summaries:
         cls = MissingVariableError
-    elif command in _CONFIG_COMMANDS and any(d.filename for d in errors):
-        cls = TerraformConfigError
-    elif "Invalid value for variable" in summaries:
+    elif (
+        command in _CONFIG_COMMANDS and any(d.filename for d in errors)
+    ) or "Invalid value for variable" in summaries:
         cls = TerraformConfigError
     if not errors:
         text = f"exited with code {returncode} and no diagnostics"

@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
 from tfkit.errors import Diagnostic, EngineNotFoundError, TerraformError
-from tfkit.terraform import args as A
+from tfkit.terraform import args as tfargs
 from tfkit.terraform.diagnostics import error_for, iter_json_lines, parse_diagnostics
 from tfkit.terraform.runner import Completed, EventCallback, base_environment, run_command
 
@@ -127,7 +127,9 @@ class Engine(Protocol):
     workdir: Path
 
     def version(self) -> VersionInfo: ...
-    def init(self, *, backend_config: Mapping[str, str] | None = None, upgrade: bool = False) -> CommandResult: ...
+    def init(
+        self, *, backend_config: Mapping[str, str] | None = None, upgrade: bool = False
+    ) -> CommandResult: ...
     def validate(self) -> ValidateResult: ...
     def plan(
         self,
@@ -144,7 +146,9 @@ class Engine(Protocol):
     def apply(self, plan_file: Path, *, lock_timeout: str | None = None) -> ApplyResult: ...
     def output(self) -> dict[str, OutputValue]: ...
     def state_pull(self) -> bytes: ...
-    def destroy(self, *, var_files: Sequence[Path] = (), lock_timeout: str | None = None) -> CommandResult: ...
+    def destroy(
+        self, *, var_files: Sequence[Path] = (), lock_timeout: str | None = None
+    ) -> CommandResult: ...
     def close(self) -> None: ...
 
 
@@ -222,7 +226,7 @@ class CliEngine:
 
     def version(self) -> VersionInfo:
         """Terraform's version as the engine reports it."""
-        done = self._run(A.version_args())
+        done = self._run(tfargs.version_args())
         try:
             doc = json.loads(done.stdout)
         except ValueError as exc:
@@ -234,15 +238,17 @@ class CliEngine:
             provider_selections=dict(doc.get("provider_selections") or {}),
         )
 
-    def init(self, *, backend_config: Mapping[str, str] | None = None, upgrade: bool = False) -> CommandResult:
+    def init(
+        self, *, backend_config: Mapping[str, str] | None = None, upgrade: bool = False
+    ) -> CommandResult:
         """``terraform init -json`` (modules, providers, backend)."""
-        argv = A.init_args(backend_config=backend_config, upgrade=upgrade)
+        argv = tfargs.init_args(backend_config=backend_config, upgrade=upgrade)
         argv.insert(1, "-json")
         return self._result(CommandResult, "init", self._run(argv, stream=True))
 
     def validate(self) -> ValidateResult:
         """``terraform validate``; an invalid configuration raises ``TerraformConfigError``."""
-        done = self._run(A.validate_args())
+        done = self._run(tfargs.validate_args())
         return self._result(ValidateResult, "validate", done, valid=True)
 
     def plan(
@@ -257,7 +263,7 @@ class CliEngine:
         lock_timeout: str | None = None,
     ) -> PlanResult:
         """Plan to the saved plan file ``out``; ``has_changes`` is Terraform's detailed exit code."""
-        argv = A.plan_args(
+        argv = tfargs.plan_args(
             out=Path(out).resolve(),
             var_files=[Path(v).resolve() for v in var_files],
             destroy=destroy,
@@ -278,17 +284,17 @@ class CliEngine:
 
     def show_plan(self, plan_file: Path) -> bytes:
         """The saved plan as ``terraform show -json`` bytes (what ``tfkit.plan`` decodes)."""
-        done = self._run(A.show_plan_args(Path(plan_file).resolve()))
+        done = self._run(tfargs.show_plan_args(Path(plan_file).resolve()))
         return done.stdout.encode("utf-8")
 
     def apply(self, plan_file: Path, *, lock_timeout: str | None = None) -> ApplyResult:
         """Apply exactly the saved plan ``plan_file``."""
-        done = self._run(A.apply_args(Path(plan_file).resolve(), lock_timeout=lock_timeout), stream=True)
+        done = self._run(tfargs.apply_args(Path(plan_file).resolve(), lock_timeout=lock_timeout), stream=True)
         return self._result(ApplyResult, "apply", done, counts=ChangeCounts.from_events(done.stdout))
 
     def output(self) -> dict[str, OutputValue]:
         """Every root output, typed; sensitive values are present and flagged ``sensitive``."""
-        done = self._run(A.output_args())
+        done = self._run(tfargs.output_args())
         doc = json.loads(done.stdout or "{}")
         return {
             name: OutputValue(name, o.get("value"), o.get("type"), bool(o.get("sensitive")))
@@ -297,11 +303,13 @@ class CliEngine:
 
     def state_pull(self) -> bytes:
         """The raw state document (it holds sensitive values in the clear: never log it)."""
-        return self._run(A.state_pull_args()).stdout.encode("utf-8")
+        return self._run(tfargs.state_pull_args()).stdout.encode("utf-8")
 
     def destroy(self, *, var_files: Sequence[Path] = (), lock_timeout: str | None = None) -> CommandResult:
         """Destroy everything in the state without a prompt."""
-        argv = A.destroy_args(var_files=[Path(v).resolve() for v in var_files], lock_timeout=lock_timeout)
+        argv = tfargs.destroy_args(
+            var_files=[Path(v).resolve() for v in var_files], lock_timeout=lock_timeout
+        )
         return self._result(CommandResult, "destroy", self._run(argv, stream=True))
 
     def __repr__(self) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from tfkit.errors import EngineNotFoundError, InterruptedError_
+from tfkit.errors import EngineNotFoundError, RunInterruptedError
 
 __all__ = ["Completed", "EventCallback", "base_environment", "run_command"]
 
@@ -76,7 +76,7 @@ def run_command(
     """
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(  # noqa: S603 - argv is built by tfkit, never by a shell
+        proc = subprocess.Popen(
             list(argv),
             cwd=cwd,
             env=dict(env),
@@ -92,7 +92,7 @@ def run_command(
         raise EngineNotFoundError(f"cannot run {argv[0]!r}: permission denied") from exc
     out: list[str] = []
     err: list[str] = []
-    assert proc.stdout is not None and proc.stderr is not None  # noqa: S101 - set by Popen above
+    assert proc.stdout is not None and proc.stderr is not None
     readers = [
         threading.Thread(target=_drain, args=(proc.stdout, out, _event_dispatcher(on_event)), daemon=True),
         threading.Thread(target=_drain, args=(proc.stderr, err, None), daemon=True),
@@ -109,7 +109,7 @@ def run_command(
         _stop_gracefully(proc)
         for reader in readers:
             reader.join(timeout=5)
-        raise InterruptedError_(
+        raise RunInterruptedError(
             f"interrupted: {label} was stopped gracefully; Terraform released its state lock if it held one"
         ) from None
     for reader in readers:
