@@ -60,6 +60,12 @@ class EnvironmentConfig:
     protected: bool = False
     backend: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, SecretSource] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        """This environment's (validated) table ``name``, or an empty mapping."""
+        value = self.raw.get(name, {})
+        return value if isinstance(value, Mapping) else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +78,34 @@ class Config:
     secrets: Mapping[str, SecretSource]
     raw: Mapping[str, Any]
 
+    def section(self, name: str) -> Mapping[str, Any]:
+        """The (validated) top-level table ``name``, or an empty mapping: features read theirs here."""
+        value = self.raw.get(name, {})
+        return value if isinstance(value, Mapping) else {}
+
+    def environment(self, name: str) -> EnvironmentConfig | None:
+        """The settings of environment ``name``, if it is defined."""
+        return next((e for e in self.environments if e.name == name), None)
+
 
 @cache
 def _schema() -> dict[str, Any]:
-    text = resources.files("tfkit").joinpath("schemas/tfkit.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    """The base schema plus every section fragment in ``schemas/config/*.json``.
+
+    Each feature (policies, checkov, snapshots, ...) owns a fragment: ``{"top": {key: schema},
+    "environment": {key: schema}}`` adds top-level keys and keys of every ``[environments.<name>]``
+    table, so a feature's settings are declared next to it and unknown keys stay errors.
+    """
+    base = resources.files("tfkit").joinpath("schemas")
+    schema = json.loads(base.joinpath("tfkit.schema.json").read_text(encoding="utf-8"))
+    fragments = sorted(
+        (f for f in base.joinpath("config").iterdir() if f.name.endswith(".json")), key=lambda f: f.name
+    )
+    for fragment in fragments:
+        part = json.loads(fragment.read_text(encoding="utf-8"))
+        schema["properties"].update(part.get("top", {}))
+        schema["$defs"]["environment"]["properties"].update(part.get("environment", {}))
+    return schema
 
 
 def load_config(path: Path) -> Config:
@@ -171,6 +200,7 @@ def _build(data: Mapping[str, Any], path: Path) -> Config:
             protected=bool(raw.get("protected", False)),
             backend={k: _backend_value(v) for k, v in raw.get("backend", {}).items()},
             secrets={k: _secret(v) for k, v in raw.get("secrets", {}).items()},
+            raw=raw,
         )
         for name, raw in data["environments"].items()
     )

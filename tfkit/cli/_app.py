@@ -1,0 +1,159 @@
+"""The ``tfkit`` command group, its shared options, output helpers and error handling.
+
+User errors are one line on stderr with the documented exit code (see ``EXIT_CODES``); ``--debug``
+shows the traceback. Everything printed passes through ``tfkit.redact.mask``. Subcommands live in
+the sibling modules, one topic each, and register themselves on ``cli``.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from tfkit import __version__
+from tfkit.errors import TfkitError
+from tfkit.redact import mask
+
+if TYPE_CHECKING:
+    from tfkit.plan import Plan
+    from tfkit.project import Project
+    from tfkit.workflow import RunOptions
+
+__all__ = ["EXIT_CODES", "State", "cli", "env_option", "err", "main", "out", "pass_state", "render_plan"]
+
+#: The exit codes of every tfkit command (documented in DESIGN.md and the docs).
+EXIT_CODES: dict[int, str] = {
+    0: "success (for plan: the plan passed the gate)",
+    1: "the gate failed, or Terraform failed",
+    2: "usage or configuration error (bad flag, unknown environment, invalid tfkit.toml, malformed input)",
+    3: "a lock is held by another run",
+    4: "refused by promotion order, environment health or protection",
+    130: "interrupted (Ctrl-C); Terraform was stopped gracefully",
+}
+
+
+class State:
+    """Options shared by every subcommand."""
+
+    def __init__(self, root: Path | None, engine: str | None, binary: str | None, debug: bool) -> None:
+        self.root = root
+        self.engine = engine
+        self.binary = binary
+        self.debug = debug
+        self._project: Project | None = None
+
+    @property
+    def project(self) -> Project:
+        from tfkit.project import Project
+
+        if self._project is None:
+            self._project = Project.load(self.root)
+        return self._project
+
+    def options(self, label: str = "") -> RunOptions:
+        from tfkit.workflow import RunOptions
+
+        return RunOptions(engine=self.engine, binary=self.binary, on_step=_progress(label))
+
+
+def err(text: str) -> None:
+    click.echo(mask(text), err=True)
+
+
+def out(text: str) -> None:
+    click.echo(mask(text))
+
+
+def _progress(label: str) -> Callable[[str], None]:
+    """A step reporter: one dim line per step on stderr (a terminal or a CI log alike)."""
+
+    def report(step: str) -> None:
+        prefix = f"{label}: " if label else ""
+        click.secho(f"tfkit: {prefix}{step}...", err=True, dim=True)
+
+    return report
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tfkit")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Repository root (default: search upwards).",
+)
+@click.option(
+    "--engine", type=click.Choice(["embedded", "binary"]), help="Terraform engine (overrides tfkit.toml)."
+)
+@click.option("--binary", help="Terraform binary for the binary engine: terraform, tofu, or a path.")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, root: Path | None, engine: str | None, binary: str | None, debug: bool) -> None:
+    """tfkit: run an infrastructure repository safely."""
+    ctx.obj = State(root, engine, binary, debug)
+
+
+def env_option(required: bool = True) -> Callable[[Any], Any]:
+    return click.option(
+        "--env", "-e", "env_name", required=required, help="Environment name (see `tfkit envs`)."
+    )
+
+
+def render_plan(plan: Plan) -> str:
+    """The compact text rendering of a plan."""
+    from tfkit.report.plan import render_text
+
+    return render_text(plan)
+
+
+@contextmanager
+def _errors(debug: bool) -> Iterator[None]:
+    try:
+        yield
+    except TfkitError as exc:
+        if debug:
+            err(traceback.format_exc())
+        err(f"error: {exc}")
+        _exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err("aborted")
+        _exit(130)
+    except KeyboardInterrupt:
+        err("interrupted")
+        _exit(130)
+
+
+def _exit(code: int) -> NoReturn:
+    sys.stdout.flush()
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    with _errors(debug):
+        try:
+            cli.main(args=args, prog_name="tfkit", standalone_mode=False)
+        except (TfkitError, KeyboardInterrupt, click.exceptions.Abort):
+            raise
+        except click.exceptions.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "tfkit"
+            err(f"error: {exc.format_message()} (see `{where} --help`)")
+            _exit(2)
+        except click.exceptions.ClickException as exc:
+            err(f"error: {exc.format_message()}")
+            _exit(exc.exit_code)
+        except Exception as exc:
+            if debug:
+                raise
+            err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+            _exit(1)

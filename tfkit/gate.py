@@ -1,0 +1,84 @@
+"""The one gate: policies and scanners on one plan, waivers applied, one verdict.
+
+A plan that fails the gate is never applied, by any front door. ``evaluate`` is what ``tfkit plan``,
+``tfkit check``, ``tfkit apply`` and the Python API call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from tfkit.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from tfkit.plan import Plan
+    from tfkit.project import Project
+
+__all__ = ["GateResult", "evaluate"]
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """Every finding on a plan, with its source, severity and waiver, and the verdict."""
+
+    environment: str | None
+    findings: tuple[Finding, ...]
+    errors: tuple[str, ...] = ()
+    timings: Mapping[str, float] = field(default_factory=dict)
+    tools: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """No blocking finding and no gate error (such as an expired waiver)."""
+        return not self.errors and not any(f.blocking for f in self.findings)
+
+    @property
+    def failures(self) -> tuple[Finding, ...]:
+        """The findings that fail the gate, hard first."""
+        return tuple(sorted((f for f in self.findings if f.blocking), key=lambda f: f.severity.rank))
+
+    def by_severity(self, severity: Severity) -> tuple[Finding, ...]:
+        """The failed (not passed) findings of one severity."""
+        return tuple(f for f in self.findings if f.severity is severity and not f.passed)
+
+
+def evaluate(
+    plan: Plan,
+    environment: str | None = None,
+    *,
+    project: Project | None = None,
+    policies: bool = True,
+    scanners: bool = True,
+    today: date | None = None,
+) -> GateResult:
+    """Run the policies and scanners configured for ``environment`` on ``plan``."""
+    findings: list[Finding] = []
+    timings: dict[str, float] = {}
+    tools: dict[str, str] = {}
+    if policies:
+        from tfkit.policy import evaluate as evaluate_policies  # noqa: PLC0415
+
+        start = time.perf_counter()
+        report = evaluate_policies(plan, env=environment, project=project)
+        findings.extend(report.findings)
+        timings["policies"] = time.perf_counter() - start
+    if scanners:
+        from tfkit.scan import run_scanners  # noqa: PLC0415
+
+        for scan in run_scanners(plan, environment=environment, project=project):
+            findings.extend(scan.findings)
+            timings[scan.tool] = scan.duration
+            tools[scan.tool] = scan.version
+    errors: list[str] = []
+    if project is not None:
+        from tfkit.policy.waivers import apply_waivers, load_waivers  # noqa: PLC0415
+
+        waived, errors = apply_waivers(
+            findings, load_waivers(project), environment=environment, today=today or date.today()
+        )
+        findings = list(waived)
+    return GateResult(environment, tuple(findings), tuple(errors), timings, tools)
