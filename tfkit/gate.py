@@ -60,14 +60,14 @@ def evaluate(
     timings: dict[str, float] = {}
     tools: dict[str, str] = {}
     if policies:
-        from tfkit.policy import evaluate as evaluate_policies  # noqa: PLC0415
+        from tfkit.policy import evaluate as evaluate_policies
 
         start = time.perf_counter()
         report = evaluate_policies(plan, env=environment, project=project)
         findings.extend(report.findings)
         timings["policies"] = time.perf_counter() - start
     if scanners:
-        from tfkit.scan import run_scanners  # noqa: PLC0415
+        from tfkit.scan import run_scanners
 
         for scan in run_scanners(plan, environment=environment, project=project):
             findings.extend(scan.findings)
@@ -75,7 +75,7 @@ def evaluate(
             tools[scan.tool] = scan.version
     errors: list[str] = []
     if project is not None:
-        from tfkit.policy.waivers import apply_waivers, load_waivers  # noqa: PLC0415
+        from tfkit.policy.waivers import apply_waivers, load_waivers
 
         waived, errors = apply_waivers(
             findings, load_waivers(project), environment=environment, today=today or date.today()

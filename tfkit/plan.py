@@ -70,6 +70,7 @@ __all__ = [
     "Value",
     "ValueKind",
     "Variable",
+    "format_path",
     "load_plan",
     "parse_path",
     "validate_plan_schema",
