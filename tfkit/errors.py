@@ -19,7 +19,13 @@ name what went wrong; ``str(error)`` is one line that says what is wrong and how
     │   └── StateLockError             3  Terraform's state lock is held by another run
     ├── RunInterruptedError          130 the run was interrupted (Ctrl-C)
     ├── ApplyRefusedError              2  apply needs confirmation and none can be given
-    └── ProtectedEnvironmentError      4  a protected environment refuses a destructive operation
+    ├── GateFailedError                1  the plan failed the gate; it was not applied
+    ├── SnapshotError                  2  a snapshot is missing, tampered with, or cannot be read
+    ├── LockHeldError                  3  another run holds tfkit's lock on the environment
+    └── RefusedError                   4  refused by a rule of the repository
+        ├── ProtectedEnvironmentError     a protected environment refuses a destructive operation
+        ├── UnstableEnvironmentError      the environment is unstable after a failed apply
+        └── PromotionError                a module change has not passed the previous environment
 """
 
 from __future__ import annotations
@@ -34,16 +40,22 @@ __all__ = [
     "Diagnostic",
     "EngineNotFoundError",
     "EnvironmentNotFoundError",
+    "GateFailedError",
+    "LockHeldError",
     "MissingVariableError",
     "PlanError",
     "PlanParseError",
+    "PromotionError",
     "ProtectedEnvironmentError",
+    "RefusedError",
     "RunInterruptedError",
+    "SnapshotError",
     "StalePlanError",
     "StateLockError",
     "TerraformConfigError",
     "TerraformError",
     "TfkitError",
+    "UnstableEnvironmentError",
     "UnsupportedFormatError",
 ]
 
@@ -205,7 +217,45 @@ class ApplyRefusedError(TfkitError):
     exit_code = 2
 
 
-class ProtectedEnvironmentError(TfkitError):
-    """A protected environment refuses a destructive operation without an explicit flag."""
+class GateFailedError(TfkitError):
+    """The plan failed the gate (policies or scanners); nothing was applied."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class SnapshotError(TfkitError):
+    """A snapshot is missing, was tampered with, or cannot be read; names the snapshot and file."""
+
+    exit_code = 2
+
+
+class LockHeldError(TfkitError):
+    """Another run holds tfkit's lock on the environment; names the holder."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, holder: object = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class RefusedError(TfkitError):
+    """An operation refused by one of the repository's rules (protection, health, promotion)."""
 
     exit_code = 4
+
+
+class ProtectedEnvironmentError(RefusedError):
+    """A protected environment refuses a destructive operation without an explicit flag."""
+
+
+class UnstableEnvironmentError(RefusedError):
+    """The environment is unstable after a failed apply; roll back or override with a reason."""
+
+
+class PromotionError(RefusedError):
+    """A shared module would reach an environment before the previous one applied it."""

@@ -1,44 +1,94 @@
-"""The operations on an environment: validate, plan, apply, output, destroy.
+"""The operations on an environment: validate, plan, apply, rollback, promote, output, destroy.
 
 Every front door (CLI, pytest plugin, CI scripts) calls these, so they behave the same everywhere.
-A ``Session`` holds one engine on one environment for the duration of an operation, so the plan
-that was shown is the plan file that gets applied.
+A ``Session`` holds one engine on one working directory for the duration of an operation, so the
+plan that was gated and shown is the plan file that gets applied.
+
+Apply is gated (policies and scanners), confirmed, verified by a follow-up plan, and recorded: a
+snapshot, a ledger entry and the environment's health. Rollback and promotion apply a configuration
+materialized in a temporary directory that is wired to the environment's real state.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
-from tfkit.errors import ApplyRefusedError, ProtectedEnvironmentError
+from tfkit.bundle import environment_files, local_modules, materialize, module_digests
+from tfkit.errors import (
+    ApplyRefusedError,
+    GateFailedError,
+    ProtectedEnvironmentError,
+    RefusedError,
+    SnapshotError,
+    TerraformError,
+    TfkitError,
+    UnstableEnvironmentError,
+)
+from tfkit.ledger import Ledger, Override
+from tfkit.locks import environment_lock
+from tfkit.promotion import check_promotion
+from tfkit.redact import mask
 from tfkit.secrets import secret_environment
+from tfkit.snapshots import LocalSnapshotStore, Snapshot, SnapshotManifest, new_snapshot_id
 from tfkit.terraform import ApplyResult, ChangeCounts, CliEngine, OutputValue, ValidateResult, open_engine
 from tfkit.terraform.runner import EventCallback
 
 if TYPE_CHECKING:
+    from tfkit.gate import GateResult
     from tfkit.plan import Plan
-    from tfkit.project import Environment
+    from tfkit.project import Environment, Project
 
 __all__ = [
+    "ApplyFailedError",
     "ApplyOutcome",
+    "LineageMismatchError",
+    "PlanDifference",
     "PlanOutcome",
+    "Review",
+    "RollbackOutcome",
     "RunOptions",
     "Session",
     "apply",
+    "compare_planned_values",
     "destroy",
     "output",
     "plan",
+    "promote",
+    "rollback",
+    "snapshot_store",
     "validate",
 ]
 
 #: Called with a short step name ("init", "plan", ...) as an operation proceeds.
 StepCallback = Callable[[str], None]
-#: Asked before an apply or destroy; returns whether to go ahead.
-ConfirmCallback = Callable[["Plan"], bool]
+
+BACKEND_OVERRIDE = "tfkit_backend_override.tf"
+SNAPSHOT_VARS = "tfkit-snapshot.tfvars.json"
+
+
+class LineageMismatchError(RefusedError):
+    """The environment's state is not the one the snapshot was taken from."""
+
+
+class ApplyFailedError(TfkitError):
+    """An apply failed part-way; carries the cause and the rollback that followed, if any."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, cause: TerraformError, rollback: RollbackOutcome | None) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.rollback = rollback
 
 
 def _no_step(step: str) -> None:
@@ -57,8 +107,54 @@ class PlanOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanDifference:
+    """How a planned resource differs from the recorded good plan."""
+
+    address: str
+    kind: str  # "missing" (in the recorded plan only), "extra" (new only) or "changed"
+    paths: tuple[str, ...] = ()
+
+    def one_line(self) -> str:
+        """``~ address: a, b`` style summary."""
+        sign = {"missing": "-", "extra": "+", "changed": "~"}[self.kind]
+        detail = f": {', '.join(self.paths)}" if self.paths else ""
+        return f"{sign} {self.address} ({self.kind}){detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """What is about to be applied, shown before confirmation."""
+
+    environment: str
+    operation: str
+    plan: Plan
+    gate: GateResult | None = None
+    differences: tuple[PlanDifference, ...] | None = None
+    snapshot: str | None = None
+
+
+#: Shows a review (always called before an apply, also with --auto-approve).
+ShowCallback = Callable[[Review], None]
+#: Asked before an apply; returns whether to go ahead.
+ConfirmCallback = Callable[[Review], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackOutcome:
+    """What a rollback restored."""
+
+    environment: str
+    restored: str
+    snapshot: str | None
+    plan: Plan
+    differences: tuple[PlanDifference, ...]
+    applied: bool
+    converged: bool | None
+
+
+@dataclass(frozen=True, slots=True)
 class ApplyOutcome:
-    """The result of an apply: what was planned, whether it ran, and whether it converged."""
+    """The result of an apply: what was planned and gated, whether it ran, what it recorded."""
 
     environment: str
     plan: Plan
@@ -66,6 +162,8 @@ class ApplyOutcome:
     result: ApplyResult | None = None
     converged: bool | None = None
     warnings: tuple[str, ...] = ()
+    gate: GateResult | None = None
+    snapshot: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,22 +174,43 @@ class RunOptions:
     binary: str | None = None
     on_event: EventCallback | None = None
     on_step: StepCallback | None = None
+    show: ShowCallback | None = None
+    gate: bool = True
+    lock_timeout: float = 0.0
+    today: date | None = None
 
 
 class Session:
-    """One engine on one environment, initialised once; close it to remove plan files."""
+    """One engine on one environment, initialised once; close it to remove plan files.
 
-    def __init__(self, environment: Environment, options: RunOptions | None = None) -> None:
+    ``workdir`` and ``var_files`` default to the environment's own; a materialized configuration
+    (rollback, promotion) passes its temporary directory and sets ``state_of_environment`` so the
+    session is wired to the environment's real state.
+    """
+
+    def __init__(
+        self,
+        environment: Environment,
+        options: RunOptions | None = None,
+        *,
+        workdir: Path | None = None,
+        var_files: Sequence[Path] | None = None,
+        state_of_environment: bool = False,
+    ) -> None:
         options = options or RunOptions()
         environment.check()
         self.environment = environment
+        self.options = options
         self.on_step = options.on_step or _no_step
+        self.workdir = Path(workdir) if workdir is not None else environment.directory
+        self.var_files = tuple(var_files) if var_files is not None else environment.var_files
+        self._wire_state = state_of_environment
         config = environment.project.config.engine
         kind = options.engine or os.environ.get("TFKIT_ENGINE") or config.kind
         binary = options.binary or os.environ.get("TFKIT_BINARY") or config.binary
         extra = secret_environment(environment.secrets, base=environment.project.root)
         self.engine: CliEngine = open_engine(
-            kind, environment.directory, binary=binary, env=extra, on_event=options.on_event
+            kind, self.workdir, binary=binary, env=extra, on_event=options.on_event
         )
         self._initialised = False
         self._plans = 0
@@ -110,13 +229,40 @@ class Session:
 
     def init(self) -> None:
         """``terraform init`` with the environment's backend settings (once per session)."""
-        if not self._initialised:
-            self.on_step("init")
-            self.engine.init(backend_config=self.environment.backend)
-            self._initialised = True
+        if self._initialised:
+            return
+        self.on_step("init")
+        self.engine.init(backend_config=self.environment.backend)
+        if self._wire_state and self._uses_local_state():
+            self._write_backend_override()
+            self.engine.init(backend_config=self._local_backend_config(), reconfigure=True)
+        self._initialised = True
+
+    def _backend_record(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.engine.data_dir / "terraform.tfstate").read_text()).get("backend") or {}
+        except (OSError, ValueError):
+            return {}
+
+    def _uses_local_state(self) -> bool:
+        return self._backend_record().get("type", "local") == "local"
+
+    def _local_backend_config(self) -> dict[str, str]:
+        config = dict(self.environment.backend)
+        config.pop("path", None)
+        return config
+
+    def _write_backend_override(self) -> None:
+        """Point a materialized configuration at the environment's real local state file."""
+        configured = (self._backend_record().get("config") or {}).get("path") or self.environment.backend.get(
+            "path"
+        )
+        real = (self.environment.directory / (configured or "terraform.tfstate")).resolve()
+        text = 'terraform {\n  backend "local" {\n    path = ' + json.dumps(str(real)) + "\n  }\n}\n"
+        (self.workdir / BACKEND_OVERRIDE).write_text(text)
 
     def validate(self) -> ValidateResult:
-        """Initialise without touching the backend's state, then validate."""
+        """Initialise, then validate."""
         self.init()
         self.on_step("validate")
         return self.engine.validate()
@@ -130,10 +276,7 @@ class Session:
         plan_file = self.engine.run_dir / f"plan-{self._plans}.tfplan"
         self.on_step("plan")
         result = self.engine.plan(
-            out=plan_file,
-            var_files=self.environment.var_files,
-            destroy=destroy,
-            refresh_only=refresh_only,
+            out=plan_file, var_files=self.var_files, destroy=destroy, refresh_only=refresh_only
         )
         decoded = load_plan(self.engine.show_plan(plan_file))
         return PlanOutcome(self.environment.name, decoded, plan_file, result.has_changes, result.counts)
@@ -149,6 +292,20 @@ class Session:
         self.on_step("output")
         return self.engine.output()
 
+    def modules(self) -> list[Path]:
+        """The local modules the configuration uses (known after init)."""
+        self.init()
+        return local_modules(self.workdir, self.engine.data_dir)
+
+    def state(self) -> dict[str, Any] | None:
+        """The current state document (holds secrets: never print it), or None when there is none."""
+        self.init()
+        raw = self.engine.state_pull().strip()
+        return json.loads(raw) if raw else None
+
+
+# ------------------------------------------------------------------------------------ simple ops
+
 
 def validate(environment: Environment, *, options: RunOptions | None = None) -> ValidateResult:
     """Validate one environment's configuration."""
@@ -162,50 +319,25 @@ def plan(environment: Environment, *, options: RunOptions | None = None) -> Plan
         return s.plan().plan
 
 
-def _confirmed(planned: PlanOutcome, auto_approve: bool, confirm: ConfirmCallback | None, what: str) -> bool:
-    if auto_approve:
-        return True
-    if confirm is None:
-        raise ApplyRefusedError(
-            f"{what} of '{planned.environment}' needs confirmation and there is no terminal to ask on; "
-            "pass --auto-approve to go ahead without asking"
-        )
-    return confirm(planned.plan)
-
-
-def apply(
-    environment: Environment,
-    *,
-    auto_approve: bool = False,
-    confirm: ConfirmCallback | None = None,
-    verify: bool = True,
-    options: RunOptions | None = None,
-) -> ApplyOutcome:
-    """Plan, confirm, apply that same plan file, then check that a follow-up plan is empty."""
-    with Session(environment, options) as s:
-        planned = s.plan()
-        if not planned.has_changes:
-            return ApplyOutcome(environment.name, planned.plan, applied=False, converged=True)
-        if not _confirmed(planned, auto_approve, confirm, "apply"):
-            return ApplyOutcome(environment.name, planned.plan, applied=False)
-        result = s.apply(planned)
-        converged: bool | None = None
-        warnings: tuple[str, ...] = ()
-        if verify:
-            s.on_step("verify")
-            converged = not s.plan().has_changes
-            if not converged:
-                warnings = (
-                    "a plan made right after the apply still has changes: "
-                    "the configuration does not converge",
-                )
-        return ApplyOutcome(environment.name, planned.plan, True, result, converged, warnings)
-
-
 def output(environment: Environment, *, options: RunOptions | None = None) -> dict[str, OutputValue]:
     """The outputs of one environment."""
     with Session(environment, options) as s:
         return s.output()
+
+
+def _confirmed(
+    review: Review, auto_approve: bool, confirm: ConfirmCallback | None, options: RunOptions
+) -> bool:
+    if options.show is not None:
+        options.show(review)
+    if auto_approve:
+        return True
+    if confirm is None:
+        raise ApplyRefusedError(
+            f"{review.operation} of '{review.environment}' needs confirmation and there is no terminal "
+            "to ask on; pass --auto-approve to go ahead without asking"
+        )
+    return confirm(review)
 
 
 def destroy(
@@ -217,14 +349,556 @@ def destroy(
     options: RunOptions | None = None,
 ) -> ApplyOutcome:
     """Plan a destroy, confirm it, and apply that plan; protected environments need a flag."""
+    options = options or RunOptions()
     if environment.protected and not allow_protected:
         raise ProtectedEnvironmentError(
             f"environment '{environment.name}' is protected; destroying it needs --allow-protected"
         )
-    with Session(environment, options) as s:
+    project = environment.project
+    with (
+        environment_lock(
+            project.state_dir / "locks", environment.name, "destroy", timeout=options.lock_timeout
+        ),
+        Session(environment, options) as s,
+    ):
         planned = s.plan(destroy=True)
         if not planned.has_changes:
             return ApplyOutcome(environment.name, planned.plan, applied=False, converged=True)
-        if not _confirmed(planned, auto_approve, confirm, "destroy"):
+        review = Review(environment.name, "destroy", planned.plan)
+        if not _confirmed(review, auto_approve, confirm, options):
             return ApplyOutcome(environment.name, planned.plan, applied=False)
         return ApplyOutcome(environment.name, planned.plan, True, s.apply(planned))
+
+
+# ------------------------------------------------------------------------------- gated applies
+
+
+def snapshot_store(project: Project) -> LocalSnapshotStore:
+    """The project's snapshot store (``.tfkit/snapshots``)."""
+    return LocalSnapshotStore(project.state_dir / "snapshots")
+
+
+def _gate(planned: PlanOutcome, environment: Environment, options: RunOptions) -> GateResult | None:
+    if not options.gate:
+        return None
+    from tfkit import gate
+
+    environment_name = environment.name
+    result = gate.evaluate(planned.plan, environment_name, project=environment.project, today=options.today)
+    return result
+
+
+def _gate_failed(result: GateResult, environment: str) -> GateFailedError:
+    failures = result.failures
+    first = failures[0].one_line() if failures else (result.errors[0] if result.errors else "")
+    count = len(failures) + len(result.errors)
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    return GateFailedError(
+        mask(f"the plan of '{environment}' failed the gate, nothing was applied: {first}{more}"),
+        result=result,
+    )
+
+
+def _git_commit(root: Path) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _encryption_key(project: Project) -> bytes | None:
+    name = project.config.section("snapshots").get("encryption_key_env")
+    value = os.environ.get(name) if name else None
+    return value.encode() if value else None
+
+
+def _sensitive_variables(decoded: Plan, environment: Environment) -> set[str]:
+    names = set(environment.secrets)
+    config = decoded.configuration
+    if config is not None:
+        names |= {n for n, v in config.root_module.variables.items() if v.sensitive}
+    return names
+
+
+def _gate_json(result: GateResult | None) -> bytes:
+    if result is None:
+        return b'{"evaluated": false}'
+    doc = {
+        "evaluated": True,
+        "environment": result.environment,
+        "passed": result.passed,
+        "errors": list(result.errors),
+        "tools": dict(result.tools),
+        "findings": [asdict(f) for f in result.findings],
+    }
+    return mask(json.dumps(doc, indent=2, sort_keys=True, default=str)).encode()
+
+
+def _record(
+    session: Session,
+    planned: PlanOutcome,
+    gate_result: GateResult | None,
+    *,
+    kind: str,
+    bundle: Mapping[str, bytes],
+    modules: Mapping[str, str],
+    overrides: Sequence[Override] = (),
+    restored_from: str | None = None,
+) -> Snapshot:
+    """Write the snapshot, the ledger entry and the stable health of a successful apply."""
+    import hashlib
+
+    environment = session.environment
+    project = environment.project
+    state = session.state() or {}
+    key = _encryption_key(project)
+    decoded = planned.plan
+    sensitive = _sensitive_variables(decoded, environment)
+    variables = {n: v.value for n, v in decoded.variables.items() if n not in sensitive}
+    files: dict[str, bytes] = {f"bundle/{rel}": data for rel, data in sorted(bundle.items())}
+    files["variables.json"] = mask(json.dumps(variables, indent=2, sort_keys=True)).encode()
+    files["plan.json"] = mask(decoded.redacted().decode("utf-8")).encode()
+    files["gate.json"] = _gate_json(gate_result)
+    if key is not None:
+        from cryptography.fernet import Fernet
+
+        files["state.enc"] = Fernet(key).encrypt(json.dumps(state).encode())
+    config_digest = hashlib.sha256(
+        b"".join(rel.encode() + b"\0" + hashlib.sha256(data).digest() for rel, data in sorted(bundle.items()))
+    ).hexdigest()
+    from tfkit import __version__
+
+    commit = _git_commit(project.root)
+    manifest = SnapshotManifest(
+        id=new_snapshot_id(),
+        environment=environment.name,
+        kind=kind,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        tfkit_version=__version__,
+        terraform_version=decoded.terraform_version or "",
+        engine=session.engine.name,
+        lineage=state.get("lineage"),
+        serial=state.get("serial"),
+        git_commit=commit,
+        modules=dict(modules),
+        config_digest=config_digest,
+        sensitive_variables=tuple(sorted(sensitive)),
+        state_encrypted=key is not None,
+        restored_from=restored_from,
+    )
+    session.on_step("snapshot")
+    store = snapshot_store(project)
+    snapshot = store.save(manifest, files)
+    ledger = Ledger(project.state_dir)
+    ledger.record(
+        environment.name,
+        kind=kind,
+        snapshot=snapshot.id,
+        modules=modules,
+        git_commit=commit,
+        overrides=overrides,
+    )
+    ledger.set_health(environment.name, stable=True, reason=f"{kind} succeeded", snapshot=snapshot.id)
+    keep = int(project.config.section("snapshots").get("keep", 20))
+    store.prune(environment.name, keep)
+    return snapshot
+
+
+def _verify(session: Session) -> tuple[bool, tuple[str, ...]]:
+    session.on_step("verify")
+    converged = not session.plan().has_changes
+    warnings: tuple[str, ...] = ()
+    if not converged:
+        warnings = (
+            "a plan made right after the apply still has changes: the configuration does not converge",
+        )
+    return converged, warnings
+
+
+def _check_health(environment: Environment, ledger: Ledger, allow_unstable: str | None) -> list[Override]:
+    health = ledger.health(environment.name)
+    if health.stable:
+        return []
+    if not allow_unstable:
+        raise UnstableEnvironmentError(
+            f"environment '{environment.name}' is unstable since {health.since} ({health.reason}); "
+            f"run `tfkit rollback --env {environment.name}`, or apply a fix with "
+            "--allow-unstable --reason '...'"
+        )
+    return [Override("allow-unstable", allow_unstable)]
+
+
+@contextlib.contextmanager
+def _materialized(environment: Environment, files: Mapping[str, bytes]) -> Iterator[tuple[Path, Path]]:
+    """A private temporary copy of a bundle: yields its root and the environment's directory in it."""
+    root = environment.project.root
+    with tempfile.TemporaryDirectory(prefix="tfkit-work-") as tmp:
+        materialize(files, Path(tmp))
+        yield Path(tmp), Path(tmp) / environment.directory.relative_to(root)
+
+
+def apply(
+    environment: Environment,
+    *,
+    auto_approve: bool = False,
+    confirm: ConfirmCallback | None = None,
+    verify: bool = True,
+    rollback_on_failure: bool = False,
+    allow_unstable: str | None = None,
+    skip_promotion_check: str | None = None,
+    options: RunOptions | None = None,
+) -> ApplyOutcome:
+    """Plan, gate, confirm, apply that same plan file, verify, and record a snapshot.
+
+    ``allow_unstable`` and ``skip_promotion_check`` are reasons: giving one overrides that rule and
+    is recorded in the ledger. With ``rollback_on_failure`` a failed apply rolls back to the last
+    snapshot at once (under the same lock).
+    """
+    options = options or RunOptions()
+    project = environment.project
+    ledger = Ledger(project.state_dir)
+    lock_dir = project.state_dir / "locks"
+    with environment_lock(lock_dir, environment.name, "apply", timeout=options.lock_timeout):
+        overrides = _check_health(environment, ledger, allow_unstable)
+        with Session(environment, options) as s:
+            planned = s.plan()
+            module_dirs = s.modules()
+            modules = module_digests(module_dirs, project.root)
+            if skip_promotion_check:
+                overrides.append(Override("skip-promotion-check", skip_promotion_check))
+            elif planned.has_changes:
+                check_promotion(environment, modules, ledger)
+            gate_result = _gate(planned, environment, options)
+            if gate_result is not None and not gate_result.passed:
+                if options.show is not None:
+                    options.show(Review(environment.name, "apply", planned.plan, gate_result))
+                raise _gate_failed(gate_result, environment.name)
+            if not planned.has_changes:
+                return ApplyOutcome(environment.name, planned.plan, False, converged=True, gate=gate_result)
+            review = Review(environment.name, "apply", planned.plan, gate_result)
+            if not _confirmed(review, auto_approve, confirm, options):
+                return ApplyOutcome(environment.name, planned.plan, applied=False, gate=gate_result)
+            try:
+                result = s.apply(planned)
+            except TerraformError as exc:
+                ledger.set_health(
+                    environment.name,
+                    stable=False,
+                    reason=f"apply failed: {exc.errors[0].summary if exc.errors else exc}",
+                )
+                rolled = None
+                if rollback_on_failure:
+                    rolled = _rollback_locked(environment, None, True, None, options)
+                    raise ApplyFailedError(
+                        f"apply of '{environment.name}' failed ({exc}); rolled back to snapshot "
+                        f"{rolled.restored}: '{environment.name}' is stable again",
+                        cause=exc,
+                        rollback=rolled,
+                    ) from exc
+                raise
+            converged, warnings = _verify(s) if verify else (None, ())
+            bundle = environment_files(environment.directory, module_dirs, project.root)
+            snapshot = _record(
+                s, planned, gate_result, kind="apply", bundle=bundle, modules=modules, overrides=overrides
+            )
+            return ApplyOutcome(
+                environment.name, planned.plan, True, result, converged, warnings, gate_result, snapshot.id
+            )
+
+
+# ------------------------------------------------------------------------------------ rollback
+
+
+def _desired(plan_doc: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """``{address: (after, after_unknown)}`` of every managed resource the plan keeps or creates."""
+    found: dict[str, tuple[Any, Any]] = {}
+    for change in plan_doc.get("resource_changes") or ():
+        actions = (change.get("change") or {}).get("actions") or []
+        if (
+            change.get("mode", "managed") != "managed"
+            or change.get("deposed")
+            or actions in (["delete"], ["forget"])
+        ):
+            continue
+        body = change.get("change") or {}
+        found[change["address"]] = (body.get("after"), body.get("after_unknown"))
+    return found
+
+
+def _changed_paths(old: Any, old_unknown: Any, new: Any, new_unknown: Any, prefix: str = "") -> list[str]:
+    """Paths whose known values differ; a value unknown in either plan never counts."""
+    if old_unknown is True or new_unknown is True:
+        return []
+    if isinstance(old, dict) and isinstance(new, dict):
+        paths: list[str] = []
+        for key in sorted(set(old) | set(new)):
+            paths += _changed_paths(
+                old.get(key),
+                old_unknown.get(key) if isinstance(old_unknown, dict) else None,
+                new.get(key),
+                new_unknown.get(key) if isinstance(new_unknown, dict) else None,
+                f"{prefix}.{key}" if prefix else str(key),
+            )
+        return paths
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        paths = []
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            paths += _changed_paths(
+                a,
+                old_unknown[index] if isinstance(old_unknown, list) and index < len(old_unknown) else None,
+                b,
+                new_unknown[index] if isinstance(new_unknown, list) and index < len(new_unknown) else None,
+                f"{prefix}[{index}]",
+            )
+        return paths
+    return [] if old == new else [prefix or "(value)"]
+
+
+def compare_planned_values(recorded: bytes, new: bytes) -> tuple[PlanDifference, ...]:
+    """Resources whose planned values differ between two (redacted) plan JSON documents.
+
+    Both plans' ``after`` values are compared resource by resource; a value that is "known after
+    apply" in either plan is not a difference, and resources a plan deletes are not desired.
+    """
+    old, now = _desired(json.loads(recorded)), _desired(json.loads(new))
+    diffs = [PlanDifference(a, "missing") for a in sorted(set(old) - set(now))]
+    diffs += [PlanDifference(a, "extra") for a in sorted(set(now) - set(old))]
+    for address in sorted(set(old) & set(now)):
+        paths = _changed_paths(*old[address], *now[address])
+        if paths:
+            diffs.append(PlanDifference(address, "changed", tuple(paths)))
+    return tuple(diffs)
+
+
+def _pick_snapshot(environment: Environment, to: str | None) -> Snapshot:
+    store = snapshot_store(environment.project)
+    if to is not None:
+        snapshot = store.get(to)
+        if snapshot.manifest.environment != environment.name:
+            raise SnapshotError(
+                f"snapshot {to} belongs to '{snapshot.manifest.environment}', not '{environment.name}'"
+            )
+    else:
+        latest = store.latest(environment.name)
+        if latest is None:
+            raise SnapshotError(
+                f"no snapshot of '{environment.name}' to roll back to; tfkit writes one after each "
+                "successful apply"
+            )
+        snapshot = latest
+    snapshot.verify()
+    return snapshot
+
+
+def _rollback_locked(
+    environment: Environment,
+    to: str | None,
+    auto_approve: bool,
+    confirm: ConfirmCallback | None,
+    options: RunOptions,
+) -> RollbackOutcome:
+    snapshot = _pick_snapshot(environment, to)
+    with _materialized(environment, snapshot.bundle()) as (_, workdir):
+        values_file = workdir.parent / SNAPSHOT_VARS
+        values_file.write_text(snapshot.read("variables.json").decode())
+        var_files = [workdir / p.relative_to(environment.directory) for p in environment.var_files]
+        with Session(
+            environment,
+            options,
+            workdir=workdir,
+            var_files=[*var_files, values_file],
+            state_of_environment=True,
+        ) as s:
+            state = s.state() or {}
+            lineage = snapshot.manifest.lineage
+            if lineage and state.get("lineage") and state["lineage"] != lineage:
+                raise LineageMismatchError(
+                    f"refusing to roll back '{environment.name}' to snapshot {snapshot.id}: its state has "
+                    f"lineage {state['lineage']}, the snapshot was taken from {lineage} (a different state)"
+                )
+            planned = s.plan()
+            differences = compare_planned_values(snapshot.read("plan.json"), planned.plan.redacted())
+            gate_result = _gate(planned, environment, options)
+            if gate_result is not None and not gate_result.passed:
+                raise _gate_failed(gate_result, environment.name)
+            review = Review(environment.name, "rollback", planned.plan, gate_result, differences, snapshot.id)
+            applied = False
+            converged: bool | None = True
+            if planned.has_changes:
+                if not _confirmed(review, auto_approve, confirm, options):
+                    return RollbackOutcome(
+                        environment.name, snapshot.id, None, planned.plan, differences, False, None
+                    )
+                s.apply(planned)
+                applied = True
+                converged, _ = _verify(s)
+            elif options.show is not None:
+                options.show(review)
+            new = _record(
+                s,
+                planned,
+                gate_result,
+                kind="rollback",
+                bundle=snapshot.bundle(),
+                modules=snapshot.manifest.modules,
+                restored_from=snapshot.id,
+            )
+    return RollbackOutcome(
+        environment.name, snapshot.id, new.id, planned.plan, differences, applied, converged
+    )
+
+
+def rollback(
+    environment: Environment,
+    *,
+    to: str | None = None,
+    auto_approve: bool = False,
+    confirm: ConfirmCallback | None = None,
+    options: RunOptions | None = None,
+) -> RollbackOutcome:
+    """Re-apply the last passing snapshot (or ``to``) through the same gate, and verify it.
+
+    The snapshot's configuration bundle and non-sensitive variables are planned against the
+    environment's current state (sensitive values are read again from their sources), so the
+    infrastructure, not only the state file, returns to the recorded good configuration.
+    """
+    options = options or RunOptions()
+    lock_dir = environment.project.state_dir / "locks"
+    with environment_lock(lock_dir, environment.name, "rollback", timeout=options.lock_timeout):
+        return _rollback_locked(environment, to, auto_approve, confirm, options)
+
+
+# ----------------------------------------------------------------------------------- promotion
+
+
+def promote(
+    environment: Environment,
+    *,
+    auto_approve: bool = False,
+    confirm: ConfirmCallback | None = None,
+    options: RunOptions | None = None,
+) -> ApplyOutcome:
+    """Apply ``environment`` with its shared modules exactly as the previous one last applied them."""
+    options = options or RunOptions()
+    previous = environment.previous
+    if previous is None:
+        raise RefusedError(f"'{environment.name}' is the first environment; there is nothing to promote from")
+    project = environment.project
+    ledger = Ledger(project.state_dir)
+    source = snapshot_store(project).latest(previous.name)
+    if source is None:
+        raise SnapshotError(
+            f"'{previous.name}' has no snapshot to promote from; apply '{previous.name}' first"
+        )
+    source.verify()
+    lock_dir = project.state_dir / "locks"
+    with environment_lock(lock_dir, environment.name, "promote", timeout=options.lock_timeout):
+        overrides = _check_health(environment, ledger, None)
+        with Session(environment, options) as probe:
+            own_modules = probe.modules()
+        source_bundle = source.bundle()
+        files = environment_files(environment.directory, own_modules, project.root)
+        for module in own_modules:
+            rel = module.relative_to(project.root).as_posix()
+            if rel in source.manifest.modules:
+                files = {k: v for k, v in files.items() if not k.startswith(f"{rel}/")}
+                files.update({k: v for k, v in source_bundle.items() if k.startswith(f"{rel}/")})
+        with _materialized(environment, files) as (tree, workdir):
+            var_files = [workdir / p.relative_to(environment.directory) for p in environment.var_files]
+            with Session(
+                environment, options, workdir=workdir, var_files=var_files, state_of_environment=True
+            ) as s:
+                planned = s.plan()
+                module_dirs = s.modules()
+                modules = module_digests(module_dirs, tree)
+                check_promotion(environment, modules, ledger)
+                gate_result = _gate(planned, environment, options)
+                if gate_result is not None and not gate_result.passed:
+                    raise _gate_failed(gate_result, environment.name)
+                if not planned.has_changes:
+                    return ApplyOutcome(
+                        environment.name, planned.plan, False, converged=True, gate=gate_result
+                    )
+                review = Review(environment.name, "promote", planned.plan, gate_result)
+                if not _confirmed(review, auto_approve, confirm, options):
+                    return ApplyOutcome(environment.name, planned.plan, applied=False, gate=gate_result)
+                try:
+                    result = s.apply(planned)
+                except TerraformError as exc:
+                    ledger.set_health(environment.name, stable=False, reason=f"promotion failed: {exc}")
+                    raise
+                converged, warnings = _verify(s)
+                snapshot = _record(
+                    s,
+                    planned,
+                    gate_result,
+                    kind="promote",
+                    bundle=files,
+                    modules=modules,
+                    overrides=overrides,
+                )
+                return ApplyOutcome(
+                    environment.name,
+                    planned.plan,
+                    True,
+                    result,
+                    converged,
+                    warnings,
+                    gate_result,
+                    snapshot.id,
+                )
+
+
+# ------------------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentStatus:
+    """One row of ``tfkit status``."""
+
+    environment: str
+    health: str
+    health_reason: str
+    last_apply: str | None
+    last_kind: str | None
+    snapshot: str | None
+    behind: tuple[str, ...] = field(default_factory=tuple)
+
+
+def status(project: Project) -> list[EnvironmentStatus]:
+    """Each environment: last apply, its snapshot, health, and modules it is behind the previous on."""
+    ledger = Ledger(project.state_dir)
+    rows = []
+    for environment in project.environments:
+        last = ledger.last(environment.name)
+        health = ledger.health(environment.name)
+        behind: tuple[str, ...] = ()
+        previous = environment.previous
+        if previous is not None:
+            before = ledger.last(previous.name)
+            if before is not None:
+                mine = last.modules if last else {}
+                behind = (
+                    tuple(m for m, d in sorted(before.modules.items()) if m in mine and mine[m] != d)
+                    if last
+                    else tuple(sorted(before.modules))
+                )
+        rows.append(
+            EnvironmentStatus(
+                environment.name,
+                health.status,
+                health.reason,
+                last.time if last else None,
+                last.kind if last else None,
+                last.snapshot if last else None,
+                behind,
+            )
+        )
+    return rows

@@ -21,11 +21,26 @@ from tfkit.errors import TfkitError
 from tfkit.redact import mask
 
 if TYPE_CHECKING:
+    from tfkit.gate import GateResult
     from tfkit.plan import Plan
     from tfkit.project import Project
-    from tfkit.workflow import RunOptions
+    from tfkit.workflow import Review, RunOptions
 
-__all__ = ["EXIT_CODES", "State", "cli", "env_option", "err", "main", "out", "pass_state", "render_plan"]
+__all__ = [
+    "EXIT_CODES",
+    "State",
+    "ask",
+    "cli",
+    "env_option",
+    "err",
+    "lock_timeout_option",
+    "main",
+    "out",
+    "pass_state",
+    "render_gate",
+    "render_plan",
+    "show_review",
+]
 
 #: The exit codes of every tfkit command (documented in DESIGN.md and the docs).
 EXIT_CODES: dict[int, str] = {
@@ -56,10 +71,24 @@ class State:
             self._project = Project.load(self.root)
         return self._project
 
-    def options(self, label: str = "") -> RunOptions:
+    def options(
+        self,
+        label: str = "",
+        *,
+        show: Callable[[Review], None] | None = None,
+        lock_timeout: str | None = None,
+    ) -> RunOptions:
+        """Run options for one environment: engine overrides, progress lines, review display."""
+        from tfkit.locks import parse_timeout
         from tfkit.workflow import RunOptions
 
-        return RunOptions(engine=self.engine, binary=self.binary, on_step=_progress(label))
+        try:
+            timeout = parse_timeout(lock_timeout)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--lock-timeout") from None
+        return RunOptions(
+            engine=self.engine, binary=self.binary, on_step=_progress(label), show=show, lock_timeout=timeout
+        )
 
 
 def err(text: str) -> None:
@@ -112,6 +141,43 @@ def render_plan(plan: Plan) -> str:
     from tfkit.report.plan import render_text
 
     return render_text(plan)
+
+
+def render_gate(result: GateResult) -> str:
+    """The gate's findings grouped by severity, one greppable line each."""
+    from tfkit.report.gate import render_gate_text
+
+    return render_gate_text(result)
+
+
+def show_review(review: Review) -> None:
+    """Print what is about to be applied: the plan, the gate's verdict, a rollback's differences."""
+    out(render_plan(review.plan))
+    if review.differences is not None:
+        if review.differences:
+            out(f"Differences from the recorded good plan of snapshot {review.snapshot}:")
+            for difference in review.differences:
+                out(f"  {difference.one_line()}")
+        else:
+            out(f"The plan reproduces the recorded good plan of snapshot {review.snapshot}.")
+    if review.gate is not None:
+        out(render_gate(review.gate))
+
+
+def lock_timeout_option() -> Callable[[Any], Any]:
+    """``--lock-timeout``: how long to wait for another run's lock (default: fail at once)."""
+    return click.option("--lock-timeout", default=None, help="Wait this long for a held lock (e.g. 30s, 5m).")
+
+
+def ask(what: str) -> Callable[[Review], bool] | None:
+    """A terminal confirmation, or None when stdin is not a terminal (the operation then refuses)."""
+    if not sys.stdin.isatty():
+        return None
+
+    def confirm(review: Review) -> bool:
+        return click.confirm(f"Do you want to {what} these changes to '{review.environment}'?", default=False)
+
+    return confirm
 
 
 @contextmanager

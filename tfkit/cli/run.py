@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from tfkit.cli._app import State, cli, env_option, err, out, pass_state, render_plan
+from tfkit.cli._app import (
+    State,
+    ask,
+    cli,
+    env_option,
+    err,
+    lock_timeout_option,
+    out,
+    pass_state,
+    render_gate,
+    render_plan,
+    show_review,
+)
 from tfkit.redact import MASK, mask
 
 if TYPE_CHECKING:
-    from tfkit.plan import Plan
+    from tfkit import workflow
     from tfkit.project import Environment
 
 
@@ -65,10 +75,12 @@ def validate(state: State, env_name: str | None, all_envs: bool) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also write the plan JSON (sensitive values redacted) to this file.",
 )
+@click.option("--no-gate", is_flag=True, help="Only plan; do not run policies and scanners.")
 @pass_state
-def plan(state: State, env_name: str, out_file: Path | None) -> None:
-    """Plan an environment and show what would change."""
-    from tfkit import workflow
+def plan(state: State, env_name: str, out_file: Path | None, no_gate: bool) -> None:
+    """Plan an environment, run the gate, and show both; exit 1 if the gate fails."""
+    from tfkit import gate, workflow
+    from tfkit.errors import GateFailedError
 
     env = state.project.environment(env_name)
     decoded = workflow.plan(env, options=state.options(env.name))
@@ -76,48 +88,76 @@ def plan(state: State, env_name: str, out_file: Path | None) -> None:
     if out_file is not None:
         from tfkit.fsutil import atomic_write
 
-        atomic_write(out_file, decoded.redacted())
+        atomic_write(out_file, mask(decoded.redacted().decode()))
         err(f"tfkit: wrote the redacted plan JSON to {out_file}")
-
-
-def _ask(what: str) -> Callable[[Plan], bool] | None:
-    """A terminal confirmation, or None when stdin is not a terminal (the caller then refuses)."""
-    if not sys.stdin.isatty():
-        return None
-
-    def confirm(decoded: Plan) -> bool:
-        out(render_plan(decoded))
-        return click.confirm(f"Do you want to {what} these changes?", default=False)
-
-    return confirm
+    if no_gate:
+        return
+    result = gate.evaluate(decoded, env.name, project=state.project)
+    out(render_gate(result))
+    if not result.passed:
+        raise GateFailedError(f"the plan of '{env.name}' failed the gate", result=result)
 
 
 @cli.command()
 @env_option()
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option(
+    "--rollback-on-failure", is_flag=True, help="Roll back to the last snapshot if the apply fails."
+)
+@click.option(
+    "--allow-unstable", is_flag=True, help="Apply although the environment is unstable (needs --reason)."
+)
+@click.option(
+    "--skip-promotion-check",
+    is_flag=True,
+    help="Apply modules the previous environment has not (needs --reason).",
+)
+@click.option("--reason", default=None, help="Why a rule is overridden; recorded in the ledger.")
+@lock_timeout_option()
 @pass_state
-def apply(state: State, env_name: str, auto_approve: bool) -> None:
-    """Plan an environment, confirm, and apply exactly that plan."""
+def apply(
+    state: State,
+    env_name: str,
+    auto_approve: bool,
+    rollback_on_failure: bool,
+    allow_unstable: bool,
+    skip_promotion_check: bool,
+    reason: str | None,
+    lock_timeout: str | None,
+) -> None:
+    """Plan, gate, confirm and apply exactly that plan; then verify and snapshot it."""
     from tfkit import workflow
 
+    if (allow_unstable or skip_promotion_check) and not reason:
+        raise click.UsageError("--allow-unstable and --skip-promotion-check need --reason '...'")
     env = state.project.environment(env_name)
     outcome = workflow.apply(
-        env, auto_approve=auto_approve, confirm=_ask("apply"), options=state.options(env.name)
+        env,
+        auto_approve=auto_approve,
+        confirm=ask("apply"),
+        rollback_on_failure=rollback_on_failure,
+        allow_unstable=reason if allow_unstable else None,
+        skip_promotion_check=reason if skip_promotion_check else None,
+        options=state.options(env.name, show=show_review, lock_timeout=lock_timeout),
     )
-    if auto_approve:
-        out(render_plan(outcome.plan))
+    report_apply(outcome, "apply")
+
+
+def report_apply(outcome: workflow.ApplyOutcome, what: str) -> None:
+    """The closing lines of an apply or promotion."""
+    name = outcome.environment
     if not outcome.applied:
-        out(
-            f"{env.name}: no changes; nothing to apply"
-            if outcome.converged
-            else f"{env.name}: apply cancelled"
-        )
+        if outcome.converged:
+            out(render_plan(outcome.plan))
+            if outcome.gate is not None:
+                out(render_gate(outcome.gate))
+        out(f"{name}: no changes; nothing to {what}" if outcome.converged else f"{name}: {what} cancelled")
         return
     counts = outcome.result.counts if outcome.result else None
     done = f"{counts.add} added, {counts.change} changed, {counts.remove} destroyed" if counts else "done"
-    out(f"{env.name}: apply complete: {done}")
+    out(f"{name}: {what} complete: {done}; snapshot {outcome.snapshot}")
     for warning in outcome.warnings:
-        err(f"warning: {env.name}: {warning}")
+        err(f"warning: {name}: {warning}")
 
 
 @cli.command()
@@ -160,7 +200,7 @@ def destroy(state: State, env_name: str, auto_approve: bool, allow_protected: bo
     outcome = workflow.destroy(
         env,
         auto_approve=auto_approve,
-        confirm=_ask("destroy"),
+        confirm=ask("destroy"),
         allow_protected=allow_protected,
         options=state.options(env.name),
     )

@@ -33,7 +33,11 @@ def _lock_flags(lock_timeout: str | None) -> list[str]:
 
 
 def init_args(
-    *, backend_config: Mapping[str, str] | None = None, upgrade: bool = False, backend: bool = True
+    *,
+    backend_config: Mapping[str, str] | None = None,
+    upgrade: bool = False,
+    backend: bool = True,
+    reconfigure: bool = False,
 ) -> list[str]:
     """``terraform init``; backend settings become ``-backend-config=key=value`` in a stable order."""
     args = ["init", "-input=false", "-no-color"]
@@ -41,6 +45,8 @@ def init_args(
         args.append("-backend=false")
     if upgrade:
         args.append("-upgrade")
+    if reconfigure:
+        args.append("-reconfigure")
     args += [f"-backend-config={k}={v}" for k, v in sorted((backend_config or {}).items())]
     return args
 

@@ -128,7 +128,7 @@ class Engine(Protocol):
 
     def version(self) -> VersionInfo: ...
     def init(
-        self, *, backend_config: Mapping[str, str] | None = None, upgrade: bool = False
+        self, *, backend_config: Mapping[str, str] | None = None, upgrade: bool = False, reconfigure: bool = False
     ) -> CommandResult: ...
     def validate(self) -> ValidateResult: ...
     def plan(
@@ -182,6 +182,11 @@ class CliEngine:
     def run_dir(self) -> Path:
         """This engine's private directory (mode 0700): data dir and, by convention, plan files."""
         return self._run_dir
+
+    @property
+    def data_dir(self) -> Path:
+        """Terraform's data directory for this engine (``TF_DATA_DIR``: modules, backend config)."""
+        return self._run_dir / "data"
 
     def __enter__(self) -> Self:
         return self
@@ -239,10 +244,10 @@ class CliEngine:
         )
 
     def init(
-        self, *, backend_config: Mapping[str, str] | None = None, upgrade: bool = False
+        self, *, backend_config: Mapping[str, str] | None = None, upgrade: bool = False, reconfigure: bool = False
     ) -> CommandResult:
         """``terraform init -json`` (modules, providers, backend)."""
-        argv = tfargs.init_args(backend_config=backend_config, upgrade=upgrade)
+        argv = tfargs.init_args(backend_config=backend_config, upgrade=upgrade, reconfigure=reconfigure)
         argv.insert(1, "-json")
         return self._result(CommandResult, "init", self._run(argv, stream=True))
 

@@ -1,0 +1,101 @@
+"""Configuration bundles: which files make up an environment's configuration, and their digests.
+
+A bundle is the environment's directory plus every local module it uses, found from Terraform's
+own record of the module tree (``modules.json`` in the data directory after ``init``), so nested
+modules are followed exactly as Terraform resolves them. Paths are kept relative to the repository
+root, so a bundle materialized elsewhere resolves ``../../modules/x`` the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
+
+from tfkit.errors import SnapshotError
+
+__all__ = ["directory_digest", "environment_files", "local_modules", "materialize", "module_digests"]
+
+#: Never part of a bundle: Terraform's working data, state, plans and local secrets.
+_EXCLUDED_DIRS = frozenset({".terraform", ".git", ".tfkit", ".secrets"})
+_EXCLUDED_SUFFIXES = (".tfstate", ".tfstate.backup", ".tfplan")
+
+
+def _excluded(path: Path) -> bool:
+    name = path.name
+    return name.endswith(_EXCLUDED_SUFFIXES) or ".tfstate." in name or name == ".terraform.tfstate.lock.info"
+
+
+def _files(directory: Path) -> list[Path]:
+    """Regular files under ``directory`` that belong to a configuration, sorted."""
+    found: list[Path] = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if d not in _EXCLUDED_DIRS)
+        for name in sorted(names):
+            path = Path(root) / name
+            if path.is_file() and not path.is_symlink() and not _excluded(path):
+                found.append(path)
+    return found
+
+
+def directory_digest(directory: Path) -> str:
+    """sha256 over every file's relative path and content: equal digests mean equal modules."""
+    digest = hashlib.sha256()
+    for path in _files(directory):
+        rel = path.relative_to(directory).as_posix()
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).hexdigest().encode() + b"\n")
+    return digest.hexdigest()
+
+
+def local_modules(workdir: Path, data_dir: Path) -> list[Path]:
+    """Absolute directories of every local module the root module in ``workdir`` uses (after init)."""
+    manifest = data_dir / "modules" / "modules.json"
+    try:
+        records = json.loads(manifest.read_text(encoding="utf-8")).get("Modules", [])
+    except FileNotFoundError:
+        return []
+    dirs: list[Path] = []
+    for record in records:
+        source = str(record.get("Source", ""))
+        if not record.get("Key") or not source.startswith(("./", "../")):
+            continue
+        path = (workdir / str(record.get("Dir", source))).resolve()
+        if path not in dirs:
+            dirs.append(path)
+    return sorted(dirs)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        raise SnapshotError(
+            f"{path} is outside the repository {root}; tfkit can only bundle modules inside it"
+        ) from None
+
+
+def module_digests(modules: Iterable[Path], root: Path) -> dict[str, str]:
+    """``{module path relative to root: digest}``."""
+    return {_relative(m, root): directory_digest(m) for m in modules}
+
+
+def environment_files(environment_dir: Path, modules: Iterable[Path], root: Path) -> dict[str, bytes]:
+    """The bundle: ``{path relative to root: content}`` of the environment and its local modules."""
+    files: dict[str, bytes] = {}
+    for directory in (environment_dir, *modules):
+        for path in _files(directory):
+            files[_relative(path, root)] = path.read_bytes()
+    return files
+
+
+def materialize(files: Mapping[str, bytes], destination: Path) -> None:
+    """Write a bundle under ``destination``, refusing paths that would escape it."""
+    for rel, content in files.items():
+        pure = PurePosixPath(rel)
+        if pure.is_absolute() or ".." in pure.parts:
+            raise SnapshotError(f"refusing to materialize {rel!r}: it leaves the bundle directory")
+        target = destination.joinpath(*pure.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)

@@ -1,0 +1,129 @@
+"""Remembering what worked: rollback, promote, status and snapshots."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from tfkit.cli._app import State, ask, cli, env_option, err, lock_timeout_option, out, pass_state, show_review
+from tfkit.cli.run import report_apply
+
+
+@cli.command()
+@env_option()
+@click.option("--to", "to_id", default=None, help="Snapshot id to restore (default: the last passing one).")
+@click.option("--auto-approve", is_flag=True, help="Roll back without asking for confirmation.")
+@lock_timeout_option()
+@pass_state
+def rollback(
+    state: State, env_name: str, to_id: str | None, auto_approve: bool, lock_timeout: str | None
+) -> None:
+    """Restore the last passing snapshot by re-applying it through the same gate."""
+    from tfkit import workflow
+
+    env = state.project.environment(env_name)
+    outcome = workflow.rollback(
+        env,
+        to=to_id,
+        auto_approve=auto_approve,
+        confirm=ask("roll back with"),
+        options=state.options(env.name, show=show_review, lock_timeout=lock_timeout),
+    )
+    if outcome.snapshot is None:
+        out(f"{env.name}: rollback cancelled")
+        return
+    how = "applied" if outcome.applied else "nothing to change"
+    out(f"{env.name}: rolled back to snapshot {outcome.restored} ({how}); new snapshot {outcome.snapshot}")
+    if outcome.converged is False:
+        err(f"warning: {env.name}: a plan after the rollback still has changes")
+
+
+@cli.command()
+@click.option("--to", "target", required=True, help="The environment to promote to (e.g. production).")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@lock_timeout_option()
+@pass_state
+def promote(state: State, target: str, auto_approve: bool, lock_timeout: str | None) -> None:
+    """Apply an environment with its shared modules exactly as the previous one last applied them."""
+    from tfkit import workflow
+
+    env = state.project.environment(target)
+    outcome = workflow.promote(
+        env,
+        auto_approve=auto_approve,
+        confirm=ask("promote"),
+        options=state.options(env.name, show=show_review, lock_timeout=lock_timeout),
+    )
+    report_apply(outcome, "promotion")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_state
+def status(state: State, as_json: bool) -> None:
+    """Each environment: health, last apply, its snapshot, and what it is behind on."""
+    from dataclasses import asdict
+
+    from tfkit import workflow
+
+    rows = workflow.status(state.project)
+    if as_json:
+        out(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    for row in rows:
+        last = (
+            f"last {row.last_kind} {row.last_apply} (snapshot {row.snapshot})"
+            if row.last_apply
+            else "never applied"
+        )
+        health = (
+            row.health
+            if not row.health_reason or row.health == "stable"
+            else f"{row.health}: {row.health_reason}"
+        )
+        behind = f"; behind the previous environment on {', '.join(row.behind)}" if row.behind else ""
+        out(f"{row.environment}: {health}; {last}{behind}")
+
+
+@cli.group()
+def snapshots() -> None:
+    """List and inspect snapshots."""
+
+
+@snapshots.command("list")
+@env_option()
+@pass_state
+def snapshots_list(state: State, env_name: str) -> None:
+    """The snapshots of an environment, oldest first."""
+    from tfkit.workflow import snapshot_store
+
+    env = state.project.environment(env_name)
+    found = snapshot_store(state.project).list(env.name)
+    if not found:
+        out(f"{env.name}: no snapshots yet")
+    for snap in found:
+        m = snap.manifest
+        restored = f" restoring {m.restored_from}" if m.restored_from else ""
+        out(f"{m.id}  {m.kind:8} {m.created}  terraform {m.terraform_version}  serial {m.serial}{restored}")
+
+
+@snapshots.command("show")
+@click.argument("snapshot_id")
+@pass_state
+def snapshots_show(state: State, snapshot_id: str) -> None:
+    """A snapshot's manifest, after checking every file's digest."""
+    from tfkit.workflow import snapshot_store
+
+    snap = snapshot_store(state.project).get(snapshot_id)
+    snap.verify()
+    m = snap.manifest
+    out(f"snapshot {m.id} of {m.environment} ({m.kind}), {m.created}")
+    out(f"  terraform {m.terraform_version} via {m.engine}; tfkit {m.tfkit_version}")
+    out(f"  git commit {m.git_commit or '-'}; state lineage {m.lineage} serial {m.serial}")
+    out(f"  full state stored: {'encrypted' if m.state_encrypted else 'no (no encryption key configured)'}")
+    out(f"  sensitive variables (not stored): {', '.join(m.sensitive_variables) or '-'}")
+    for module, digest in sorted(m.modules.items()):
+        out(f"  module {module} {digest[:12]}")
+    size = sum((snap.path / n).stat().st_size for n in m.files)
+    out(f"  {len(m.files)} files, {size} bytes, all digests verified")

@@ -1,0 +1,134 @@
+"""The promotion ledger and each environment's health.
+
+The ledger records every successful apply (and rollback): which snapshot, the content digest of
+each local module, and any override with its reason. Promotion reads it: an environment may only
+take a shared module at a digest the previous environment's last successful apply used. Health
+records whether the last apply failed: an unstable environment refuses new changes, and promotion
+past it, until a rollback or a fixing apply succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tfkit.fsutil import atomic_write
+
+__all__ = ["Health", "Ledger", "LedgerEntry", "Override"]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A rule that was explicitly bypassed, and why."""
+
+    rule: str  # "skip-promotion-check" or "allow-unstable"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One successful apply or rollback of one environment."""
+
+    id: str
+    environment: str
+    kind: str
+    snapshot: str
+    time: str
+    modules: Mapping[str, str] = field(default_factory=dict)
+    git_commit: str | None = None
+    overrides: tuple[Override, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Whether an environment is stable, since when, and why not."""
+
+    environment: str
+    status: str  # "stable" or "unstable"
+    since: str
+    reason: str = ""
+    snapshot: str | None = None
+
+    @property
+    def stable(self) -> bool:
+        """True unless the last apply failed and nothing has fixed it since."""
+        return self.status != "unstable"
+
+
+class Ledger:
+    """Ledger entries and health records under ``.tfkit/`` (one file each, written atomically)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.root = Path(state_dir) / "ledger"
+        self.health_dir = Path(state_dir) / "health"
+
+    def record(
+        self,
+        environment: str,
+        *,
+        kind: str,
+        snapshot: str,
+        modules: Mapping[str, str],
+        git_commit: str | None,
+        overrides: Sequence[Override] = (),
+    ) -> LedgerEntry:
+        """Append an entry for a successful apply or rollback."""
+        entry = LedgerEntry(
+            id=snapshot,
+            environment=environment,
+            kind=kind,
+            snapshot=snapshot,
+            time=_now(),
+            modules=dict(modules),
+            git_commit=git_commit,
+            overrides=tuple(overrides),
+        )
+        data = asdict(entry)
+        atomic_write(
+            self.root / environment / f"{snapshot}.json",
+            json.dumps(data, indent=2, sort_keys=True),
+            mode=0o600,
+        )
+        return entry
+
+    def entries(self, environment: str) -> list[LedgerEntry]:
+        """Every entry of ``environment``, oldest first."""
+        directory = self.root / environment
+        if not directory.is_dir():
+            return []
+        found = []
+        for path in sorted(directory.glob("*.json")):
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw["overrides"] = tuple(Override(**o) for o in raw.get("overrides", ()))
+            found.append(LedgerEntry(**raw))
+        return found
+
+    def last(self, environment: str) -> LedgerEntry | None:
+        """The newest entry of ``environment``."""
+        entries = self.entries(environment)
+        return entries[-1] if entries else None
+
+    def health(self, environment: str) -> Health:
+        """The recorded health, stable when nothing was ever recorded."""
+        path = self.health_dir / f"{environment}.json"
+        try:
+            return Health(**json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return Health(environment, "stable", "")
+
+    def set_health(
+        self, environment: str, *, stable: bool, reason: str = "", snapshot: str | None = None
+    ) -> Health:
+        """Record that ``environment`` is now stable or unstable."""
+        health = Health(environment, "stable" if stable else "unstable", _now(), reason, snapshot)
+        atomic_write(
+            self.health_dir / f"{environment}.json", json.dumps(asdict(health), indent=2), mode=0o600
+        )
+        return health

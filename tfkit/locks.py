@@ -1,0 +1,142 @@
+"""tfkit's own lock: one mutating operation (apply, rollback, destroy) per environment at a time.
+
+It sits beside Terraform's state lock and also guards tfkit's store (snapshots, ledger, health).
+The lock is an ``flock`` on ``.tfkit/locks/<env>.lock``, whose content names the holder
+(operation, pid, host, user, start time). The kernel drops an ``flock`` when its process dies, even
+on SIGKILL, so a dead run never blocks the next one and there is no race in taking over; a lock
+file that still names a holder when the lock is acquired was left by a dead run, and the take-over
+is reported with a ``StaleLockWarning``. POSIX only (``fcntl``), like Terraform's local lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import json
+import os
+import socket
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tfkit.errors import LockHeldError
+
+__all__ = ["LockHolder", "StaleLockWarning", "environment_lock", "parse_timeout"]
+
+
+class StaleLockWarning(UserWarning):
+    """A lock left by a process that no longer exists was taken over."""
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    """Who holds a lock: enough to find them and to tell whether they are still alive."""
+
+    operation: str
+    pid: int
+    host: str
+    user: str
+    started: str
+
+    def describe(self) -> str:
+        """``apply by alice (pid 123 on host-1) since 2026-...``."""
+        return f"{self.operation} by {self.user} (pid {self.pid} on {self.host}) since {self.started}"
+
+
+def _current(operation: str) -> LockHolder:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return LockHolder(
+        operation=operation,
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        user=user,
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _holder_from(text: str) -> LockHolder | None:
+    """The holder recorded in a lock file's text; None when empty (released, or being written)."""
+    if not text.strip():
+        return None
+    try:
+        data = json.loads(text)
+        return LockHolder(**{k: data[k] for k in ("operation", "pid", "host", "user", "started")})
+    except (ValueError, KeyError, TypeError):
+        return LockHolder("unknown", -1, "unknown", "unknown", "unknown")
+
+
+def _read_fd(fd: int) -> str:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def _write_fd(fd: int, text: str) -> None:
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, text.encode("utf-8"))
+    os.fsync(fd)
+
+
+def parse_timeout(text: str | None) -> float:
+    """Seconds from ``30s``, ``5m``, ``1h`` or a plain number; ``None`` means do not wait."""
+    if not text:
+        return 0.0
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise ValueError(f"invalid lock timeout {text!r}: use e.g. 30s, 5m or 1h") from None
+
+
+@contextlib.contextmanager
+def environment_lock(
+    lock_dir: Path, environment: str, operation: str, *, timeout: float = 0.0
+) -> Iterator[LockHolder]:
+    """Hold the lock of ``environment`` for the ``with`` block; exit code 3 if another run has it."""
+    lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = lock_dir / f"{environment}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _holder_from(_read_fd(fd))
+                    who = holder.describe() if holder else "another run"
+                    raise LockHeldError(
+                        f"environment '{environment}' is locked by {who}; wait for it to finish or pass "
+                        "--lock-timeout",
+                        holder=holder,
+                    ) from None
+                time.sleep(0.2)
+        stale = _holder_from(_read_fd(fd))
+        if stale is not None:
+            warnings.warn(
+                f"took over the lock on '{environment}' left by a run that died: {stale.describe()}",
+                StaleLockWarning,
+                stacklevel=3,
+            )
+        me = _current(operation)
+        _write_fd(fd, json.dumps(asdict(me)))
+        try:
+            yield me
+        finally:
+            _write_fd(fd, "")
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,262 @@
+"""Snapshots: what an environment looked like after each successful, gated apply.
+
+A snapshot holds a manifest (ids, time, git commit, tfkit and Terraform versions, the state's
+lineage and serial, the digest of every file), the configuration bundle (the environment directory
+and its local modules), the non-sensitive variable values, the redacted plan JSON and the gate
+result. Sensitive variable values are never stored: rollback reads them again from their sources.
+The full state is stored only encrypted (Fernet), and only when a key is configured.
+
+Writes are atomic as a whole: the snapshot is assembled in a hidden temporary directory (each file
+fsynced, owner-only permissions) and renamed into place, so a reader sees a complete snapshot or
+none. Every file's sha256 is in the manifest and checked on read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets as _random
+import shutil
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from tfkit.errors import SnapshotError
+
+__all__ = [
+    "LocalSnapshotStore",
+    "Snapshot",
+    "SnapshotManifest",
+    "SnapshotStore",
+    "new_snapshot_id",
+]
+
+MANIFEST = "manifest.json"
+BUNDLE_PREFIX = "bundle/"
+
+
+def new_snapshot_id(now: datetime | None = None) -> str:
+    """A sortable, unique id: UTC time plus a random suffix (``20261125T221530Z-3f9a1c``)."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{stamp}-{_random.token_hex(3)}"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotManifest:
+    """Everything known about a snapshot without reading its files."""
+
+    id: str
+    environment: str
+    kind: str  # "apply", "rollback" or "promote"
+    created: str
+    tfkit_version: str
+    terraform_version: str
+    engine: str
+    lineage: str | None
+    serial: int | None
+    git_commit: str | None = None
+    modules: Mapping[str, str] = field(default_factory=dict)
+    config_digest: str = ""
+    sensitive_variables: tuple[str, ...] = ()
+    state_encrypted: bool = False
+    restored_from: str | None = None
+    files: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        """The manifest as stable, indented JSON."""
+        data = asdict(self)
+        data["sensitive_variables"] = list(self.sensitive_variables)
+        return json.dumps(data, indent=2, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, where: Path) -> SnapshotManifest:
+        """Parse a manifest; any problem is a ``SnapshotError`` naming the file."""
+        try:
+            raw = json.loads(data)
+            raw["sensitive_variables"] = tuple(raw.get("sensitive_variables", ()))
+            return cls(**raw)
+        except (ValueError, TypeError) as exc:
+            raise SnapshotError(f"{where}: corrupted snapshot manifest ({exc}); remove it") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A stored snapshot; every read checks the file's digest against the manifest."""
+
+    manifest: SnapshotManifest
+    path: Path
+
+    @property
+    def id(self) -> str:
+        """The snapshot's id."""
+        return self.manifest.id
+
+    def read(self, name: str) -> bytes:
+        """The content of file ``name``, verified against its digest."""
+        expected = self.manifest.files.get(name)
+        if expected is None:
+            raise SnapshotError(f"snapshot {self.id} has no file {name}")
+        target = self.path / name
+        try:
+            data = target.read_bytes()
+        except OSError as exc:
+            raise SnapshotError(f"snapshot {self.id}: cannot read {name}: {exc.strerror or exc}") from None
+        if _sha256(data) != expected:
+            raise SnapshotError(
+                f"snapshot {self.id}: {name} does not match its digest (tampered with or corrupted); "
+                "do not restore from this snapshot"
+            )
+        return data
+
+    def verify(self) -> None:
+        """Check every file's digest (raises ``SnapshotError`` on the first mismatch)."""
+        for name in self.manifest.files:
+            self.read(name)
+        extra = {
+            p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()
+        } - set(self.manifest.files) - {MANIFEST}
+        if extra:
+            raise SnapshotError(f"snapshot {self.id}: unexpected file {sorted(extra)[0]} (tampered with)")
+
+    def bundle(self) -> dict[str, bytes]:
+        """The configuration bundle: ``{path relative to the repository root: content}``."""
+        return {
+            name.removeprefix(BUNDLE_PREFIX): self.read(name)
+            for name in self.manifest.files
+            if name.startswith(BUNDLE_PREFIX)
+        }
+
+    def json(self, name: str) -> Any:
+        """A JSON file of the snapshot, decoded."""
+        return json.loads(self.read(name))
+
+    def state(self, key: bytes | None) -> bytes:
+        """The full state, decrypted with ``key``; raises if none was stored or the key is wrong."""
+        if not self.manifest.state_encrypted:
+            raise SnapshotError(f"snapshot {self.id} holds no state (no encryption key was configured)")
+        if key is None:
+            raise SnapshotError(
+                f"snapshot {self.id} holds an encrypted state; set the encryption key it was written with"
+            )
+        from cryptography.fernet import Fernet, InvalidToken
+
+        try:
+            return Fernet(key).decrypt(self.read("state.enc"))
+        except (InvalidToken, ValueError):
+            raise SnapshotError(f"snapshot {self.id}: the encryption key does not decrypt the state") from None
+
+
+class SnapshotStore(Protocol):
+    """Where snapshots live; the local store is one implementation."""
+
+    def save(self, manifest: SnapshotManifest, files: Mapping[str, bytes]) -> Snapshot: ...
+    def list(self, environment: str) -> list[Snapshot]: ...
+    def get(self, snapshot_id: str) -> Snapshot: ...
+    def latest(self, environment: str) -> Snapshot | None: ...
+    def prune(self, environment: str, keep: int) -> list[str]: ...
+
+
+class LocalSnapshotStore:
+    """Snapshots under ``<root>/<env>/<id>/`` (``root`` is ``.tfkit/snapshots``), owner-only."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def save(self, manifest: SnapshotManifest, files: Mapping[str, bytes]) -> Snapshot:
+        """Write ``files`` and the manifest (with their digests) atomically as one snapshot."""
+        env_dir = self.root / manifest.environment
+        env_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.root, 0o700)  # noqa: PTH101
+        digests = {name: _sha256(data) for name, data in files.items()}
+        final_manifest = SnapshotManifest(**{**asdict(manifest), "files": digests})
+        tmp = env_dir / f".tmp-{manifest.id}-{os.getpid()}"
+        try:
+            tmp.mkdir(mode=0o700)
+            for name, data in files.items():
+                _write_private(tmp / name, data)
+            _write_private(tmp / MANIFEST, final_manifest.to_json())
+            _fsync_dir(tmp)
+            tmp.rename(env_dir / manifest.id)
+            _fsync_dir(env_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return Snapshot(final_manifest, env_dir / manifest.id)
+
+    def _load(self, path: Path) -> Snapshot:
+        try:
+            data = (path / MANIFEST).read_bytes()
+        except OSError:
+            raise SnapshotError(f"{path}: snapshot has no readable manifest; remove it") from None
+        return Snapshot(SnapshotManifest.from_json(data, path / MANIFEST), path)
+
+    def list(self, environment: str) -> list[Snapshot]:
+        """The snapshots of ``environment``, oldest first (incomplete writes are ignored)."""
+        env_dir = self.root / environment
+        if not env_dir.is_dir():
+            return []
+        return [self._load(p) for p in sorted(env_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+
+    def get(self, snapshot_id: str) -> Snapshot:
+        """The snapshot with ``snapshot_id`` in any environment."""
+        if self.root.is_dir() and "/" not in snapshot_id and not snapshot_id.startswith("."):
+            for env_dir in sorted(self.root.iterdir()):
+                candidate = env_dir / snapshot_id
+                if candidate.is_dir():
+                    return self._load(candidate)
+        raise SnapshotError(f"no snapshot with id '{snapshot_id}'; see `tfkit snapshots list --env ENV`")
+
+    def latest(self, environment: str) -> Snapshot | None:
+        """The newest snapshot of ``environment`` (every snapshot passed the gate), if any."""
+        found = self.list(environment)
+        return found[-1] if found else None
+
+    def prune(self, environment: str, keep: int) -> list[str]:
+        """Delete all but the newest ``keep`` snapshots and leftovers of interrupted writes."""
+        env_dir = self.root / environment
+        removed: list[str] = []
+        if env_dir.is_dir():
+            for leftover in env_dir.glob(".tmp-*"):
+                pid = leftover.name.rsplit("-", 1)[-1]
+                if not (pid.isdigit() and _alive(int(pid))):
+                    shutil.rmtree(leftover, ignore_errors=True)
+        for snapshot in self.list(environment)[: max(0, len(self.list(environment)) - keep)]:
+            shutil.rmtree(snapshot.path)
+            removed.append(snapshot.id)
+        return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
