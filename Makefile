@@ -31,7 +31,10 @@ $(CHECKOV_VENV)/.installed:
 	mkdir -p .secrets
 	umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(24))" > $@
 
+# The main job: apply staging. Promotion order (dev -> staging -> production) means dev goes first,
+# so staging only receives module versions dev has already applied.
 demo: setup .secrets/db_password
+	$(VENV)/bin/tfkit apply --env dev --auto-approve
 	$(VENV)/bin/tfkit apply --env staging --auto-approve
 
 test: setup

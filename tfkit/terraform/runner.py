@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +18,15 @@ from typing import IO, Any
 
 from tfkit.errors import EngineNotFoundError, RunInterruptedError
 
-__all__ = ["Completed", "EventCallback", "base_environment", "run_command"]
+__all__ = [
+    "Completed",
+    "EventCallback",
+    "SubprocessRunner",
+    "WorkerRunner",
+    "base_environment",
+    "run_command",
+    "terminal_delivered_interrupt",
+]
 
 EventCallback = Callable[[dict[str, Any]], None]
 
@@ -109,12 +118,16 @@ def run_command(
         _stop_gracefully(proc)
         for reader in readers:
             reader.join(timeout=5)
-        raise RunInterruptedError(
-            f"interrupted: {label} was stopped gracefully; Terraform released its state lock if it held one"
-        ) from None
+        raise _interrupted(label) from None
     for reader in readers:
         reader.join()
     return Completed(tuple(argv), returncode, "".join(out), "".join(err), time.monotonic() - start)
+
+
+def _interrupted(label: str) -> RunInterruptedError:
+    return RunInterruptedError(
+        f"interrupted: {label} was stopped gracefully; Terraform released its state lock if it held one"
+    )
 
 
 def _wait(proc: subprocess.Popen[bytes]) -> int:
@@ -125,9 +138,21 @@ def _wait(proc: subprocess.Popen[bytes]) -> int:
             continue
 
 
+def terminal_delivered_interrupt() -> bool:
+    """Whether a Ctrl-C came from our terminal, which sends it to the child too (no forwarding).
+
+    Forwarding it again would be Terraform's second interrupt, which means "stop now, even at the
+    cost of losing state".
+    """
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _stop_gracefully(proc: subprocess.Popen[bytes]) -> None:
     """Give Terraform its interrupt and time to stop; kill it only if it does not."""
-    if proc.poll() is None:
+    if proc.poll() is None and not terminal_delivered_interrupt():
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGINT)
     deadline = time.monotonic() + GRACEFUL_STOP_SECONDS
@@ -161,3 +186,134 @@ def base_environment(extra: Mapping[str, str], *, data_dir: Path, cli_config: Pa
         cli_config.touch(exist_ok=True)
         env["TF_CLI_CONFIG_FILE"] = str(cli_config)
     return env
+
+
+class SubprocessRunner:
+    """Runs each command as a new child process: ``prefix`` + Terraform's argv (the binary engine)."""
+
+    def __init__(self, prefix: Sequence[str]) -> None:
+        self.prefix = tuple(prefix)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        on_event: EventCallback | None,
+        label: str,
+    ) -> Completed:
+        """Run one command."""
+        return run_command([*self.prefix, *argv], cwd=cwd, env=env, on_event=on_event, label=label)
+
+    def close(self) -> None:
+        """Nothing stays running between commands."""
+
+
+class WorkerRunner:
+    """Runs commands in one long-lived ``tfkit.terraform._worker`` process (the embedded engine).
+
+    The worker is started on the first command with the engine's environment and stopped by
+    ``close()``; if it dies, the next command starts a new one.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr_path = run_dir / "worker.stderr"
+
+    def _start(self, env: Mapping[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
+        stderr = self._stderr_path.open("ab")
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "tfkit.terraform._worker"],
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+            )
+        finally:
+            stderr.close()
+        return self._proc
+
+    def _worker_error(self) -> str:
+        try:
+            tail = self._stderr_path.read_text(errors="replace").strip().splitlines()[-1:]
+        except OSError:
+            tail = []
+        return tail[0] if tail else "no output"
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        on_event: EventCallback | None,
+        label: str,
+    ) -> Completed:
+        """Send one command to the worker and collect its output frames until its exit code."""
+        start = time.monotonic()
+        proc = self._start(env, cwd)
+        assert proc.stdin is not None and proc.stdout is not None
+        dispatch = _event_dispatcher(on_event)
+        out: list[str] = []
+        err: list[str] = []
+        pending = ""
+        returncode: int | None = None
+        interrupted = False
+        try:
+            proc.stdin.write(json.dumps({"argv": list(argv), "cwd": str(cwd)}).encode() + b"\n")
+            proc.stdin.flush()
+        except BrokenPipeError:
+            self._proc = None
+            return Completed(tuple(argv), 1, "", f"embedded worker died: {self._worker_error()}", 0.0)
+        while returncode is None:
+            try:
+                line = proc.stdout.readline()
+            except KeyboardInterrupt:
+                interrupted = True
+                if not terminal_delivered_interrupt():
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.send_signal(signal.SIGINT)
+                continue
+            if not line:
+                self._proc = None
+                return Completed(
+                    tuple(argv), 1, "".join(out), f"embedded worker died: {self._worker_error()}", 0.0
+                )
+            frame = json.loads(line)
+            if "o" in frame:
+                out.append(frame["o"])
+                if dispatch is not None:
+                    pending += frame["o"]
+                    *lines, pending = pending.split("\n")
+                    for complete in lines:
+                        dispatch(complete)
+            elif "e" in frame:
+                err.append(frame["e"])
+            else:
+                returncode = int(frame["rc"])
+        if interrupted:
+            self.close()
+            raise _interrupted(label)
+        return Completed(tuple(argv), returncode, "".join(out), "".join(err), time.monotonic() - start)
+
+    def close(self) -> None:
+        """Stop the worker (closing its stdin ends its loop)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
