@@ -70,7 +70,11 @@ class TfkitError(Exception):
         self.message = message
 
     def __str__(self) -> str:
-        return self.message
+        # Terraform can echo a secret into an error (local-exec output); library callers and CI
+        # scripts print str(error) directly, so every error message is masked here, once.
+        from tfkit.redact import mask
+
+        return mask(self.message)
 
 
 class ConfigError(TfkitError):

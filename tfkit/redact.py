@@ -1,15 +1,31 @@
 """One redaction mechanism for everything tfkit prints or writes.
 
-Values read from secret sources are registered here; ``mask(text)`` replaces each of them with
-``MASK``. The CLI, reports, logs and error messages all pass their text through ``mask`` so a
-secret never reaches a terminal, a CI log or a file, whichever path it took to get there.
+Values read from secret sources, and values Terraform marks sensitive in a plan
+(``register_plan_secrets``), are registered here; ``mask(text)`` replaces each of them with ``MASK``.
+The CLI, reports, logs, snapshots, error messages and the pytest plugin all pass their text through
+``mask`` so a secret never reaches a terminal, a CI log or a file, whichever path it took to get there.
+The registry is per process and only grows: a value once seen as secret stays masked.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["MASK", "mask", "register_secret", "registered_count"]
+if TYPE_CHECKING:
+    from tfkit.plan import Plan
+
+__all__ = [
+    "MASK",
+    "MIN_SECRET_LENGTH",
+    "mask",
+    "mask_bytes",
+    "register_plan_secrets",
+    "register_secret",
+    "registered_count",
+]
 
 MASK = "(sensitive)"
 #: Values this short are too common to mask without destroying ordinary text.
@@ -20,12 +36,21 @@ _secrets: set[str] = set()
 _ordered: tuple[str, ...] = ()
 
 
-def register_secret(value: str) -> None:
-    """Remember ``value`` as secret (and its per-line parts, should a tool print it wrapped)."""
-    global _ordered
+def _variants(value: str) -> set[str]:
+    """The forms a secret takes in output: as is, stripped, per line, and JSON-escaped."""
     parts = {value, value.strip(), *value.splitlines()}
+    escaped = {json.dumps(p)[1:-1] for p in parts}
+    return {p for p in parts | escaped if len(p) >= MIN_SECRET_LENGTH}
+
+
+def register_secret(value: str) -> None:
+    """Remember ``value`` as secret (with its per-line parts and JSON-escaped form, as tools print them)."""
+    global _ordered
+    found = _variants(value)
     with _lock:
-        _secrets.update(p for p in parts if len(p) >= MIN_SECRET_LENGTH)
+        if found <= _secrets:
+            return
+        _secrets.update(found)
         _ordered = tuple(sorted(_secrets, key=len, reverse=True))
 
 
@@ -40,3 +65,70 @@ def mask(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def mask_bytes(data: bytes) -> bytes:
+    """``mask`` for UTF-8 bytes (files tfkit writes); bytes that are not UTF-8 are masked as Latin-1."""
+    if not _ordered:
+        return data
+    try:
+        return mask(data.decode("utf-8")).encode("utf-8")
+    except UnicodeDecodeError:
+        return mask(data.decode("latin-1")).encode("latin-1")
+
+
+def register_plan_secrets(plan: Plan) -> int:
+    """Register every value the plan marks sensitive; returns how many values were registered.
+
+    The sensitive parts are exactly those ``Plan.redacted()`` replaces (variables declared sensitive,
+    changes' before/after by their masks, planned values, prior state, sensitive outputs), found by
+    walking the original JSON and the redacted JSON side by side, so the two rules can never drift apart.
+    Only text and numbers long enough to be told apart from ordinary text are registered.
+    """
+    from tfkit.plan import REDACTED
+
+    if not plan.raw:
+        return 0
+    original = _decode(plan.raw)
+    redacted = json.loads(plan.redacted())
+    values = {v for v in _sensitive_leaves(original, redacted, REDACTED) if len(v) >= MIN_SECRET_LENGTH}
+    for value in values:
+        register_secret(value)
+    return len(values)
+
+
+def _decode(raw: bytes) -> Any:
+    """Plan JSON bytes (UTF-8, or UTF-8/UTF-16 with a byte order mark) to Python values."""
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if raw.startswith(bom):
+            return json.loads(raw.decode(codec))
+    return json.loads(raw)
+
+
+def _sensitive_leaves(original: Any, redacted: Any, marker: str) -> Iterator[str]:
+    """The text of every leaf of ``original`` that ``redacted`` replaced by ``marker``."""
+    if redacted == marker and original != marker:
+        yield from _leaves(original)
+    elif isinstance(original, dict) and isinstance(redacted, dict):
+        for key, sub in original.items():
+            if key in redacted:
+                yield from _sensitive_leaves(sub, redacted[key], marker)
+    elif isinstance(original, list) and isinstance(redacted, list):
+        for sub, red in zip(original, redacted, strict=False):
+            yield from _sensitive_leaves(sub, red, marker)
+
+
+def _leaves(value: Any) -> Iterator[str]:
+    """Every string and number inside a JSON value, as text (booleans and null are not secrets)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int | float):
+        yield str(value)
+    elif isinstance(value, dict):
+        for sub in value.values():
+            yield from _leaves(sub)
+    elif isinstance(value, list):
+        for sub in value:
+            yield from _leaves(sub)

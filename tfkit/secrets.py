@@ -2,7 +2,8 @@
 ``TF_VAR_<name>`` in the child's environment, and register it for redaction.
 
 A source is an environment variable, a file (as CI systems mount secrets) or a command (a vault
-CLI) whose standard output is the value. Errors name the variable and the source, never the value.
+CLI) whose standard output is the value. Errors name the variable and the source, never the value
+(nor a failing command's stderr, which may hold part of it). Every exit code is 2 (configuration).
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def read_secret(variable: str, source: SecretSource, *, base: Path) -> str:
         value = os.environ.get(source.env or "")
         if value is None:
             raise SecretError(
-                f"secret variable '{variable}': {where} is not set; export it or change "
-                f"[secrets.{variable}] in tfkit.toml",
+                f"secret variable '{variable}': {where} is not set; export it, or change the "
+                f"variable's source in tfkit.toml ([secrets.{variable}])",
                 variable=variable,
                 source=where,
             )
@@ -51,7 +52,14 @@ def read_secret(variable: str, source: SecretSource, *, base: Path) -> str:
             value = path.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise SecretError(
-                f"secret variable '{variable}': cannot read {where}: {exc.strerror or exc}",
+                f"secret variable '{variable}': cannot read {where}: {exc.strerror or type(exc).__name__}; "
+                "create it or change the variable's source in tfkit.toml",
+                variable=variable,
+                source=where,
+            ) from None
+        except UnicodeDecodeError:
+            raise SecretError(
+                f"secret variable '{variable}': {where} is not UTF-8 text",
                 variable=variable,
                 source=where,
             ) from None
@@ -68,13 +76,21 @@ def _run_command(variable: str, source: SecretSource, where: str, base: Path) ->
         done = subprocess.run(
             list(source.command),
             cwd=base,
+            stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=COMMAND_TIMEOUT_SECONDS,
             check=False,
         )
     except FileNotFoundError:
         raise SecretError(
-            f"secret variable '{variable}': {where} not found; install it or fix [secrets.{variable}]",
+            f"secret variable '{variable}': {where} not found; install it or fix the variable's source "
+            "in tfkit.toml",
+            variable=variable,
+            source=where,
+        ) from None
+    except OSError as exc:
+        raise SecretError(
+            f"secret variable '{variable}': {where} cannot be run: {exc.strerror or type(exc).__name__}",
             variable=variable,
             source=where,
         ) from None
@@ -85,8 +101,10 @@ def _run_command(variable: str, source: SecretSource, where: str, base: Path) ->
             source=where,
         ) from None
     if done.returncode != 0:
+        # Its stderr is not shown: a failing secret command may well print part of the secret.
         raise SecretError(
-            f"secret variable '{variable}': {where} failed with exit code {done.returncode}",
+            f"secret variable '{variable}': {where} failed with exit code {done.returncode}; "
+            "run it yourself to see why",
             variable=variable,
             source=where,
         )

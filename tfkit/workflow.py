@@ -37,7 +37,7 @@ from tfkit.errors import (
 from tfkit.ledger import Ledger, Override
 from tfkit.locks import environment_lock
 from tfkit.promotion import check_promotion
-from tfkit.redact import mask
+from tfkit.redact import mask, register_plan_secrets
 from tfkit.secrets import secret_environment
 from tfkit.snapshots import LocalSnapshotStore, Snapshot, SnapshotManifest, new_snapshot_id
 from tfkit.terraform import ApplyResult, ChangeCounts, CliEngine, OutputValue, ValidateResult, open_engine
@@ -280,6 +280,7 @@ class Session:
             out=plan_file, var_files=self.var_files, destroy=destroy, refresh_only=refresh_only
         )
         decoded = load_plan(self.engine.show_plan(plan_file))
+        register_plan_secrets(decoded)
         return PlanOutcome(self.environment.name, decoded, plan_file, result.has_changes, result.counts)
 
     def apply(self, planned: PlanOutcome) -> ApplyResult:
