@@ -66,6 +66,7 @@ __all__ = [
     "plan",
     "promote",
     "rollback",
+    "snapshot_session",
     "snapshot_store",
     "validate",
 ]
@@ -700,14 +701,14 @@ def _pick_snapshot(environment: Environment, to: str | None) -> Snapshot:
     return snapshot
 
 
-def _rollback_locked(
-    environment: Environment,
-    to: str | None,
-    auto_approve: bool,
-    confirm: ConfirmCallback | None,
-    options: RunOptions,
-) -> RollbackOutcome:
-    snapshot = _pick_snapshot(environment, to)
+@contextlib.contextmanager
+def snapshot_session(environment: Environment, snapshot: Snapshot, options: RunOptions) -> Iterator[Session]:
+    """A session on the snapshot's configuration and inputs, wired to the environment's real state.
+
+    The bundle is materialized in a private temporary directory, the snapshot's non-sensitive
+    variable values are passed as the last var file (sensitive ones are read again from their
+    sources), and the state's lineage must be the snapshot's. Rollback and drift both plan here.
+    """
     with _materialized(environment, snapshot.bundle()) as (_, workdir):
         values_file = workdir.parent / SNAPSHOT_VARS
         values_file.write_text(snapshot.read("variables.json").decode())
@@ -718,41 +719,53 @@ def _rollback_locked(
             workdir=workdir,
             var_files=[*var_files, values_file],
             state_of_environment=True,
-        ) as s:
-            state = s.state() or {}
+        ) as session:
+            state = session.state() or {}
             lineage = snapshot.manifest.lineage
             if lineage and state.get("lineage") and state["lineage"] != lineage:
                 raise LineageMismatchError(
-                    f"refusing to roll back '{environment.name}' to snapshot {snapshot.id}: its state has "
-                    f"lineage {state['lineage']}, the snapshot was taken from {lineage} (a different state)"
+                    f"refusing to use snapshot {snapshot.id} on '{environment.name}': its state has lineage "
+                    f"{state['lineage']}, the snapshot was taken from {lineage} (a different state)"
                 )
-            planned = s.plan()
-            differences = compare_planned_values(snapshot.read("plan.json"), planned.plan.redacted())
-            gate_result = _gate(planned, environment, options)
-            if gate_result is not None and not gate_result.passed:
-                raise _gate_failed(gate_result, environment.name)
-            review = Review(environment.name, "rollback", planned.plan, gate_result, differences, snapshot.id)
-            applied = False
-            converged: bool | None = True
-            if planned.has_changes:
-                if not _confirmed(review, auto_approve, confirm, options):
-                    return RollbackOutcome(
-                        environment.name, snapshot.id, None, planned.plan, differences, False, None
-                    )
-                s.apply(planned)
-                applied = True
-                converged, _ = _verify(s)
-            elif options.show is not None:
-                options.show(review)
-            new = _record(
-                s,
-                planned,
-                gate_result,
-                kind="rollback",
-                bundle=snapshot.bundle(),
-                modules=snapshot.manifest.modules,
-                restored_from=snapshot.id,
-            )
+            yield session
+
+
+def _rollback_locked(
+    environment: Environment,
+    to: str | None,
+    auto_approve: bool,
+    confirm: ConfirmCallback | None,
+    options: RunOptions,
+) -> RollbackOutcome:
+    snapshot = _pick_snapshot(environment, to)
+    with snapshot_session(environment, snapshot, options) as s:
+        planned = s.plan()
+        differences = compare_planned_values(snapshot.read("plan.json"), planned.plan.redacted())
+        gate_result = _gate(planned, environment, options)
+        if gate_result is not None and not gate_result.passed:
+            raise _gate_failed(gate_result, environment.name)
+        review = Review(environment.name, "rollback", planned.plan, gate_result, differences, snapshot.id)
+        applied = False
+        converged: bool | None = True
+        if planned.has_changes:
+            if not _confirmed(review, auto_approve, confirm, options):
+                return RollbackOutcome(
+                    environment.name, snapshot.id, None, planned.plan, differences, False, None
+                )
+            s.apply(planned)
+            applied = True
+            converged, _ = _verify(s)
+        elif options.show is not None:
+            options.show(review)
+        new = _record(
+            s,
+            planned,
+            gate_result,
+            kind="rollback",
+            bundle=snapshot.bundle(),
+            modules=snapshot.manifest.modules,
+            restored_from=snapshot.id,
+        )
     return RollbackOutcome(
         environment.name, snapshot.id, new.id, planned.plan, differences, applied, converged
     )
