@@ -17,10 +17,10 @@ TEST_SECRET = "tfkit-test-S3cr3t-6f1c9a7e2b"
 
 
 def copy_example(dest: Path) -> Path:
-    """Copy the example repository (tfkit.toml, modules, envs) to ``dest`` with a test secret."""
+    """Copy the example repository (tfkit.toml, modules, envs, policies) to ``dest`` with a test secret."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "tfkit.toml", dest / "tfkit.toml")
-    for part in ("modules", "envs"):
+    for part in ("modules", "envs", "policies"):
         shutil.copytree(
             REPO / part, dest / part, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan")
         )

@@ -7,11 +7,18 @@ Policies (``tfkit.policy``) and scanners (``tfkit.scan``) both speak this vocabu
 from __future__ import annotations
 
 import enum
-import fnmatch
+import re
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import lru_cache
 
 __all__ = ["Finding", "Severity", "Waiver"]
+
+
+@lru_cache(maxsize=256)
+def _address_pattern(glob: str) -> re.Pattern[str]:
+    """A waiver's address glob: ``*`` and ``?`` are wildcards; brackets are literal (``rule["a"]``)."""
+    return re.compile(".*".join(".".join(re.escape(p) for p in part.split("?")) for part in glob.split("*")))
 
 
 class Severity(enum.StrEnum):
@@ -43,7 +50,7 @@ class Waiver:
             return False
         if finding.check_id != self.check_id:
             return False
-        return fnmatch.fnmatchcase(finding.address or "", self.address)
+        return _address_pattern(self.address).fullmatch(finding.address or "") is not None
 
     def expired(self, today: date) -> bool:
         """A waiver is valid through its expiry date and expired the day after."""

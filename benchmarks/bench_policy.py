@@ -1,0 +1,145 @@
+"""Benchmark: the built-in policy pack over a 50k-change plan, against the time to load that plan.
+
+Uses the real 50k plan cached by ``benchmarks/bench_plan.py`` (``benchmarks/.cache/plan-50000-*.json``) when
+it is there; otherwise generates a plan JSON of the same shape synthetically (``terraform_data`` with tags,
+a sensitive token, module instances, some updates, replaces and deletes, outputs). Each evaluation runs on a
+freshly loaded plan, so the lazy decoding of values is counted in the policies' time, not hidden in a cache.
+
+Run: ``.venv/bin/python benchmarks/bench_policy.py [--size 50000] [--repeat 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tfkit.plan import load_plan
+from tfkit.policy import Status, evaluate
+from tfkit.policy.builtin import BUILTIN
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+def _change(i: int) -> dict:
+    kind = i % 100
+    actions = ["create"]
+    if kind < 10:
+        actions = ["update"]
+    elif kind < 12:
+        actions = ["delete", "create"]
+    elif kind < 13:
+        actions = ["delete"]
+    module = f'module.svc["{"abcd"[i % 4]}"]' if i % 5 == 0 else None
+    name = "each" if i % 2 else "counted"
+    index = f"key-{i:06d}" if name == "each" else i
+    address = f'terraform_data.{name}["{index}"]' if name == "each" else f"terraform_data.{name}[{index}]"
+    if module:
+        address = f"{module}.{address}"
+    body = {
+        "index": i,
+        "name": f"{name}-{i}",
+        "tags": {"env": "bench", "owner": "perf"},
+        "token": "bench-token",
+    }
+    before = None if actions == ["create"] else {**body, "name": f"old-{i}"}
+    after = None if actions == ["delete"] else body
+    doc = {
+        "address": address,
+        "mode": "managed",
+        "type": "terraform_data",
+        "name": name,
+        "index": index,
+        "provider_name": "terraform.io/builtin/terraform",
+        "change": {
+            "actions": actions,
+            "before": {"input": before, "output": before, "id": f"id-{i}"} if before else None,
+            "after": {"input": after, "output": after} if after else None,
+            "after_unknown": {"id": True, "output": True} if after else False,
+            "before_sensitive": {"input": {"token": True}, "output": {"token": True}} if before else False,
+            "after_sensitive": {"input": {"token": True}, "output": {"token": True}} if after else False,
+        },
+    }
+    if module:
+        doc["module_address"] = module
+    return doc
+
+
+def synthetic_plan(size: int) -> bytes:
+    """Plan JSON (format 1.2) with ``size`` resource changes of the shape bench_plan.py plans for real."""
+    doc = {
+        "format_version": "1.2",
+        "terraform_version": "1.15.5",
+        "variables": {"token": {"value": "bench-secret-token"}},
+        "resource_changes": [_change(i) for i in range(size)],
+        "output_changes": {
+            "count": {
+                "actions": ["create"],
+                "before": None,
+                "after": size,
+                "after_unknown": False,
+                "before_sensitive": False,
+                "after_sensitive": False,
+            },
+        },
+        "configuration": {
+            "root_module": {
+                "variables": {"token": {"sensitive": True}},
+                "module_calls": {"svc": {"source": "./svc", "module": {}}},
+            }
+        },
+        "applyable": True,
+        "complete": True,
+        "errored": False,
+    }
+    return json.dumps(doc).encode()
+
+
+def plan_bytes(size: int) -> tuple[bytes, str]:
+    cached = sorted(CACHE.glob(f"plan-{size}-*.json")) if CACHE.is_dir() else []
+    if cached:
+        return cached[0].read_bytes(), f"real plan from {cached[0].name}"
+    return synthetic_plan(size), "synthetic plan (run benchmarks/bench_plan.py to cache a real one)"
+
+
+def best(func, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    data, origin = plan_bytes(args.size)
+    print(f"plan: {origin}; {len(data) / 1e6:.1f} MB, {args.size} resource changes")
+
+    load = best(lambda: load_plan(data), args.repeat)
+    full = best(lambda: json.loads(data), args.repeat)
+    report = evaluate(load_plan(data), BUILTIN, env="production")
+    per_policy = {r.id: r.duration for r in report.results}
+    evaluation = best(lambda: evaluate(load_plan(data), BUILTIN, env="production"), args.repeat) - load
+    # `evaluation` is load+evaluate minus load: the policies' own time, lazy decoding included.
+    print(f"load_plan:                       {load:8.3f} s")
+    print(f"built-in pack ({len(BUILTIN)} policies):     {evaluation:8.3f} s")
+    print(f"json.loads of the same bytes:    {full:8.3f} s  (a full decode, for scale)")
+    print(f"ratio evaluate / load_plan:      {evaluation / load:8.2f}  (target < 1.0; values decode lazily)")
+    print(f"ratio evaluate / json.loads:     {evaluation / full:8.2f}")
+    for policy_id, seconds in per_policy.items():
+        status = report.result(policy_id).status  # type: ignore[union-attr]
+        note = "" if status in (Status.PASSED, Status.FAILED) else f" ({status.value})"
+        print(f"  {policy_id:8} {seconds:8.3f} s{note}")
+    print(f"findings: {sum(len(r.violations) for r in report.results)}")
+
+
+if __name__ == "__main__":
+    main()

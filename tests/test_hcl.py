@@ -1,0 +1,112 @@
+"""tfkit.hcl on the example repository and broken files: blocks with lines, module graph, types."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tfkit.errors import TfkitError
+from tfkit.hcl import MISSING, HclSyntaxError, load_module, module_graph, parse_type
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_module_graph_follows_local_sources_through_nested_modules(tmp_path: Path) -> None:
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "main.tf").write_text('module "a" {\n  source = "../mods/a"\n}\n')
+    (tmp_path / "mods" / "a").mkdir(parents=True)
+    (tmp_path / "mods" / "a" / "main.tf").write_text('module "b" {\n  source = "./b"\n}\n')
+    (tmp_path / "mods" / "a" / "b").mkdir()
+    (tmp_path / "mods" / "a" / "b" / "main.tf").write_text('resource "terraform_data" "x" {}\n')
+    graph = module_graph(tmp_path / "root")
+    assert list(graph.modules) == [
+        (tmp_path / "root").resolve(),
+        (tmp_path / "mods" / "a").resolve(),
+        (tmp_path / "mods" / "a" / "b").resolve(),
+    ]
+    assert [(c.name, c.source) for _, c in graph.calls] == [("a", "../mods/a"), ("b", "./b")]
+
+
+def test_example_environment_graph_reaches_every_module() -> None:
+    graph = module_graph(REPO / "envs" / "staging")
+    names = sorted(p.name for p in graph.modules)
+    assert names == ["access", "network", "service", "staging"]
+    call = next(c for _, c in graph.calls if c.name == "service")
+    assert call.is_local and call.directory == (REPO / "modules" / "service").resolve()
+    assert call.block.file.name == "main.tf" and call.block.line == 28
+
+
+def test_variables_carry_type_description_validation_sensitivity_and_line() -> None:
+    variables = load_module(REPO / "modules" / "service").variables
+    password = variables["db_password"]
+    assert password.sensitive and password.type == "string" and password.required
+    assert [v.condition for v in password.validations] == ["length(var.db_password) >= 12"]
+    assert password.block.line == 52 and password.block.file.name == "variables.tf"
+    assert variables["backup_enabled"].default is True and not variables["backup_enabled"].required
+    assert variables["tags"].default == {} and variables["tags"].default is not MISSING
+    assert variables["min_size"].description == "Minimum number of instances in each group."
+
+
+def test_resource_provider_and_backend_blocks_keep_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(
+        'terraform {\n  backend "pg" {\n    conn_str = "postgres://db/x"\n  }\n}\n\n'
+        'provider "aws" {\n  region = "eu-west-1"\n}\n\n'
+        'resource "terraform_data" "a" {\n  input = var.x\n}\n'
+        'data "terraform_remote_state" "b" {\n  backend = "local"\n}\n'
+    )
+    module = load_module(tmp_path)
+    (backend,) = module.backends
+    assert (backend.labels, backend.line, backend.attribute_line("conn_str")) == (("pg",), 2, 3)
+    (provider,) = module.providers
+    assert provider.labels == ("aws",) and provider.body["region"] == "eu-west-1" and provider.line == 7
+    assert [(r.kind, r.labels, r.line) for r in module.resources] == [
+        ("resource", ("terraform_data", "a"), 11),
+        ("data", ("terraform_remote_state", "b"), 14),
+    ]
+    assert module.resources[0].body["input"] == "${var.x}"
+
+
+def test_syntax_error_is_one_line_with_file_line_and_column_and_no_source_text(tmp_path: Path) -> None:
+    secret = "hunter2-do-not-print"
+    (tmp_path / "bad.tf").write_text(f'provider "aws" {{\n  token = "{secret}" "x"\n}}\n')
+    with pytest.raises(HclSyntaxError) as info:
+        load_module(tmp_path)
+    message = str(info.value)
+    assert "\n" not in message and secret not in message
+    assert message.startswith(f"{tmp_path / 'bad.tf'}:2:")
+    assert info.value.line == 2 and info.value.exit_code == 2
+    assert isinstance(info.value, TfkitError)
+
+
+def test_missing_directory_is_a_tfkit_error(tmp_path: Path) -> None:
+    with pytest.raises(TfkitError, match="no such module directory"):
+        load_module(tmp_path / "nope")
+
+
+def test_type_constraints_parse_into_nested_specs() -> None:
+    spec = parse_type(
+        'list(object({name = string, port = number, tags = map(string), description = optional(string, "")}))'
+    )
+    assert spec.kind == "list" and spec.element is not None
+    element = spec.element
+    assert element.kind == "object"
+    assert {k: t.kind for k, t in element.attributes.items()} == {
+        "name": "string",
+        "port": "number",
+        "tags": "map",
+        "description": "string",
+    }
+    assert element.optional == {"description": ""}
+    assert parse_type("${set(number)}").element == parse_type("number")
+    assert [t.kind for t in parse_type("tuple([string, bool])").elements] == ["string", "bool"]
+    with pytest.raises(ValueError, match="unknown type"):
+        parse_type("lisst(string)")
+
+
+def test_importing_tfkit_does_not_import_hcl2() -> None:
+    code = "import sys, tfkit, tfkit.hcl, tfkit.policy; print('hcl2' in sys.modules, 'lark' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]

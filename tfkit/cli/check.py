@@ -1,0 +1,99 @@
+"""Policies from the command line: ``tfkit check PLAN_JSON`` runs the gate on a saved plan JSON file,
+``tfkit policies`` lists the policies and their settings for an environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from tfkit.cli._app import State, cli, env_option, out, pass_state, render_gate
+from tfkit.errors import ConfigError, PlanError
+
+if TYPE_CHECKING:
+    from tfkit.project import Project
+
+
+def _project(state: State, env_name: str | None) -> Project | None:
+    """The repository, or ``None`` for a bare plan file checked outside one (then no --env)."""
+    try:
+        return state.project
+    except ConfigError:
+        if state.root is not None or env_name is not None:
+            raise
+        return None
+
+
+def _scanners_available() -> bool:
+    """``tfkit.scan`` is installed; ``run_scanners`` itself runs only what ``[checkov]`` enables."""
+    try:
+        from tfkit.scan import run_scanners  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@cli.command()
+@click.argument("plan_json", type=click.Path(path_type=Path, dir_okay=False))
+@env_option(required=False)
+@click.option("--no-scanners", is_flag=True, help="Run the policies only, even if Checkov is configured.")
+@pass_state
+def check(state: State, plan_json: Path, env_name: str | None, no_scanners: bool) -> None:
+    """Run the gate (policies, and scanners if configured) on a plan JSON file; exit 1 if it fails."""
+    from tfkit import gate
+    from tfkit.plan import load_plan
+
+    try:
+        data = plan_json.read_bytes()
+    except OSError as exc:
+        raise PlanError(f"{plan_json}: cannot read: {exc.strerror or exc}") from None
+    plan = load_plan(data)
+    project = _project(state, env_name)
+    if project is not None and env_name is not None:
+        project.environment(env_name)  # an unknown name is a one-line error (exit 2)
+    scanners = not no_scanners and project is not None and _scanners_available()
+    result = gate.evaluate(plan, env_name, project=project, scanners=scanners)
+    out(render_gate(result))
+    if not result.passed:
+        raise SystemExit(1)
+
+
+@cli.command("policies")
+@env_option(required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the policies as JSON.")
+@pass_state
+def list_policies(state: State, env_name: str | None, as_json: bool) -> None:
+    """List every policy (built-in, repository, packages) with its severity and settings."""
+    from tfkit.policy import load_policies
+    from tfkit.policy.settings import check_settings, resolve
+
+    project = _project(state, env_name)
+    if project is not None and env_name is not None:
+        project.environment(env_name)
+    policies = load_policies(project)
+    check_settings(project, policies)
+    rows = []
+    for p in policies:
+        settings = resolve(p, project, env_name)
+        enabled = settings.enabled and p.applies_to(env_name)
+        rows.append(
+            {
+                "id": p.id,
+                "severity": settings.severity.value,
+                "enabled": enabled,
+                "title": p.title,
+                "source": p.source,
+                "params": dict(settings.params),
+            }
+        )
+    if as_json:
+        out(json.dumps(rows, indent=2, sort_keys=True, default=str))
+        return
+    for row in rows:
+        state_word = "" if row["enabled"] else " (disabled)"
+        params = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in sorted(row["params"].items()))
+        out(f"{row['id']:8} {row['severity']:8} {row['title']}{state_word}")
+        if params:
+            out(f"{'':17} {params}")

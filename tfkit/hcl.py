@@ -1,0 +1,458 @@
+"""Static reading of Terraform configurations with python-hcl2: blocks with file and line, variables, modules.
+
+``load_module(dir)`` reads every ``*.tf`` file of one module directory; ``module_graph(dir)`` follows local
+module sources (``./x``, ``../../modules/y``) through nested modules. Nothing is evaluated: expressions stay
+text (``"${var.x}"``), which is enough for configuration policies and for ``tfkit.testing.strategies``.
+
+python-hcl2 8.x has no line numbers in ``hcl2.load``, so blocks are read from the ``hcl2.parses`` tree
+(its nodes' ``_meta.line``). ``hcl2`` is imported lazily so that ``import tfkit`` stays light.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from tfkit.errors import TfkitError
+
+__all__ = [
+    "MISSING",
+    "Block",
+    "HclSyntaxError",
+    "Module",
+    "ModuleCallDecl",
+    "ModuleGraph",
+    "TypeSpec",
+    "Validation",
+    "VariableDecl",
+    "is_literal",
+    "load_module",
+    "module_graph",
+    "parse_type",
+]
+
+MISSING: Any = type("_Missing", (), {"__repr__": lambda self: "MISSING"})()
+"""The default of a variable that declares none (so ``None``, HCL's ``null``, stays a real default)."""
+
+
+class HclSyntaxError(TfkitError):
+    """A ``.tf`` file that is not valid HCL; names the file, line and column (never the offending text)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file: Path, line: int | None, column: int | None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One block: kind (``resource``), labels without quotes, body as plain data, and where it is."""
+
+    kind: str
+    labels: tuple[str, ...]
+    body: Mapping[str, Any]
+    file: Path
+    line: int
+    end_line: int
+    attribute_lines: Mapping[str, int] = field(default_factory=dict)
+
+    def attribute_line(self, name: str) -> int:
+        """The line of the attribute ``name`` in this block (the block's line if it is not there)."""
+        return self.attribute_lines.get(name, self.line)
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """One ``validation`` block of a variable: its condition (HCL text) and error message."""
+
+    condition: str
+    error_message: str
+
+
+@dataclass(frozen=True, slots=True)
+class VariableDecl:
+    """A ``variable`` block: type (HCL text or ``None``), description, default, sensitivity, validations."""
+
+    name: str
+    type: str | None
+    description: str | None
+    default: Any
+    sensitive: bool
+    nullable: bool
+    validations: tuple[Validation, ...]
+    block: Block
+
+    @property
+    def required(self) -> bool:
+        """The variable has no default, so every caller must set it."""
+        return self.default is MISSING
+
+    def type_spec(self) -> TypeSpec:
+        """The parsed type constraint (``any`` when the variable declares no type)."""
+        return parse_type(self.type or "any")
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleCallDecl:
+    """A ``module`` block: its source and version, and the directory of a local source."""
+
+    name: str
+    source: str
+    version: str | None
+    block: Block
+    directory: Path | None
+
+    @property
+    def is_local(self) -> bool:
+        """The source is a local path (``./`` or ``../``), resolved to ``directory``."""
+        return self.source.startswith(("./", "../"))
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """Every block of one module directory, by kind; each keeps its file and line."""
+
+    directory: Path
+    blocks: tuple[Block, ...]
+
+    def of_kind(self, kind: str) -> tuple[Block, ...]:
+        """The blocks of one kind (``resource``, ``provider``, ``terraform``, ...), in file order."""
+        return tuple(b for b in self.blocks if b.kind == kind)
+
+    @property
+    def variables(self) -> dict[str, VariableDecl]:
+        """The declared variables by name."""
+        return {v.name: v for v in (_variable(b) for b in self.of_kind("variable"))}
+
+    @property
+    def outputs(self) -> dict[str, Block]:
+        """The declared outputs by name."""
+        return {b.labels[0]: b for b in self.of_kind("output") if b.labels}
+
+    @property
+    def resources(self) -> tuple[Block, ...]:
+        """``resource`` and ``data`` blocks (labels: type, name)."""
+        return tuple(b for b in self.blocks if b.kind in ("resource", "data"))
+
+    @property
+    def providers(self) -> tuple[Block, ...]:
+        """``provider`` blocks."""
+        return self.of_kind("provider")
+
+    @property
+    def backends(self) -> tuple[Block, ...]:
+        """The ``backend`` (and ``cloud``) blocks inside ``terraform`` blocks, with their own lines."""
+        return tuple(b for b in self.blocks if b.kind in ("backend", "cloud"))
+
+    @property
+    def module_calls(self) -> tuple[ModuleCallDecl, ...]:
+        """``module`` blocks with their sources resolved when local."""
+        calls = []
+        for b in self.of_kind("module"):
+            source = str(b.body.get("source", ""))
+            version = b.body.get("version")
+            local = source.startswith(("./", "../"))
+            directory = (self.directory / source).resolve() if local else None
+            calls.append(ModuleCallDecl(b.labels[0] if b.labels else "", source, _str(version), b, directory))
+        return tuple(calls)
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleGraph:
+    """A root module and every local module it reaches, with the calls between them."""
+
+    root: Path
+    modules: Mapping[Path, Module]
+    calls: tuple[tuple[Path, ModuleCallDecl], ...]
+
+    def walk(self) -> Iterator[Module]:
+        """Every module of the graph, the root first."""
+        yield from self.modules.values()
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _variable(block: Block) -> VariableDecl:
+    body = block.body
+    validations = body.get("validation", [])
+    return VariableDecl(
+        name=block.labels[0] if block.labels else "",
+        type=_type_text(body.get("type")),
+        description=_str(body.get("description")),
+        default=body.get("default", MISSING),
+        sensitive=body.get("sensitive") is True,
+        nullable=body.get("nullable") is not False,
+        validations=tuple(
+            Validation(_expr_text(v.get("condition", "")), str(v.get("error_message", "")))
+            for v in validations
+        ),
+        block=block,
+    )
+
+
+def _type_text(value: Any) -> str | None:
+    return None if value is None else _expr_text(value)
+
+
+def _expr_text(value: Any) -> str:
+    """An expression as HCL text: ``"${x}"`` unwrapped; literals as they are."""
+    text = str(value)
+    if text.startswith("${") and text.endswith("}"):
+        return text[2:-1]
+    return text
+
+
+def is_literal(value: Any) -> bool:
+    """The value is written literally (a string with no interpolation, a number or a bool)."""
+    if isinstance(value, str):
+        return "${" not in value
+    return isinstance(value, int | float | bool)
+
+
+# ----------------------------------------------------------------------------------------- reading
+
+
+def _options() -> Any:
+    import hcl2
+
+    return hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
+
+
+def _syntax_error(exc: Exception, file: Path) -> HclSyntaxError:
+    line = getattr(exc, "line", None)
+    column = getattr(exc, "column", None)
+    where = f"{file}:{line}:{column}" if line is not None else str(file)
+    token = getattr(getattr(exc, "token", None), "type", None)
+    what = f"unexpected {token}" if token else "invalid syntax"
+    return HclSyntaxError(
+        f"{where}: HCL syntax error ({what}); fix the file and run again", file=file, line=line, column=column
+    )
+
+
+def parse_file(path: Path) -> tuple[Block, ...]:
+    """The top-level blocks of one ``.tf`` file (and ``backend`` blocks inside ``terraform`` blocks)."""
+    import hcl2
+    from hcl2.rules.base import AttributeRule, BlockRule
+    from lark.exceptions import LarkError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HclSyntaxError(f"{path}: cannot read: {exc}", file=path, line=None, column=None) from None
+    try:
+        tree = hcl2.parses(text, discard_comments=True)
+        options = _options()
+        blocks: list[Block] = []
+
+        def block_of(node: Any) -> Block:
+            labels = [str(label.serialize(options)) for label in node.labels]
+            lines = {
+                str(child.identifier.serialize(options)): child._meta.line
+                for child in node.body.children
+                if isinstance(child, AttributeRule)
+            }
+            return Block(
+                kind=labels[0],
+                labels=tuple(labels[1:]),
+                body=node.body.serialize(options),
+                file=path,
+                line=node._meta.line,
+                end_line=node._meta.end_line,
+                attribute_lines=lines,
+            )
+
+        for node in tree.body.children:
+            if not isinstance(node, BlockRule):
+                continue
+            blocks.append(block_of(node))
+            if blocks[-1].kind == "terraform":
+                blocks.extend(
+                    block_of(child)
+                    for child in node.body.children
+                    if isinstance(child, BlockRule)
+                    and str(child.labels[0].serialize(options)) in ("backend", "cloud")
+                )
+    except LarkError as exc:
+        raise _syntax_error(exc, path) from None
+    except RuntimeError as exc:  # python-hcl2: "Attribute x is already defined."
+        raise HclSyntaxError(f"{path}: {exc}", file=path, line=None, column=None) from None
+    return tuple(blocks)
+
+
+@lru_cache(maxsize=256)
+def _load_cached(directory: Path, stamp: tuple[tuple[str, int, int], ...]) -> Module:
+    blocks: list[Block] = []
+    for name, _, _ in stamp:
+        blocks.extend(parse_file(directory / name))
+    return Module(directory, tuple(blocks))
+
+
+def load_module(directory: Path | str) -> Module:
+    """Read every ``*.tf`` file of one module directory (cached while the files are unchanged)."""
+    directory = Path(directory).resolve()
+    if not directory.is_dir():
+        raise TfkitError(f"{directory}: no such module directory")
+    files = sorted(directory.glob("*.tf"))
+    stamp = tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    return _load_cached(directory, stamp)
+
+
+def module_graph(root: Path | str) -> ModuleGraph:
+    """The root module and every module reachable through local sources, each read once."""
+    root = Path(root).resolve()
+    modules: dict[Path, Module] = {}
+    calls: list[tuple[Path, ModuleCallDecl]] = []
+    pending = [root]
+    while pending:
+        directory = pending.pop(0)
+        if directory in modules:
+            continue
+        module = load_module(directory)
+        modules[directory] = module
+        for call in module.module_calls:
+            calls.append((directory, call))
+            if call.directory is not None and call.directory.is_dir() and call.directory not in modules:
+                pending.append(call.directory)
+    return ModuleGraph(root, modules, tuple(calls))
+
+
+# ----------------------------------------------------------------------------------- type constraints
+
+
+@dataclass(frozen=True, slots=True)
+class TypeSpec:
+    """A parsed type constraint: ``kind`` is string, number, bool, any, list, set, map, object or tuple.
+
+    ``element`` is the element type of list/set/map; ``attributes`` the object's attribute types;
+    ``optional`` the optional attributes with their defaults (``MISSING`` when none); ``elements`` a
+    tuple's element types.
+    """
+
+    kind: str
+    element: TypeSpec | None = None
+    attributes: Mapping[str, TypeSpec] = field(default_factory=dict)
+    optional: Mapping[str, Any] = field(default_factory=dict)
+    elements: tuple[TypeSpec, ...] = ()
+
+
+_TOKEN = re.compile(
+    r'\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_-]*)|(?P<str>"(?:[^"\\]|\\.)*")|(?P<num>-?\d+(?:\.\d+)?)|(?P<punct>[(){}\[\],=:]))'
+)
+
+
+class _TypeParser:
+    """A recursive-descent parser of Terraform type constraint expressions."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        while pos < len(text):
+            if text[pos:].strip() == "":
+                break
+            match = _TOKEN.match(text, pos)
+            if match is None:
+                raise ValueError(f"cannot read type constraint {text!r}")
+            kind = match.lastgroup or ""
+            self.tokens.append((kind, match[kind]))
+            pos = match.end()
+        self.i = 0
+
+    def peek(self) -> str:
+        return self.tokens[self.i][1] if self.i < len(self.tokens) else ""
+
+    def take(self, expected: str | None = None) -> tuple[str, str]:
+        if self.i >= len(self.tokens):
+            raise ValueError(f"unexpected end of type constraint {self.text!r}")
+        token = self.tokens[self.i]
+        if expected is not None and token[1] != expected:
+            raise ValueError(f"expected {expected!r} in type constraint {self.text!r}")
+        self.i += 1
+        return token
+
+    def type(self) -> TypeSpec:
+        _, name = self.take()
+        if name in ("string", "number", "bool", "any"):
+            return TypeSpec(name)
+        if name in ("list", "set", "map"):
+            self.take("(")
+            element = self.type()
+            self.take(")")
+            return TypeSpec(name, element=element)
+        if name == "tuple":
+            self.take("(")
+            self.take("[")
+            elements = []
+            while self.peek() != "]":
+                elements.append(self.type())
+                if self.peek() == ",":
+                    self.take(",")
+            self.take("]")
+            self.take(")")
+            return TypeSpec("tuple", elements=tuple(elements))
+        if name == "object":
+            return self.object()
+        raise ValueError(f"unknown type {name!r} in type constraint {self.text!r}")
+
+    def object(self) -> TypeSpec:
+        self.take("(")
+        self.take("{")
+        attributes: dict[str, TypeSpec] = {}
+        optional: dict[str, Any] = {}
+        while self.peek() != "}":
+            kind, key = self.take()
+            key = key.strip('"') if kind == "str" else key
+            self.take("=" if self.peek() == "=" else ":")
+            if self.peek() == "optional":
+                self.take()
+                self.take("(")
+                attributes[key] = self.type()
+                default: Any = MISSING
+                if self.peek() == ",":
+                    self.take(",")
+                    default = self.literal()
+                optional[key] = default
+                self.take(")")
+            else:
+                attributes[key] = self.type()
+            if self.peek() == ",":
+                self.take(",")
+        self.take("}")
+        self.take(")")
+        return TypeSpec("object", attributes=attributes, optional=optional)
+
+    def literal(self) -> Any:
+        import json
+
+        kind, value = self.take()
+        if kind == "str":
+            return json.loads(value)
+        if kind == "num":
+            return float(value) if "." in value else int(value)
+        if value in ("true", "false"):
+            return value == "true"
+        if value == "null":
+            return None
+        if value in ("[", "{"):  # empty collection defaults
+            closing = "]" if value == "[" else "}"
+            self.take(closing)
+            return [] if value == "[" else {}
+        raise ValueError(f"unsupported default {value!r} in type constraint {self.text!r}")
+
+
+def parse_type(text: str) -> TypeSpec:
+    """Parse a type constraint such as ``list(object({a = string, b = optional(number, 1)}))``."""
+    parser = _TypeParser(_expr_text(text))
+    spec = parser.type()
+    if parser.i != len(parser.tokens):
+        raise ValueError(f"unexpected text after the type in {text!r}")
+    return spec

@@ -1,0 +1,484 @@
+"""The built-in policy pack: the rules an infrastructure repository usually writes down and rarely enforces.
+
+Ids are stable (waivers and tfkit.toml settings name them). Plan policies are ``TFK0xx``; configuration
+policies, which read the ``.tf`` files with ``tfkit.hcl``, are ``TFK1xx``. Each one's docstring says why it
+exists; its parameters are set under ``[policies.<ID>]`` (or ``[environments.<env>.policies.<ID>]``).
+
+No message here quotes a value from the plan: values may be secrets. Messages name addresses and paths.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import os
+import re
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from tfkit.findings import Severity
+from tfkit.plan import Action
+from tfkit.policy import _detect
+from tfkit.policy.api import Policy, PolicyContext, SkipPolicy, Violation, policy
+
+if TYPE_CHECKING:
+    from tfkit.hcl import Block, ModuleGraph
+    from tfkit.plan import ModuleCall, Plan, ResourceChange
+
+__all__ = ["BUILTIN"]
+
+_WRITES = frozenset(
+    {
+        Action.CREATE,
+        Action.UPDATE,
+        Action.DELETE_THEN_CREATE,
+        Action.CREATE_THEN_DELETE,
+        Action.CREATE_THEN_FORGET,
+    }
+)
+_BUILTIN_PROVIDER = "terraform.io/builtin/terraform"
+
+
+def _matches(address: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(address, p) for p in patterns)
+
+
+def _destroyed(plan: Plan) -> tuple[ResourceChange, ...]:
+    """Managed objects the plan destroys: deletes and replacements, in plan order."""
+    return tuple(
+        rc for rc in plan.resource_changes if rc.change.action.is_destructive and rc.mode == "managed"
+    )
+
+
+# ------------------------------------------------------------------------------------------ changes
+
+
+@policy(
+    id="TFK001",
+    severity=Severity.SOFT,
+    params={"allow": [], "protected_envs": []},
+)
+def protected_no_destroy(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
+    """No delete or replace in a protected environment unless the address is explicitly allowed.
+
+    Production data lives in the objects a plan would destroy; a replace is a destroy too. Allow an address
+    for good with ``allow = ["module.x.*"]``, or once with a waiver that expires.
+    """
+    if not ctx.protected:
+        return
+    allow = ctx.params.get("allow", ())
+    for rc in _destroyed(plan):
+        if not _matches(rc.address, allow):
+            what = "replace" if rc.change.action.is_replace else "delete"
+            yield Violation(
+                f"{what} in protected environment '{ctx.environment}'; "
+                "allow the address in [policies.TFK001] allow or with a waiver",
+                address=rc.address,
+            )
+
+
+@policy(id="TFK002", severity=Severity.SOFT, params={"max_destructive": 10})
+def blast_radius(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
+    """At most ``max_destructive`` deletes and replaces in one plan (configurable per environment).
+
+    A plan that destroys many objects at once is usually a mistake (a renamed module, a changed ``for_each``
+    key); big changes should be split so each can be reviewed and rolled back.
+    """
+    limit = int(ctx.params.get("max_destructive", 10))
+    destroyed = _destroyed(plan)
+    if len(destroyed) > limit:
+        shown = ", ".join(rc.address for rc in destroyed[:3])
+        more = f" and {len(destroyed) - 3} more" if len(destroyed) > 3 else ""
+        yield Violation(
+            f"the plan destroys or replaces {len(destroyed)} objects, more than the limit of {limit} "
+            f"({shown}{more}); split the change or raise [policies.TFK002] max_destructive"
+        )
+
+
+# ------------------------------------------------------------------------------------------ secrets
+
+
+def _root_sensitive_variables(plan: Plan) -> set[str]:
+    configuration = plan.configuration
+    if configuration is None:
+        return set()
+    return {name for name, v in configuration.root_module.variables.items() if v.sensitive}
+
+
+def _candidate(key: str, text: str) -> bool:
+    """Worth a secret policy's look: a known token, a credential-like key, or a token-like run."""
+    if _detect.is_secret_key_name(key):
+        return True
+    if len(text) < 12:
+        return False
+    return _detect.token_kind(text) is not None or _detect.is_high_entropy(
+        text, min_length=_MIN_ENTROPY_LENGTH, threshold=3.5
+    )
+
+
+def _scan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
+    """(address, path, key, text) for every secret-looking non-sensitive string the plan would expose.
+
+    Resource attributes after the change, root variables not declared sensitive, and root outputs; each
+    value's own sensitivity mask is honoured. Values whose bytes look harmless are never decoded. The three
+    secret policies share one scan per plan (kept for the last few plans).
+    """
+    cached = _SCANS.get(id(plan))
+    if cached is not None and cached[0] is plan:
+        return cached[1]
+    found: list[tuple[str | None, str, str, str]] = []
+    for rc in plan.resource_changes:
+        change = rc.change
+        raw, mask = bytes(change.after_raw), bytes(change.after_sensitive_raw)
+        if mask == b"true" or not _detect.suspicious(raw, mask):
+            continue
+        for path, key, text in _detect.walk_strings(change.after, change.after_sensitive):
+            if _candidate(key, text):
+                found.append((rc.address, path, key, text))
+    sensitive_vars = _root_sensitive_variables(plan) if plan.variables else set()
+    for name, variable in plan.variables.items():
+        if name in sensitive_vars:
+            continue
+        for path, key, text in _detect.walk_strings(variable.value, None, (name,)):
+            if _candidate(key or name, text):
+                found.append((f"var.{name}", path.removeprefix(name).lstrip("."), key or name, text))
+    for name, output in plan.output_changes.items():
+        if output.after_sensitive is True:
+            continue
+        for path, key, text in _detect.walk_strings(output.after, output.after_sensitive, (name,)):
+            if _candidate(key or name, text):
+                found.append((f"output.{name}", path.removeprefix(name).lstrip("."), key or name, text))
+    while len(_SCANS) >= 4:
+        _SCANS.pop(next(iter(_SCANS)))
+    _SCANS[id(plan)] = (plan, found)
+    return found
+
+
+_MIN_ENTROPY_LENGTH = 16  # TFK005's min_length cannot go below this (the scan's pre-filter)
+_SCANS: dict[int, tuple[Plan, list[tuple[str | None, str, str, str]]]] = {}
+_DIGEST_KEY = re.compile(r"(?:hash|sha\d*|md5|etag|digest|checksum|fingerprint)$", re.IGNORECASE)
+_ADVICE = "mark it sensitive (variable/output sensitive = true) or read it from a secret store"
+
+
+@policy(id="TFK003", severity=Severity.HARD)
+def no_known_tokens(plan: Plan) -> Iterator[Violation]:
+    """No known credential format (AWS keys, GitHub/Slack/GitLab tokens, private keys) in a clear value.
+
+    A plan's non-sensitive values end up in CI logs, pull-request comments, snapshots and state in the
+    clear. A value in a known token format is a leaked credential, whatever its key is called.
+    """
+    for address, path, _key, text in _scan(plan):
+        kind = _detect.token_kind(text)
+        if kind is not None:
+            article = "an" if kind[0] in "AEIOU" else "a"
+            yield Violation(
+                f"a non-sensitive value looks like {article} {kind}; {_ADVICE}", address, path or None
+            )
+
+
+@policy(id="TFK004", severity=Severity.SOFT)
+def no_secret_named_values(plan: Plan) -> Iterator[Violation]:
+    """No non-sensitive value under a credential-like key (password, token, secret, private_key, api_key).
+
+    Terraform only hides values that come from sensitive variables or attributes; a password typed into a
+    tfvars file or a map is shown in the clear everywhere the plan goes.
+    """
+    for address, path, key, text in _scan(plan):
+        if text.strip() and _detect.is_secret_key_name(key) and _detect.token_kind(text) is None:
+            yield Violation(
+                f"'{key}' is not sensitive but is named like a credential; {_ADVICE}", address, path or None
+            )
+
+
+@policy(id="TFK005", severity=Severity.ADVISORY, params={"min_length": 20, "threshold": 4.0})
+def no_high_entropy_values(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
+    """Report long random-looking strings (high Shannon entropy) in non-sensitive values.
+
+    Generated keys and tokens often have no telling format; entropy catches them. Values under digest-like
+    keys (``*_hash``, ``*sha256``, ``etag``) are left alone. Advisory because some identifiers are random
+    too; raise it to soft once the repository is clean.
+    """
+    min_length = int(ctx.params.get("min_length", 20))
+    threshold = float(ctx.params.get("threshold", 4.0))
+    for address, path, key, text in _scan(plan):
+        named = (
+            _detect.token_kind(text) is not None or _detect.is_secret_key_name(key) or _DIGEST_KEY.search(key)
+        )
+        if not named and _detect.is_high_entropy(text, min_length=min_length, threshold=threshold):
+            yield Violation(
+                f"a non-sensitive value looks random (high entropy); {_ADVICE}", address, path or None
+            )
+
+
+# ------------------------------------------------------------------------------------------ resources
+
+
+@policy(
+    id="TFK006",
+    severity=Severity.SOFT,
+    params={"keys": ["owner"], "attributes": ["tags", "labels", "input.tags"]},
+)
+def required_tags(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
+    """Resources that carry tags or labels must have the required keys (``keys``).
+
+    Ownership and cost tags are how a team finds who to call and who pays. ``attributes`` lists where tags
+    live: ``tags`` and ``labels`` for most providers, ``input.tags`` for ``terraform_data``.
+    """
+    keys = tuple(ctx.params.get("keys", ()))
+    attributes = tuple(ctx.params.get("attributes", ()))
+    if not keys:
+        return
+    decoder = _tags_decoder(attributes)
+    markers = tuple(f'"{a.split(".")[-1]}"'.encode() for a in attributes)
+    for rc in plan.resource_changes:
+        if rc.change.action not in _WRITES or rc.mode != "managed":
+            continue
+        raw = bytes(rc.change.after_raw)
+        if not any(m in raw for m in markers):
+            continue
+        try:
+            shape = decoder.decode(raw)
+        except msgspec.ValidationError:
+            continue  # not an object: no tags to check
+        for attribute in attributes:
+            value: Any = shape
+            for step in attribute.split("."):
+                value = getattr(value, step, None)
+            if not isinstance(value, dict):
+                continue  # no such attribute, or unknown until apply
+            missing = sorted(k for k in keys if k not in value)
+            if missing:
+                yield Violation(f"missing required tag(s): {', '.join(missing)}", rc.address, attribute)
+
+
+@functools.lru_cache(maxsize=16)
+def _tags_decoder(attributes: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    """A decoder of just the tag attributes (``input.tags``) of an after value: fast on big plans."""
+    tree: dict[str, Any] = {}
+    for attribute in attributes:
+        node = tree
+        for step in attribute.split("."):
+            node = node.setdefault(step, {})
+
+    def struct(name: str, node: dict[str, Any]) -> Any:
+        fields = [(k, (struct(f"{name}_{k}", v) if v else Any) | None, None) for k, v in node.items()]
+        return msgspec.defstruct(name, fields, forbid_unknown_fields=False)
+
+    return msgspec.json.Decoder(struct("Tags", tree) | None)
+
+
+@policy(id="TFK007", severity=Severity.SOFT, params={"allowed": [], "denied": []})
+def resource_types(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
+    """Only allowed resource types are created or changed, and never a denied one (globs).
+
+    A platform team decides which services a repository may use (no ``aws_iam_user`` with static keys, only
+    the approved database engines); deleting a denied type is always allowed.
+    """
+    allowed = tuple(ctx.params.get("allowed", ()))
+    denied = tuple(ctx.params.get("denied", ()))
+    if not allowed and not denied:
+        return
+    for rc in plan.resource_changes:
+        if rc.mode != "managed" or rc.change.action not in _WRITES:
+            continue
+        if denied and _matches(rc.type, denied):
+            yield Violation(f"resource type {rc.type} is denied ([policies.TFK007] denied)", rc.address)
+        elif allowed and not _matches(rc.type, allowed):
+            yield Violation(f"resource type {rc.type} is not in [policies.TFK007] allowed", rc.address)
+
+
+def _provider_allowed(provider: str, allowed: tuple[str, ...]) -> bool:
+    short = provider.rsplit("/", 1)[-1]
+    return provider == _BUILTIN_PROVIDER or any(
+        fnmatch.fnmatchcase(provider, p) or fnmatch.fnmatchcase(short, p) for p in allowed
+    )
+
+
+@policy(id="TFK008", severity=Severity.SOFT, params={"allowed": []})
+def allowed_providers(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
+    """Every resource and data source comes from an allowed provider (full source address or short name).
+
+    Providers run with the repository's credentials; an unreviewed one is arbitrary code with production
+    access. The built-in ``terraform`` provider (``terraform_data``) is always allowed.
+    """
+    allowed = tuple(ctx.params.get("allowed", ()))
+    if not allowed:
+        return
+    seen: dict[str, str] = {}
+    for rc in plan.resource_changes:
+        if (
+            rc.provider_name
+            and rc.provider_name not in seen
+            and not _provider_allowed(rc.provider_name, allowed)
+        ):
+            seen[rc.provider_name] = rc.address
+    for provider, address in seen.items():
+        yield Violation(f"provider {provider} is not in [policies.TFK008] allowed", address)
+
+
+# ------------------------------------------------------------------------------------- configuration
+
+
+def _graph(ctx: PolicyContext, *, required: bool = True) -> ModuleGraph | None:
+    """The module graph of the environment's directory; without one, skip the policy (or ``None``)."""
+    env = ctx.env
+    if env is None or not env.directory.is_dir():
+        if required:
+            raise SkipPolicy("no environment directory to read the configuration from")
+        return None
+    from tfkit.hcl import module_graph
+
+    return module_graph(env.directory)
+
+
+def _rel(path: os.PathLike[str], ctx: PolicyContext) -> str:
+    root = ctx.project.root if ctx.project is not None else None
+    return os.path.relpath(path, root) if root is not None else os.fspath(path)
+
+
+_GIT_SOURCE = ("git::", "github.com/", "bitbucket.org/", "git@")
+
+
+def _unpinned(source: str, version: str | None, exact: bool) -> str | None:
+    """Why a module source is not pinned, or ``None`` if it is."""
+    if source.startswith(("./", "../", "/")):
+        return None
+    if source.startswith(_GIT_SOURCE) or "git::" in source:
+        return None if "ref=" in source else "git source without ?ref= (pin a tag or commit)"
+    if "://" in source or source.startswith(("s3::", "gcs::", "hg::")):
+        return None
+    if source.count("/") in (2, 3):  # registry: [host/]namespace/name/provider
+        if not version:
+            return "registry module without a version"
+        if exact and not version.lstrip("= ").replace(".", "").isalnum():
+            return "registry module version is a range, not an exact version"
+        return None
+    return None
+
+
+def _plan_module_calls(plan: Plan) -> Iterator[tuple[str, ModuleCall]]:
+    configuration = plan.configuration
+    if configuration is None:
+        return
+    pending = [("", configuration.root_module)]
+    while pending:
+        prefix, module = pending.pop()
+        for name, call in module.module_calls.items():
+            address = f"{prefix}module.{name}"
+            yield address, call
+            if call.module is not None:
+                pending.append((address + ".", call.module))
+
+
+@policy(id="TFK101", severity=Severity.SOFT, params={"exact": False})
+def module_sources_pinned(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
+    """Module sources are local paths or pinned: a registry ``version``, a git ``?ref=``.
+
+    An unpinned module changes under the repository's feet: the same commit plans differently tomorrow, and
+    promotion from staging to production no longer means the same code. Reads the ``.tf`` files (with file
+    and line) when the environment's directory is known, else the plan's configuration.
+    """
+    exact = bool(ctx.params.get("exact", False))
+    graph = _graph(ctx, required=False)
+    if graph is not None:
+        for _caller, call in graph.calls:
+            reason = _unpinned(call.source, call.version, exact)
+            if reason:
+                yield Violation(
+                    f"module source {call.source} is not pinned: {reason}",
+                    address=f"module.{call.name}",
+                    file=_rel(call.block.file, ctx),
+                    line=call.block.line,
+                )
+        return
+    for address, call in _plan_module_calls(plan):
+        reason = _unpinned(call.source, call.version_constraint, exact)
+        if reason:
+            yield Violation(f"module source {call.source} is not pinned: {reason}", address=address)
+
+
+def _literal_credentials(block: Block, ctx: PolicyContext) -> Iterator[Violation]:
+    from tfkit.hcl import is_literal
+
+    def visit(body: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+        if isinstance(body, dict):
+            for key, value in body.items():
+                yield from visit(value, (*path, str(key)))
+        elif isinstance(body, list):
+            for item in body:
+                yield from visit(item, path)
+        elif isinstance(body, str) and is_literal(body) and body.strip():
+            key = path[-1] if path else ""
+            if _detect.is_secret_key_name(key) or _detect.token_kind(body) is not None:
+                yield ".".join(path), key
+
+    label = ".".join(block.labels)
+    for path, key in visit(dict(block.body), ()):
+        yield Violation(
+            f"{block.kind} '{label}' sets {path} to a literal credential; pass it through an environment "
+            "variable or a secret source instead",
+            address=f"{block.kind}.{label}",
+            path=path,
+            file=_rel(block.file, ctx),
+            line=block.attribute_line(path.split(".")[0]),
+        )
+        del key
+
+
+@policy(id="TFK102", severity=Severity.HARD)
+def no_credentials_in_config(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
+    """No provider or backend credential written literally in a ``.tf`` file.
+
+    Whatever is committed is in every clone and every CI cache forever; credentials belong in the
+    environment (``AWS_*``, ``TF_VAR_*``) or a secret store. Hard: a waiver would not make it less leaked.
+    """
+    graph = _graph(ctx)
+    if graph is None:
+        return
+    for module in graph.walk():
+        for block in (*module.providers, *module.backends):
+            yield from _literal_credentials(block, ctx)
+
+
+@policy(id="TFK103", severity=Severity.SOFT)
+def variables_typed_and_described(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
+    """Every variable of the environment and of the local modules it uses has a type and a description.
+
+    Types make Terraform reject bad input before anything runs, and let ``tfkit.testing.strategies`` generate
+    valid inputs; descriptions are the module's documentation.
+    """
+    graph = _graph(ctx)
+    if graph is None:
+        return
+    for module in graph.walk():
+        for variable in module.variables.values():
+            missing = [
+                what
+                for what, value in (("type", variable.type), ("description", variable.description))
+                if not value
+            ]
+            if missing:
+                yield Violation(
+                    f"variable '{variable.name}' has no {' and no '.join(missing)}",
+                    address=f"{_rel(module.directory, ctx)}/variable.{variable.name}",
+                    file=_rel(variable.block.file, ctx),
+                    line=variable.block.line,
+                )
+
+
+BUILTIN: tuple[Policy, ...] = (
+    protected_no_destroy,
+    blast_radius,
+    no_known_tokens,
+    no_secret_named_values,
+    no_high_entropy_values,
+    required_tags,
+    resource_types,
+    allowed_providers,
+    module_sources_pinned,
+    no_credentials_in_config,
+    variables_typed_and_described,
+)
+"""The built-in pack, in id order."""

@@ -1,0 +1,121 @@
+"""Per-policy settings from tfkit.toml: enabled, severity and parameters, globally and per environment.
+
+::
+
+    [policies]
+    disabled = ["TFK005"]                 # off everywhere
+    [policies.TFK006]
+    keys = ["owner", "cost_center"]       # parameters of one policy
+    [environments.production.policies.TFK002]
+    max_destructive = 0                   # stricter in production
+    severity = "hard"
+
+An environment's table wins over the top-level one. Unknown policy ids and unknown parameters are
+configuration errors (exit code 2) with a "did you mean".
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tfkit.errors import ConfigError
+from tfkit.findings import Severity
+
+if TYPE_CHECKING:
+    from tfkit.policy.api import Policy
+    from tfkit.project import Project
+
+__all__ = ["RESERVED_KEYS", "PolicySettings", "check_settings", "resolve"]
+
+#: Keys of a ``[policies]`` table that are not policy ids.
+RESERVED_KEYS = frozenset({"disabled", "enabled", "paths", "entry_points"})
+#: Keys of a ``[policies.<ID>]`` table that are not parameters.
+_POLICY_KEYS = frozenset({"enabled", "severity"})
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    """What one policy does in one environment."""
+
+    enabled: bool
+    severity: Severity
+    params: Mapping[str, Any]
+
+
+def _tables(project: Project | None, environment: str | None) -> list[tuple[str, Mapping[str, Any]]]:
+    """The ``[policies]`` tables that apply, weakest first, each with its name for messages."""
+    if project is None:
+        return []
+    tables: list[tuple[str, Mapping[str, Any]]] = [("policies", project.config.section("policies"))]
+    env = project.config.environment(environment) if environment else None
+    if env is not None:
+        tables.append((f"environments.{environment}.policies", env.section("policies")))
+    return tables
+
+
+def resolve(policy: Policy, project: Project | None, environment: str | None) -> PolicySettings:
+    """The settings of ``policy`` in ``environment``: its defaults, then tfkit.toml, then the env's table."""
+    enabled = True
+    severity = policy.severity
+    params = dict(policy.params)
+    for _name, table in _tables(project, environment):
+        if policy.id in table.get("disabled", ()):
+            enabled = False
+        if policy.id in table.get("enabled", ()):
+            enabled = True
+        own = table.get(policy.id)
+        if isinstance(own, Mapping):
+            if "enabled" in own:
+                enabled = bool(own["enabled"])
+            if "severity" in own:
+                severity = Severity(own["severity"])
+            params.update({k: v for k, v in own.items() if k not in _POLICY_KEYS})
+    return PolicySettings(enabled, severity, params)
+
+
+def check_settings(project: Project | None, policies: Iterable[Policy]) -> None:
+    """Raise ``ConfigError`` for a setting that names no loaded policy or no parameter of it."""
+    if project is None:
+        return
+    by_id = {p.id: p for p in policies}
+    path = str(project.config.path)
+    tables = [("policies", project.config.section("policies"))] + [
+        (f"environments.{e.name}.policies", e.section("policies")) for e in project.config.environments
+    ]
+    for where, table in tables:
+        for key in (k for k in ("disabled", "enabled") if k in table):
+            for pid in table[key]:
+                if pid not in by_id:
+                    raise _unknown(path, f"{where}.{key}", pid, by_id)
+        for key, value in table.items():
+            if key in RESERVED_KEYS:
+                continue
+            if key not in by_id:
+                raise _unknown(path, where, key, by_id, extra=RESERVED_KEYS)
+            known = set(by_id[key].params) | _POLICY_KEYS
+            for param in value if isinstance(value, Mapping) else ():
+                if param not in known:
+                    close = difflib.get_close_matches(param, sorted(known), n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    raise ConfigError(
+                        f"{path}: unknown parameter '{where}.{key}.{param}'{hint}; "
+                        f"{key} takes: {', '.join(sorted(known))}",
+                        file=path,
+                        key=f"{where}.{key}.{param}",
+                    )
+
+
+def _unknown(
+    path: str, where: str, name: str, by_id: Mapping[str, Policy], extra: Iterable[str] = ()
+) -> ConfigError:
+    candidates = sorted([*by_id, *extra])
+    close = difflib.get_close_matches(name, candidates, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return ConfigError(
+        f"{path}: '{where}' names unknown policy '{name}'{hint}; see `tfkit policies` for the ids",
+        file=path,
+        key=f"{where}.{name}",
+    )

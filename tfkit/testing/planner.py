@@ -1,0 +1,210 @@
+"""Plans for tests: made in a temporary copy of the repository, cached by inputs, recorded or replayed.
+
+``Planner.plan("staging", vars={...})`` copies what the environment needs (tfkit.toml, the environment's
+directory, every local module it reaches, secret files, the repository's policies) into a private
+directory once, writes ``vars`` to an extra var file there (it comes last, so it wins over the
+environment's own var files), and plans with the real engine. The repository itself is never written to,
+and a local state file is read from the copy, never from the original.
+
+Record/replay: with ``mode="record"`` every plan's redacted JSON is also saved to ``fixtures_dir`` under a
+key of the environment, the inputs and a digest of the configuration; with ``mode="replay"`` plans are read
+from there and Terraform never runs (a missing or stale recording is a one-line error). Sensitive values are
+redacted in recordings, so they can be committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tfkit.errors import TfkitError
+from tfkit.fsutil import atomic_write
+
+if TYPE_CHECKING:
+    from tfkit.plan import Plan
+    from tfkit.project import Environment, Project
+
+__all__ = ["Planner", "ReplayError", "module_root", "plan_module"]
+
+MODES = ("record", "replay")
+_IGNORE = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl.bak", "*.tfplan", "__pycache__", ".tfkit")
+
+
+class ReplayError(TfkitError):
+    """Replay mode found no recording for a plan (record it with ``--tfkit-replay record``)."""
+
+    exit_code = 2
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _config_files(project: Project, environment: Environment) -> list[Path]:
+    """The files of the environment's directory and of every local module it reaches."""
+    from tfkit.hcl import module_graph
+
+    graph = module_graph(environment.directory)
+    files: list[Path] = []
+    for directory in graph.modules:
+        files.extend(p for p in sorted(directory.iterdir()) if p.is_file() and not p.name.endswith(".tfplan"))
+    return files
+
+
+class Planner:
+    """Plans environments of ``project`` in copies under ``workdir``; one cache per planner."""
+
+    def __init__(
+        self,
+        project: Project,
+        workdir: Path,
+        *,
+        engine: str | None = None,
+        mode: str | None = None,
+        fixtures_dir: Path | None = None,
+    ) -> None:
+        if mode is not None and mode not in MODES:
+            raise ValueError(f"replay mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if mode is not None and fixtures_dir is None:
+            raise ValueError("record/replay needs a fixtures directory")
+        self.project = project
+        self.workdir = Path(workdir)
+        self.engine = engine
+        self.mode = mode
+        self.fixtures_dir = fixtures_dir
+        self._copy: Project | None = None
+        self._cache: dict[str, Plan] = {}
+
+    # ---- the private copy
+
+    def copy(self) -> Project:
+        """The private copy of the repository (made on first use)."""
+        if self._copy is None:
+            self._copy = self._make_copy()
+        return self._copy
+
+    def _make_copy(self) -> Project:
+        from tfkit.hcl import module_graph
+        from tfkit.project import Project
+
+        root = self.project.root
+        dest = self.workdir / "repo"
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(self.project.config.path, dest / self.project.config.path.name)
+        directories: set[Path] = set()
+        for env in self.project.environments:
+            if env.directory.is_dir():
+                directories.update(module_graph(env.directory).modules)
+        for entry in self.project.config.section("policies").get("paths", ["policies"]):
+            if (root / entry).is_dir():
+                directories.add((root / entry).resolve())
+        for directory in sorted(directories):
+            if not directory.is_relative_to(root):
+                raise TfkitError(
+                    f"{directory} is outside the repository {root}; tfkit_plan cannot copy it for a test"
+                )
+            shutil.copytree(directory, dest / directory.relative_to(root), ignore=_IGNORE, dirs_exist_ok=True)
+        sources = [*self.project.config.secrets.values()]
+        for env in self.project.environments:
+            sources.extend(env.secrets.values())
+        for source in sources:
+            if source.file and not Path(source.file).expanduser().is_absolute():
+                src = root / source.file
+                if src.is_file():
+                    (dest / source.file).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    shutil.copy2(src, dest / source.file)
+        return Project.load(dest)
+
+    # ---- planning
+
+    def key(self, env_name: str, vars: Mapping[str, Any] | None) -> str:
+        """The cache and recording key: environment, inputs, and a digest of the configuration's files."""
+        environment = self.project.environment(env_name)
+        files = _config_files(self.project, environment) + list(environment.var_files)
+        content = hashlib.sha256()
+        for file in files:
+            content.update(str(file.relative_to(self.project.root)).encode())
+            content.update(file.read_bytes())
+        return _digest([env_name, dict(vars or {}), content.hexdigest()])[:16]
+
+    def recording(self, env_name: str, key: str) -> Path:
+        """Where the plan of ``env_name`` with ``key`` is recorded."""
+        assert self.fixtures_dir is not None
+        return self.fixtures_dir / f"{env_name}-{key}.json"
+
+    def plan(self, env_name: str, vars: Mapping[str, Any] | None = None) -> Plan:
+        """The plan of ``env_name`` with extra variable values ``vars`` (cached per inputs)."""
+        from tfkit.plan import load_plan
+
+        key = self.key(env_name, vars)
+        if key in self._cache:
+            return self._cache[key]
+        if self.mode == "replay":
+            path = self.recording(env_name, key)
+            if not path.is_file():
+                raise ReplayError(
+                    f"no recorded plan for {env_name} with these inputs at {path}; "
+                    "run the tests once with --tfkit-replay record"
+                )
+            plan = load_plan(path)
+        else:
+            plan = self._plan_for_real(env_name, vars)
+            if self.mode == "record":
+                atomic_write(self.recording(env_name, key), plan.redacted())
+        self._cache[key] = plan
+        return plan
+
+    def _plan_for_real(self, env_name: str, vars: Mapping[str, Any] | None) -> Plan:
+        from tfkit.workflow import RunOptions, Session
+
+        environment = self.copy().environment(env_name)
+        var_files = environment.var_files
+        if vars:
+            extra = environment.directory / f"zz-tfkit-test-{_digest(dict(vars))[:12]}.tfvars.json"
+            atomic_write(extra, json.dumps(dict(vars), sort_keys=True), mode=0o600)
+            var_files = (*var_files, extra)
+        with Session(environment, RunOptions(engine=self.engine), var_files=var_files) as session:
+            return session.plan().plan
+
+
+def module_root(module: Path, inputs: Mapping[str, Any], dest: Path) -> Path:
+    """Write a root module under ``dest`` that calls ``module`` with ``inputs`` (as a tfvars.json file)."""
+    from tfkit.hcl import load_module
+
+    declared = load_module(module).variables
+    unknown = sorted(set(inputs) - set(declared))
+    if unknown:
+        raise TfkitError(f"{module} declares no variable {unknown[0]}; it has: {', '.join(sorted(declared))}")
+    dest.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for name in sorted(inputs):
+        decl = declared[name]
+        type_line = f"  type = {decl.type}\n" if decl.type else ""
+        sensitive = "  sensitive = true\n" if decl.sensitive else ""
+        lines.append(f'variable "{name}" {{\n{type_line}{sensitive}}}\n')
+    arguments = "".join(f"  {name} = var.{name}\n" for name in sorted(inputs))
+    source = Path(os.path.relpath(module.resolve(), dest.resolve())).as_posix()
+    lines.append(f'module "under_test" {{\n  source = "./{source}"\n{arguments}}}\n')
+    atomic_write(dest / "main.tf", "\n".join(lines))
+    atomic_write(dest / "inputs.auto.tfvars.json", json.dumps(dict(inputs), sort_keys=True), mode=0o600)
+    return dest
+
+
+def plan_module(
+    module: Path | str, inputs: Mapping[str, Any], dest: Path, *, engine: str = "embedded"
+) -> Plan:
+    """Plan ``module`` called with ``inputs`` from a root module generated in ``dest`` (real engine)."""
+    from tfkit.plan import load_plan
+    from tfkit.terraform import open_engine
+
+    root = module_root(Path(module), inputs, Path(dest))
+    with open_engine(engine, root) as tf:
+        tf.init()
+        plan_file = tf.run_dir / "module.tfplan"
+        tf.plan(out=plan_file)
+        return load_plan(tf.show_plan(plan_file))
