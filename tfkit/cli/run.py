@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +23,9 @@ from tfkit.cli._app import (
     render_plan,
     show_review,
 )
+from tfkit.cli.report_options import Reporting, report_options
 from tfkit.redact import MASK, mask
+from tfkit.report.model import EnvironmentReport, Report
 
 if TYPE_CHECKING:
     from tfkit import workflow
@@ -48,53 +52,147 @@ def _selected(state: State, env_name: str | None, all_envs: bool) -> list[Enviro
     if all_envs:
         return list(state.project.environments)
     if not env_name:
-        raise click.UsageError("name an environment with --env, or pass --all")
+        raise click.UsageError("Missing option '--env' (name an environment, or pass --all for every one)")
     return [state.project.environment(env_name)]
+
+
+def _jobs_option() -> Callable[[Any], Any]:
+    return click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=1),
+        default=2,
+        show_default=True,
+        help="With --all: how many environments run at once, each in its own worker process.",
+    )
+
+
+def run_every_environment(
+    state: State, operation: str, jobs: int, reporting: Reporting, *, gate: bool = True
+) -> None:
+    """Run ``operation`` on every environment in worker processes; print each one's output as one block.
+
+    Progress lines go to stderr as they happen; each environment's block goes to stdout in one piece,
+    in promotion order (text format); the combined report is written once; the exit code is the worst.
+    """
+    from tfkit.multi import run_environments
+    from tfkit.report.text import render_block, render_summary
+
+    project = state.project
+    text = reporting.format == "text"
+
+    def progress(environment: str, step: str) -> None:
+        click.secho(
+            mask(f"tfkit: {environment}: {step}" + ("" if step == "done" else "...")), err=True, dim=True
+        )
+
+    names = list(project.names)
+    finished: dict[str, EnvironmentReport] = {}
+
+    def done(entry: EnvironmentReport) -> None:
+        # each environment's block is printed whole, in promotion order, as soon as those before it are
+        finished[entry.environment] = entry
+        while text and names and names[0] in finished:
+            out(render_block(finished[names.pop(0)]) + "\n")
+
+    report = run_environments(
+        project.root,
+        project.names,
+        operation,
+        jobs=jobs,
+        engine=state.engine,
+        binary=state.binary,
+        gate=gate,
+        progress=progress,
+        on_done=done,
+    )
+    if text:
+        out(render_summary(report))
+    reporting.emit(report, show=not text)
+    if report.exit_code:
+        failed = [f"{e.environment} ({e.outcome})" for e in report.environments if e.exit_code]
+        err(f"error: {operation} failed for {', '.join(failed)}")
+        raise SystemExit(report.exit_code)
 
 
 @cli.command()
 @env_option(required=False)
-@click.option("--all", "all_envs", is_flag=True, help="Validate every environment.")
+@click.option("--all", "all_envs", is_flag=True, help="Validate every environment (in worker processes).")
+@_jobs_option()
+@report_options()
 @pass_state
-def validate(state: State, env_name: str | None, all_envs: bool) -> None:
+def validate(state: State, env_name: str | None, all_envs: bool, jobs: int, reporting: Reporting) -> None:
     """Check that an environment's configuration is valid."""
     from tfkit import workflow
 
-    for env in _selected(state, env_name, all_envs):
-        result = workflow.validate(env, options=state.options(env.name))
-        for warning in result.warnings:
-            err(f"warning: {env.name}: {warning.one_line()}")
-        out(f"{env.name}: valid")
+    if all_envs:
+        _selected(state, env_name, all_envs)
+        run_every_environment(state, "validate", jobs, reporting)
+        return
+    env = _selected(state, env_name, all_envs)[0]
+    start = time.perf_counter()
+    result = workflow.validate(env, options=state.options(env.name))
+    entry = EnvironmentReport(
+        env.name,
+        "validate",
+        warnings=tuple(w.one_line() for w in result.warnings),
+        duration=time.perf_counter() - start,
+        directory=env.directory,
+    )
+    reporting.emit(Report("validate", (entry,), root=state.project.root))
 
 
 @cli.command()
-@env_option()
+@env_option(required=False)
+@click.option("--all", "all_envs", is_flag=True, help="Plan every environment (in worker processes).")
+@_jobs_option()
 @click.option(
     "--out",
     "out_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write the plan JSON (sensitive values redacted) to this file.",
+    help="Also write the plan JSON (sensitive values redacted) to this file (with --env only).",
 )
 @click.option("--no-gate", is_flag=True, help="Only plan; do not run policies and scanners.")
+@report_options()
 @pass_state
-def plan(state: State, env_name: str, out_file: Path | None, no_gate: bool) -> None:
-    """Plan an environment, run the gate, and show both; exit 1 if the gate fails."""
+def plan(
+    state: State,
+    env_name: str | None,
+    all_envs: bool,
+    jobs: int,
+    out_file: Path | None,
+    no_gate: bool,
+    reporting: Reporting,
+) -> None:
+    """Plan an environment (or --all), run the gate, and show both; exit 1 if the gate fails."""
     from tfkit import gate, workflow
     from tfkit.errors import GateFailedError
 
-    env = state.project.environment(env_name)
+    if all_envs:
+        _selected(state, env_name, all_envs)
+        if out_file is not None:
+            raise click.UsageError("--out writes one plan; use it with --env, not --all")
+        run_every_environment(state, "plan", jobs, reporting, gate=not no_gate)
+        return
+    env = _selected(state, env_name, all_envs)[0]
+    start = time.perf_counter()
     decoded = workflow.plan(env, options=state.options(env.name))
-    out(render_plan(decoded))
     if out_file is not None:
         from tfkit.fsutil import atomic_write
 
         atomic_write(out_file, mask(decoded.redacted().decode()))
         err(f"tfkit: wrote the redacted plan JSON to {out_file}")
-    if no_gate:
-        return
-    result = gate.evaluate(decoded, env.name, project=state.project)
-    out(render_gate(result))
-    if not result.passed:
+    result = None if no_gate else gate.evaluate(decoded, env.name, project=state.project)
+    entry = EnvironmentReport(
+        env.name,
+        "plan",
+        plan=decoded,
+        gate=result,
+        duration=time.perf_counter() - start,
+        directory=env.directory,
+    )
+    reporting.emit(Report("plan", (entry,), root=state.project.root))
+    if result is not None and not result.passed:
         raise GateFailedError(f"the plan of '{env.name}' failed the gate", result=result)
 
 

