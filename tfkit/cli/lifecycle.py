@@ -7,6 +7,7 @@ import json
 import click
 
 from tfkit.cli._app import State, ask, cli, env_option, err, lock_timeout_option, out, pass_state, show_review
+from tfkit.cli.report_options import Reporting, report_options
 from tfkit.cli.run import report_apply
 
 
@@ -59,18 +60,27 @@ def promote(state: State, target: str, auto_approve: bool, lock_timeout: str | N
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON (the same as --format json).")
+@report_options()
 @pass_state
-def status(state: State, as_json: bool) -> None:
+def status(state: State, as_json: bool, reporting: Reporting) -> None:
     """Each environment: health, last apply, its snapshot, and what it is behind on."""
     from dataclasses import asdict
 
     from tfkit import workflow
+    from tfkit.report import EnvironmentReport, Report
 
     rows = workflow.status(state.project)
-    if as_json:
-        out(json.dumps([asdict(r) for r in rows], indent=2))
-        return
+    if as_json or reporting.format != "text" or reporting.outputs:
+        report = Report(
+            "status",
+            tuple(EnvironmentReport(r.environment, "status", details=asdict(r)) for r in rows),
+            root=state.project.root,
+        )
+        fmt = "json" if as_json else reporting.format
+        Reporting(fmt, reporting.outputs).emit(report, show=fmt != "text")
+        if fmt != "text":
+            return
     for row in rows:
         last = (
             f"last {row.last_kind} {row.last_apply} (snapshot {row.snapshot})"

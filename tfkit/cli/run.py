@@ -29,6 +29,8 @@ from tfkit.report.model import EnvironmentReport, Report
 
 if TYPE_CHECKING:
     from tfkit import workflow
+    from tfkit.gate import GateResult
+    from tfkit.plan import Plan
     from tfkit.project import Environment
 
 
@@ -212,6 +214,7 @@ def plan(
 )
 @click.option("--reason", default=None, help="Why a rule is overridden; recorded in the ledger.")
 @lock_timeout_option()
+@report_options()
 @pass_state
 def apply(
     state: State,
@@ -222,23 +225,64 @@ def apply(
     skip_promotion_check: bool,
     reason: str | None,
     lock_timeout: str | None,
+    reporting: Reporting,
 ) -> None:
     """Plan, gate, confirm and apply exactly that plan; then verify and snapshot it."""
     from tfkit import workflow
+    from tfkit.errors import GateFailedError
 
     if (allow_unstable or skip_promotion_check) and not reason:
         raise click.UsageError("--allow-unstable and --skip-promotion-check need --reason '...'")
     env = state.project.environment(env_name)
-    outcome = workflow.apply(
-        env,
-        auto_approve=auto_approve,
-        confirm=ask("apply"),
-        rollback_on_failure=rollback_on_failure,
-        allow_unstable=reason if allow_unstable else None,
-        skip_promotion_check=reason if skip_promotion_check else None,
-        options=state.options(env.name, show=show_review, lock_timeout=lock_timeout),
+    text = reporting.format == "text"
+    reviews: list[workflow.Review] = []
+
+    def show(review: workflow.Review) -> None:
+        reviews.append(review)
+        if text:
+            show_review(review)
+
+    try:
+        outcome = workflow.apply(
+            env,
+            auto_approve=auto_approve,
+            confirm=ask("apply"),
+            rollback_on_failure=rollback_on_failure,
+            allow_unstable=reason if allow_unstable else None,
+            skip_promotion_check=reason if skip_promotion_check else None,
+            options=state.options(env.name, show=show, lock_timeout=lock_timeout),
+        )
+    except GateFailedError:
+        if reviews:
+            _emit_apply(state, env, reporting, reviews[-1].plan, reviews[-1].gate, {"applied": False})
+        raise
+    if text:
+        report_apply(outcome, "apply")
+    details = {"applied": outcome.applied, "snapshot": outcome.snapshot, "converged": outcome.converged}
+    _emit_apply(state, env, reporting, outcome.plan, outcome.gate, details)
+
+
+def _emit_apply(
+    state: State,
+    env: Environment,
+    reporting: Reporting,
+    plan: Plan,
+    gate: GateResult | None,
+    details: dict[str, object],
+) -> None:
+    """The apply's report in the requested formats (text was already printed step by step)."""
+    if reporting.format == "text" and not reporting.outputs:
+        return
+    report = Report.single(
+        "apply",
+        env.name,
+        plan=plan,
+        gate=gate,
+        details=details,
+        root=state.project.root,
+        directory=env.directory,
     )
-    report_apply(outcome, "apply")
+    reporting.emit(report, show=reporting.format != "text")
 
 
 def report_apply(outcome: workflow.ApplyOutcome, what: str) -> None:
