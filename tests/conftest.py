@@ -7,6 +7,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,26 @@ def copy_example(dest: Path) -> Path:
     (secrets / "db_password").write_text(TEST_SECRET + "\n")
     (secrets / "db_password").chmod(0o600)
     return dest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One Checkov result cache for the whole run (content-keyed, so sharing is exact), as CI would.
+
+    Also points TFKIT_CHECKOV at the project's Checkov environment when `make` did not export it.
+    """
+    cache = tmp_path_factory.mktemp("tfkit-cache")
+    saved = {k: os.environ.get(k) for k in ("TFKIT_CACHE_DIR", "TFKIT_CHECKOV")}
+    os.environ["TFKIT_CACHE_DIR"] = str(cache)
+    checkov = REPO / ".venv-checkov" / "bin" / "checkov"
+    if not saved["TFKIT_CHECKOV"] and checkov.exists():
+        os.environ["TFKIT_CHECKOV"] = str(checkov)
+    yield cache
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture

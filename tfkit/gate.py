@@ -1,13 +1,16 @@
 """The one gate: policies and scanners on one plan, waivers applied, one verdict.
 
 A plan that fails the gate is never applied, by any front door. ``evaluate`` is what ``tfkit plan``,
-``tfkit check``, ``tfkit apply`` and the Python API call.
+``tfkit check``, ``tfkit apply`` and the Python API call; ``combine`` turns findings gathered
+elsewhere (``tfkit scan`` runs only the scanners) into a result with the same waiver handling.
+Scanners run as ``[checkov]`` says (``tfkit.scan``); a scanner that cannot run raises its
+``ScanError`` rather than letting an unscanned plan pass.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -18,7 +21,7 @@ if TYPE_CHECKING:
     from tfkit.plan import Plan
     from tfkit.project import Project
 
-__all__ = ["GateResult", "evaluate"]
+__all__ = ["GateResult", "combine", "evaluate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +76,26 @@ def evaluate(
             findings.extend(scan.findings)
             timings[scan.tool] = scan.duration
             tools[scan.tool] = scan.version
+    return combine(findings, environment, project=project, today=today, timings=timings, tools=tools)
+
+
+def combine(
+    findings: Iterable[Finding],
+    environment: str | None,
+    *,
+    project: Project | None = None,
+    today: date | None = None,
+    timings: Mapping[str, float] | None = None,
+    tools: Mapping[str, str] | None = None,
+) -> GateResult:
+    """One ``GateResult`` from findings already gathered: the project's waivers applied, if any."""
+    found = list(findings)
     errors: list[str] = []
     if project is not None:
         from tfkit.policy.waivers import apply_waivers, load_waivers
 
         waived, errors = apply_waivers(
-            findings, load_waivers(project), environment=environment, today=today or date.today()
+            found, load_waivers(project), environment=environment, today=today or date.today()
         )
-        findings = list(waived)
-    return GateResult(environment, tuple(findings), tuple(errors), timings, tools)
+        found = list(waived)
+    return GateResult(environment, tuple(found), tuple(errors), dict(timings or {}), dict(tools or {}))

@@ -17,9 +17,15 @@ from tfkit.testing.strategies import module_inputs
 
 pytestmark = pytest.mark.slow
 SLOW = settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+# The tags tfkit.toml's [policies.TFK006] requires on every resource, plus an optional extra one.
 TAGS = st.fixed_dictionaries(
-    {"owner": st.sampled_from(["platform-team", "data-team"]), "cost_center": st.just("cc-1234")},
-    optional={"env": st.sampled_from(["dev", "staging", "production"])},
+    {
+        "owner": st.sampled_from(["platform-team", "data-team"]),
+        "cost_center": st.just("cc-1234"),
+        "env": st.sampled_from(["dev", "staging", "production"]),
+        "managed_by": st.just("tfkit"),
+    },
+    optional={"team": st.sampled_from(["core", "edge"])},
 )
 
 

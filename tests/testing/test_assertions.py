@@ -120,7 +120,7 @@ def test_policies_pass_fails_with_one_line_per_finding(changed: Plan, planner: P
     with pytest.raises(PlanAssertionError) as info:
         assert_policies_pass(changed, env="production", project=planner.copy())
     lines = str(info.value).splitlines()
-    assert lines[0] == "policies failed in production: 2 blocking finding(s)"
+    assert lines[0] == "policies failed in production: 3 blocking finding(s)"
     assert lines[1].startswith(
         "  SOFT     TFK001 module.service.terraform_data.backup[0]: delete in protected"
     )

@@ -1,0 +1,39 @@
+"""Fixtures of the scanner tests: the Checkov executable, fixture plans, an example repository with checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from scanutil import REPO
+
+CHECKOV_TOML = """
+[checkov]
+external_checks_dirs = ["policies/checkov"]
+"""
+
+
+@pytest.fixture(scope="session")
+def checkov_exe() -> str:
+    """The Checkov under test, found as tfkit finds it (TFKIT_CHECKOV, else PATH); `make test` sets it."""
+    found = os.environ.get("TFKIT_CHECKOV") or shutil.which("checkov")
+    assert found, "Checkov is not installed: run `make setup` and export TFKIT_CHECKOV (see Makefile)"
+    return found
+
+
+@pytest.fixture
+def checkov_env(checkov_exe: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """TFKIT_CHECKOV set for this test (and for the tfkit subprocesses it starts)."""
+    monkeypatch.setenv("TFKIT_CHECKOV", checkov_exe)
+    return checkov_exe
+
+
+@pytest.fixture
+def scan_repo(example_repo: Path, checkov_env: str) -> Path:
+    """The example repository with its custom checks and a ``[checkov]`` table."""
+    shutil.copytree(REPO / "policies" / "checkov", example_repo / "policies" / "checkov", dirs_exist_ok=True)
+    with (example_repo / "tfkit.toml").open("a") as handle:
+        handle.write(CHECKOV_TOML)
+    return example_repo

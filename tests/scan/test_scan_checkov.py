@@ -1,0 +1,207 @@
+"""Checkov run for real: failures as one-line errors, offline, typed findings, and the cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from scanutil import PLANS, fake_checkov
+
+from tfkit.plan import load_plan
+from tfkit.scan.checkov import scan_plan
+from tfkit.scan.errors import ScanConfigError, ScanError
+from tfkit.scan.settings import CheckovSettings
+
+IAM = PLANS / "checkov" / "iam-data-source-read-v1.1.json"
+VERSION = 'if [ "$1" = --version ]; then echo 3.3.30; exit 0; fi\n'
+BLOCKER = """
+import os, socket
+_log = os.environ["TFKIT_NET_LOG"]
+with open(_log, "a") as h:
+    h.write("loaded\\n")
+def _record(what):
+    with open(_log, "a") as h:
+        h.write(what + "\\n")
+def _getaddrinfo(host, *args, **kwargs):
+    _record(f"getaddrinfo {host}")
+    raise OSError("network blocked by the test")
+_connect = socket.socket.connect
+def _guarded(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _record(f"connect {address}")
+        raise OSError("network blocked by the test")
+    return _connect(self, address)
+socket.getaddrinfo = _getaddrinfo
+socket.socket.connect = _guarded
+"""
+
+
+def _settings(tmp_path: Path, **kw: object) -> CheckovSettings:
+    return CheckovSettings(cache_dir=tmp_path / "cache", **kw)  # type: ignore[arg-type]
+
+
+def test_crashing_checkov_is_a_one_line_error_with_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exe = fake_checkov(tmp_path / "bin", VERSION + 'echo "Traceback: KeyError boom" >&2\nexit 3\n')
+    monkeypatch.setenv("TFKIT_CHECKOV", str(exe))
+    with pytest.raises(ScanError) as info:
+        scan_plan(load_plan(IAM.read_bytes()), _settings(tmp_path))
+    assert info.value.exit_code == 1 and info.value.returncode == 3
+    assert str(info.value) == "checkov crashed (exit 3): Traceback: KeyError boom"
+    assert "boom" in info.value.stderr
+
+
+def test_output_that_is_not_a_report_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    exe = fake_checkov(tmp_path / "bin", VERSION + 'echo "Update available!"\necho "warn" >&2\nexit 0\n')
+    monkeypatch.setenv("TFKIT_CHECKOV", str(exe))
+    with pytest.raises(
+        ScanError, match="checkov produced no JSON report \\(it printed 'Update available!'\\): warn"
+    ):
+        scan_plan(load_plan(IAM.read_bytes()), _settings(tmp_path))
+    exe.write_text("#!/bin/sh\n" + VERSION + "echo '{\"foo\": 1}'\n")
+    with pytest.raises(ScanError, match="not a report"):
+        scan_plan(load_plan(IAM.read_bytes()), _settings(tmp_path))
+
+
+@pytest.mark.slow
+def test_unknown_check_id_is_a_config_error(tmp_path: Path, checkov_env: str) -> None:
+    settings = _settings(tmp_path, skip_checks=("CKV_AWS_2O",))
+    for _ in range(2):  # once learning the catalog from the run, once from the cache
+        with pytest.raises(
+            ScanConfigError, match=r"checkov\.skip_checks: unknown check id 'CKV_AWS_2O' \(did you mean"
+        ):
+            scan_plan(load_plan(IAM.read_bytes()), settings)
+
+
+@pytest.mark.slow
+def test_no_network_connection_is_attempted(
+    tmp_path: Path, checkov_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCKER)
+    log = tmp_path / "net.log"
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("TFKIT_NET_LOG", str(log))
+    report = scan_plan(load_plan(IAM.read_bytes()), _settings(tmp_path))
+    assert report.runs == 1 and report.failed
+    lines = log.read_text().splitlines()
+    assert "loaded" in lines, "the blocker did not load in Checkov's process"
+    assert [line for line in lines if line != "loaded"] == []
+    # Control: the same blocker does see Checkov's network use when it is not switched off.
+    log.unlink()
+    env = {k: v for k, v in os.environ.items() if k != "BC_SKIP_MAPPING"}
+    subprocess.run(
+        [checkov_env, "-f", str(IAM), "--framework", "terraform_plan", "-o", "json"],
+        env=env,
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+    assert any(line.startswith("getaddrinfo") for line in log.read_text().splitlines())
+
+
+@pytest.mark.slow
+def test_findings_are_typed(tmp_path: Path, checkov_env: str) -> None:
+    plan = load_plan(IAM.read_bytes())
+    report = scan_plan(plan, _settings(tmp_path, fail_on=("HIGH",)), file=str(IAM))
+    assert report.tool == "checkov" and report.version.count(".") == 2
+    addresses = {rc.address for rc in plan.resource_changes}
+    failed = {(f.check_id, f.address) for f in report.failed}
+    assert ("CKV_AWS_49", "data.aws_iam_policy_document.allow_access_from_another_account") in failed
+    assert {f.address for f in report.findings} == addresses | {"aws.default"}  # and the provider
+    assert all(f.source == "checkov" and f.name and f.file == str(IAM) for f in report.findings)
+    assert not any(f.blocking for f in report.findings)  # no built-in check has a severity offline
+
+
+@pytest.mark.slow
+def test_cache_sends_only_changed_resources(scan_repo: Path, checkov_env: str) -> None:
+    from tfkit import workflow
+    from tfkit.project import Project
+    from tfkit.scan.settings import load_settings
+
+    project = Project.load(scan_repo)
+    env = project.environment("staging")
+    settings = load_settings(project, "staging")
+    first_plan = workflow.plan(env)
+    cold = scan_plan(first_plan, settings)
+    assert cold.runs == 1 and cold.sent and cold.cached == 0
+    warm = scan_plan(first_plan, settings)
+    assert warm.runs == 0 and warm.sent == () and warm.findings == cold.findings
+
+    tfvars = env.directory / "staging.tfvars"
+    text = tfvars.read_text()
+    assert '"SSH from the VPN range"' in text
+    tfvars.write_text(text.replace('"SSH from the VPN range"', '"SSH from the VPN"'))
+    second_plan = workflow.plan(env)
+    changed = scan_plan(second_plan, settings)
+    rule = [rc.address for rc in second_plan.resource_changes if "ssh-vpn" in rc.address]
+    assert changed.runs == 1 and list(changed.sent) == rule
+    full = scan_plan(second_plan, dataclasses.replace(settings, cache_dir=None))
+    assert full.sent and sorted(map(repr, changed.findings)) == sorted(map(repr, full.findings))
+    ids = {f.check_id for f in full.findings}
+    assert {"CKV_TFK_1", "CKV_TFK_2", "CKV2_TFK_1"} <= ids
+
+
+@pytest.mark.slow
+def test_custom_check_failure_fails_the_scan_command(scan_repo: Path, tfkit_cli) -> None:
+    service = scan_repo / "modules" / "service" / "main.tf"
+    service.write_text(service.read_text().replace('engine = "postgres"', 'engine = "oracle"'))
+    result = tfkit_cli("scan", "--env", "staging", cwd=scan_repo)
+    assert result.returncode == 1, result.stderr
+    assert "SOFT     CKV2_TFK_1 module.service.terraform_data.database: " in result.stdout
+    assert "gate FAILED for staging" in result.stdout
+
+
+@pytest.mark.slow
+def test_scan_command_on_a_plan_file(tmp_path: Path, checkov_env: str, tfkit_cli) -> None:
+    result = tfkit_cli("scan", str(IAM), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr  # failed checks fail the gate (fail_on: all severities)
+    assert "CKV_AWS_49 data.aws_iam_policy_document.allow_access_from_another_account" in result.stdout
+    assert "scanner: checkov " in result.stdout
+    destroy = tfkit_cli("scan", str(PLANS / "snyk-cli" / "aws-destroy-v0.1.json"), cwd=tmp_path)
+    assert destroy.returncode == 1
+    assert "SOFT     TFKIT_DEL_1 aws_s3_bucket.terra_ci" in destroy.stdout
+
+
+def test_scan_command_errors(tmp_path: Path, tfkit_cli) -> None:
+    both = tfkit_cli("scan", str(IAM), "--env", "dev", cwd=tmp_path)
+    assert both.returncode == 2 and "either --env" in both.stderr
+    missing = tfkit_cli("scan", str(IAM), cwd=tmp_path, env={"TFKIT_CHECKOV": str(tmp_path / "none")})
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines()[-1].startswith("error: checkov not found")
+    assert "Traceback" not in missing.stderr
+    crash = fake_checkov(tmp_path / "bin", VERSION + "echo 'segfault-ish' >&2\nexit 139\n")
+    crashed = tfkit_cli("scan", str(IAM), cwd=tmp_path, env={"TFKIT_CHECKOV": str(crash)})
+    assert crashed.returncode == 1
+    assert crashed.stderr.strip().splitlines()[-1] == "error: checkov crashed (exit 139): segfault-ish"
+    bad_plan = tmp_path / "bad.json"
+    bad_plan.write_text("{")
+    assert tfkit_cli("scan", str(bad_plan), cwd=tmp_path).returncode == 2
+
+
+def test_report_json_is_parsed_without_loss() -> None:
+    from tfkit.scan._runner import parse_report
+
+    doc = {
+        "check_type": "terraform_plan",
+        "results": {
+            "passed_checks": [{"check_id": "A", "resource": "x.y", "check_result": {"result": "PASSED"}}],
+            "failed_checks": [{"check_id": "B", "resource_address": "x.z", "severity": "HIGH"}],
+            "skipped_checks": [],
+        },
+        "summary": {"passed": 1, "failed": 1, "parsing_errors": 0, "checkov_version": "9.9.9"},
+    }
+    results, version = parse_report(json.dumps([doc]))
+    assert version == "9.9.9"
+    assert [(r["check_id"], r["resource"], r["result"], r["severity"]) for r in results] == [
+        ("A", "x.y", "PASSED", None),
+        ("B", "x.z", "FAILED", "HIGH"),
+    ]
+    with pytest.raises(ScanError, match="could not parse the plan"):
+        parse_report(json.dumps({**doc, "summary": {"passed": 0, "failed": 0, "parsing_errors": 1}}))

@@ -1,0 +1,136 @@
+"""The ``[checkov]`` settings of ``tfkit.toml``, top level merged with ``[environments.<env>.checkov]``.
+
+Each key set for an environment replaces the top-level one (lists are not concatenated), so what an
+environment runs can be read in one place. Without any ``[checkov]`` table the scanner is off: a
+repository opts in by writing the table.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tfkit.findings import Severity
+from tfkit.scan.errors import ScanConfigError
+
+if TYPE_CHECKING:
+    from tfkit.project import Project
+
+__all__ = ["CHECKOV_SEVERITIES", "CheckovSettings", "find_checkov", "load_settings"]
+
+#: Checkov's severities, plus UNKNOWN for checks that carry none (every built-in one offline).
+CHECKOV_SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO", "UNKNOWN")
+DEFAULT_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class CheckovSettings:
+    """What the Checkov scanner runs for one environment."""
+
+    enabled: bool = True
+    command: str | None = None
+    checks: tuple[str, ...] = ()
+    skip_checks: tuple[str, ...] = ()
+    fail_on: tuple[str, ...] = CHECKOV_SEVERITIES
+    external_checks_dirs: tuple[Path, ...] = ()
+    deleted_data: Severity = Severity.SOFT
+    timeout: float = DEFAULT_TIMEOUT
+    cache_dir: Path | None = None
+
+    def severity_of(self, checkov_severity: str | None) -> Severity:
+        """The gate severity of a failed check: SOFT if its Checkov severity is in ``fail_on``."""
+        name = (checkov_severity or "UNKNOWN").upper()
+        return Severity.SOFT if name in self.fail_on else Severity.ADVISORY
+
+    def check_key(self) -> dict[str, Any]:
+        """What of these settings changes Checkov's output (the part of every cache key)."""
+        return {
+            "checks": sorted(self.checks),
+            "skip_checks": sorted(self.skip_checks),
+            "external": [str(d) for d in self.external_checks_dirs],
+        }
+
+
+def load_settings(project: Project | None, environment: str | None) -> CheckovSettings:
+    """The settings for ``environment``; checks the directories. No project: disabled (nothing asks)."""
+    if project is None:
+        return CheckovSettings(enabled=False)
+    top = dict(project.config.section("checkov"))
+    env_cfg = project.config.environment(environment) if environment else None
+    per_env = dict(env_cfg.section("checkov")) if env_cfg is not None else {}
+    merged: dict[str, Any] = {**top, **per_env}
+    configured = "checkov" in project.config.raw or bool(per_env)
+    where = str(project.config.path)
+    dirs = tuple(_checks_dir(project.root / d, d, where) for d in merged.get("external_checks_dirs", ()))
+    return CheckovSettings(
+        enabled=bool(merged.get("enabled", configured)),
+        command=top.get("command"),
+        checks=tuple(merged.get("checks", ())),
+        skip_checks=tuple(merged.get("skip_checks", ())),
+        fail_on=tuple(merged.get("fail_on", CHECKOV_SEVERITIES)),
+        external_checks_dirs=dirs,
+        deleted_data=Severity(merged.get("deleted_data", "soft")),
+        timeout=float(merged.get("timeout", DEFAULT_TIMEOUT)),
+        cache_dir=_cache_root(project) / "checkov",
+    )
+
+
+def _cache_root(project: Project) -> Path:
+    """``TFKIT_CACHE_DIR`` (e.g. a directory CI caches between runs), else ``.tfkit/cache``.
+
+    Entries are keyed by content, Checkov's version and the check settings, so one cache can safely
+    serve several checkouts and environments.
+    """
+    shared = os.environ.get("TFKIT_CACHE_DIR")
+    return Path(shared).expanduser() if shared else project.state_dir / "cache"
+
+
+def _checks_dir(path: Path, raw: str, where: str) -> Path:
+    """``path`` resolved; a one-line error if missing, or if it has Python checks and no ``__init__.py``.
+
+    Checkov imports the ``.py`` files of an external checks directory only when it is a package and
+    otherwise skips them silently (logging at info level), which would let a custom check vanish.
+    """
+    key = "checkov.external_checks_dirs"
+    if not path.is_dir():
+        raise ScanConfigError(f"{where}: {key}: directory {raw} does not exist", key=key)
+    for folder, _subdirs, files in os.walk(path):
+        checks = [f for f in files if f.endswith(".py") and f != "__init__.py"]
+        if checks and "__init__.py" not in files:
+            rel = Path(folder).relative_to(path.parent) if Path(folder) != path else Path(raw)
+            raise ScanConfigError(
+                f"{where}: {key}: {rel} holds Python checks ({checks[0]}) but no __init__.py, so Checkov "
+                f"would ignore them; add an empty {rel}/__init__.py",
+                key=key,
+            )
+    return path.resolve()
+
+
+def find_checkov(settings: CheckovSettings, environ: Mapping[str, str] | None = None) -> str:
+    """The checkov executable: ``[checkov] command``, else ``TFKIT_CHECKOV``, else ``checkov`` on PATH."""
+    env = os.environ if environ is None else environ
+    for source, value in (
+        ("[checkov] command", settings.command),
+        ("TFKIT_CHECKOV", env.get("TFKIT_CHECKOV")),
+    ):
+        if value:
+            found = shutil.which(value)
+            if found is None:
+                raise ScanConfigError(
+                    f"checkov not found: {source} is {value!r}, which is not an executable file; "
+                    f"install Checkov in its own environment (make setup) or fix {source}",
+                    key="checkov.command",
+                )
+            return found
+    found = shutil.which("checkov")
+    if found is None:
+        raise ScanConfigError(
+            "checkov not found: set [checkov] command in tfkit.toml or TFKIT_CHECKOV, or put checkov "
+            "on PATH (make setup installs a pinned one in .venv-checkov)",
+            key="checkov.command",
+        )
+    return found

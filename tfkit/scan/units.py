@@ -1,0 +1,223 @@
+"""A plan JSON cut into the units Checkov scans, their content digests, and reduced plans of a few.
+
+Checkov's ``terraform_plan`` runner builds each resource's scanned configuration from its
+``planned_values`` entry, its ``configuration`` entry (references, provisioners) and its
+``resource_changes`` entry (actions, changed keys, after_unknown); a graph check can also look at the
+resources a resource references. So a unit's digest covers exactly those inputs, and units joined by a
+reference (in either direction) form a *component*, which is always scanned whole and whose members'
+digests all go into each member's cache key. References are matched on ``type.name`` across modules,
+which joins more than Checkov does, never fewer. Providers (``configuration.provider_config``) are one
+more unit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["PROVIDERS", "Unit", "build_reduced_plan", "components", "parse_units", "plan_document"]
+
+#: The address of the providers unit (Checkov reports provider checks as ``<name>.<alias>``).
+PROVIDERS = "(providers)"
+_MODULE_PART = re.compile(r'module\.([^.\[]+)(?:\[(?:\d+|"(?:[^"\\]|\\.)*")\])?')
+_NOT_RESOURCES = frozenset({"var", "local", "each", "count", "path", "self", "module", "terraform"})
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One resource (or the providers) as Checkov sees it."""
+
+    address: str
+    type: str
+    name: str
+    mode: str
+    module: str | None
+    digest: str
+    references: frozenset[tuple[str, str]]
+
+
+def plan_document(raw: bytes) -> dict[str, Any]:
+    """The plan JSON as a dict (UTF-8 or UTF-16 with a byte-order mark, as ``json.loads`` detects)."""
+    doc = json.loads(raw)
+    if not isinstance(doc, dict):
+        raise ValueError("a plan JSON document is an object")
+    return doc
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _walk_planned(module: Mapping[str, Any]) -> Iterator[tuple[str | None, Mapping[str, Any]]]:
+    address = module.get("address")
+    for resource in module.get("resources", None) or ():
+        yield address, resource
+    for child in module.get("child_modules", None) or ():
+        yield from _walk_planned(child)
+
+
+def _config_entry(doc: Mapping[str, Any], module: str | None, resource: Mapping[str, Any]) -> Any:
+    """The ``configuration`` entry Checkov pairs with a planned resource (its own lookup, quirks kept)."""
+    root = (doc.get("configuration") or {}).get("root_module") or {}
+    if not module:
+        return next(
+            (
+                c
+                for c in root.get("resources", None) or ()
+                if c.get("type") == resource.get("type") and c.get("name") == resource.get("name")
+            ),
+            None,
+        )
+    conf = root
+    for match in _MODULE_PART.finditer(module):
+        conf = ((conf.get("module_calls") or {}).get(match.group(1)) or {}).get("module") or {}
+    address = str(resource.get("address", ""))
+    plain = address.rsplit("[", 1)[0] if address.endswith("]") else address
+    return next(
+        (c for c in conf.get("resources", None) or () if f"{module}.{c.get('address')}" == plain), None
+    )
+
+
+def _change_keys(change: Mapping[str, Any]) -> list[str]:
+    before = change.get("before") or {}
+    after = change.get("after") or {}
+    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
+        return []
+    return [k for k, v in before.items() if v != after.get(k)]
+
+
+def _references(conf: Any) -> set[tuple[str, str]]:
+    """Every ``(type, name)`` a configuration entry refers to (data sources as ``data.<type>``)."""
+    found: set[tuple[str, str]] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if key == "references" and isinstance(value, list):
+                    for ref in value:
+                        if isinstance(ref, str):
+                            found.update(_ref_target(ref))
+                else:
+                    visit(value)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item)
+
+    visit(conf)
+    return found
+
+
+def _ref_target(ref: str) -> set[tuple[str, str]]:
+    parts = ref.split(".")
+    if parts[0] == "data" and len(parts) >= 3:
+        return {(f"data.{parts[1]}", parts[2].split("[")[0])}
+    if len(parts) >= 2 and parts[0] not in _NOT_RESOURCES:
+        return {(parts[0], parts[1].split("[")[0])}
+    return set()
+
+
+def parse_units(doc: Mapping[str, Any]) -> dict[str, Unit]:
+    """Every unit of the plan by address (providers under ``PROVIDERS`` when configured)."""
+    changes = {
+        rc.get("address"): rc for rc in doc.get("resource_changes", None) or () if isinstance(rc, Mapping)
+    }
+    root = (doc.get("planned_values") or {}).get("root_module") or {}
+    units: dict[str, Unit] = {}
+    for module, resource in _walk_planned(root):
+        address = str(resource.get("address", ""))
+        conf = _config_entry(doc, module, resource)
+        rc = changes.get(address) or {}
+        change = rc.get("change") or {}
+        content = {
+            "address": address,
+            "type": resource.get("type"),
+            "name": resource.get("name"),
+            "mode": resource.get("mode"),
+            "values": resource.get("values"),
+            "conf": {
+                "expressions": (conf or {}).get("expressions"),
+                "provisioners": (conf or {}).get("provisioners"),
+            },
+            "actions": change.get("actions"),
+            "change_keys": _change_keys(change),
+            "after_unknown": change.get("after_unknown"),
+        }
+        mode = str(resource.get("mode", "managed"))
+        kind = f"data.{resource.get('type')}" if mode == "data" else str(resource.get("type"))
+        units[address] = Unit(
+            address=address,
+            type=kind,
+            name=str(resource.get("name", "")),
+            mode=mode,
+            module=module,
+            digest=_digest(content),
+            references=frozenset(_references(conf)),
+        )
+    providers = (doc.get("configuration") or {}).get("provider_config")
+    if providers:
+        units[PROVIDERS] = Unit(PROVIDERS, "provider", "", "provider", None, _digest(providers), frozenset())
+    return units
+
+
+def components(units: Mapping[str, Unit]) -> list[frozenset[str]]:
+    """The units joined by references (in either direction), as sets of addresses."""
+    by_name: dict[tuple[str, str], list[str]] = {}
+    for unit in units.values():
+        by_name.setdefault((unit.type, unit.name), []).append(unit.address)
+    parent = {a: a for a in units}
+
+    def find(a: str) -> str:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for unit in units.values():
+        for target in unit.references:
+            for other in by_name.get(target, ()):
+                parent[find(unit.address)] = find(other)
+    groups: dict[str, set[str]] = {}
+    for address in units:
+        groups.setdefault(find(address), set()).add(address)
+    return [frozenset(g) for g in groups.values()]
+
+
+def _prune(module: Mapping[str, Any], keep: frozenset[str]) -> dict[str, Any] | None:
+    resources = [r for r in module.get("resources", None) or () if r.get("address") in keep]
+    children = [c for c in (_prune(m, keep) for m in module.get("child_modules", None) or ()) if c]
+    if not resources and not children and module.get("address"):
+        return None
+    out = {k: v for k, v in module.items() if k not in ("resources", "child_modules")}
+    out["resources"] = resources
+    if children:
+        out["child_modules"] = children
+    return out
+
+
+def build_reduced_plan(doc: Mapping[str, Any], keep: frozenset[str]) -> bytes:
+    """A plan JSON with only the units in ``keep`` (and the providers if ``PROVIDERS`` is in it).
+
+    Everything Checkov reads for those units is kept as it was: their ``planned_values`` entries in
+    their module tree, their ``resource_changes`` entries, and the whole ``configuration`` root module.
+    """
+    root = (doc.get("planned_values") or {}).get("root_module") or {}
+    configuration = dict(doc.get("configuration") or {})
+    if PROVIDERS not in keep:
+        configuration.pop("provider_config", None)
+    reduced = {
+        "format_version": doc.get("format_version"),
+        "terraform_version": doc.get("terraform_version"),
+        "planned_values": {"root_module": _prune(root, keep) or {"resources": []}},
+        "resource_changes": [
+            rc
+            for rc in doc.get("resource_changes", None) or ()
+            if isinstance(rc, Mapping) and rc.get("address") in keep
+        ],
+        "configuration": configuration,
+    }
+    return json.dumps(reduced).encode("utf-8")
