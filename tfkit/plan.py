@@ -5,10 +5,10 @@ keys, so HashiCorp's format documentation (developer.hashicorp.com/terraform/int
 them. Unknown keys are ignored: Terraform adds keys in minor format versions. The original bytes are kept as
 ``plan.raw`` (snapshots and Checkov get them, never a re-encoding).
 
-Speed and memory: values that most callers never read are kept as ``msgspec.Raw`` (a view of the original
-bytes) and decoded on first access, then cached: each change's ``before``/``after`` and its masks, and the
-plan's ``planned_values``, ``prior_state``, ``configuration`` and ``checks``. A lazily decoded part whose shape
-is wrong raises ``PlanParseError`` on that first access, with the JSON path of the offending value.
+Speed and memory: values that most callers never read are kept as ``msgspec.Raw`` (a view of the
+original bytes) and decoded on first access, then cached: each change's ``before``/``after`` and its masks,
+and the plan's ``planned_values``, ``prior_state``, ``configuration`` and ``checks``. A lazily decoded part
+whose shape is wrong raises ``PlanParseError`` on that first access, with the JSON path of the bad value.
 
 Values know what they do not know: ``change.after_value("tags.env")`` returns a ``Value`` that tells a known
 value, one known only after apply (``after_unknown``) and a sensitive one (``after_sensitive``) apart. Nothing
@@ -17,7 +17,9 @@ here prints itself; renderers live in ``tfkit.report``.
 
 from __future__ import annotations
 
+import codecs
 import enum
+import functools
 import json
 import re
 import warnings
@@ -51,6 +53,7 @@ __all__ = [
     "ConfigVariable",
     "Configuration",
     "DeferredChange",
+    "DriftChange",
     "EmptyReason",
     "Importing",
     "ModuleCall",
@@ -77,7 +80,7 @@ __all__ = [
 ]
 
 REDACTED = "REDACTED_SENSITIVE"
-"""The marker ``Plan.redacted()`` puts in place of every sensitive value (terraform-json's sanitize default)."""
+"""The marker ``Plan.redacted()`` puts in place of each sensitive value (as terraform-json's sanitize)."""
 SENSITIVE_TEXT = "(sensitive)"
 """How ``Change.attribute_changes()`` shows a sensitive value."""
 UNKNOWN_TEXT = "(known after apply)"
@@ -339,7 +342,9 @@ def _diff(
     b_container = _is_container(before, False, before_sensitive)
     a_container = _is_container(after, after_unknown, after_sensitive)
     b_empty = before is _MISSING or before is None
-    a_empty = (after is _MISSING or after is None) and after_unknown is not True and after_sensitive is not True
+    a_empty = (
+        (after is _MISSING or after is None) and after_unknown is not True and after_sensitive is not True
+    )
     same_shape = (
         (b_container or b_empty)
         and (a_container or a_empty)
@@ -387,7 +392,9 @@ def _diff_leaf(
     b_value = None if before is _MISSING else before
     a_value = None if after is _MISSING else after
     b_sensitive, a_sensitive = before_sensitive is True, after_sensitive is True
-    changed = after_unknown is True or b_value != a_value or (b_sensitive != a_sensitive and a_value is not None)
+    changed = (
+        after_unknown is True or b_value != a_value or (b_sensitive != a_sensitive and a_value is not None)
+    )
     if changed:
         out.append(
             AttributeChange(
@@ -401,13 +408,17 @@ def _diff_leaf(
 # --------------------------------------------------------------------------------------------- changes
 
 
-def _decode_value(raw: msgspec.Raw) -> Any:
-    """Decode one lazily kept JSON value (always valid JSON: the decoder checked it)."""
-    return msgspec.json.decode(raw)
+def _decode_value(raw: msgspec.Raw, field: str) -> Any:
+    """Decode one lazily kept change value (its syntax was checked at load, not its numbers' range)."""
+    return _decode_part(raw, Any, f"$..change.{field}")
 
 
-class _Values(msgspec.Struct, frozen=True, dict=True, kw_only=True):
-    """The change representation shared by resources and outputs; values are decoded on first access."""
+class _Values(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The change representation shared by resources and outputs; values are decoded on first access.
+
+    Decoded values are cached in ``decoded``; the struct is not tracked by the garbage collector
+    (``gc=False``, it holds no cycles), which keeps loading 50k changes lean.
+    """
 
     actions: tuple[ActionName, ...]
     action: Action = msgspec.field(default=Action.NOOP, name="(tfkit: computed from actions)")
@@ -417,6 +428,8 @@ class _Values(msgspec.Struct, frozen=True, dict=True, kw_only=True):
     after_unknown_raw: msgspec.Raw = msgspec.field(default=_NULL, name="after_unknown")
     before_sensitive_raw: msgspec.Raw = msgspec.field(default=_NULL, name="before_sensitive")
     after_sensitive_raw: msgspec.Raw = msgspec.field(default=_NULL, name="after_sensitive")
+    decoded: dict[str, Any] | None = msgspec.field(default=None, name="(tfkit: decoded values)")
+    """The values decoded so far, by field (filled on first access, never read from JSON)."""
 
     def __post_init__(self) -> None:
         action = _ACTION_BY_TUPLE.get(self.actions)
@@ -428,30 +441,40 @@ class _Values(msgspec.Struct, frozen=True, dict=True, kw_only=True):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(action={self.action.value})"
 
-    @cached_property
+    @property
     def before(self) -> Any:
         """The value before the change (``None`` for a create)."""
-        return _decode_value(self.before_raw)
+        return self._decoded("before")
 
-    @cached_property
+    @property
     def after(self) -> Any:
         """The value after the change, with unknown parts omitted or null (``None`` for a delete)."""
-        return _decode_value(self.after_raw)
+        return self._decoded("after")
 
-    @cached_property
+    @property
     def after_unknown(self) -> Any:
         """``true`` where the after value is known only after apply: a bool or a structure like ``after``."""
-        return _decode_value(self.after_unknown_raw)
+        return self._decoded("after_unknown")
 
-    @cached_property
+    @property
     def before_sensitive(self) -> Any:
         """``true`` where the before value is sensitive: a bool or a structure like ``before``."""
-        return _decode_value(self.before_sensitive_raw)
+        return self._decoded("before_sensitive")
 
-    @cached_property
+    @property
     def after_sensitive(self) -> Any:
         """``true`` where the after value is sensitive: a bool or a structure like ``after``."""
-        return _decode_value(self.after_sensitive_raw)
+        return self._decoded("after_sensitive")
+
+    def _decoded(self, field: str) -> Any:
+        """A value decoded from its raw JSON on first access, then cached."""
+        cache = self.decoded
+        if cache is None:
+            cache = {}
+            force_setattr(self, "decoded", cache)
+        if field not in cache:
+            cache[field] = _decode_value(getattr(self, f"{field}_raw"), field)
+        return cache[field]
 
     def before_value(self, path: str | Sequence[str | int] = ()) -> Value:
         """The before value at a path (``"tags.env"``, ``"rules.0.port"`` or a tuple), sensitivity applied."""
@@ -464,15 +487,11 @@ class _Values(msgspec.Struct, frozen=True, dict=True, kw_only=True):
     def attribute_changes(self) -> list[AttributeChange]:
         """Each changed attribute path with before and after; sensitive and unknown values shown as text."""
         out: list[AttributeChange] = []
-        _diff(
-            (),
-            self.before,
-            self.before_sensitive,
-            self.after,
-            self.after_unknown,
-            self.after_sensitive,
-            out,
-        )
+        before, after = self.before, self.after
+        try:
+            _diff((), before, self.before_sensitive, after, self.after_unknown, self.after_sensitive, out)
+        except RecursionError:
+            raise PlanParseError("a change value is nested too deeply", path="$..change") from None
         return out
 
     @property
@@ -489,7 +508,7 @@ class Importing(msgspec.Struct, frozen=True):
     identity: Any = None
 
 
-class Change(_Values, frozen=True, dict=True, kw_only=True):
+class Change(_Values, frozen=True, kw_only=True, gc=False):
     """The change to one resource instance object (Terraform's change representation)."""
 
     replace_paths: tuple[AttributePath, ...] = ()
@@ -497,7 +516,7 @@ class Change(_Values, frozen=True, dict=True, kw_only=True):
     generated_config: str | None = None
 
 
-class OutputChange(_Values, frozen=True, dict=True, kw_only=True):
+class OutputChange(_Values, frozen=True, kw_only=True, gc=False):
     """The change to one root module output value; ``is_sensitive`` tells a sensitive output."""
 
 
@@ -511,17 +530,17 @@ def _instance_address(
     return f"{module_address}.{address}" if module_address else address
 
 
-class ResourceChange(msgspec.Struct, frozen=True, kw_only=True):
+class ResourceChange(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The planned (or drifted) change to one resource instance object.
 
-    ``address`` is synthesised from the other fields when a plan omits it (some Terraform 1.0 plans do in
-    ``resource_drift``).
+    Not tracked by the garbage collector (``gc=False``): it holds no cycles, and 50k of them would slow
+    every collection.
     """
 
+    address: str
     type: str
     name: str
     change: Change
-    address: str = ""
     previous_address: str | None = None
     module_address: str | None = None
     mode: str = "managed"
@@ -529,11 +548,6 @@ class ResourceChange(msgspec.Struct, frozen=True, kw_only=True):
     provider_name: str = ""
     deposed: str | None = None
     action_reason: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.address:
-            address = _instance_address(self.module_address, self.mode, self.type, self.name, self.index)
-            force_setattr(self, "address", address)
 
     def __repr__(self) -> str:
         deposed = f", deposed={self.deposed!r}" if self.deposed else ""
@@ -558,6 +572,20 @@ class ResourceChange(msgspec.Struct, frozen=True, kw_only=True):
     def is_data(self) -> bool:
         """A data source rather than a managed resource."""
         return self.mode == "data"
+
+
+class DriftChange(ResourceChange, frozen=True, kw_only=True, gc=False):
+    """A ``resource_drift`` entry: a change made outside of Terraform.
+
+    ``address`` is built from the other fields when the plan omits it (Terraform 1.0.0 did).
+    """
+
+    address: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.address:
+            address = _instance_address(self.module_address, self.mode, self.type, self.name, self.index)
+            force_setattr(self, "address", address)
 
 
 class DeferredChange(msgspec.Struct, frozen=True):
@@ -818,7 +846,7 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
     terraform_version: str | None = None
     variables: Mapping[str, Variable] = {}
     resource_changes: tuple[ResourceChange, ...] = ()
-    resource_drift: tuple[ResourceChange, ...] = ()
+    resource_drift: tuple[DriftChange, ...] = ()
     output_changes: Mapping[str, OutputChange] = {}
     deferred_changes: tuple[DeferredChange, ...] = ()
     relevant_attributes: tuple[RelevantAttribute, ...] = ()
@@ -884,8 +912,9 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
 
     def by_action(self, *actions: Action) -> tuple[ResourceChange, ...]:
         """Resource changes with any of the given actions, in plan order."""
-        if len(actions) == 1:
-            return self._by_action[actions[0]]
+        groups = [group for group in map(self._by_action.__getitem__, actions) if group]
+        if len(groups) <= 1:
+            return groups[0] if groups else ()
         wanted = set(actions)
         return tuple([rc for rc in self.resource_changes if rc.change.action in wanted])
 
@@ -944,64 +973,61 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
     # ---- other queries
 
     def by_type(self, resource_type: str) -> tuple[ResourceChange, ...]:
-        """Resource changes of one resource type, in plan order."""
-        return self._by_key("type").get(resource_type, ())
+        """Resource changes of one resource type, in plan order (each answer is cached)."""
+        key = ("type", resource_type)
+        found = self._queries.get(key)
+        if found is None:
+            found = tuple([rc for rc in self.resource_changes if rc.type == resource_type])
+            self._queries[key] = found
+        return found
 
     def by_module(self, module_address: str, *, nested: bool = True) -> tuple[ResourceChange, ...]:
         """Resource changes in a module (``""`` is the root); with ``nested``, its descendants and instances.
 
         ``by_module("module.net")`` includes ``module.net["a"]`` and ``module.net.module.subnets``, not
-        ``module.network``. In plan order.
+        ``module.network``. In plan order; each answer is cached.
         """
-        groups = self._by_key("module_address")
-        if not nested:
-            return groups.get(module_address or None, ())
-        if not module_address:
-            return self.resource_changes
-        prefixes = (module_address + ".", module_address + "[")
-        keys = {k for k in groups if k is not None and (k == module_address or k.startswith(prefixes))}
-        if len(keys) <= 1:
-            return groups[keys.pop()] if keys else ()
-        return tuple([rc for rc in self.resource_changes if rc.module_address in keys])
+        key = ("module", module_address, nested)
+        found = self._queries.get(key)
+        if found is None:
+            found = self._module_changes(module_address, nested)
+            self._queries[key] = found
+        return found
 
-    def _by_key(self, field: Literal["type", "module_address"]) -> Mapping[str | None, tuple[ResourceChange, ...]]:
-        """Resource changes grouped by one field's value, in plan order; built once per field."""
-        cache = self._groups
-        if field not in cache:
-            groups: dict[str | None, list[ResourceChange]] = {}
-            for rc in self.resource_changes:
-                key = getattr(rc, field)
-                items = groups.get(key)
-                if items is None:
-                    groups[key] = [rc]
-                else:
-                    items.append(rc)
-            cache[field] = {key: tuple(items) for key, items in groups.items()}
-        return cache[field]
+    def _module_changes(self, module_address: str, nested: bool) -> tuple[ResourceChange, ...]:
+        """The changes ``by_module`` answers, computed."""
+        changes = self.resource_changes
+        if not nested:
+            wanted = module_address or None
+            return tuple([rc for rc in changes if rc.module_address == wanted])
+        if not module_address:
+            return changes
+        prefixes = (module_address + ".", module_address + "[")
+        inside = {m for m in self._module_addresses if m and (m == module_address or m.startswith(prefixes))}
+        return tuple([rc for rc in changes if rc.module_address in inside]) if inside else ()
 
     @cached_property
-    def _groups(self) -> dict[str, dict[str | None, tuple[ResourceChange, ...]]]:
-        """The cache of ``_by_key``."""
+    def _module_addresses(self) -> frozenset[str | None]:
+        """The distinct module addresses of the changes (few, however many changes)."""
+        return frozenset([rc.module_address for rc in self.resource_changes])
+
+    @cached_property
+    def _queries(self) -> dict[tuple[Any, ...], tuple[ResourceChange, ...]]:
+        """Answers of ``by_type`` and ``by_module`` so far."""
         return {}
 
     @cached_property
     def _by_address(self) -> Mapping[str, ResourceChange]:
-        """Resource changes by address; the current object wins over deposed ones."""
-        changes = self.resource_changes
-        index = {rc.address: rc for rc in changes}
-        if len(index) != len(changes):  # deposed objects share their instance's address
-            index = {}
-            for rc in reversed(changes):
-                if rc.deposed is None or rc.address not in index:
-                    index[rc.address] = rc
-        return MappingProxyType(index)
+        """The current (not deposed) object's change by address."""
+        return MappingProxyType({rc.address: rc for rc in self.resource_changes if rc.deposed is None})
 
     def resource(self, address: str, *, deposed: str | None = None) -> ResourceChange | None:
         """The change of one instance by exact address (``module.x.type.name["key"]``), or ``None``."""
         if deposed is None:
-            rc = self._by_address.get(address)
-            return rc if rc is not None and rc.deposed is None else None
-        return next((rc for rc in self.resource_changes if rc.address == address and rc.deposed == deposed), None)
+            return self._by_address.get(address)
+        return next(
+            (rc for rc in self.resource_changes if rc.address == address and rc.deposed == deposed), None
+        )
 
     def __getitem__(self, address: str) -> ResourceChange:
         rc = self.resource(address)
@@ -1028,7 +1054,9 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
         groups = self._by_action
         n = {action: len(items) for action, items in groups.items()}
         data_deletes = sum(1 for rc in groups[Action.DELETE] if rc.mode != "managed")
-        data_imports = sum(1 for rc in self.imports if rc.change.action is Action.DELETE and rc.mode != "managed")
+        data_imports = sum(
+            1 for rc in self.imports if rc.change.action is Action.DELETE and rc.mode != "managed"
+        )
         replace = n[Action.DELETE_THEN_CREATE] + n[Action.CREATE_THEN_DELETE]
         return PlanSummary(
             add=n[Action.CREATE] + replace + n[Action.CREATE_THEN_FORGET],
@@ -1071,8 +1099,11 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
 
     def redacted(self) -> bytes:
         """Plan JSON with every sensitive value replaced by ``REDACTED_SENSITIVE`` (see ``_redact``)."""
-        doc = msgspec.json.decode(_utf8_body(self.raw))
-        _redact(doc)
+        doc = _decode_part(_utf8_body(self.raw), Any, "$")
+        try:
+            _redact(doc)
+        except RecursionError:
+            raise PlanParseError("a sensitive value is nested too deeply to redact", path="$") from None
         return msgspec.json.encode(doc)
 
 
@@ -1121,10 +1152,10 @@ def _redact(doc: Any) -> None:
     """Redact, in place, everything sensitive in a generic plan document.
 
     The rule of terraform-json's ``sanitize.SanitizePlan``: resource changes by their before/after masks,
-    output changes likewise, variables declared sensitive in the root module, planned values by the changes'
-    after masks and prior state by their before masks, and sensitive outputs; plus, so that nothing slips,
-    ``resource_drift``, ``deferred_changes``, each state resource's own ``sensitive_values``, and the defaults of
-    sensitive variables in the configuration.
+    output changes likewise, variables declared sensitive in the root module, planned values by the
+    changes' after masks and prior state by their before masks, and sensitive outputs; plus, so that
+    nothing slips, ``resource_drift``, ``deferred_changes``, each state resource's own
+    ``sensitive_values``, and the defaults of sensitive variables in the configuration.
     """
     if not isinstance(doc, dict):
         return
@@ -1137,7 +1168,11 @@ def _redact(doc: Any) -> None:
     for change in _dicts(doc, "output_changes"):
         _sanitize_change(change)
     _redact_variables(doc)
-    masks = {rc.get("address"): rc.get("change") for rc in changes if isinstance(rc.get("change"), dict)}
+    masks = {
+        rc["address"]: rc["change"]
+        for rc in changes
+        if isinstance(rc.get("address"), str) and isinstance(rc.get("change"), dict)
+    }
     _redact_values(doc.get("planned_values"), masks, "after_sensitive")
     prior = doc.get("prior_state")
     _redact_values(prior.get("values") if isinstance(prior, dict) else None, masks, "before_sensitive")
@@ -1180,7 +1215,8 @@ def _redact_values(values: Any, masks: Mapping[Any, Any], side: str) -> None:
         module = modules.pop()
         for resource in _dicts(module, "resources"):
             if "values" in resource:
-                change = masks.get(resource.get("address"))
+                address = resource.get("address")
+                change = masks.get(address) if isinstance(address, str) else None
                 masked = _sanitize(resource["values"], change.get(side) if change else None)
                 resource["values"] = _sanitize(masked, resource.get("sensitive_values"))
         modules.extend(_dicts(module, "child_modules"))
@@ -1201,6 +1237,7 @@ def load_plan(data: bytes | str | Path) -> Plan:
     """
     raw = _read(data)
     body = _utf8_body(raw)
+    _check_utf8(body)
     try:
         plan = _PLAN_DECODER.decode(body)
     except msgspec.ValidationError as exc:
@@ -1238,6 +1275,22 @@ def _utf8_body(raw: bytes) -> bytes:
         return raw.decode(encoding).encode("utf-8")
     except UnicodeError:
         raise PlanParseError(f"plan JSON is not valid {encoding.upper()} text", path="$") from None
+
+
+def _check_utf8(body: bytes, chunk: int = 1 << 20) -> None:
+    """Reject invalid UTF-8 anywhere, also in the parts msgspec skips or keeps raw; chunked, to stay lean."""
+    if body.isascii():
+        return
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(body)
+    for start in range(0, len(body), chunk):
+        try:
+            decoder.decode(view[start : start + chunk], final=start + chunk >= len(body))
+        except UnicodeDecodeError as exc:
+            position = start + exc.start
+            raise PlanParseError(
+                f"plan JSON is not valid UTF-8 text (at byte {position})", path="$"
+            ) from None
 
 
 def _check_header(body: bytes) -> None:
@@ -1311,14 +1364,14 @@ def _syntax_error(exc: BaseException, body: bytes, *, hint: bool) -> PlanParseEr
     return PlanParseError(f"plan is not valid JSON{where}: {detail[:1].lower()}{detail[1:]}{tip}", path="$")
 
 
-def _decode_part(raw: msgspec.Raw, kind: Any, prefix: str) -> Any:
+def _decode_part(raw: msgspec.Raw | bytes, kind: Any, prefix: str) -> Any:
     """Decode a lazily kept part of the plan; a wrong shape is a ``PlanParseError`` with its full path."""
     try:
         return msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
         raise _validation_error(str(exc), prefix) from None
-    except RecursionError:
-        raise PlanParseError(f"{prefix} is nested too deeply", path=prefix) from None
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        raise PlanParseError(f"{prefix} is nested too deeply or malformed", path=prefix) from None
 
 
 # ------------------------------------------------------------------------------------------- schema
@@ -1329,18 +1382,23 @@ def validate_plan_schema(data: bytes) -> list[str]:
 
     Messages name the JSON path and what was expected, never the offending value. An empty list means valid.
     """
-    import jsonschema  # noqa: PLC0415 - only `tfkit show --validate` and tests need it
-
     try:
         doc = msgspec.json.decode(_utf8_body(bytes(data)))
     except PlanParseError as exc:
         return [str(exc)]
     except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
         return [str(_syntax_error(exc, bytes(data), hint=False))]
-    schema = json.loads((Path(__file__).parent / "schemas" / "plan.schema.json").read_text("utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(_schema_validator().iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
     return [f"{_json_path(error.absolute_path)}: {_schema_message(error)}" for error in errors]
+
+
+@functools.cache
+def _schema_validator() -> Any:
+    """The validator of the shipped plan schema, built once (jsonschema is imported only here)."""
+    import jsonschema  # lazily: only `tfkit show --validate` and tests need it
+
+    schema = json.loads((Path(__file__).parent / "schemas" / "plan.schema.json").read_text("utf-8"))
+    return jsonschema.Draft202012Validator(schema)
 
 
 def _json_path(steps: Sequence[str | int]) -> str:
