@@ -19,7 +19,7 @@ import click
 import jsonschema
 import pytest
 import yaml
-from conftest import REPO, TEST_SECRET, copy_example, run_tfkit
+from testsupport import REPO, TEST_SECRET, copy_example, run_tfkit
 
 from tfkit.cli import EXIT_CODES, cli
 

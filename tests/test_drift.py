@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import TEST_SECRET, run_tfkit
+from testsupport import TEST_SECRET, run_tfkit
 
 from tfkit import Project, workflow
 from tfkit.drift import drift

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from testsupport import core_config
 
 from tfkit import gate
 from tfkit.findings import Severity
@@ -24,10 +25,10 @@ def gated_repo(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     assert checkov, "Checkov is not installed: run `make setup` and export TFKIT_CHECKOV"
     monkeypatch.setenv("TFKIT_CHECKOV", checkov)
     shutil.copytree(REPO / "policies" / "checkov", example_repo / "policies" / "checkov", dirs_exist_ok=True)
-    with (example_repo / "tfkit.toml").open("a") as handle:
-        handle.write(
-            '\n[checkov]\nexternal_checks_dirs = ["policies/checkov"]\nchecks = ["CKV_TFK_*", "CKV2_TFK_*"]\n'
-        )
+    (example_repo / "tfkit.toml").write_text(
+        core_config()
+        + '\n[checkov]\nexternal_checks_dirs = ["policies/checkov"]\nchecks = ["CKV_TFK_*", "CKV2_TFK_*"]\n'
+    )
     return example_repo
 
 

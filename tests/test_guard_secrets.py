@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_example
+from testsupport import REPO, copy_example
 
 from tfkit.guard import files_to_scan, load_baseline, scan_files, scan_history
 from tfkit.guard.tfrules import scan_terraform

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TEST_SECRET, copy_example, run_tfkit
+from testsupport import TEST_SECRET, copy_example, run_tfkit
 
 from tfkit.multi import run_environments
 from tfkit.report.json import validate_report

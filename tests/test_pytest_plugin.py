@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import TEST_SECRET, copy_example
+from testsupport import TEST_SECRET, copy_example
 
 pytest_plugins = ["pytester"]
 

@@ -26,6 +26,7 @@ _SECRET_TABLE = re.compile(r"\[secrets\.db_password\]\n[^\n]*\n")
 
 _FAILING_RESOURCE = """
 resource "terraform_data" "boom" {
+  input            = { tags = { owner = "platform-team", env = "dev", cost_center = "cc-1234", managed_by = "tfkit" } }
   triggers_replace = [var.db_password]
 
   provisioner "local-exec" {
@@ -68,6 +69,45 @@ def _files_under(*roots: Path) -> list[Path]:
     ]
 
 
+_PLUGIN_TEST = """
+from tfkit.testing import assert_resource
+
+
+def test_wrong_password(tfkit_plan):
+    plan = tfkit_plan("dev")
+    assert_resource(plan, "module.service.terraform_data.database").with_attributes(
+        {"triggers_replace.password": "a-wrong-guess-123"}
+    )
+"""
+
+
+def _failing_pytest_assertion(repo: Path, env: dict[str, str]) -> tuple[str, str]:
+    """Run a user's failing plugin test on the repository; its whole output is returned."""
+    test_file = repo.parent / "test_user_infra.py"
+    test_file.write_text(_PLUGIN_TEST)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(test_file),
+            "-p",
+            "no:cacheprovider",
+            f"--tfkit-root={repo}",
+            "-vv",
+        ],
+        cwd=repo.parent,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "triggers_replace.password: (sensitive) does not match" in done.stdout
+    return done.stdout, done.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("source", ["env", "command"])
 def test_planted_secret_never_leaks(source: str, example_repo: Path, tmp_path: Path, tfkit_cli) -> None:
@@ -97,6 +137,24 @@ def test_planted_secret_never_leaks(source: str, example_repo: Path, tmp_path: P
     (example_repo / "envs/dev/boom.tf").write_text(_FAILING_RESOURCE)
     run("apply", "--env", "dev", "--auto-approve", expect=1)
     assert "leaking (sensitive)" in outputs[-1]  # Terraform echoed the secret; tfkit masked it
+    (example_repo / "envs/dev/boom.tf").unlink()
+    run("rollback", "--env", "dev", "--auto-approve", expect=0)
+    reports = tmp_path / "out"
+    formats = ("json", "junit", "sarif", "markdown", "text")
+    run(
+        "plan",
+        "--env",
+        "dev",
+        "--format",
+        "markdown",
+        *(f"--output={fmt}={reports / ('report.' + fmt)}" for fmt in formats),
+        expect=0,
+    )
+    assert all((reports / f"report.{fmt}").stat().st_size > 0 for fmt in formats)
+    run("drift", "--env", "dev", "--format", "json", expect=0)
+    run("status", "--format", "junit", expect=0)
+    run("snapshots", "list", "--env", "dev", expect=0)
+    outputs.extend(_failing_pytest_assertion(example_repo, env))
 
     for text in outputs:
         assert value not in text

@@ -17,7 +17,7 @@ record saves each plan's redacted JSON, replay reads it back without running Ter
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,20 +124,31 @@ def tfkit_project(pytestconfig: pytest.Config) -> Project:
 @pytest.fixture(scope="session")
 def tfkit_planner(
     pytestconfig: pytest.Config, tfkit_project: Project, tmp_path_factory: pytest.TempPathFactory
-) -> Planner:
-    """The session's ``Planner``: a private copy per worker, the engine and the record/replay mode."""
+) -> Iterator[Planner]:
+    """The session's ``Planner``: a private copy per worker, the engine and the record/replay mode.
+
+    The copy holds a copy of the environments' state (and of file secret sources), so it lives in
+    an owner-only directory that is removed when the session ends.
+    """
+    import shutil
+
     from tfkit.testing.planner import Planner
 
     mode = pytestconfig.getoption("tfkit_replay")
     fixtures = pytestconfig.getoption("tfkit_fixtures")
     fixtures_dir = Path(fixtures).resolve() if fixtures else tfkit_project.root / "tests" / "plans"
-    return Planner(
-        tfkit_project,
-        tmp_path_factory.mktemp("tfkit"),
-        engine=pytestconfig.getoption("tfkit_engine"),
-        mode=mode,
-        fixtures_dir=fixtures_dir if mode else None,
-    )
+    workdir = tmp_path_factory.mktemp("tfkit")
+    workdir.chmod(0o700)
+    try:
+        yield Planner(
+            tfkit_project,
+            workdir,
+            engine=pytestconfig.getoption("tfkit_engine"),
+            mode=mode,
+            fixtures_dir=fixtures_dir if mode else None,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TEST_SECRET, copy_example
+from testsupport import REPO, TEST_SECRET, copy_example, core_config
 
 from tfkit import gate, workflow
 from tfkit.findings import Severity
@@ -65,7 +65,7 @@ def variant(planner: Planner, dest: Path, toml: str = "", files: dict[str, str] 
     ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan", "*.tfvars.json")
     for part in ("envs", "modules"):
         shutil.copytree(source / part, dest / part, ignore=ignore)
-    (dest / "tfkit.toml").write_text((source / "tfkit.toml").read_text() + textwrap.dedent(toml))
+    (dest / "tfkit.toml").write_text(core_config() + textwrap.dedent(toml))
     for name, text in (files or {}).items():
         (dest / name).write_text(textwrap.dedent(text))
     return Project.load(dest)

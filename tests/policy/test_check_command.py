@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import REPO
+from testsupport import REPO
 
 PLANS = REPO.parent / "shared" / "fixtures" / "plans"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import xmlschema
-from conftest import TEST_SECRET, copy_example, run_tfkit
+from testsupport import TEST_SECRET, copy_example, run_tfkit
 
 from tfkit import Project, workflow
 from tfkit.findings import Finding, Severity, Waiver

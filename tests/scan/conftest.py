@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from scanutil import REPO
+from testsupport import core_config
 
 CHECKOV_TOML = """
 [checkov]
@@ -34,6 +35,5 @@ def checkov_env(checkov_exe: str, monkeypatch: pytest.MonkeyPatch) -> str:
 def scan_repo(example_repo: Path, checkov_env: str) -> Path:
     """The example repository with its custom checks and a ``[checkov]`` table."""
     shutil.copytree(REPO / "policies" / "checkov", example_repo / "policies" / "checkov", dirs_exist_ok=True)
-    with (example_repo / "tfkit.toml").open("a") as handle:
-        handle.write(CHECKOV_TOML)
+    (example_repo / "tfkit.toml").write_text(core_config() + CHECKOV_TOML)
     return example_repo

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from scanutil import fake_checkov
+from testsupport import core_config
 
 from tfkit.errors import ConfigError
 from tfkit.findings import Severity
@@ -15,14 +17,20 @@ from tfkit.scan.settings import CheckovSettings, find_checkov, load_settings
 
 
 def _with(repo: Path, toml: str) -> Project:
-    with (repo / "tfkit.toml").open("a") as handle:
-        handle.write(toml)
+    """The example's configuration without its gate tables, plus ``toml``."""
+    (repo / "tfkit.toml").write_text(core_config() + toml)
     return Project.load(repo)
 
 
 def test_no_table_means_no_scan(example_repo: Path) -> None:
-    assert load_settings(Project.load(example_repo), "dev").enabled is False
+    assert load_settings(_with(example_repo, ""), "dev").enabled is False
     assert load_settings(None, None).enabled is False
+
+
+def test_cache_lives_in_tfkit_dir_unless_shared(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TFKIT_CACHE_DIR")
+    project = _with(example_repo, "\n[checkov]\n")
+    assert load_settings(project, "dev").cache_dir == example_repo / ".tfkit" / "cache" / "checkov"
 
 
 def test_environment_keys_replace_top_level_ones(example_repo: Path) -> None:
@@ -37,7 +45,7 @@ def test_environment_keys_replace_top_level_ones(example_repo: Path) -> None:
     assert dev.enabled and dev.skip_checks == ("CKV_AWS_20",) and dev.deleted_data is Severity.SOFT
     assert prod.skip_checks == () and prod.fail_on == ("HIGH",) and prod.deleted_data is Severity.HARD
     assert dev.external_checks_dirs == ((example_repo / "checks").resolve(),)
-    assert dev.cache_dir == example_repo / ".tfkit" / "cache" / "checkov"
+    assert dev.cache_dir == Path(os.environ["TFKIT_CACHE_DIR"]) / "checkov"  # shared by the test session
     assert dev.severity_of("HIGH") is Severity.SOFT
     assert dev.severity_of(None) is Severity.ADVISORY
 

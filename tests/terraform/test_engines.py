@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import TEST_SECRET
+from testsupport import TEST_SECRET
 
 from tfkit.errors import (
     EngineNotFoundError,

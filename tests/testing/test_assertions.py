@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TEST_SECRET, copy_example
+from testsupport import TEST_SECRET, copy_example
 
 from tfkit import workflow
 from tfkit.plan import Plan

@@ -8,9 +8,9 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from testsupport import REPO
 
 from tfkit.plan import Action, Plan, load_plan
 from tfkit.policy import Status, evaluate

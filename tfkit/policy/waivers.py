@@ -26,7 +26,7 @@ from tfkit.findings import Finding, Severity, Waiver
 if TYPE_CHECKING:
     from tfkit.project import Project
 
-__all__ = ["apply_waivers", "literal_brackets", "load_waivers", "parse_waiver"]
+__all__ = ["apply_waivers", "load_waivers", "parse_waiver"]
 
 
 def _date(value: Any, where: str, path: str) -> dt.date:
@@ -46,15 +46,6 @@ def _date(value: Any, where: str, path: str) -> dt.date:
     )
 
 
-def literal_brackets(pattern: str) -> str:
-    """An address glob whose ``[`` and ``]`` match themselves (``rule["a-*"]``); ``*`` and ``?`` stay wild.
-
-    ``Waiver.matches`` uses fnmatch, where brackets make a character class; resource addresses are full of
-    brackets (``count`` and ``for_each`` keys), so a waiver written as the address would never match.
-    """
-    return "".join("[[]" if c == "[" else "[]]" if c == "]" else c for c in pattern)
-
-
 def parse_waiver(raw: Any, where: str, path: str) -> Waiver:
     """One ``[[waivers]]`` table as a ``Waiver`` (one-line ``ConfigError`` when it is incomplete)."""
     if not isinstance(raw, dict):
@@ -65,7 +56,7 @@ def parse_waiver(raw: Any, where: str, path: str) -> Waiver:
     environments = raw.get("environments", ())
     return Waiver(
         check_id=str(raw["policy"]),
-        address=literal_brackets(str(raw.get("address", "*"))),
+        address=str(raw.get("address", "*")),  # Waiver.matches: brackets are literal
         reason=str(raw["reason"]).strip(),
         expires=_date(raw["expires"], where, path),
         environments=tuple(str(e) for e in environments),
