@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tfkit.cli._app import State, cli, env_option, out, pass_state, render_gate
+from tfkit.cli.report_options import Reporting, report_options
 from tfkit.errors import ConfigError, PlanError
 
 if TYPE_CHECKING:
@@ -39,8 +40,11 @@ def _scanners_available() -> bool:
 @click.argument("plan_json", type=click.Path(path_type=Path, dir_okay=False))
 @env_option(required=False)
 @click.option("--no-scanners", is_flag=True, help="Run the policies only, even if Checkov is configured.")
+@report_options()
 @pass_state
-def check(state: State, plan_json: Path, env_name: str | None, no_scanners: bool) -> None:
+def check(
+    state: State, plan_json: Path, env_name: str | None, no_scanners: bool, reporting: Reporting
+) -> None:
     """Run the gate (policies, and scanners if configured) on a plan JSON file; exit 1 if it fails."""
     from tfkit import gate
     from tfkit.plan import load_plan
@@ -55,7 +59,21 @@ def check(state: State, plan_json: Path, env_name: str | None, no_scanners: bool
         project.environment(env_name)  # an unknown name is a one-line error (exit 2)
     scanners = not no_scanners and project is not None and _scanners_available()
     result = gate.evaluate(plan, env_name, project=project, scanners=scanners)
-    out(render_gate(result))
+    if reporting.format == "text":
+        out(render_gate(result))
+    if reporting.format != "text" or reporting.outputs:
+        from tfkit.report import Report
+
+        directory = project.environment(env_name).directory if project and env_name else None
+        report = Report.single(
+            "check",
+            env_name,
+            plan=plan,
+            gate=result,
+            root=project.root if project else None,
+            directory=directory,
+        )
+        reporting.emit(report, show=reporting.format != "text")
     if not result.passed:
         raise SystemExit(1)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tfkit.cli._app import State, cli, env_option, err, out, pass_state
+from tfkit.cli.report_options import Reporting, report_options
 from tfkit.errors import ConfigError, PlanError
 
 if TYPE_CHECKING:
@@ -61,8 +62,9 @@ def _figures(report: ScanReport) -> str:
 @cli.command()
 @click.argument("plan_json", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @env_option(required=False)
+@report_options()
 @pass_state
-def scan(state: State, plan_json: Path | None, env_name: str | None) -> None:
+def scan(state: State, plan_json: Path | None, env_name: str | None, reporting: Reporting) -> None:
     """Run Checkov on an environment's plan (--env E) or on PLAN_JSON, without the policies."""
     from tfkit.gate import combine
     from tfkit.report.gate import render_gate_text
@@ -92,6 +94,14 @@ def scan(state: State, plan_json: Path | None, env_name: str | None) -> None:
         timings={report.tool: report.duration},
         tools={report.tool: report.version},
     )
-    out(render_gate_text(result))
+    if reporting.format == "text":
+        out(render_gate_text(result))
+    if reporting.format != "text" or reporting.outputs:
+        from tfkit.report import Report
+
+        directory = project.environment(env_name).directory if project and env_name else None
+        root = project.root if project else None
+        report_ = Report.single("scan", env_name, plan=plan, gate=result, root=root, directory=directory)
+        reporting.emit(report_, show=reporting.format != "text")
     if not result.passed:
         raise SystemExit(1)
