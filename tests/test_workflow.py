@@ -247,3 +247,46 @@ def test_compare_planned_values_ignores_unknowns() -> None:
     assert (diff.address, diff.kind, diff.paths) == ("a.b", "changed", ("x",))
     (gone,) = compare_planned_values(recorded, doc({}, {}, ["delete"]))
     assert gone.kind == "missing"
+
+
+def test_encrypted_state_and_key_errors(
+    example_repo: Path, monkeypatch: pytest.MonkeyPatch, tfkit_cli
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from tfkit.errors import ConfigError
+
+    toml = example_repo / "tfkit.toml"
+    toml.write_text(toml.read_text() + '\n[snapshots]\nencryption_key_env = "TFKIT_TEST_KEY"\n')
+    project = Project.load(example_repo)
+    monkeypatch.setenv("TFKIT_TEST_KEY", "not-a-key")
+    with pytest.raises(ConfigError, match="TFKIT_TEST_KEY does not hold a valid Fernet key"):
+        apply(project.environment("dev"), auto_approve=True, options=NO_GATE)
+    assert not (project.environment("dev").directory / "terraform.tfstate").exists(), "nothing was applied"
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("TFKIT_TEST_KEY", key)
+    snapshot_id = apply(project.environment("dev"), auto_approve=True, options=NO_GATE).snapshot
+    snap = snapshot_store(project).get(snapshot_id)
+    assert snap.manifest.state_encrypted
+    assert TEST_SECRET.encode() not in (snap.path / "state.enc").read_bytes()
+    assert TEST_SECRET in snap.state(key.encode()).decode()  # the full state, only with the key
+    shown = tfkit_cli(
+        "snapshots", "show", snapshot_id, "--state", cwd=example_repo, env={"TFKIT_TEST_KEY": key}
+    )
+    assert shown.returncode == 0 and "state: module.service.terraform_data.database" in shown.stdout
+    missing = tfkit_cli(
+        "snapshots", "show", snapshot_id, "--state", cwd=example_repo, env={"TFKIT_TEST_KEY": ""}
+    )
+    assert missing.returncode == 2 and "TFKIT_TEST_KEY, which is not set" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_var_files_must_live_in_the_environment(example_repo: Path) -> None:
+    from tfkit.errors import ConfigError
+
+    toml = example_repo / "tfkit.toml"
+    toml.write_text(
+        toml.read_text().replace('var_files = ["dev.tfvars"]', 'var_files = ["../staging/staging.tfvars"]')
+    )
+    with pytest.raises(ConfigError, match="outside the environment's directory"):
+        Project.load(example_repo).environment("dev").check()

@@ -69,7 +69,7 @@ def local_modules(workdir: Path, data_dir: Path) -> list[Path]:
 
 def _relative(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root).as_posix()
+        return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         raise SnapshotError(
             f"{path} is outside the repository {root}; tfkit can only bundle modules inside it"

@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tfkit.errors import SnapshotError
 from tfkit.fsutil import atomic_write
+from tfkit.redact import mask
 
 __all__ = ["Health", "Ledger", "LedgerEntry", "Override"]
 
@@ -105,9 +107,12 @@ class Ledger:
             return []
         found = []
         for path in sorted(directory.glob("*.json")):
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            raw["overrides"] = tuple(Override(**o) for o in raw.get("overrides", ()))
-            found.append(LedgerEntry(**raw))
+            try:
+                raw = json.loads(path.read_text(encoding="utf-8"))
+                raw["overrides"] = tuple(Override(**o) for o in raw.get("overrides", ()))
+                found.append(LedgerEntry(**raw))
+            except (OSError, ValueError, TypeError) as exc:
+                raise SnapshotError(f"{path}: corrupted ledger entry ({exc}); restore or remove it") from None
         return found
 
     def last(self, environment: str) -> LedgerEntry | None:
@@ -122,12 +127,14 @@ class Ledger:
             return Health(**json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
             return Health(environment, "stable", "")
+        except (OSError, ValueError, TypeError) as exc:
+            raise SnapshotError(f"{path}: corrupted health record ({exc}); remove it") from None
 
     def set_health(
         self, environment: str, *, stable: bool, reason: str = "", snapshot: str | None = None
     ) -> Health:
         """Record that ``environment`` is now stable or unstable."""
-        health = Health(environment, "stable" if stable else "unstable", _now(), reason, snapshot)
+        health = Health(environment, "stable" if stable else "unstable", _now(), mask(reason), snapshot)
         atomic_write(
             self.health_dir / f"{environment}.json", json.dumps(asdict(health), indent=2), mode=0o600
         )

@@ -72,6 +72,16 @@ def _holder_from(text: str) -> LockHolder | None:
         return LockHolder("unknown", -1, "unknown", "unknown", "unknown")
 
 
+def _holder_of(fd: int) -> LockHolder | None:
+    """The holder of a lock we could not take; it writes its name just after taking it, so wait briefly."""
+    deadline = time.monotonic() + 2.0
+    holder = _holder_from(_read_fd(fd))
+    while holder is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        holder = _holder_from(_read_fd(fd))
+    return holder
+
+
 def _read_fd(fd: int) -> str:
     os.lseek(fd, 0, os.SEEK_SET)
     chunks = []
@@ -116,7 +126,7 @@ def environment_lock(
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = _holder_from(_read_fd(fd))
+                    holder = _holder_of(fd)
                     who = holder.describe() if holder else "another run"
                     raise LockHeldError(
                         f"environment '{environment}' is locked by {who}; wait for it to finish or pass "

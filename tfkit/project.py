@@ -69,6 +69,13 @@ class Environment:
                 known=self.project.names,
             )
         for var_file in self.var_files:
+            if not var_file.is_relative_to(self.directory):
+                raise ConfigError(
+                    f"{self.project.config.path}: environments.{self.name}.var_files: {var_file} is outside "
+                    "the environment's directory; keep var files inside it (snapshots bundle that directory)",
+                    file=str(self.project.config.path),
+                    key=f"environments.{self.name}.var_files",
+                )
             if not var_file.is_file():
                 rel = os.path.relpath(var_file, self.project.root)
                 raise ConfigError(

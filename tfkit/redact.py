@@ -22,6 +22,7 @@ __all__ = [
     "MIN_SECRET_LENGTH",
     "mask",
     "mask_bytes",
+    "mask_json",
     "register_plan_secrets",
     "register_secret",
     "registered_count",
@@ -65,6 +66,25 @@ def mask(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def mask_json(data: bytes | str) -> bytes:
+    """A JSON document with every registered secret masked inside its strings only.
+
+    Text masking could cut a registered number out of another number and corrupt the document;
+    this keeps every number, key and structure intact, so the result always parses.
+    """
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return mask(value)
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            return {mask(k): walk(v) for k, v in value.items()}
+        return value
+
+    return json.dumps(walk(json.loads(data)), indent=1, sort_keys=True).encode()
 
 
 def mask_bytes(data: bytes) -> bytes:

@@ -19,6 +19,7 @@ import json
 import os
 import secrets as _random
 import shutil
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ __all__ = [
     "Snapshot",
     "SnapshotManifest",
     "SnapshotStore",
+    "SnapshotWarning",
     "new_snapshot_id",
 ]
 
@@ -120,9 +122,11 @@ class Snapshot:
         """Check every file's digest (raises ``SnapshotError`` on the first mismatch)."""
         for name in self.manifest.files:
             self.read(name)
-        extra = {
-            p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()
-        } - set(self.manifest.files) - {MANIFEST}
+        extra = (
+            {p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()}
+            - set(self.manifest.files)
+            - {MANIFEST}
+        )
         if extra:
             raise SnapshotError(f"snapshot {self.id}: unexpected file {sorted(extra)[0]} (tampered with)")
 
@@ -151,7 +155,13 @@ class Snapshot:
         try:
             return Fernet(key).decrypt(self.read("state.enc"))
         except (InvalidToken, ValueError):
-            raise SnapshotError(f"snapshot {self.id}: the encryption key does not decrypt the state") from None
+            raise SnapshotError(
+                f"snapshot {self.id}: the encryption key does not decrypt the state"
+            ) from None
+
+
+class SnapshotWarning(UserWarning):
+    """A snapshot directory that cannot be read was skipped."""
 
 
 class SnapshotStore(Protocol):
@@ -205,7 +215,15 @@ class LocalSnapshotStore:
         env_dir = self.root / environment
         if not env_dir.is_dir():
             return []
-        return [self._load(p) for p in sorted(env_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+        found = []
+        for path in sorted(env_dir.iterdir()):
+            if not path.is_dir() or path.name.startswith("."):
+                continue
+            try:
+                found.append(self._load(path))
+            except SnapshotError as exc:
+                warnings.warn(f"skipping an unreadable snapshot: {exc}", SnapshotWarning, stacklevel=2)
+        return found
 
     def get(self, snapshot_id: str) -> Snapshot:
         """The snapshot with ``snapshot_id`` in any environment."""
@@ -230,7 +248,8 @@ class LocalSnapshotStore:
                 pid = leftover.name.rsplit("-", 1)[-1]
                 if not (pid.isdigit() and _alive(int(pid))):
                     shutil.rmtree(leftover, ignore_errors=True)
-        for snapshot in self.list(environment)[: max(0, len(self.list(environment)) - keep)]:
+        snapshots = self.list(environment)
+        for snapshot in snapshots[: max(0, len(snapshots) - keep)]:
             shutil.rmtree(snapshot.path)
             removed.append(snapshot.id)
         return removed

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Self
 from tfkit.bundle import environment_files, local_modules, materialize, module_digests
 from tfkit.errors import (
     ApplyRefusedError,
+    ConfigError,
     GateFailedError,
     ProtectedEnvironmentError,
     RefusedError,
@@ -37,7 +38,7 @@ from tfkit.errors import (
 from tfkit.ledger import Ledger, Override
 from tfkit.locks import environment_lock
 from tfkit.promotion import check_promotion
-from tfkit.redact import mask, register_plan_secrets
+from tfkit.redact import mask, mask_json, register_plan_secrets
 from tfkit.secrets import secret_environment
 from tfkit.snapshots import LocalSnapshotStore, Snapshot, SnapshotManifest, new_snapshot_id
 from tfkit.terraform import ApplyResult, ChangeCounts, CliEngine, OutputValue, ValidateResult, open_engine
@@ -278,7 +279,11 @@ class Session:
         plan_file = self.engine.run_dir / f"plan-{self._plans}.tfplan"
         self.on_step("plan")
         result = self.engine.plan(
-            out=plan_file, var_files=self.var_files, destroy=destroy, refresh_only=refresh_only
+            out=plan_file,
+            var_files=self.var_files,
+            destroy=destroy,
+            refresh_only=refresh_only,
+            lock_timeout=self._terraform_lock_timeout(),
         )
         decoded = load_plan(self.engine.show_plan(plan_file))
         register_plan_secrets(decoded)
@@ -287,7 +292,12 @@ class Session:
     def apply(self, planned: PlanOutcome) -> ApplyResult:
         """Apply exactly the saved plan file of ``planned``."""
         self.on_step("apply")
-        return self.engine.apply(planned.plan_file)
+        return self.engine.apply(planned.plan_file, lock_timeout=self._terraform_lock_timeout())
+
+    def _terraform_lock_timeout(self) -> str | None:
+        """``--lock-timeout`` also waits for Terraform's own state lock."""
+        seconds = self.options.lock_timeout
+        return f"{int(seconds)}s" if seconds else None
 
     def output(self) -> dict[str, OutputValue]:
         """The environment's outputs (sensitive ones flagged)."""
@@ -367,10 +377,14 @@ def destroy(
         planned = s.plan(destroy=True)
         if not planned.has_changes:
             return ApplyOutcome(environment.name, planned.plan, applied=False, converged=True)
-        review = Review(environment.name, "destroy", planned.plan)
+        gate_result = _gate(planned, environment, options)
+        if gate_result is not None and not gate_result.passed:
+            raise _gate_failed(gate_result, environment.name)
+        review = Review(environment.name, "destroy", planned.plan, gate_result)
         if not _confirmed(review, auto_approve, confirm, options):
-            return ApplyOutcome(environment.name, planned.plan, applied=False)
-        return ApplyOutcome(environment.name, planned.plan, True, s.apply(planned))
+            return ApplyOutcome(environment.name, planned.plan, applied=False, gate=gate_result)
+        result = _apply_or_mark_unstable(s, planned, Ledger(project.state_dir), "destroy")
+        return ApplyOutcome(environment.name, planned.plan, True, result, gate=gate_result)
 
 
 # ------------------------------------------------------------------------------- gated applies
@@ -417,10 +431,37 @@ def _git_commit(root: Path) -> str | None:
 
 
 def encryption_key(project: Project) -> bytes | None:
-    """The snapshot encryption key from the variable named in ``[snapshots] encryption_key_env``."""
+    """The snapshot encryption key from the variable named in ``[snapshots] encryption_key_env``.
+
+    Checked before anything is applied: a configured variable that is unset or holds no valid
+    Fernet key is a one-line ``ConfigError``, never a failure after Terraform has applied.
+    """
     name = project.config.section("snapshots").get("encryption_key_env")
-    value = os.environ.get(name) if name else None
-    return value.encode() if value else None
+    if not name:
+        return None
+    value = os.environ.get(name)
+    hint = (
+        "generate one with: python -c "
+        "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+    )
+    if not value:
+        raise ConfigError(
+            f"{project.config.path}: snapshots.encryption_key_env names {name}, which is not set; "
+            f"set it ({hint})",
+            file=str(project.config.path),
+            key="snapshots.encryption_key_env",
+        )
+    from cryptography.fernet import Fernet
+
+    try:
+        Fernet(value.encode())
+    except ValueError:
+        raise ConfigError(
+            f"{name} does not hold a valid Fernet key (32 url-safe base64 bytes); {hint}",
+            file=str(project.config.path),
+            key="snapshots.encryption_key_env",
+        ) from None
+    return value.encode()
 
 
 def _sensitive_variables(decoded: Plan, environment: Environment) -> set[str]:
@@ -442,7 +483,7 @@ def _gate_json(result: GateResult | None) -> bytes:
         "tools": dict(result.tools),
         "findings": [asdict(f) for f in result.findings],
     }
-    return mask(json.dumps(doc, indent=2, sort_keys=True, default=str)).encode()
+    return mask_json(json.dumps(doc, default=str))
 
 
 def _record(
@@ -465,10 +506,12 @@ def _record(
     key = encryption_key(project)
     decoded = planned.plan
     sensitive = _sensitive_variables(decoded, environment)
+    # A variable whose value holds a secret from any source is treated as sensitive: re-read, not stored.
+    sensitive |= {n for n, v in decoded.variables.items() if mask(json.dumps(v.value)) != json.dumps(v.value)}
     variables = {n: v.value for n, v in decoded.variables.items() if n not in sensitive}
     files: dict[str, bytes] = {f"bundle/{rel}": data for rel, data in sorted(bundle.items())}
-    files["variables.json"] = mask(json.dumps(variables, indent=2, sort_keys=True)).encode()
-    files["plan.json"] = mask(decoded.redacted().decode("utf-8")).encode()
+    files["variables.json"] = json.dumps(variables, indent=2, sort_keys=True).encode()
+    files["plan.json"] = mask_json(decoded.redacted())
     files["gate.json"] = _gate_json(gate_result)
     if key is not None:
         from cryptography.fernet import Fernet
@@ -526,6 +569,35 @@ def _verify(session: Session) -> tuple[bool, tuple[str, ...]]:
     return converged, warnings
 
 
+def _apply_or_mark_unstable(session: Session, planned: PlanOutcome, ledger: Ledger, what: str) -> ApplyResult:
+    """Apply; any failure or interruption part-way leaves the environment marked unstable."""
+    try:
+        return session.apply(planned)
+    except BaseException as exc:
+        summary = exc.errors[0].summary if isinstance(exc, TerraformError) and exc.errors else str(exc)
+        ledger.set_health(session.environment.name, stable=False, reason=mask(f"{what} failed: {summary}"))
+        raise
+
+
+def _rolled_back(environment: Environment, cause: TerraformError, options: RunOptions) -> TfkitError:
+    """Roll back after a failed apply; the error to raise says what happened to both."""
+    name = environment.name
+    try:
+        rolled = _rollback_locked(environment, None, True, None, options)
+    except TfkitError as failed:
+        return ApplyFailedError(
+            f"apply of '{name}' failed ({cause}); the rollback failed too: {failed}",
+            cause=cause,
+            rollback=None,
+        )
+    after = "is stable again" if rolled.converged is not False else "still has changes after the rollback"
+    return ApplyFailedError(
+        f"apply of '{name}' failed ({cause}); rolled back to snapshot {rolled.restored}: '{name}' {after}",
+        cause=cause,
+        rollback=rolled,
+    )
+
+
 def _check_health(environment: Environment, ledger: Ledger, allow_unstable: str | None) -> list[Override]:
     health = ledger.health(environment.name)
     if health.stable:
@@ -544,8 +616,9 @@ def _materialized(environment: Environment, files: Mapping[str, bytes]) -> Itera
     """A private temporary copy of a bundle: yields its root and the environment's directory in it."""
     root = environment.project.root
     with tempfile.TemporaryDirectory(prefix="tfkit-work-") as tmp:
-        materialize(files, Path(tmp))
-        yield Path(tmp), Path(tmp) / environment.directory.relative_to(root)
+        tree = Path(tmp).resolve()
+        materialize(files, tree)
+        yield tree, tree / environment.directory.relative_to(root)
 
 
 def apply(
@@ -569,11 +642,14 @@ def apply(
     project = environment.project
     ledger = Ledger(project.state_dir)
     lock_dir = project.state_dir / "locks"
+    encryption_key(project)  # a bad key is a config error now, not after Terraform has applied
     with environment_lock(lock_dir, environment.name, "apply", timeout=options.lock_timeout):
         overrides = _check_health(environment, ledger, allow_unstable)
         with Session(environment, options) as s:
             planned = s.plan()
             module_dirs = s.modules()
+            # What is planned is what gets recorded: the bundle is read once, before anything applies.
+            bundle = environment_files(environment.directory, module_dirs, project.root)
             modules = module_digests(module_dirs, project.root)
             if skip_promotion_check:
                 overrides.append(Override("skip-promotion-check", skip_promotion_check))
@@ -590,25 +666,12 @@ def apply(
             if not _confirmed(review, auto_approve, confirm, options):
                 return ApplyOutcome(environment.name, planned.plan, applied=False, gate=gate_result)
             try:
-                result = s.apply(planned)
+                result = _apply_or_mark_unstable(s, planned, ledger, "apply")
             except TerraformError as exc:
-                ledger.set_health(
-                    environment.name,
-                    stable=False,
-                    reason=f"apply failed: {exc.errors[0].summary if exc.errors else exc}",
-                )
-                rolled = None
-                if rollback_on_failure:
-                    rolled = _rollback_locked(environment, None, True, None, options)
-                    raise ApplyFailedError(
-                        f"apply of '{environment.name}' failed ({exc}); rolled back to snapshot "
-                        f"{rolled.restored}: '{environment.name}' is stable again",
-                        cause=exc,
-                        rollback=rolled,
-                    ) from exc
-                raise
+                if not rollback_on_failure:
+                    raise
+                raise _rolled_back(environment, exc, options) from exc
             converged, warnings = _verify(s) if verify else (None, ())
-            bundle = environment_files(environment.directory, module_dirs, project.root)
             snapshot = _record(
                 s, planned, gate_result, kind="apply", bundle=bundle, modules=modules, overrides=overrides
             )
@@ -737,10 +800,11 @@ def _rollback_locked(
     confirm: ConfirmCallback | None,
     options: RunOptions,
 ) -> RollbackOutcome:
+    encryption_key(environment.project)
     snapshot = _pick_snapshot(environment, to)
     with snapshot_session(environment, snapshot, options) as s:
         planned = s.plan()
-        differences = compare_planned_values(snapshot.read("plan.json"), planned.plan.redacted())
+        differences = compare_planned_values(snapshot.read("plan.json"), mask_json(planned.plan.redacted()))
         gate_result = _gate(planned, environment, options)
         if gate_result is not None and not gate_result.passed:
             raise _gate_failed(gate_result, environment.name)
@@ -752,7 +816,7 @@ def _rollback_locked(
                 return RollbackOutcome(
                     environment.name, snapshot.id, None, planned.plan, differences, False, None
                 )
-            s.apply(planned)
+            _apply_or_mark_unstable(s, planned, Ledger(environment.project.state_dir), "rollback")
             applied = True
             converged, _ = _verify(s)
         elif options.show is not None:
@@ -814,6 +878,7 @@ def promote(
             f"'{previous.name}' has no snapshot to promote from; apply '{previous.name}' first"
         )
     source.verify()
+    encryption_key(project)
     lock_dir = project.state_dir / "locks"
     with environment_lock(lock_dir, environment.name, "promote", timeout=options.lock_timeout):
         overrides = _check_health(environment, ledger, None)
@@ -845,11 +910,7 @@ def promote(
                 review = Review(environment.name, "promote", planned.plan, gate_result)
                 if not _confirmed(review, auto_approve, confirm, options):
                     return ApplyOutcome(environment.name, planned.plan, applied=False, gate=gate_result)
-                try:
-                    result = s.apply(planned)
-                except TerraformError as exc:
-                    ledger.set_health(environment.name, stable=False, reason=f"promotion failed: {exc}")
-                    raise
+                result = _apply_or_mark_unstable(s, planned, ledger, "promotion")
                 converged, warnings = _verify(s)
                 snapshot = _record(
                     s,

