@@ -56,7 +56,10 @@ def check_changes(
     deleted = tuple(c.path for c in changes if c.status == "D")
     verdicts = {c.path: classify(c.path, settings) for c in changes if c.status != "D"}
     if settings.scan_changed_files:
-        present = [p for p, v in verdicts.items() if v.allowed and (top / p).is_file()]
+        # The baseline holds only fingerprints of reviewed findings (high-entropy by nature): not scanned.
+        present = [
+            p for p, v in verdicts.items() if v.allowed and (top / p).is_file() and p != settings.baseline
+        ]
         scan = scan_files(top, present, baseline=load_baseline(root / settings.baseline))
         for finding in scan.findings:
             if not verdicts[finding.file].allowed:
