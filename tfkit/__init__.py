@@ -24,29 +24,43 @@ from tfkit.errors import (
     TfkitError,
     UnsupportedFormatError,
 )
+from tfkit.findings import Finding, Severity, Waiver
+from tfkit.gate import GateResult
+from tfkit.plan import Action, Change, Plan, ResourceChange, load_plan
+from tfkit.policy import policy
 from tfkit.project import Environment, Project
 from tfkit.terraform import Engine, open_engine
 from tfkit.workflow import RunOptions, Session
 
 __all__ = [
+    "Action",
+    "Change",
     "ConfigError",
     "Diagnostic",
     "Engine",
     "EngineNotFoundError",
     "Environment",
     "EnvironmentNotFoundError",
+    "Finding",
+    "GateResult",
     "MissingVariableError",
+    "Plan",
     "PlanError",
     "PlanParseError",
     "Project",
+    "ResourceChange",
     "RunOptions",
     "Session",
+    "Severity",
     "StalePlanError",
     "StateLockError",
     "TerraformConfigError",
     "TerraformError",
     "TfkitError",
     "UnsupportedFormatError",
+    "Waiver",
     "__version__",
+    "load_plan",
     "open_engine",
+    "policy",
 ]
