@@ -99,3 +99,19 @@ def test_missing_checkov_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest
     assert info.value.exit_code == 2
     with pytest.raises(ScanConfigError, match="TFKIT_CHECKOV is '/no/such/checkov'"):
         find_checkov(CheckovSettings(), {"TFKIT_CHECKOV": "/no/such/checkov"})
+
+
+def test_the_repository_setup_checkov_is_found_last(
+    example_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = example_repo / ".venv-checkov" / "bin" / "checkov"
+    local.parent.mkdir(parents=True)
+    local.write_text("#!/bin/sh\nexit 0\n")
+    local.chmod(0o755)
+    monkeypatch.delenv("TFKIT_CHECKOV", raising=False)
+    monkeypatch.setenv("PATH", str(example_repo / "empty-path"))
+    settings = load_settings(_with(example_repo, "\n[checkov]\n"), "dev")
+    assert find_checkov(settings) == str(local)
+    local.unlink()
+    with pytest.raises(ScanConfigError, match="checkov not found"):
+        find_checkov(settings)

@@ -40,6 +40,8 @@ class CheckovSettings:
     deleted_data: Severity = Severity.SOFT
     timeout: float = DEFAULT_TIMEOUT
     cache_dir: Path | None = None
+    #: Where the repository's own set-up installs Checkov (``make setup``: ``.venv-checkov``).
+    local_install: Path | None = None
 
     def severity_of(self, checkov_severity: str | None) -> Severity:
         """The gate severity of a failed check: SOFT if its Checkov severity is in ``fail_on``."""
@@ -76,6 +78,7 @@ def load_settings(project: Project | None, environment: str | None) -> CheckovSe
         deleted_data=Severity(merged.get("deleted_data", "soft")),
         timeout=float(merged.get("timeout", DEFAULT_TIMEOUT)),
         cache_dir=_cache_root(project) / "checkov",
+        local_install=project.root / ".venv-checkov" / "bin" / "checkov",
     )
 
 
@@ -111,7 +114,9 @@ def _checks_dir(path: Path, raw: str, where: str) -> Path:
 
 
 def find_checkov(settings: CheckovSettings, environ: Mapping[str, str] | None = None) -> str:
-    """The checkov executable: ``[checkov] command``, else ``TFKIT_CHECKOV``, else ``checkov`` on PATH."""
+    """The checkov executable: ``[checkov] command``, else ``TFKIT_CHECKOV``, else ``checkov`` on PATH,
+    else the one the repository's set-up installed in ``.venv-checkov`` (so tfkit run by hand after
+    ``make demo`` finds the same Checkov the Makefile used)."""
     env = os.environ if environ is None else environ
     for source, value in (
         ("[checkov] command", settings.command),
@@ -127,6 +132,8 @@ def find_checkov(settings: CheckovSettings, environ: Mapping[str, str] | None = 
                 )
             return found
     found = shutil.which("checkov")
+    if found is None and settings.local_install is not None and os.access(settings.local_install, os.X_OK):
+        found = str(settings.local_install)
     if found is None:
         raise ScanConfigError(
             "checkov not found: set [checkov] command in tfkit.toml or TFKIT_CHECKOV, or put checkov "
