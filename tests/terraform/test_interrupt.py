@@ -71,3 +71,54 @@ def test_interrupt_stops_terraform_and_releases_the_lock(
     assert not lock.exists(), "Terraform released its state lock"
     state = json.loads((tmp_path / "terraform.tfstate").read_text())
     assert [r["name"] for r in state["resources"]] == ["slow"]  # recorded (tainted), not lost
+
+
+SLOW_RESOURCE = """
+resource "terraform_data" "slow" {
+  input = { tags = { owner = "platform-team", env = "dev", cost_center = "cc-1234", managed_by = "tfkit" } }
+  provisioner "local-exec" {
+    command = "sleep 60"
+  }
+}
+"""
+
+
+def test_ctrl_c_during_tfkit_apply_exits_130_and_marks_the_environment_unstable(example_repo: Path) -> None:
+    import os
+
+    from tfkit.ledger import Ledger
+
+    (example_repo / "envs" / "dev" / "slow.tf").write_text(SLOW_RESOURCE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tfkit", "apply", "--env", "dev", "--auto-approve"],
+        cwd=example_repo,
+        env={**os.environ, "TFKIT_ENGINE": "embedded"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lock = example_repo / "envs" / "dev" / ".terraform.tfstate.lock.info"
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # progress lines: wait until Terraform is applying
+        seen.append(line)
+        if line.startswith("tfkit: dev: apply..."):
+            break
+    assert seen and seen[-1].startswith("tfkit: dev: apply..."), seen
+    deadline = time.monotonic() + 60
+    while not lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lock.exists(), "the apply holds Terraform's state lock"
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: interrupted: terraform apply was stopped gracefully; "
+        "Terraform released its state lock if it held one"
+    ]
+    assert "Traceback" not in err
+    assert not lock.exists()
+    health = Ledger(example_repo / ".tfkit").health("dev")
+    assert not health.stable and "apply failed" in health.reason

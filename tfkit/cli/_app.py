@@ -191,11 +191,9 @@ def _errors(debug: bool) -> Iterator[None]:
             err(traceback.format_exc())
         err(f"error: {exc}")
         _exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err("aborted")
-        _exit(130)
-    except KeyboardInterrupt:
-        err("interrupted")
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns a Ctrl-C outside Terraform (while planning, gating, asking) into Abort.
+        err("error: interrupted; any running Terraform command was stopped gracefully")
         _exit(130)
 
 

@@ -226,6 +226,7 @@ class WorkerRunner:
         self.run_dir = run_dir
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_path = run_dir / "worker.stderr"
+        self._busy = False
 
     def _start(self, env: Mapping[str, str], cwd: Path) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
@@ -263,6 +264,7 @@ class WorkerRunner:
         """Send one command to the worker and collect its output frames until its exit code."""
         start = time.monotonic()
         proc = self._start(env, cwd)
+        self._busy = True
         assert proc.stdin is not None and proc.stdout is not None
         dispatch = _event_dispatcher(on_event)
         out: list[str] = []
@@ -274,13 +276,13 @@ class WorkerRunner:
             proc.stdin.write(json.dumps({"argv": list(argv), "cwd": str(cwd)}).encode() + b"\n")
             proc.stdin.flush()
         except BrokenPipeError:
-            self._proc = None
+            self._proc, self._busy = None, False
             return Completed(tuple(argv), 1, "", f"embedded worker died: {self._worker_error()}", 0.0)
         while returncode is None:
             try:
                 line = proc.stdout.readline()
                 if not line:
-                    self._proc = None
+                    self._proc, self._busy = None, False
                     return Completed(
                         tuple(argv), 1, "".join(out), f"embedded worker died: {self._worker_error()}", 0.0
                     )
@@ -300,6 +302,7 @@ class WorkerRunner:
                     err.append(frame["e"])
                 else:
                     returncode = int(frame["rc"])
+                    self._busy = False
             except KeyboardInterrupt:
                 if interrupted:  # a second interrupt: stop now, as Terraform's CLI does
                     proc.kill()
@@ -316,17 +319,25 @@ class WorkerRunner:
         return Completed(tuple(argv), returncode, "".join(out), "".join(err), time.monotonic() - start)
 
     def close(self) -> None:
-        """Stop the worker (closing its stdin ends its loop)."""
+        """Stop the worker (closing its stdin ends its loop).
+
+        Closed while a command is still running (an exception or Ctrl-C left ``run`` early), the
+        worker first gets an interrupt so Terraform stops gracefully and releases its state lock.
+        """
         proc, self._proc = self._proc, None
         if proc is None:
             return
+        if self._busy and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGINT)
         with contextlib.suppress(OSError):
             if proc.stdin is not None:
                 proc.stdin.close()
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+            proc.wait(timeout=GRACEFUL_STOP_SECONDS if self._busy else 10)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
             proc.kill()
             proc.wait()
+        self._busy = False
         if proc.stdout is not None:
             proc.stdout.close()
