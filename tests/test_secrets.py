@@ -26,7 +26,9 @@ _SECRET_TABLE = re.compile(r"\[secrets\.db_password\]\n[^\n]*\n")
 
 _FAILING_RESOURCE = """
 resource "terraform_data" "boom" {
-  input            = { tags = { owner = "platform-team", env = "dev", cost_center = "cc-1234", managed_by = "tfkit" } }
+  input = {
+    tags = { owner = "platform-team", env = "dev", cost_center = "cc-1234", managed_by = "tfkit" }
+  }
   triggers_replace = [var.db_password]
 
   provisioner "local-exec" {
