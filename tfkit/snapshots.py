@@ -9,6 +9,9 @@ The full state is stored only encrypted (Fernet), and only when a key is configu
 Writes are atomic as a whole: the snapshot is assembled in a hidden temporary directory (each file
 fsynced, owner-only permissions) and renamed into place, so a reader sees a complete snapshot or
 none. Every file's sha256 is in the manifest and checked on read.
+
+DESIGN.md puts the store, the ledger and health in one module; they are split by responsibility:
+this module (the store), ``ledger`` (ledger and health), ``locks``, ``bundle`` and ``promotion``.
 """
 
 from __future__ import annotations

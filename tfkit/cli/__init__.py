@@ -1,4 +1,8 @@
-"""The ``tfkit`` command. Each sibling module adds the subcommands of one topic to ``cli``."""
+"""The ``tfkit`` command. Each sibling module adds the subcommands of one topic to ``cli``.
+
+DESIGN.md names one ``cli.py``; it is a package so each topic (running Terraform, the gate,
+snapshots, the guard, reports) stays a small module, as the rest of the package is.
+"""
 
 # Importing a topic module registers its subcommands on ``cli``.
 from tfkit.cli import check, drift, guard, lifecycle, run, scan  # noqa: F401
