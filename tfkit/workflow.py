@@ -621,6 +621,62 @@ def _materialized(environment: Environment, files: Mapping[str, bytes]) -> Itera
         yield tree, tree / environment.directory.relative_to(root)
 
 
+@dataclass(frozen=True, slots=True)
+class _Recording:
+    """What a successful apply records: the configuration bundle, module digests, overrides."""
+
+    bundle: Mapping[str, bytes]
+    modules: Mapping[str, str]
+    overrides: Sequence[Override] = ()
+
+
+def _gate_confirm_apply(
+    session: Session,
+    planned: PlanOutcome,
+    operation: str,
+    *,
+    ledger: Ledger,
+    auto_approve: bool,
+    confirm: ConfirmCallback | None,
+    options: RunOptions,
+    record: _Recording,
+    verify: bool = True,
+    on_failure: Callable[[TerraformError], TfkitError] | None = None,
+) -> ApplyOutcome:
+    """The common end of apply and promote: gate, show and confirm, apply, verify, record.
+
+    A failed gate is shown and raised (nothing applied); a failed apply marks the environment
+    unstable and raises (``on_failure`` may turn it into another error, e.g. after a rollback).
+    """
+    name = session.environment.name
+    gate_result = _gate(planned, session.environment, options)
+    if gate_result is not None and not gate_result.passed:
+        if options.show is not None:
+            options.show(Review(name, operation, planned.plan, gate_result))
+        raise _gate_failed(gate_result, name)
+    if not planned.has_changes:
+        return ApplyOutcome(name, planned.plan, False, converged=True, gate=gate_result)
+    if not _confirmed(Review(name, operation, planned.plan, gate_result), auto_approve, confirm, options):
+        return ApplyOutcome(name, planned.plan, applied=False, gate=gate_result)
+    try:
+        result = _apply_or_mark_unstable(session, planned, ledger, operation)
+    except TerraformError as exc:
+        if on_failure is None:
+            raise
+        raise on_failure(exc) from exc
+    converged, warnings = _verify(session) if verify else (None, ())
+    snapshot = _record(
+        session,
+        planned,
+        gate_result,
+        kind=operation,
+        bundle=record.bundle,
+        modules=record.modules,
+        overrides=record.overrides,
+    )
+    return ApplyOutcome(name, planned.plan, True, result, converged, warnings, gate_result, snapshot.id)
+
+
 def apply(
     environment: Environment,
     *,
@@ -655,28 +711,18 @@ def apply(
                 overrides.append(Override("skip-promotion-check", skip_promotion_check))
             elif planned.has_changes:
                 check_promotion(environment, modules, ledger)
-            gate_result = _gate(planned, environment, options)
-            if gate_result is not None and not gate_result.passed:
-                if options.show is not None:
-                    options.show(Review(environment.name, "apply", planned.plan, gate_result))
-                raise _gate_failed(gate_result, environment.name)
-            if not planned.has_changes:
-                return ApplyOutcome(environment.name, planned.plan, False, converged=True, gate=gate_result)
-            review = Review(environment.name, "apply", planned.plan, gate_result)
-            if not _confirmed(review, auto_approve, confirm, options):
-                return ApplyOutcome(environment.name, planned.plan, applied=False, gate=gate_result)
-            try:
-                result = _apply_or_mark_unstable(s, planned, ledger, "apply")
-            except TerraformError as exc:
-                if not rollback_on_failure:
-                    raise
-                raise _rolled_back(environment, exc, options) from exc
-            converged, warnings = _verify(s) if verify else (None, ())
-            snapshot = _record(
-                s, planned, gate_result, kind="apply", bundle=bundle, modules=modules, overrides=overrides
-            )
-            return ApplyOutcome(
-                environment.name, planned.plan, True, result, converged, warnings, gate_result, snapshot.id
+            failure = (lambda exc: _rolled_back(environment, exc, options)) if rollback_on_failure else None
+            return _gate_confirm_apply(
+                s,
+                planned,
+                "apply",
+                ledger=ledger,
+                auto_approve=auto_approve,
+                confirm=confirm,
+                options=options,
+                record=_Recording(bundle, modules, overrides),
+                verify=verify,
+                on_failure=failure,
             )
 
 
@@ -900,36 +946,15 @@ def promote(
                 module_dirs = s.modules()
                 modules = module_digests(module_dirs, tree)
                 check_promotion(environment, modules, ledger)
-                gate_result = _gate(planned, environment, options)
-                if gate_result is not None and not gate_result.passed:
-                    raise _gate_failed(gate_result, environment.name)
-                if not planned.has_changes:
-                    return ApplyOutcome(
-                        environment.name, planned.plan, False, converged=True, gate=gate_result
-                    )
-                review = Review(environment.name, "promote", planned.plan, gate_result)
-                if not _confirmed(review, auto_approve, confirm, options):
-                    return ApplyOutcome(environment.name, planned.plan, applied=False, gate=gate_result)
-                result = _apply_or_mark_unstable(s, planned, ledger, "promotion")
-                converged, warnings = _verify(s)
-                snapshot = _record(
+                return _gate_confirm_apply(
                     s,
                     planned,
-                    gate_result,
-                    kind="promote",
-                    bundle=files,
-                    modules=modules,
-                    overrides=overrides,
-                )
-                return ApplyOutcome(
-                    environment.name,
-                    planned.plan,
-                    True,
-                    result,
-                    converged,
-                    warnings,
-                    gate_result,
-                    snapshot.id,
+                    "promote",
+                    ledger=ledger,
+                    auto_approve=auto_approve,
+                    confirm=confirm,
+                    options=options,
+                    record=_Recording(files, modules, overrides),
                 )
 
 
