@@ -38,18 +38,26 @@ def verdict_line(result: GateResult) -> str:
     return f"gate {word}{env}: {', '.join(parts)}{errors}"
 
 
-def render_text(result: GateResult) -> str:
-    """The findings grouped by severity (hard first), gate errors, and the verdict line."""
+def render_text(result: GateResult, *, details: bool = False) -> str:
+    """The findings grouped by severity (hard first), gate errors, and the verdict line.
+
+    With ``details``, each finding also names its source and the scanners that ran are listed.
+    """
     lines: list[str] = []
     for severity in (Severity.HARD, Severity.SOFT, Severity.ADVISORY):
         group = sorted(result.by_severity(severity), key=lambda f: (f.check_id, f.address or ""))
         if not group:
             continue
         lines.append(f"{_HEADINGS[severity]}:")
-        lines.extend(f"  {f.one_line()}{_location(f)}" for f in group)
+        source = (lambda f: f" [{f.source}]") if details else (lambda f: "")
+        lines.extend(f"  {f.one_line()}{source(f)}{_location(f)}" for f in group)
     if result.errors:
         lines.append("gate errors:")
         lines.extend(f"  {e}" for e in result.errors)
+    if details:
+        for tool, version in sorted(result.tools.items()):
+            took = result.timings.get(tool)
+            lines.append(f"scanner: {tool} {version}" + (f" ({took:.2f}s)" if took is not None else ""))
     lines.append(verdict_line(result))
     return "\n".join(lines)
 
@@ -60,18 +68,4 @@ def render_gate_text(result: GateResult) -> str:
     Each finding line reads ``SEVERITY CHECK_ID ADDRESS: message [source]``, so ``grep CKV_AWS_20`` or
     ``grep module.service`` finds it.
     """
-    lines: list[str] = []
-    for severity in (Severity.HARD, Severity.SOFT, Severity.ADVISORY):
-        group = sorted(result.by_severity(severity), key=lambda f: (f.check_id, f.address or ""))
-        if not group:
-            continue
-        lines.append(f"{_HEADINGS[severity]}:")
-        lines.extend(f"  {f.one_line()} [{f.source}]{_location(f)}" for f in group)
-    if result.errors:
-        lines.append("gate errors:")
-        lines.extend(f"  {e}" for e in result.errors)
-    for tool, version in sorted(result.tools.items()):
-        took = result.timings.get(tool)
-        lines.append(f"scanner: {tool} {version}" + (f" ({took:.2f}s)" if took is not None else ""))
-    lines.append(verdict_line(result))
-    return "\n".join(lines)
+    return render_text(result, details=True)
