@@ -170,7 +170,9 @@ def replicated_plan(size: int, base_size: int, engine: str) -> bytes:
             )
             changes.append({**rc, "address": f"{module}.{local}", "module_address": module})
     doc["resource_changes"] = changes[:size]
-    return json.dumps(doc).encode()
+    data = json.dumps(doc, separators=(",", ":")).encode()  # compact, as Terraform writes it
+    (CACHE / f"plan-{size}-replicated-from-{base_size}.json").write_bytes(data)  # bench_policy.py reads it
+    return data
 
 
 def _plan_with_tfkit(workdir: Path, engine: str) -> bytes:

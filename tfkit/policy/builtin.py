@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import itertools
+import operator
 import os
 import re
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 
@@ -39,17 +41,50 @@ _WRITES = frozenset(
     }
 )
 _BUILTIN_PROVIDER = "terraform.io/builtin/terraform"
+_T = TypeVar("_T")
 
 
 def _matches(address: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(address, p) for p in patterns)
 
 
+_DESTRUCTIVE = frozenset({Action.DELETE, Action.DELETE_THEN_CREATE, Action.CREATE_THEN_DELETE})
+
+
+def _per_plan(plan: Plan, what: str, compute: Callable[[Plan], _T]) -> _T:
+    """``compute(plan)``, once per plan for all the policies that need it (kept for the last few plans)."""
+    entry = _PER_PLAN.get(id(plan))
+    if entry is None or entry[0] is not plan:
+        while len(_PER_PLAN) >= 4:
+            _PER_PLAN.pop(next(iter(_PER_PLAN)))
+        entry = _PER_PLAN[id(plan)] = (plan, {})
+    cache = entry[1]
+    if what not in cache:
+        cache[what] = compute(plan)
+    return cast("_T", cache[what])
+
+
+_PER_PLAN: dict[int, tuple[Plan, dict[str, Any]]] = {}
+
+
 def _destroyed(plan: Plan) -> tuple[ResourceChange, ...]:
     """Managed objects the plan destroys: deletes and replacements, in plan order."""
-    return tuple(
-        rc for rc in plan.resource_changes if rc.change.action.is_destructive and rc.mode == "managed"
+    return _per_plan(
+        plan,
+        "destroyed",
+        lambda p: tuple(
+            rc for rc in p.resource_changes if rc.change.action in _DESTRUCTIVE and rc.mode == "managed"
+        ),
     )
+
+
+def _afters(plan: Plan) -> _detect.Packed:
+    """The ``after`` values of the plan's resource changes packed for whole-plan scans (by index)."""
+    return _per_plan(plan, "afters", _pack_afters)
+
+
+def _pack_afters(plan: Plan) -> _detect.Packed:
+    return _detect.Packed([rc.change.after_raw for rc in plan.resource_changes])
 
 
 # ------------------------------------------------------------------------------------------ changes
@@ -122,18 +157,19 @@ def _scan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
     """(address, path, key, text) for every secret-looking non-sensitive string the plan would expose.
 
     Resource attributes after the change, root variables not declared sensitive, and root outputs; each
-    value's own sensitivity mask is honoured. Values whose bytes look harmless are never decoded. The three
-    secret policies share one scan per plan (kept for the last few plans).
+    value's own sensitivity mask is honoured. Only the values ``_detect.suspects`` picks out of one scan of
+    all of them are decoded. The three secret policies share one scan per plan.
     """
-    cached = _SCANS.get(id(plan))
-    if cached is not None and cached[0] is plan:
-        return cached[1]
+    return _per_plan(plan, "secrets", _scan_plan)
+
+
+def _scan_plan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
     found: list[tuple[str | None, str, str, str]] = []
-    for rc in plan.resource_changes:
+    changes = plan.resource_changes
+    masks = [rc.change.after_sensitive_raw for rc in changes]
+    for index in _detect.suspects(_afters(plan), masks):
+        rc = changes[index]
         change = rc.change
-        raw, mask = bytes(change.after_raw), bytes(change.after_sensitive_raw)
-        if mask == b"true" or not _detect.suspicious(raw, mask):
-            continue
         for path, key, text in _detect.walk_strings(change.after, change.after_sensitive):
             if _candidate(key, text):
                 found.append((rc.address, path, key, text))
@@ -150,14 +186,10 @@ def _scan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
         for path, key, text in _detect.walk_strings(output.after, output.after_sensitive, (name,)):
             if _candidate(key or name, text):
                 found.append((f"output.{name}", path.removeprefix(name).lstrip("."), key or name, text))
-    while len(_SCANS) >= 4:
-        _SCANS.pop(next(iter(_SCANS)))
-    _SCANS[id(plan)] = (plan, found)
     return found
 
 
 _MIN_ENTROPY_LENGTH = 16  # TFK005's min_length cannot go below this (the scan's pre-filter)
-_SCANS: dict[int, tuple[Plan, list[tuple[str | None, str, str, str]]]] = {}
 _DIGEST_KEY = re.compile(r"(?:hash|sha\d*|md5|etag|digest|checksum|fingerprint)$", re.IGNORECASE)
 _ADVICE = "mark it sensitive (variable/output sensitive = true) or read it from a secret store"
 
@@ -226,36 +258,69 @@ def required_tags(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
     Ownership and cost tags are how a team finds who to call and who pays. ``attributes`` lists where tags
     live: ``tags`` and ``labels`` for most providers, ``input.tags`` for ``terraform_data``.
     """
-    keys = tuple(ctx.params.get("keys", ()))
+    keys = tuple(sorted(set(ctx.params.get("keys", ()))))
     attributes = tuple(ctx.params.get("attributes", ()))
-    if not keys:
+    if not keys or not attributes:
         return
-    decoder = _tags_decoder(attributes)
-    markers = tuple(f'"{a.split(".")[-1]}"'.encode() for a in attributes)
-    for rc in plan.resource_changes:
-        if rc.change.action not in _WRITES or rc.mode != "managed":
-            continue
-        raw = bytes(rc.change.after_raw)
-        if not any(m in raw for m in markers):
-            continue
-        try:
-            shape = decoder.decode(raw)
-        except msgspec.ValidationError:
-            continue  # not an object: no tags to check
-        for attribute in attributes:
-            value: Any = shape
-            for step in attribute.split("."):
-                value = getattr(value, step, None)
-            if not isinstance(value, dict):
-                continue  # no such attribute, or unknown until apply
-            missing = sorted(k for k in keys if k not in value)
-            if missing:
-                yield Violation(f"missing required tag(s): {', '.join(missing)}", rc.address, attribute)
+    changes = plan.resource_changes
+    decoder, present = _tags_decoders(attributes, keys)
+    shapes = _decode_all(decoder, _afters(plan))
+    messages: dict[tuple[bool, ...], str] = {}
+    for attribute in attributes:
+        leaves = shapes
+        for step in attribute.split("."):
+            leaves = [getattr(leaf, step, None) for leaf in leaves]
+        lacking = [
+            i
+            for i, leaf in enumerate(leaves)
+            if type(leaf) is present and msgspec.UNSET in msgspec.structs.astuple(leaf)
+        ]
+        for index in lacking:
+            rc = changes[index]
+            if rc.change.action not in _WRITES or rc.mode != "managed":
+                continue
+            absent = tuple(map(operator.is_, msgspec.structs.astuple(leaves[index]), _UNSETS))
+            message = messages.get(absent)
+            if message is None:
+                missing = ", ".join(k for k, gone in zip(keys, absent, strict=True) if gone)
+                message = messages[absent] = f"missing required tag(s): {missing}"
+            yield Violation(message, rc.address, attribute)
+
+
+_UNSETS = itertools.repeat(msgspec.UNSET)
+
+
+def _decode_all(decoder: msgspec.json.Decoder[Any], values: _detect.Packed) -> list[Any]:
+    """Every packed value decoded in one call (one by one, ``None`` for a misfit, if one does not fit)."""
+    try:
+        return cast("list[Any]", decoder.decode(values.buffer))
+    except msgspec.ValidationError:
+        single = msgspec.json.Decoder(decoder.type.__args__[0])  # type: ignore[attr-defined]
+        shapes: list[Any] = []
+        for index in range(len(values)):
+            try:
+                shapes.append(single.decode(values.buffer[values.starts[index] : values.end(index)]))
+            except msgspec.ValidationError:
+                shapes.append(None)
+        return shapes
 
 
 @functools.lru_cache(maxsize=16)
-def _tags_decoder(attributes: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
-    """A decoder of just the tag attributes (``input.tags``) of an after value: fast on big plans."""
+def _tags_decoders(
+    attributes: tuple[str, ...], keys: tuple[str, ...]
+) -> tuple[msgspec.json.Decoder[Any], type]:
+    """A decoder of many after values that reads only the tag attributes, and only whether each key is there.
+
+    Decoding nothing else keeps TFK006 fast on big plans. Returns the decoder and the struct a tag map
+    decodes to (its fields, in ``keys`` order, are ``UNSET`` for the keys the map lacks).
+    """
+    present = msgspec.defstruct(
+        "TagKeys",
+        [(f"k{i}", msgspec.Raw | msgspec.UnsetType, msgspec.UNSET) for i in range(len(keys))],
+        rename={f"k{i}": key for i, key in enumerate(keys)},
+        forbid_unknown_fields=False,
+        gc=False,  # decoded JSON holds no cycles; 50k tracked structs would cost more in collections
+    )
     tree: dict[str, Any] = {}
     for attribute in attributes:
         node = tree
@@ -263,10 +328,17 @@ def _tags_decoder(attributes: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
             node = node.setdefault(step, {})
 
     def struct(name: str, node: dict[str, Any]) -> Any:
-        fields = [(k, (struct(f"{name}_{k}", v) if v else Any) | None, None) for k, v in node.items()]
-        return msgspec.defstruct(name, fields, forbid_unknown_fields=False)
+        fields = [
+            (
+                k,
+                struct(f"{name}_{k}", v) | None if v else present | list[Any] | str | float | bool | None,
+                None,
+            )
+            for k, v in node.items()
+        ]
+        return msgspec.defstruct(name, fields, forbid_unknown_fields=False, gc=False)
 
-    return msgspec.json.Decoder(struct("Tags", tree) | None)
+    return msgspec.json.Decoder(list[struct("Tags", tree) | None]), present
 
 
 @policy(id="TFK007", severity=Severity.SOFT, params={"allowed": [], "denied": []})
