@@ -11,7 +11,6 @@ import bisect
 import functools
 import itertools
 import math
-import operator
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -110,10 +109,13 @@ class Packed:
     __slots__ = ("buffer", "starts")
 
     def __init__(self, values: Sequence[JsonText]) -> None:
-        self.buffer = b"[" + b",".join(values) + b"]"
-        self.starts = (
-            list(itertools.accumulate(map((1).__add__, map(len, values[:-1])), initial=1)) if values else []
-        )
+        parts: list[JsonText] = list(values)
+        if parts:  # brackets on the end values: one copy of the text, not two
+            parts[0] = b"[" + bytes(parts[0])
+            parts[-1] = bytes(parts[-1]) + b"]"
+        self.buffer = b",".join(parts) if parts else b"[]"
+        self.starts = list(itertools.accumulate(map((1).__add__, map(len, parts[:-1])), initial=0))
+        self.starts[0:1] = [1] if parts else []
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -149,13 +151,13 @@ def suspects(values: Packed, masks: Sequence[JsonText]) -> list[int]:
     ``after_sensitive``) does not mark ``true``. A superset of what the secret policies report.
 
     Big plans repeat themselves (instances of one block share most of their key/value pairs), so the checks
-    first run on the distinct comma-separated pieces of all values, a small fraction of the text; only what
-    they find there is looked up in the whole buffer.
+    first run on the distinct pieces of all values (split before each key), a small fraction of the text;
+    only what they find there is looked up in the whole buffer.
     """
     if not len(values):
         return []
     buffer = values.buffer
-    distinct = b"\x00".join(set(buffer.split(b",")))  # no check needs a comma, and none spans NUL
+    distinct = _distinct_pieces(buffer)
     found: set[int] = set()
     if _VALUE_RUN.search(_shape(distinct)):
         found |= values.records_of(m.start() for m in _VALUE_RUN.finditer(_shape(buffer)))
@@ -170,6 +172,15 @@ def suspects(values: Packed, masks: Sequence[JsonText]) -> list[int]:
     if keys:
         found |= _unmasked(values, masks, keys)
     return sorted(found)
+
+
+def _distinct_pieces(text: bytes) -> bytes:
+    """The distinct pieces of ``text``, split before each quote that follows a comma, joined by NUL.
+
+    Each piece keeps its opening quote (a key, or a string in a list), so every key of ``text`` is whole in
+    one piece; no check looks across ',"' or NUL.
+    """
+    return b'\x00"' + b'\x00"'.join(set(text.split(b',"')))
 
 
 def _shape(text: bytes) -> bytes:
@@ -197,17 +208,42 @@ def _unmasked(values: Packed, masks: Sequence[JsonText], keys: set[bytes]) -> se
     block share theirs); a key is looked for in the values of a run whose mask does not mark it.
     """
     found: set[int] = set()
-    count = len(values)
-    texts = b"\x00".join(masks).split(b"\x00")  # bytes, which compare faster than msgspec.Raw
-    changes = [0, *itertools.compress(range(1, count), map(operator.ne, texts[1:], texts[:-1])), count]
-    for first, last in itertools.pairwise(changes):
-        masked = _masked_keys(texts[first])
+    for first, last, mask in _equal_runs(masks):
+        masked = _masked_keys(mask)
         if masked is _ALL_MASKED:
             continue
         lo, hi = values.starts[first], values.end(last - 1)
         for key in keys - masked:
             found |= values.records_of(values.find_all(b'"' + key + b'"', lo, hi))
     return found
+
+
+def _equal_runs(texts: Sequence[JsonText]) -> list[tuple[int, int, bytes]]:
+    """(first, last, text) for each run of consecutive equal texts, ``last`` excluded.
+
+    Gallops over the texts joined by NUL: a run of n equal texts costs a few comparisons of its own
+    length in C, not n comparisons in Python.
+    """
+    joined = b"\x00".join(texts) + b"\x00"
+    runs: list[tuple[int, int, bytes]] = []
+    count, first, at = len(texts), 0, 0
+    while first < count:
+        end = joined.index(b"\x00", at) + 1
+        chunks = [joined[at:end]]  # chunks[k]: the text (and its NUL) 2**k times
+        size, last, at, level = end - at, first + 1, end, 0
+        while last < count:
+            if last + (1 << level) <= count and joined.startswith(chunks[level], at):
+                last, at = last + (1 << level), at + size * (1 << level)
+                level += 1
+                if level == len(chunks):
+                    chunks.append(chunks[-1] * 2)
+            elif level:
+                level -= 1
+            else:
+                break
+        runs.append((first, last, chunks[0][:-1]))
+        first = last
+    return runs
 
 
 @functools.lru_cache(maxsize=1024)

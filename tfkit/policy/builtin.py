@@ -15,14 +15,15 @@ import itertools
 import operator
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 
 from tfkit.findings import Severity
 from tfkit.plan import Action
 from tfkit.policy import _detect
+from tfkit.policy._columns import actions, masks, packed_afters, per_plan
 from tfkit.policy.api import Policy, PolicyContext, SkipPolicy, Violation, policy
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ _WRITES = frozenset(
     }
 )
 _BUILTIN_PROVIDER = "terraform.io/builtin/terraform"
-_T = TypeVar("_T")
 
 
 def _matches(address: str, patterns: Iterable[str]) -> bool:
@@ -51,40 +51,14 @@ def _matches(address: str, patterns: Iterable[str]) -> bool:
 _DESTRUCTIVE = frozenset({Action.DELETE, Action.DELETE_THEN_CREATE, Action.CREATE_THEN_DELETE})
 
 
-def _per_plan(plan: Plan, what: str, compute: Callable[[Plan], _T]) -> _T:
-    """``compute(plan)``, once per plan for all the policies that need it (kept for the last few plans)."""
-    entry = _PER_PLAN.get(id(plan))
-    if entry is None or entry[0] is not plan:
-        while len(_PER_PLAN) >= 4:
-            _PER_PLAN.pop(next(iter(_PER_PLAN)))
-        entry = _PER_PLAN[id(plan)] = (plan, {})
-    cache = entry[1]
-    if what not in cache:
-        cache[what] = compute(plan)
-    return cast("_T", cache[what])
-
-
-_PER_PLAN: dict[int, tuple[Plan, dict[str, Any]]] = {}
-
-
 def _destroyed(plan: Plan) -> tuple[ResourceChange, ...]:
     """Managed objects the plan destroys: deletes and replacements, in plan order."""
-    return _per_plan(
-        plan,
-        "destroyed",
-        lambda p: tuple(
-            rc for rc in p.resource_changes if rc.change.action in _DESTRUCTIVE and rc.mode == "managed"
-        ),
-    )
+    return per_plan(plan, "destroyed", _find_destroyed)
 
 
-def _afters(plan: Plan) -> _detect.Packed:
-    """The ``after`` values of the plan's resource changes packed for whole-plan scans (by index)."""
-    return _per_plan(plan, "afters", _pack_afters)
-
-
-def _pack_afters(plan: Plan) -> _detect.Packed:
-    return _detect.Packed([rc.change.after_raw for rc in plan.resource_changes])
+def _find_destroyed(plan: Plan) -> tuple[ResourceChange, ...]:
+    hits = itertools.compress(plan.resource_changes, map(_DESTRUCTIVE.__contains__, actions(plan)))
+    return tuple(rc for rc in hits if rc.mode == "managed")
 
 
 # ------------------------------------------------------------------------------------------ changes
@@ -160,14 +134,13 @@ def _scan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
     value's own sensitivity mask is honoured. Only the values ``_detect.suspects`` picks out of one scan of
     all of them are decoded. The three secret policies share one scan per plan.
     """
-    return _per_plan(plan, "secrets", _scan_plan)
+    return per_plan(plan, "secrets", _scan_plan)
 
 
 def _scan_plan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
     found: list[tuple[str | None, str, str, str]] = []
     changes = plan.resource_changes
-    masks = [rc.change.after_sensitive_raw for rc in changes]
-    for index in _detect.suspects(_afters(plan), masks):
+    for index in _detect.suspects(packed_afters(plan), masks(plan)):
         rc = changes[index]
         change = rc.change
         for path, key, text in _detect.walk_strings(change.after, change.after_sensitive):
@@ -252,7 +225,7 @@ def no_high_entropy_values(plan: Plan, ctx: PolicyContext) -> Iterator[Violation
     severity=Severity.SOFT,
     params={"keys": ["owner"], "attributes": ["tags", "labels", "input.tags"]},
 )
-def required_tags(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
+def required_tags(plan: Plan, ctx: PolicyContext) -> list[Violation]:
     """Resources that carry tags or labels must have the required keys (``keys``).
 
     Ownership and cost tags are how a team finds who to call and who pays. ``attributes`` lists where tags
@@ -261,32 +234,45 @@ def required_tags(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
     keys = tuple(sorted(set(ctx.params.get("keys", ()))))
     attributes = tuple(ctx.params.get("attributes", ()))
     if not keys or not attributes:
-        return
+        return []
     changes = plan.resource_changes
     decoder, present = _tags_decoders(attributes, keys)
-    shapes = _decode_all(decoder, _afters(plan))
-    messages: dict[tuple[bool, ...], str] = {}
+    shapes = _decode_all(decoder, packed_afters(plan))
+    kinds = actions(plan)
+    violations: list[Violation] = []
     for attribute in attributes:
         leaves = shapes
         for step in attribute.split("."):
-            leaves = [getattr(leaf, step, None) for leaf in leaves]
+            leaves = list(map(getattr, leaves, itertools.repeat(step), itertools.repeat(None)))
+        # Tag maps present but incomplete (absent, unknown until apply or not a map: not checked), in C.
+        tagged = itertools.compress(
+            range(len(leaves)), map(operator.is_, map(type, leaves), itertools.repeat(present))
+        )
         lacking = [
             i
-            for i, leaf in enumerate(leaves)
-            if type(leaf) is present and msgspec.UNSET in msgspec.structs.astuple(leaf)
+            for i in tagged
+            if msgspec.UNSET in msgspec.structs.astuple(leaves[i])
+            and kinds[i] in _WRITES
+            and changes[i].mode == "managed"
         ]
-        for index in lacking:
-            rc = changes[index]
-            if rc.change.action not in _WRITES or rc.mode != "managed":
-                continue
-            absent = tuple(map(operator.is_, msgspec.structs.astuple(leaves[index]), _UNSETS))
-            message = messages.get(absent)
-            if message is None:
-                missing = ", ".join(k for k, gone in zip(keys, absent, strict=True) if gone)
-                message = messages[absent] = f"missing required tag(s): {missing}"
-            yield Violation(message, rc.address, attribute)
+        by_missing: dict[tuple[bool, ...], list[int]] = {(True,): lacking} if len(keys) == 1 else {}
+        for i in lacking if len(keys) > 1 else ():
+            by_missing.setdefault(
+                tuple(map(operator.is_, msgspec.structs.astuple(leaves[i]), _UNSETS)), []
+            ).append(i)
+        for absent, indices in by_missing.items():
+            missing = ", ".join(k for k, gone in zip(keys, absent, strict=True) if gone)
+            addresses = map(_ADDRESS, map(changes.__getitem__, indices))
+            violations += map(
+                Violation,
+                itertools.repeat(f"missing required tag(s): {missing}"),
+                addresses,
+                itertools.repeat(attribute),
+            )
+    return violations
 
 
+_ADDRESS = operator.attrgetter("address")
 _UNSETS = itertools.repeat(msgspec.UNSET)
 
 

@@ -1,0 +1,222 @@
+"""The secret pre-filter (``_detect.suspects``): it may pick too many values, never too few.
+
+The built-in secret policies decode only the values ``suspects`` picks out of one scan of the whole plan;
+a value it misses is a secret the gate never sees. So the contract is checked against a reference that
+decodes and walks every value, on generated values in every JSON layout and on every real fixture plan.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from testsupport import REPO
+
+from tfkit.plan import load_plan
+from tfkit.policy import _detect, builtin
+from tfkit.policy._detect import Packed, suspects, suspicious
+
+PLANS = REPO.parent / "shared" / "fixtures" / "plans"
+
+AWS_KEY = "AKIA" + "Q3EGRIGHTNOWXMPL"  # a made-up key id in the AWS format (split so scanners stay calm)
+GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+SLACK = "xoxb-" + "1234567890-abcdefghij"
+GITLAB = "glpat-" + "Ab-Cd-Ef-Gh-Ij-Kl-Mn-Op"
+GOOGLE = "AIza" + "SyD-aGmWKa4Js-XZ-HjGw7ISLn-3namBGewQe"
+TEXTS = [
+    "",
+    "x",
+    "bench",
+    "my-secret-name",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db",
+    "https://example.com/path",
+    "https://user:hunter2@example.com/",
+    "Managed by Terraform",
+    "0123456789abcdef0123456789abcdef",
+    "kP9xQ2mZ7vL4nR8tW1yB6cF3",
+    "a/b/c/d/e/f/g/h/i/j/k/l/m/n",
+    AWS_KEY,
+    GITHUB,
+    SLACK,
+    GITLAB,
+    GOOGLE,
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n",
+]
+KEYS = [
+    "name",
+    "tags",
+    "input",
+    "triggers_replace",
+    "password",
+    "db_password",
+    "Password",
+    "DB_PASSWORD",
+    "secret",
+    "client_secret",
+    "api_token",
+    "token_validity",
+    "private_key",
+    "apiKey",
+    "a,secret",
+    "description",
+    "url",
+]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(TEXTS),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=4),
+    max_leaves=12,
+)
+records = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=5)
+
+
+def _mask_for(value: Any, rng: random.Random) -> Any:
+    """A sensitivity mask shaped like ``value`` with random leaves (and sometimes whole subtrees) true."""
+    roll = rng.random()
+    if roll < 0.1:
+        return True
+    if isinstance(value, dict):
+        out = {k: _mask_for(v, rng) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not False}
+    if isinstance(value, list):
+        return [_mask_for(v, rng) for v in value]
+    return roll < 0.4
+
+
+def _name_masked(mask: Any, key: str) -> bool:
+    """The key name is marked true somewhere in the mask (the pre-filter works at key-name level)."""
+    if isinstance(mask, dict):
+        return any((k == key and v is True) or _name_masked(v, key) for k, v in mask.items())
+    if isinstance(mask, list):
+        return any(_name_masked(v, key) for v in mask)
+    return False
+
+
+def _must_pick(value: Any, mask: Any) -> bool:
+    """Reference: decode and walk the value as the secret policies do, honouring the mask."""
+    for _path, key, text in _detect.walk_strings(value, mask):
+        by_content = len(text) >= 12 and (
+            _detect.token_kind(text) is not None
+            or _detect.is_high_entropy(text, min_length=16, threshold=3.5)
+        )
+        by_name = _detect.is_secret_key_name(key) and not _name_masked(mask, key)
+        if by_content or by_name:
+            return True
+    return False
+
+
+LAYOUTS = {
+    "compact (Terraform)": lambda v: json.dumps(v, separators=(",", ":")),
+    "json.dumps default": json.dumps,
+    "indented": lambda v: json.dumps(v, indent=2),
+    "space before colons": lambda v: json.dumps(v, separators=(" , ", " : ")),
+    "escaped slashes": lambda v: json.dumps(v, separators=(",", ":")).replace("/", "\\/"),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(records, min_size=1, max_size=8), seed=st.integers(0, 2**32 - 1))
+def test_every_value_the_policies_would_flag_is_a_suspect(layout: str, values: list[Any], seed: int) -> None:
+    rng = random.Random(seed)
+    masks = [_mask_for(v, rng) for v in values]
+    encode = LAYOUTS[layout]
+    picked = set(suspects(Packed([encode(v).encode() for v in values]), [encode(m).encode() for m in masks]))
+    needed = {i for i, (v, m) in enumerate(zip(values, masks, strict=True)) if _must_pick(v, m)}
+    assert needed <= picked
+
+
+def test_masked_credential_keys_are_not_suspects_and_unmasked_ones_are() -> None:
+    compact = [b'{"name":"a","password":"x"}', b'{"name":"b","password":"y"}', b'{"name":"c","password":"z"}']
+    masked = b'{"password":true}'
+    assert suspects(Packed(compact), [masked, masked, masked]) == []
+    assert suspects(Packed(compact), [masked, b"{}", masked]) == [1]
+    assert suspects(Packed(compact), [masked, masked, b"false"]) == [2]
+    assert suspects(Packed(compact), [b"true"] * 3) == []
+
+
+def test_a_key_masked_in_one_spelling_does_not_cover_another() -> None:
+    value = b'{"Password":"x","password":"y"}'
+    assert suspicious(value, b'{"Password":true,"password":true}') is False
+    assert suspicious(value, b'{"Password":true}') is True
+    assert suspicious(value, b'{"password":true}') is True
+    assert suspicious(b'{"password":"y"}', b'{"Password":true}') is True
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        AWS_KEY,
+        GITHUB,
+        SLACK,
+        GITLAB,
+        GOOGLE,
+        "https://user:hunter2@example.com/",
+        "kP9xQ2mZ7vL4nR8tW1yB6cF3",
+    ],
+)
+def test_token_formats_are_suspects_under_any_key_and_in_lists(value: str) -> None:
+    for doc in ({"name": value}, {"list": ["a", value]}, {"deep": {"er": [{"x": value}]}}):
+        assert suspicious(json.dumps(doc, separators=(",", ":")).encode())
+
+
+def test_long_key_names_are_not_token_runs() -> None:
+    assert not suspicious(b'{"triggers_replace_this_very_long_key_name":1,"x":"short"}')
+    assert suspicious(b'{"x":"triggers_replace_this_very_long_value"}')
+
+
+def test_a_credential_key_cut_by_a_comma_is_still_found() -> None:
+    assert suspicious(b'{"n":1,"a,secret":"x"}', b'{"secret":true}')
+    assert not suspicious(b'{"n":1,"a,secret":"x"}', b'{"a,secret":true}')
+
+
+@given(st.lists(records, min_size=1, max_size=6))
+def test_every_key_is_whole_in_the_distinct_pieces(values: list[Any]) -> None:
+    packed = Packed([json.dumps(v, separators=(",", ":")).encode() for v in values])
+    keys = set(re.findall(rb'"(?:[^"\\]|\\.)*":', packed.buffer))
+    assert keys <= set(re.findall(rb'"(?:[^"\\]|\\.)*":', _detect._distinct_pieces(packed.buffer)))
+
+
+def test_packed_offsets_map_back_to_each_value() -> None:
+    values = [b"{}", b'{"a":"xox"}', b"null", b'"s"']
+    packed = Packed(values)
+    assert json.loads(packed.buffer) == [{}, {"a": "xox"}, None, "s"]
+    assert [packed.buffer[packed.starts[i] : packed.end(i)] for i in range(len(values))] == values
+    assert packed.records_of(packed.find_all(b"xox")) == {1}
+    assert packed.records_of(packed.find_all(b'"')) == {1, 3}
+    assert Packed([]).buffer == b"[]" and len(Packed([])) == 0 and suspects(Packed([]), []) == []
+
+
+@given(st.lists(st.sampled_from([b"a", b"bb", b"{}", b'{"x":true}']), max_size=60))
+def test_equal_runs_match_a_plain_grouping(texts: list[bytes]) -> None:
+    expected, first = [], 0
+    while first < len(texts):
+        last = first + 1
+        while last < len(texts) and texts[last] == texts[first]:
+            last += 1
+        expected.append((first, last, texts[first]))
+        first = last
+    assert _detect._equal_runs(texts) == expected
+
+
+def _every_plan() -> list[Path]:
+    return sorted(PLANS.rglob("*.json"))
+
+
+@pytest.mark.parametrize("path", _every_plan(), ids=lambda p: str(p.relative_to(PLANS)))
+def test_the_secret_scan_finds_on_real_plans_what_decoding_every_value_finds(path: Path) -> None:
+    plan = load_plan(path)
+    scanned = {(a, p) for a, p, _k, _t in builtin._scan(plan) if a and not a.startswith(("var.", "output."))}
+    everything = {
+        (rc.address, p)
+        for rc in plan.resource_changes
+        for p, key, text in _detect.walk_strings(rc.change.after, rc.change.after_sensitive)
+        if builtin._candidate(key, text)
+    }
+    assert scanned == everything

@@ -1,0 +1,55 @@
+"""Whole-plan columns the built-in policies share, computed once per plan rather than once per policy.
+
+On a plan of 50k changes every pass over the resource changes costs milliseconds (the objects are spread
+over memory), so each column a policy reads (actions, after values, their sensitivity masks) is gathered
+once, in C, and kept for the last few plans evaluated.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from tfkit.policy._detect import Packed
+
+if TYPE_CHECKING:
+    import msgspec
+
+    from tfkit.plan import Action, Plan
+
+__all__ = ["actions", "afters", "masks", "packed_afters", "per_plan"]
+
+_T = TypeVar("_T")
+_CACHE: dict[int, tuple[Plan, dict[str, Any]]] = {}
+
+
+def per_plan(plan: Plan, what: str, compute: Callable[[Plan], _T]) -> _T:
+    """``compute(plan)``, once per plan for every policy that asks for ``what``."""
+    entry = _CACHE.get(id(plan))
+    if entry is None or entry[0] is not plan:
+        while len(_CACHE) >= 4:
+            _CACHE.pop(next(iter(_CACHE)))
+        entry = _CACHE[id(plan)] = (plan, {})
+    cache = entry[1]
+    if what not in cache:
+        cache[what] = compute(plan)
+    return cast("_T", cache[what])
+
+
+def _column(path: str) -> Callable[[Plan], list[Any]]:
+    get = operator.attrgetter(path)
+    return lambda plan: per_plan(plan, path, lambda p: list(map(get, p.resource_changes)))
+
+
+actions: Callable[[Plan], list[Action]] = _column("change.action")
+"""Each resource change's action, in plan order."""
+afters: Callable[[Plan], list[msgspec.Raw]] = _column("change.after_raw")
+"""Each resource change's ``after`` JSON text."""
+masks: Callable[[Plan], list[msgspec.Raw]] = _column("change.after_sensitive_raw")
+"""Each resource change's ``after_sensitive`` JSON text (the sensitivity mask of ``after``)."""
+
+
+def packed_afters(plan: Plan) -> Packed:
+    """The ``after`` values of the plan's resource changes in one buffer, for whole-plan scans."""
+    return per_plan(plan, "packed afters", lambda p: Packed(afters(p)))
