@@ -180,7 +180,7 @@ def test_a_credential_key_cut_by_a_comma_is_still_found() -> None:
 def test_every_key_is_whole_in_the_distinct_pieces(values: list[Any]) -> None:
     packed = Packed([json.dumps(v, separators=(",", ":")).encode() for v in values])
     keys = set(re.findall(rb'"(?:[^"\\]|\\.)*":', packed.buffer))
-    assert keys <= set(re.findall(rb'"(?:[^"\\]|\\.)*":', _detect._distinct_pieces(packed.buffer)))
+    assert keys <= set(re.findall(rb'"(?:[^"\\]|\\.)*":', packed.distinct))
 
 
 def test_packed_offsets_map_back_to_each_value() -> None:
@@ -188,7 +188,14 @@ def test_packed_offsets_map_back_to_each_value() -> None:
     packed = Packed(values)
     assert json.loads(packed.buffer) == [{}, {"a": "xox"}, None, "s"]
     assert [packed.buffer[packed.starts[i] : packed.end(i)] for i in range(len(values))] == values
+    assert [packed.buffer[slice(*packed.span(0, n))] for n in (1, 2, 4)] == [
+        b"{}",
+        b'{},{"a":"xox"}',
+        b'{},{"a":"xox"},null,"s"',
+    ]
+    assert packed.buffer[slice(*packed.span(1, 3))] == b'{"a":"xox"},null'
     assert packed.records_of(packed.find_all(b"xox")) == {1}
+    assert packed.span(1, 3) == (packed.starts[1], packed.end(2))
     assert packed.records_of(packed.find_all(b'"')) == {1, 3}
     assert Packed([]).buffer == b"[]" and len(Packed([])) == 0 and suspects(Packed([]), []) == []
 

@@ -103,32 +103,58 @@ class Packed:
 
     A plan of 50k changes has 50k small ``after`` values; a regular expression or ``bytes.find`` over one
     buffer costs a few milliseconds where a call per value costs tens, and the buffer decodes in one call
-    too. ``records_of`` maps offsets back to value indices.
+    too. ``records_of`` maps offsets back to value indices; ``distinct`` is the text's distinct pieces.
     """
 
-    __slots__ = ("buffer", "starts")
+    __slots__ = ("_distinct", "_lengths", "_starts", "buffer")
 
     def __init__(self, values: Sequence[JsonText]) -> None:
         parts: list[JsonText] = list(values)
+        self._lengths = list(map(len, parts))
         if parts:  # brackets on the end values: one copy of the text, not two
             parts[0] = b"[" + bytes(parts[0])
             parts[-1] = bytes(parts[-1]) + b"]"
         self.buffer = b",".join(parts) if parts else b"[]"
-        self.starts = list(itertools.accumulate(map((1).__add__, map(len, parts[:-1])), initial=0))
-        self.starts[0:1] = [1] if parts else []
+        self._starts: list[int] | None = None
+        self._distinct: bytes | None = None
 
     def __len__(self) -> int:
-        return len(self.starts)
+        return len(self._lengths)
+
+    @property
+    def starts(self) -> list[int]:
+        """The buffer offset of each value (computed on first use: most scans of a clean plan need none)."""
+        if self._starts is None:
+            self._starts = list(itertools.accumulate(map((1).__add__, self._lengths[:-1]), initial=1))
+            del self._starts[len(self._lengths) :]
+        return self._starts
 
     def end(self, index: int) -> int:
         """The buffer offset just after value ``index``."""
-        return self.starts[index + 1] - 1 if index + 1 < len(self.starts) else len(self.buffer) - 1
+        return self.starts[index] + self._lengths[index]
 
-    def find_all(
-        self, needle: bytes, start: int = 0, stop: int | None = None, text: bytes | None = None
-    ) -> list[int]:
-        """Every offset of ``needle`` in the buffer (or in ``text``, a same-length transform of it)."""
-        buffer = self.buffer if text is None else text
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """The buffer offsets of values ``first`` up to ``last`` (excluded), without computing ``starts``."""
+        if self._starts is not None:
+            return self._starts[first], self.end(last - 1)
+        lo = 1 + first + sum(self._lengths[:first])
+        return lo, lo + sum(self._lengths[first:last]) + last - first - 1
+
+    @property
+    def distinct(self) -> bytes:
+        """The distinct pieces of the text, split before each quote that follows a comma, joined by NUL.
+
+        Big plans repeat themselves (instances of one block share most of their key/value pairs), so this is
+        a small fraction of the text. Each piece keeps its opening quote (a key, or a string in a list), so
+        every key is whole in one piece; no check looks across ',"' or NUL.
+        """
+        if self._distinct is None:
+            self._distinct = b'\x00"' + b'\x00"'.join(set(self.buffer.split(b',"')))
+        return self._distinct
+
+    def find_all(self, needle: bytes, start: int = 0, stop: int | None = None) -> list[int]:
+        """Every offset of ``needle`` in the buffer (between ``start`` and ``stop``)."""
+        buffer = self.buffer
         stop = len(buffer) if stop is None else stop
         offsets: list[int] = []
         at = buffer.find(needle, start, stop)
@@ -150,14 +176,13 @@ def suspects(values: Packed, masks: Sequence[JsonText]) -> list[int]:
     password, or a key named like a credential that its sensitivity mask (``masks[i]``, Terraform's
     ``after_sensitive``) does not mark ``true``. A superset of what the secret policies report.
 
-    Big plans repeat themselves (instances of one block share most of their key/value pairs), so the checks
-    first run on the distinct pieces of all values (split before each key), a small fraction of the text;
-    only what they find there is looked up in the whole buffer.
+    The checks first run on the distinct pieces of all values (``Packed.distinct``), a small fraction of
+    the text; only what they find there is looked up in the whole buffer.
     """
     if not len(values):
         return []
     buffer = values.buffer
-    distinct = _distinct_pieces(buffer)
+    distinct = values.distinct
     found: set[int] = set()
     if _VALUE_RUN.search(_shape(distinct)):
         found |= values.records_of(m.start() for m in _VALUE_RUN.finditer(_shape(buffer)))
@@ -172,15 +197,6 @@ def suspects(values: Packed, masks: Sequence[JsonText]) -> list[int]:
     if keys:
         found |= _unmasked(values, masks, keys)
     return sorted(found)
-
-
-def _distinct_pieces(text: bytes) -> bytes:
-    """The distinct pieces of ``text``, split before each quote that follows a comma, joined by NUL.
-
-    Each piece keeps its opening quote (a key, or a string in a list), so every key of ``text`` is whole in
-    one piece; no check looks across ',"' or NUL.
-    """
-    return b'\x00"' + b'\x00"'.join(set(text.split(b',"')))
 
 
 def _shape(text: bytes) -> bytes:
@@ -212,7 +228,7 @@ def _unmasked(values: Packed, masks: Sequence[JsonText], keys: set[bytes]) -> se
         masked = _masked_keys(mask)
         if masked is _ALL_MASKED:
             continue
-        lo, hi = values.starts[first], values.end(last - 1)
+        lo, hi = values.span(first, last)
         for key in keys - masked:
             found |= values.records_of(values.find_all(b'"' + key + b'"', lo, hi))
     return found

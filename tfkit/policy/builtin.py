@@ -235,9 +235,13 @@ def required_tags(plan: Plan, ctx: PolicyContext) -> list[Violation]:
     attributes = tuple(ctx.params.get("attributes", ()))
     if not keys or not attributes:
         return []
+    packed = packed_afters(plan)
+    attributes = tuple(a for a in attributes if f'"{a.rsplit(".", 1)[-1]}"'.encode() in packed.distinct)
+    if not attributes:
+        return []  # no value has such an attribute: nothing to decode
     changes = plan.resource_changes
     decoder, present = _tags_decoders(attributes, keys)
-    shapes = _decode_all(decoder, packed_afters(plan))
+    shapes = _decode_all(decoder, packed)
     kinds = actions(plan)
     violations: list[Violation] = []
     for attribute in attributes:
