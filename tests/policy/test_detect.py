@@ -166,6 +166,13 @@ def test_token_formats_are_suspects_under_any_key_and_in_lists(value: str) -> No
         assert suspicious(json.dumps(doc, separators=(",", ":")).encode())
 
 
+def test_credential_keys_with_escapes_are_found_as_written() -> None:
+    value = b'{"n":1,"R\\u0026D_token":"x"}'  # Terraform writes "&" in a key as \u0026
+    assert suspicious(value, b"{}")
+    assert not suspicious(value, b'{"R\\u0026D_token":true}')
+    assert suspicious(b'{"my\\"password":"x","password":"y"}', b'{"password":true}')
+
+
 def test_long_key_names_are_not_token_runs() -> None:
     assert not suspicious(b'{"triggers_replace_this_very_long_key_name":1,"x":"short"}')
     assert suspicious(b'{"x":"triggers_replace_this_very_long_value"}')

@@ -81,7 +81,9 @@ _URL_PASSWORD = re.compile(rb"://[^\"/@\s]+:[^\"/@\s]+@")
 _KEYWORDS_REVERSED = b"|".join(re.escape(k[::-1]) for k in _KEYWORDS)
 #: A key named like a credential, matched in the *reversed*, lower-cased text so that the colon after the
 #: key anchors the search. Group 2 is the key's opening quote, or NUL where the text was cut inside the key.
-_KEYWORD_KEY = re.compile(rb':\s*"([^"\\\x00]*?(?:' + _KEYWORDS_REVERSED + rb')[^"\\\x00]*)("|\x00)')
+#: Escapes stay in the key as written (Terraform writes "&" as \u0026); an escaped quote ends it early
+#: (``_keyword_keys`` tells such a key apart).
+_KEYWORD_KEY = re.compile(rb':\s*"([^"\x00]*?(?:' + _KEYWORDS_REVERSED + rb')[^"\x00]*)("|\x00)')
 _MASKED_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*true')
 _ALL_MASKED = frozenset({b"*"})
 
@@ -174,7 +176,8 @@ def suspects(values: Packed, masks: Sequence[JsonText]) -> list[int]:
     A value is a suspect if it has a run of 16+ token characters outside object keys (every known token
     format but three, and every high-entropy candidate), one of those three formats' literals, a URL with a
     password, or a key named like a credential that its sensitivity mask (``masks[i]``, Terraform's
-    ``after_sensitive``) does not mark ``true``. A superset of what the secret policies report.
+    ``after_sensitive``) does not mark ``true`` anywhere (the check is by key name, not by path: a key
+    masked at one path covers the same name at another). A superset of what the secret policies report.
 
     The checks first run on the distinct pieces of all values (``Packed.distinct``), a small fraction of
     the text; only what they find there is looked up in the whole buffer.
@@ -191,11 +194,11 @@ def suspects(values: Packed, masks: Sequence[JsonText]) -> list[int]:
             found |= values.records_of(values.find_all(needle))
     if b"://" in distinct:
         found |= values.records_of(m.start() for m in _URL_PASSWORD.finditer(buffer))
-    keys, cut = _keyword_keys(distinct)
+    keys, tails, cut = _keyword_keys(distinct)
     if cut:  # a key with a comma in it was cut into pieces: read the keys from the whole text
-        keys, _ = _keyword_keys(buffer)
-    if keys:
-        found |= _unmasked(values, masks, keys)
+        keys, tails, _ = _keyword_keys(buffer)
+    if keys or tails:
+        found |= _unmasked(values, masks, keys, tails)
     return sorted(found)
 
 
@@ -204,26 +207,38 @@ def _shape(text: bytes) -> bytes:
     return (text.replace(b"\\/", b"//") if b"\\/" in text else text).translate(_SHAPE)
 
 
-def _keyword_keys(text: bytes) -> tuple[set[bytes], bool]:
-    """The raw keys in ``text`` named like a credential, as spelled there; and whether one was cut (NUL)."""
+def _keyword_keys(text: bytes) -> tuple[set[bytes], set[bytes], bool]:
+    """The raw keys in ``text`` named like a credential, as spelled there.
+
+    Returns the whole keys; the tails of keys with an escaped quote in them (their start is unknown, so no
+    mask may vouch for them); and whether a key was cut at a NUL (the caller must read the whole text).
+    """
     reverse = text.lower()[::-1]
     size = len(text)
     keys: set[bytes] = set()
+    tails: set[bytes] = set()
     cut = False
     for match in _KEYWORD_KEY.finditer(reverse):
         start, end = match.span(1)
-        keys.add(text[size - end : size - start])
-        cut = cut or match.group(2) == b"\x00"
-    return keys, cut
+        key = text[size - end : size - start]
+        if match.group(2) == b"\x00":
+            cut = True
+        elif reverse[end + 1 : end + 2] == b"\\":  # the quote is escaped: the key goes on before it
+            tails.add(key)
+        else:
+            keys.add(key)
+    return keys, tails, cut
 
 
-def _unmasked(values: Packed, masks: Sequence[JsonText], keys: set[bytes]) -> set[int]:
-    """Values holding one of ``keys`` that their mask does not mark sensitive.
+def _unmasked(values: Packed, masks: Sequence[JsonText], keys: set[bytes], tails: set[bytes]) -> set[int]:
+    """Values holding one of ``keys`` that their mask does not mark sensitive, or one of the ``tails``.
 
     Masks are read once per run of consecutive values with the same mask (the instances of one resource
     block share theirs); a key is looked for in the values of a run whose mask does not mark it.
     """
     found: set[int] = set()
+    for tail in tails:
+        found |= values.records_of(values.find_all(tail + b'"'))
     for first, last, mask in _equal_runs(masks):
         masked = _masked_keys(mask)
         if masked is _ALL_MASKED:
