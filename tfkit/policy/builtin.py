@@ -253,11 +253,7 @@ def required_tags(plan: Plan, ctx: PolicyContext) -> list[Violation]:
             range(len(leaves)), map(operator.is_, map(type, leaves), itertools.repeat(present))
         )
         lacking = [
-            i
-            for i in tagged
-            if msgspec.UNSET in msgspec.structs.astuple(leaves[i])
-            and kinds[i] in _WRITES
-            and changes[i].mode == "managed"
+            i for i in tagged if kinds[i] in _WRITES and msgspec.UNSET in msgspec.structs.astuple(leaves[i])
         ]
         by_missing: dict[tuple[bool, ...], list[int]] = {(True,): lacking} if len(keys) == 1 else {}
         for i in lacking if len(keys) > 1 else ():
@@ -266,7 +262,7 @@ def required_tags(plan: Plan, ctx: PolicyContext) -> list[Violation]:
             ).append(i)
         for absent, indices in by_missing.items():
             missing = ", ".join(k for k, gone in zip(keys, absent, strict=True) if gone)
-            addresses = map(_ADDRESS, map(changes.__getitem__, indices))
+            addresses = [rc.address for rc in map(changes.__getitem__, indices) if rc.mode == "managed"]
             violations += map(
                 Violation,
                 itertools.repeat(f"missing required tag(s): {missing}"),
@@ -276,7 +272,6 @@ def required_tags(plan: Plan, ctx: PolicyContext) -> list[Violation]:
     return violations
 
 
-_ADDRESS = operator.attrgetter("address")
 _UNSETS = itertools.repeat(msgspec.UNSET)
 
 
