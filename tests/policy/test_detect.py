@@ -202,6 +202,8 @@ def test_packed_offsets_map_back_to_each_value() -> None:
     ]
     assert packed.buffer[slice(*packed.span(1, 3))] == b'{"a":"xox"},null'
     assert packed.records_of(packed.find_all(b"xox")) == {1}
+    assert b'"a"' in packed and b'"b"' not in packed
+    assert packed.distinct and b'"a"' in packed and b'"b"' not in packed  # read from the pieces now
     assert packed.span(1, 3) == (packed.starts[1], packed.end(2))
     assert packed.records_of(packed.find_all(b'"')) == {1, 3}
     assert Packed([]).buffer == b"[]" and len(Packed([])) == 0 and suspects(Packed([]), []) == []

@@ -154,6 +154,13 @@ class Packed:
             self._distinct = b'\x00"' + b'\x00"'.join(set(self.buffer.split(b',"')))
         return self._distinct
 
+    def __contains__(self, needle: bytes) -> bool:
+        """Whether some value's text contains ``needle`` (read from the distinct pieces once they exist).
+
+        Not for needles that hold ',"' (pieces are split there).
+        """
+        return needle in (self.buffer if self._distinct is None else self._distinct)
+
     def find_all(self, needle: bytes, start: int = 0, stop: int | None = None) -> list[int]:
         """Every offset of ``needle`` in the buffer (between ``start`` and ``stop``)."""
         buffer = self.buffer

@@ -236,7 +236,7 @@ def required_tags(plan: Plan, ctx: PolicyContext) -> list[Violation]:
     if not keys or not attributes:
         return []
     packed = packed_afters(plan)
-    attributes = tuple(a for a in attributes if f'"{a.rsplit(".", 1)[-1]}"'.encode() in packed.distinct)
+    attributes = tuple(a for a in attributes if f'"{a.rsplit(".", 1)[-1]}"'.encode() in packed)
     if not attributes:
         return []  # no value has such an attribute: nothing to decode
     changes = plan.resource_changes
