@@ -78,12 +78,14 @@ _SHAPE = bytes(
 #: A run of 16+ token characters that does not end an object key (keys are names, not values).
 _VALUE_RUN = re.compile(b"a" * 16 + rb'(?!a*+ *" *:)a*+')  # a literal prefix: the fast search of re
 _URL_PASSWORD = re.compile(rb"://[^\"/@\s]+:[^\"/@\s]+@")
-_KEYWORDS_REVERSED = b"|".join(re.escape(k[::-1]) for k in _KEYWORDS)
-#: A key named like a credential, matched in the *reversed*, lower-cased text so that the colon after the
-#: key anchors the search. Group 2 is the key's opening quote, or NUL where the text was cut inside the key.
-#: Escapes stay in the key as written (Terraform writes "&" as \u0026); an escaped quote ends it early
-#: (``_keyword_keys`` tells such a key apart).
-_KEYWORD_KEY = re.compile(rb':\s*"([^"\x00]*?(?:' + _KEYWORDS_REVERSED + rb')[^"\x00]*)("|\x00)')
+
+
+#: The rest of a key after a credential keyword: the keyword's literal anchors the search (fast in ``re``).
+@functools.lru_cache(maxsize=64)
+def _key_after(keyword: bytes) -> re.Pattern[bytes]:
+    return re.compile(re.escape(keyword) + rb'[^"\x00]*"\s*:')
+
+
 _MASKED_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*true')
 _ALL_MASKED = frozenset({b"*"})
 
@@ -215,25 +217,30 @@ def _shape(text: bytes) -> bytes:
 
 
 def _keyword_keys(text: bytes) -> tuple[set[bytes], set[bytes], bool]:
-    """The raw keys in ``text`` named like a credential, as spelled there.
+    """The raw keys in ``text`` named like a credential, as spelled there (escapes included).
 
     Returns the whole keys; the tails of keys with an escaped quote in them (their start is unknown, so no
     mask may vouch for them); and whether a key was cut at a NUL (the caller must read the whole text).
+    Each keyword the text holds is searched for as a literal, and only keys are kept: a keyword inside a
+    value is not followed by a quote and a colon.
     """
-    reverse = text.lower()[::-1]
-    size = len(text)
+    lower = text.lower()
     keys: set[bytes] = set()
     tails: set[bytes] = set()
     cut = False
-    for match in _KEYWORD_KEY.finditer(reverse):
-        start, end = match.span(1)
-        key = text[size - end : size - start]
-        if match.group(2) == b"\x00":
-            cut = True
-        elif reverse[end + 1 : end + 2] == b"\\":  # the quote is escaped: the key goes on before it
-            tails.add(key)
-        else:
-            keys.add(key)
+    for keyword in _KEYWORDS:
+        if keyword not in lower:
+            continue
+        for match in _key_after(keyword).finditer(lower):
+            close = lower.rindex(b'"', match.start(), match.end())
+            opening = max(lower.rfind(b'"', 0, match.start()), lower.rfind(b"\x00", 0, match.start()))
+            key = text[opening + 1 : close]
+            if opening < 0 or lower[opening] == 0:
+                cut = True
+            elif lower[opening - 1 : opening] == b"\\":  # an escaped quote: the key goes on before it
+                tails.add(key)
+            else:
+                keys.add(key)
     return keys, tails, cut
 
 
