@@ -204,7 +204,7 @@ def suspects(values: Packed, masks: Sequence[JsonText]) -> list[int]:
     if b"://" in distinct:
         found |= values.records_of(m.start() for m in _URL_PASSWORD.finditer(buffer))
     keys, tails, cut = _keyword_keys(distinct)
-    if cut:  # a key with a comma in it was cut into pieces: read the keys from the whole text
+    if cut:  # a key split between two pieces (pieces start at keys, so not expected): read the whole text
         keys, tails, _ = _keyword_keys(buffer)
     if keys or tails:
         found |= _unmasked(values, masks, keys, tails)
