@@ -35,6 +35,7 @@ __all__ = [
     "cli",
     "env_option",
     "err",
+    "jobs_option",
     "lock_timeout_option",
     "main",
     "out",
@@ -135,6 +136,18 @@ def cli(ctx: click.Context, root: Path | None, engine: str | None, binary: str |
 def env_option(required: bool = True) -> Callable[[Any], Any]:
     return click.option(
         "--env", "-e", "env_name", required=required, help="Environment name (see `tfkit envs`)."
+    )
+
+
+def jobs_option() -> Callable[[Any], Any]:
+    """``--jobs/-j``: how many environments an ``--all`` run works on at once."""
+    return click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=1),
+        default=2,
+        show_default=True,
+        help="With --all: how many environments run at once, each in its own worker process.",
     )
 
 

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from tfkit.cli._app import State, cli, env_option, pass_state
+from tfkit.cli._app import State, cli, env_option, jobs_option, pass_state
 from tfkit.cli.report_options import Reporting, report_options
 from tfkit.cli.run import run_every_environment
 from tfkit.report.model import EnvironmentReport, Report
@@ -15,14 +15,7 @@ from tfkit.report.model import EnvironmentReport, Report
 @cli.command()
 @env_option(required=False)
 @click.option("--all", "all_envs", is_flag=True, help="Check every environment (in worker processes).")
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="With --all: how many environments run at once.",
-)
+@jobs_option()
 @report_options()
 @pass_state
 def drift(state: State, env_name: str | None, all_envs: bool, jobs: int, reporting: Reporting) -> None:

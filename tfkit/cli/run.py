@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from tfkit.cli._app import (
     cli,
     env_option,
     err,
+    jobs_option,
     lock_timeout_option,
     out,
     pass_state,
@@ -56,17 +56,6 @@ def _selected(state: State, env_name: str | None, all_envs: bool) -> list[Enviro
     if not env_name:
         raise click.UsageError("Missing option '--env' (name an environment, or pass --all for every one)")
     return [state.project.environment(env_name)]
-
-
-def _jobs_option() -> Callable[[Any], Any]:
-    return click.option(
-        "--jobs",
-        "-j",
-        type=click.IntRange(min=1),
-        default=2,
-        show_default=True,
-        help="With --all: how many environments run at once, each in its own worker process.",
-    )
 
 
 def run_every_environment(
@@ -120,7 +109,7 @@ def run_every_environment(
 @cli.command()
 @env_option(required=False)
 @click.option("--all", "all_envs", is_flag=True, help="Validate every environment (in worker processes).")
-@_jobs_option()
+@jobs_option()
 @report_options()
 @pass_state
 def validate(state: State, env_name: str | None, all_envs: bool, jobs: int, reporting: Reporting) -> None:
@@ -147,7 +136,7 @@ def validate(state: State, env_name: str | None, all_envs: bool, jobs: int, repo
 @cli.command()
 @env_option(required=False)
 @click.option("--all", "all_envs", is_flag=True, help="Plan every environment (in worker processes).")
-@_jobs_option()
+@jobs_option()
 @click.option(
     "--out",
     "out_file",
