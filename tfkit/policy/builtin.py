@@ -48,17 +48,14 @@ def _matches(address: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(address, p) for p in patterns)
 
 
-_DESTRUCTIVE = frozenset({Action.DELETE, Action.DELETE_THEN_CREATE, Action.CREATE_THEN_DELETE})
-
-
 def _destroyed(plan: Plan) -> tuple[ResourceChange, ...]:
-    """Managed objects the plan destroys: deletes and replacements, in plan order."""
-    return per_plan(plan, "destroyed", _find_destroyed)
+    """Managed objects the plan destroys: deletes and replacements, in plan order (TFK001 and TFK002)."""
+    return per_plan(
+        plan, "destroyed", lambda p: tuple(rc for rc in p.by_action(*_DESTRUCTIVE) if rc.mode == "managed")
+    )
 
 
-def _find_destroyed(plan: Plan) -> tuple[ResourceChange, ...]:
-    hits = itertools.compress(plan.resource_changes, map(_DESTRUCTIVE.__contains__, actions(plan)))
-    return tuple(rc for rc in hits if rc.mode == "managed")
+_DESTRUCTIVE = tuple(action for action in Action if action.is_destructive)
 
 
 # ------------------------------------------------------------------------------------------ changes
