@@ -23,11 +23,11 @@ import functools
 import json
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 import msgspec
 from msgspec.structs import force_setattr
@@ -89,6 +89,7 @@ UNKNOWN_TEXT = "(known after apply)"
 _NEWEST_KNOWN_FORMAT = (1, 2)
 _OLDEST_FORMAT = (0, 1)
 _NULL = msgspec.Raw(b"null")
+_T = TypeVar("_T")
 _MISSING: Any = object()
 
 AttributePath = tuple[str | int, ...]
@@ -974,12 +975,10 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
 
     def by_type(self, resource_type: str) -> tuple[ResourceChange, ...]:
         """Resource changes of one resource type, in plan order (each answer is cached)."""
-        key = ("type", resource_type)
-        found = self._queries.get(key)
-        if found is None:
-            found = tuple([rc for rc in self.resource_changes if rc.type == resource_type])
-            self._queries[key] = found
-        return found
+        return self.derived(
+            ("type", resource_type),
+            lambda plan: tuple([rc for rc in plan.resource_changes if rc.type == resource_type]),
+        )
 
     def by_module(self, module_address: str, *, nested: bool = True) -> tuple[ResourceChange, ...]:
         """Resource changes in a module (``""`` is the root); with ``nested``, its descendants and instances.
@@ -987,12 +986,20 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
         ``by_module("module.net")`` includes ``module.net["a"]`` and ``module.net.module.subnets``, not
         ``module.network``. In plan order; each answer is cached.
         """
-        key = ("module", module_address, nested)
-        found = self._queries.get(key)
-        if found is None:
-            found = self._module_changes(module_address, nested)
-            self._queries[key] = found
-        return found
+        return self.derived(
+            ("module", module_address, nested), lambda plan: plan._module_changes(module_address, nested)
+        )
+
+    def derived(self, key: Hashable, compute: Callable[[Plan], _T]) -> _T:
+        """``compute(self)``, computed once per ``key`` and kept with this plan (plans are immutable).
+
+        For answers that take a pass over every change (``by_type``, the built-in policies' columns), so
+        that each pass is made once however many callers ask.
+        """
+        cache = self._derived
+        if key not in cache:
+            cache[key] = compute(self)
+        return cast("_T", cache[key])
 
     def _module_changes(self, module_address: str, nested: bool) -> tuple[ResourceChange, ...]:
         """The changes ``by_module`` answers, computed."""
@@ -1012,8 +1019,8 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
         return frozenset([rc.module_address for rc in self.resource_changes])
 
     @cached_property
-    def _queries(self) -> dict[tuple[Any, ...], tuple[ResourceChange, ...]]:
-        """Answers of ``by_type`` and ``by_module`` so far."""
+    def _derived(self) -> dict[Hashable, Any]:
+        """The answers of ``derived`` so far."""
         return {}
 
     @cached_property

@@ -2,14 +2,14 @@
 
 On a plan of 50k changes every pass over the resource changes costs milliseconds (the objects are spread
 over memory), so each column a policy reads (actions, after values, their sensitivity masks) is gathered
-once, in C, and kept for the last few plans evaluated.
+once, in C, and kept with the plan (``Plan.derived``).
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tfkit.policy._detect import Packed
 
@@ -21,20 +21,11 @@ if TYPE_CHECKING:
 __all__ = ["actions", "afters", "masks", "packed_afters", "per_plan"]
 
 _T = TypeVar("_T")
-_CACHE: dict[int, tuple[Plan, dict[str, Any]]] = {}
 
 
 def per_plan(plan: Plan, what: str, compute: Callable[[Plan], _T]) -> _T:
-    """``compute(plan)``, once per plan for every policy that asks for ``what``."""
-    entry = _CACHE.get(id(plan))
-    if entry is None or entry[0] is not plan:
-        while len(_CACHE) >= 4:
-            _CACHE.pop(next(iter(_CACHE)))
-        entry = _CACHE[id(plan)] = (plan, {})
-    cache = entry[1]
-    if what not in cache:
-        cache[what] = compute(plan)
-    return cast("_T", cache[what])
+    """``compute(plan)``, once per plan for every policy that asks for ``what`` (kept with the plan)."""
+    return plan.derived(("tfkit.policy", what), compute)
 
 
 def _column(path: str) -> Callable[[Plan], list[Any]]:
