@@ -101,10 +101,7 @@ def _name_masked(mask: Any, key: str) -> bool:
 def _must_pick(value: Any, mask: Any) -> bool:
     """Reference: decode and walk the value as the secret policies do, honouring the mask."""
     for _path, key, text in _detect.walk_strings(value, mask):
-        by_content = len(text) >= 12 and (
-            _detect.token_kind(text) is not None
-            or _detect.is_high_entropy(text, min_length=16, threshold=3.5)
-        )
+        by_content = builtin._candidate("", text)  # the policies' own test, without the key's name
         by_name = _detect.is_secret_key_name(key) and not _name_masked(mask, key)
         if by_content or by_name:
             return True
