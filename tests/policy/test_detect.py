@@ -2,7 +2,8 @@
 
 The built-in secret policies decode only the values ``suspects`` picks out of one scan of the whole plan;
 a value it misses is a secret the gate never sees. So the contract is checked against a reference that
-decodes and walks every value, on generated values in every JSON layout and on every real fixture plan.
+decodes and walks every value, on generated values in every JSON layout and on every real fixture plan,
+for both forms of the scanner: C (``tfkit/policy/_scan.c``) and Python (the ``backend`` fixture).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from testsupport import REPO
 from tfkit.plan import load_plan
 from tfkit.policy import _detect, builtin
 from tfkit.policy._detect import Packed, suspects, suspicious
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 PLANS = REPO.parent / "shared" / "fixtures" / "plans"
 
@@ -127,6 +130,26 @@ def test_every_value_the_policies_would_flag_is_a_suspect(layout: str, values: l
     picked = set(suspects(Packed([encode(v).encode() for v in values]), [encode(m).encode() for m in masks]))
     needed = {i for i, (v, m) in enumerate(zip(values, masks, strict=True)) if _must_pick(v, m)}
     assert needed <= picked
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("text", TEXTS)
+def test_each_text_alone_is_a_suspect_if_the_policies_would_flag_it(layout: str, text: str) -> None:
+    encode = LAYOUTS[layout]
+    for value in ({"description": text}, {"list": ["x", text]}, text):
+        if _must_pick(value, False):
+            assert suspects(Packed([encode(value).encode()]), [b"false"]) == [0]
+
+
+def test_a_url_password_is_found_with_escaped_slashes() -> None:
+    assert suspicious(b'{"u":"https:\\/\\/user:hunter2@example.com\\/"}')
+    assert suspicious(b'{"u":"https://user:hunter2@example.com/"}')
+    assert not suspicious(b'{"u":"https://example.com/a:b@c"}')
+    assert not suspicious(b'{"u":"https://user:@example.com/"}')
+
+
+def test_a_private_key_header_alone_is_a_suspect() -> None:
+    assert suspicious(b'{"pem":"-----BEGIN OPENSSH PRIVATE KEY-----\\nabc\\n"}')
 
 
 def test_masked_credential_keys_are_not_suspects_and_unmasked_ones_are() -> None:

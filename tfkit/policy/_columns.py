@@ -1,8 +1,8 @@
 """Whole-plan columns the built-in policies share, computed once per plan rather than once per policy.
 
 On a plan of 50k changes every pass over the resource changes costs milliseconds (the objects are spread
-over memory), so each column a policy reads (actions, after values, their sensitivity masks) is gathered
-once, in C, and kept with the plan (``Plan.derived``).
+over memory), so each column a policy reads (after values, their sensitivity masks) is gathered once, in C,
+and kept with the plan (``Plan.derived``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from tfkit.policy._detect import Packed
 if TYPE_CHECKING:
     import msgspec
 
-    from tfkit.plan import Action, Plan
+    from tfkit.plan import Plan
 
-__all__ = ["actions", "afters", "masks", "packed_afters", "per_plan"]
+__all__ = ["afters", "masks", "packed_afters", "per_plan"]
 
 _T = TypeVar("_T")
 
@@ -33,8 +33,6 @@ def _column(path: str) -> Callable[[Plan], list[Any]]:
     return lambda plan: per_plan(plan, path, lambda p: list(map(get, p.resource_changes)))
 
 
-actions: Callable[[Plan], list[Action]] = _column("change.action")
-"""Each resource change's action, in plan order."""
 afters: Callable[[Plan], list[msgspec.Raw]] = _column("change.after_raw")
 """Each resource change's ``after`` JSON text."""
 masks: Callable[[Plan], list[msgspec.Raw]] = _column("change.after_sensitive_raw")

@@ -2,7 +2,9 @@
 
 Used by the built-in secret policies. Every function here returns a *kind* ("AWS access key id"), never the
 value, so no caller can print a secret by accident. ``suspects(Packed(values), masks)`` is a fast pre-filter
-on the JSON text of many values at once: a value whose text matches nothing is not decoded at all.
+on the JSON text of many values at once: a value whose text matches nothing is not decoded at all. It runs in
+C (``tfkit/policy/_scan.c``, one pass over each value, no copies) when tfkit was built with a C compiler, and
+in Python (``re`` over all values joined) otherwise; both pick at least what the policies would report.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from typing import Any
 import msgspec
 
 from tfkit.plan import format_path
+
+try:
+    from tfkit.policy import _scan as _native
+except ImportError:  # built without a C compiler: the Python scanner below does the same job, slower
+    _native = None  # type: ignore[assignment]
 
 #: JSON text as the plan model keeps it: ``msgspec.Raw`` views, or bytes.
 JsonText = bytes | bytearray | memoryview | msgspec.Raw
@@ -52,9 +59,9 @@ _TOKEN_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 #: Literals of the token formats a token-like run (below) does not always reveal: Slack and GitLab tokens
-#: and Google keys may be cut by ``-`` into runs shorter than 16. (AWS, GitHub and Stripe tokens are runs of
-#: 20 or more token characters; a PEM private key's base64 lines are runs of 64.)
-_NEEDLES = (b"xox", b"AIza", b"glpat-")
+#: and Google keys may be cut by ``-`` into runs shorter than 16, and a PEM private key's header has no run.
+#: (AWS, GitHub and Stripe tokens are runs of 20 or more token characters.)
+_NEEDLES = (b"xox", b"AIza", b"glpat-", b"PRIVATE KEY")
 _KEYWORDS = (
     b"passw",
     b"pwd",
@@ -75,9 +82,13 @@ _SHAPE = bytes(
     ord("a") if b in _RUN_CHARS else ord(" ") if b in _WHITESPACE else b if b in b'":' else ord(".")
     for b in range(256)
 )
+#: The shortest token run that makes a value a suspect (TFK005's ``min_length`` cannot go below it).
+MIN_RUN = 16
 #: A run of 16+ token characters that does not end an object key (keys are names, not values).
-_VALUE_RUN = re.compile(b"a" * 16 + rb'(?!a*+ *" *:)a*+')  # a literal prefix: the fast search of re
-_URL_PASSWORD = re.compile(rb"://[^\"/@\s]+:[^\"/@\s]+@")
+_VALUE_RUN = re.compile(b"a" * MIN_RUN + rb'(?!a*+ *" *:)a*+')  # a literal prefix: the fast search of re
+#: ``://user:password@``, with the slashes as JSON may write them (``:\/\/``).
+_URL_SCHEME_ENDS = (b"://", b":\\/\\/")
+_URL_PASSWORD = re.compile(rb':(?://|\\/\\/)[^"/@\s]+:[^"/@\s]+@')
 
 
 #: The rest of a key after a credential keyword: the keyword's literal anchors the search (fast in ``re``).
@@ -107,42 +118,60 @@ class Packed:
 
     A plan of 50k changes has 50k small ``after`` values; a regular expression or ``bytes.find`` over one
     buffer costs a few milliseconds where a call per value costs tens, and the buffer decodes in one call
-    too. ``records_of`` maps offsets back to value indices; ``distinct`` is the text's distinct pieces.
+    too. The buffer is joined on first use (the C scanner reads ``values`` as they are). ``records_of``
+    maps offsets back to value indices; ``distinct`` is the text's distinct pieces.
     """
 
-    __slots__ = ("_distinct", "_lengths", "_starts", "buffer")
+    __slots__ = ("_buffer", "_distinct", "_lengths", "_starts", "values")
 
     def __init__(self, values: Sequence[JsonText]) -> None:
-        parts: list[JsonText] = list(values)
-        self._lengths = list(map(len, parts))
-        if parts:  # brackets on the end values: one copy of the text, not two
-            parts[0] = b"[" + bytes(parts[0])
-            parts[-1] = bytes(parts[-1]) + b"]"
-        self.buffer = b",".join(parts) if parts else b"[]"
+        self.values = values
+        self._buffer: bytes | None = None
+        self._lengths: list[int] | None = None
         self._starts: list[int] | None = None
         self._distinct: bytes | None = None
 
     def __len__(self) -> int:
-        return len(self._lengths)
+        return len(self.values)
+
+    @property
+    def buffer(self) -> bytes:
+        """The values as one JSON array (joined on first use)."""
+        if self._buffer is None:
+            parts: list[JsonText] = list(self.values)
+            if parts:  # brackets on the end values: one copy of the text, not two
+                parts[0] = b"[" + bytes(parts[0])
+                parts[-1] = bytes(parts[-1]) + b"]"
+            self._buffer = b",".join(parts) if parts else b"[]"
+        return self._buffer
 
     @property
     def starts(self) -> list[int]:
         """The buffer offset of each value (computed on first use: most scans of a clean plan need none)."""
         if self._starts is None:
-            self._starts = list(itertools.accumulate(map((1).__add__, self._lengths[:-1]), initial=1))
-            del self._starts[len(self._lengths) :]
+            lengths = self.lengths
+            self._starts = list(itertools.accumulate(map((1).__add__, lengths[:-1]), initial=1))
+            del self._starts[len(lengths) :]
         return self._starts
+
+    @property
+    def lengths(self) -> list[int]:
+        """The length of each value's text."""
+        if self._lengths is None:
+            self._lengths = list(map(len, self.values))
+        return self._lengths
 
     def end(self, index: int) -> int:
         """The buffer offset just after value ``index``."""
-        return self.starts[index] + self._lengths[index]
+        return self.starts[index] + self.lengths[index]
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """The buffer offsets of values ``first`` up to ``last`` (excluded), without computing ``starts``."""
         if self._starts is not None:
             return self._starts[first], self.end(last - 1)
-        lo = 1 + first + sum(self._lengths[:first])
-        return lo, lo + sum(self._lengths[first:last]) + last - first - 1
+        lengths = self.lengths
+        lo = 1 + first + sum(lengths[:first])
+        return lo, lo + sum(lengths[first:last]) + last - first - 1
 
     @property
     def distinct(self) -> bytes:
@@ -182,14 +211,24 @@ class Packed:
 def suspects(values: Packed, masks: Sequence[JsonText]) -> list[int]:
     """Indices of the JSON values that may hold a secret-looking clear string (only these need decoding).
 
-    A value is a suspect if it has a run of 16+ token characters outside object keys (every known token
-    format but three, and every high-entropy candidate), one of those three formats' literals, a URL with a
-    password, or a key named like a credential that its sensitivity mask (``masks[i]``, Terraform's
-    ``after_sensitive``) does not mark ``true`` anywhere (the check is by key name, not by path: a key
-    masked at one path covers the same name at another). A superset of what the secret policies report.
+    A value is a suspect if a clear string in it has a run of 16+ token characters (every known token
+    format but four, and every high-entropy candidate), one of those four formats' literals or a URL with a
+    password, or if it has a key named like a credential that its sensitivity mask (``masks[i]``,
+    Terraform's ``after_sensitive``) does not mark ``true`` anywhere (the check is by key name, not by
+    path: a key masked at one path covers the same name at another). A superset of what the secret
+    policies report. Runs in C when tfkit's extension is built (``_native``), else in Python.
+    """
+    if _native is not None:
+        return _native.suspects(values.values, masks, _NEEDLES, _KEYWORDS, _RUN_CHARS, MIN_RUN)
+    return _suspects_in_text(values, masks)
+
+
+def _suspects_in_text(values: Packed, masks: Sequence[JsonText]) -> list[int]:
+    """``suspects`` in Python, on the text of all values joined (a superset of the C scanner's picks).
 
     The checks first run on the distinct pieces of all values (``Packed.distinct``), a small fraction of
-    the text; only what they find there is looked up in the whole buffer.
+    the text; only what they find there is looked up in the whole buffer. Runs are looked for in keys'
+    neighbours and numbers too, and needles anywhere, so it may pick a few more values than the C scanner.
     """
     if not len(values):
         return []
@@ -201,7 +240,7 @@ def suspects(values: Packed, masks: Sequence[JsonText]) -> list[int]:
     for needle in _NEEDLES:
         if needle in distinct:
             found |= values.records_of(values.find_all(needle))
-    if b"://" in distinct:
+    if any(end in distinct for end in _URL_SCHEME_ENDS):
         found |= values.records_of(m.start() for m in _URL_PASSWORD.finditer(buffer))
     keys, tails, cut = _keyword_keys(distinct)
     if cut:  # a key split between two pieces (pieces start at keys, so not expected): read the whole text

@@ -10,20 +10,17 @@ No message here quotes a value from the plan: values may be secrets. Messages na
 from __future__ import annotations
 
 import fnmatch
-import functools
 import itertools
 import operator
 import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, cast
-
-import msgspec
+from typing import TYPE_CHECKING, Any
 
 from tfkit.findings import Severity
 from tfkit.plan import Action
-from tfkit.policy import _detect
-from tfkit.policy._columns import actions, masks, packed_afters, per_plan
+from tfkit.policy import _detect, _tags
+from tfkit.policy._columns import masks, packed_afters, per_plan
 from tfkit.policy.api import Policy, PolicyContext, SkipPolicy, Violation, policy
 
 if TYPE_CHECKING:
@@ -159,7 +156,7 @@ def _scan_plan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
     return found
 
 
-_MIN_ENTROPY_LENGTH = 16  # TFK005's min_length cannot go below this (the scan's pre-filter)
+_MIN_ENTROPY_LENGTH = _detect.MIN_RUN  # TFK005's min_length cannot go below this (the scan's pre-filter)
 _DIGEST_KEY = re.compile(r"(?:hash|sha\d*|md5|etag|digest|checksum|fingerprint)$", re.IGNORECASE)
 _ADVICE = "mark it sensitive (variable/output sensitive = true) or read it from a secret store"
 
@@ -229,98 +226,22 @@ def required_tags(plan: Plan, ctx: PolicyContext) -> list[Violation]:
     live: ``tags`` and ``labels`` for most providers, ``input.tags`` for ``terraform_data``.
     """
     keys = tuple(sorted(set(ctx.params.get("keys", ()))))
-    attributes = tuple(ctx.params.get("attributes", ()))
-    if not keys or not attributes:
-        return []
-    packed = packed_afters(plan)
-    attributes = tuple(a for a in attributes if f'"{a.rsplit(".", 1)[-1]}"'.encode() in packed)
-    if not attributes:
-        return []  # no value has such an attribute: nothing to decode
+    attributes = tuple(dict.fromkeys(ctx.params.get("attributes", ())))
     changes = plan.resource_changes
-    decoder, present = _tags_decoders(attributes, keys)
-    shapes = _decode_all(decoder, packed)
-    kinds = actions(plan)
+    reported: list[tuple[int, int, tuple[str, ...], list[int]]] = []  # attribute, first index, keys, indices
+    for (attribute, missing), indices in _tags.gaps(packed_afters(plan), attributes, keys).items():
+        kept = [i for i in indices if (rc := changes[i]).mode == "managed" and rc.change.action in _WRITES]
+        if kept:
+            reported.append((attribute, kept[0], missing, kept))
     violations: list[Violation] = []
-    for attribute in attributes:
-        leaves = shapes
-        for step in attribute.split("."):
-            leaves = list(map(getattr, leaves, itertools.repeat(step), itertools.repeat(None)))
-        # Tag maps present but incomplete (absent, unknown until apply or not a map: not checked), in C.
-        tagged = itertools.compress(
-            range(len(leaves)), map(operator.is_, map(type, leaves), itertools.repeat(present))
+    for attribute, _first, missing, kept in sorted(reported, key=operator.itemgetter(0, 1)):
+        violations += map(
+            Violation,
+            itertools.repeat(f"missing required tag(s): {', '.join(missing)}"),
+            [changes[i].address for i in kept],
+            itertools.repeat(attributes[attribute]),
         )
-        lacking = [
-            i for i in tagged if kinds[i] in _WRITES and msgspec.UNSET in msgspec.structs.astuple(leaves[i])
-        ]
-        by_missing: dict[tuple[bool, ...], list[int]] = {(True,): lacking} if len(keys) == 1 else {}
-        for i in lacking if len(keys) > 1 else ():
-            by_missing.setdefault(
-                tuple(map(operator.is_, msgspec.structs.astuple(leaves[i]), _UNSETS)), []
-            ).append(i)
-        for absent, indices in by_missing.items():
-            missing = ", ".join(k for k, gone in zip(keys, absent, strict=True) if gone)
-            addresses = [rc.address for rc in map(changes.__getitem__, indices) if rc.mode == "managed"]
-            violations += map(
-                Violation,
-                itertools.repeat(f"missing required tag(s): {missing}"),
-                addresses,
-                itertools.repeat(attribute),
-            )
     return violations
-
-
-_UNSETS = itertools.repeat(msgspec.UNSET)
-
-
-def _decode_all(decoder: msgspec.json.Decoder[Any], values: _detect.Packed) -> list[Any]:
-    """Every packed value decoded in one call (one by one, ``None`` for a misfit, if one does not fit)."""
-    try:
-        return cast("list[Any]", decoder.decode(values.buffer))
-    except msgspec.ValidationError:
-        single = msgspec.json.Decoder(decoder.type.__args__[0])  # type: ignore[attr-defined]
-        shapes: list[Any] = []
-        for index in range(len(values)):
-            try:
-                shapes.append(single.decode(values.buffer[values.starts[index] : values.end(index)]))
-            except msgspec.ValidationError:
-                shapes.append(None)
-        return shapes
-
-
-@functools.lru_cache(maxsize=16)
-def _tags_decoders(
-    attributes: tuple[str, ...], keys: tuple[str, ...]
-) -> tuple[msgspec.json.Decoder[Any], type]:
-    """A decoder of many after values that reads only the tag attributes, and only whether each key is there.
-
-    Decoding nothing else keeps TFK006 fast on big plans. Returns the decoder and the struct a tag map
-    decodes to (its fields, in ``keys`` order, are ``UNSET`` for the keys the map lacks).
-    """
-    present = msgspec.defstruct(
-        "TagKeys",
-        [(f"k{i}", msgspec.Raw | msgspec.UnsetType, msgspec.UNSET) for i in range(len(keys))],
-        rename={f"k{i}": key for i, key in enumerate(keys)},
-        forbid_unknown_fields=False,
-        gc=False,  # decoded JSON holds no cycles; 50k tracked structs would cost more in collections
-    )
-    tree: dict[str, Any] = {}
-    for attribute in attributes:
-        node = tree
-        for step in attribute.split("."):
-            node = node.setdefault(step, {})
-
-    def struct(name: str, node: dict[str, Any]) -> Any:
-        fields = [
-            (
-                k,
-                struct(f"{name}_{k}", v) | None if v else present | list[Any] | str | float | bool | None,
-                None,
-            )
-            for k, v in node.items()
-        ]
-        return msgspec.defstruct(name, fields, forbid_unknown_fields=False, gc=False)
-
-    return msgspec.json.Decoder(list[struct("Tags", tree) | None]), present
 
 
 @policy(id="TFK007", severity=Severity.SOFT, params={"allowed": [], "denied": []})

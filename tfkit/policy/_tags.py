@@ -1,0 +1,169 @@
+"""Required tags (TFK006): which tag maps in many ``after`` values lack required keys.
+
+``gaps(values, attributes, keys)`` walks every value's JSON text once in C (``_scan.tag_gaps``) when tfkit
+was built with a C compiler; otherwise (and for the rare value with an escaped key name, whose spelling the
+C walk does not decode) msgspec decodes all values in one call into structs that hold only the tag
+attributes and whether each required key is there. Both forms give the same answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import operator
+from typing import Any, cast
+
+import msgspec
+
+from tfkit.policy._detect import Packed
+
+try:
+    from tfkit.policy import _scan as _native
+except ImportError:  # built without a C compiler: decode with msgspec instead
+    _native = None  # type: ignore[assignment]
+
+__all__ = ["gaps"]
+
+#: Tag maps lacking keys, grouped: (attribute index, the keys lacking in ``keys`` order) -> value indices.
+Gaps = dict[tuple[int, tuple[str, ...]], list[int]]
+
+#: What else a JSON value may be where an object is looked for (decoded as itself, not checked).
+_SCALARS = list[Any] | str | float | bool | None
+_UNSETS = itertools.repeat(msgspec.UNSET)
+_NATIVE_LIMITS = (16, 8, 62)  # attributes, steps per attribute, keys: what _scan.tag_gaps accepts
+
+
+def gaps(values: Packed, attributes: tuple[str, ...], keys: tuple[str, ...]) -> Gaps:
+    """The values whose JSON object at one of ``attributes`` (dotted paths) lacks some of ``keys``.
+
+    A value whose attribute is absent, null, unknown or not an object is not checked; a key that is there
+    counts whatever its value. Groups come by attribute, then by their first value; indices ascending.
+    """
+    if not attributes or not keys or not len(values):
+        return {}
+    paths = tuple(tuple(step.encode() for step in attribute.split(".")) for attribute in attributes)
+    max_paths, max_steps, max_keys = _NATIVE_LIMITS
+    if _native is None or len(paths) > max_paths or len(keys) > max_keys or max(map(len, paths)) > max_steps:
+        return _decoded_gaps(values, attributes, keys)
+    indices, numbers, missing = _native.tag_gaps(values.values, paths, tuple(key.encode() for key in keys))
+    groups: Gaps = {}
+    for number, bits in set(zip(numbers, missing, strict=True)):  # a few kinds of gap, many values each
+        found = list(
+            itertools.compress(
+                indices, map(operator.and_, map(number.__eq__, numbers), map(bits.__eq__, missing))
+            )
+        )
+        if number >= 0:
+            names = tuple(itertools.compress(keys, (bits >> k & 1 for k in range(len(keys)))))
+            groups.setdefault((number, names), []).extend(found)
+        else:  # keys spelled with escapes: decode those values
+            decoded = _decoded_gaps(Packed([values.values[i] for i in found]), attributes, keys)
+            for group, at in decoded.items():
+                groups.setdefault(group, []).extend(map(found.__getitem__, at))
+    for group in groups.values():
+        group.sort()  # in order already, unless decoded values joined it
+    return _ordered(groups)
+
+
+def _ordered(groups: Gaps) -> Gaps:
+    """``groups`` by attribute, then by first value."""
+    return dict(sorted(groups.items(), key=lambda item: (item[0][0], item[1][0])))
+
+
+def _decoded_gaps(values: Packed, attributes: tuple[str, ...], keys: tuple[str, ...]) -> Gaps:
+    """``gaps`` by decoding all values with msgspec."""
+    # Decode only for the attributes some value has: a plain search, unless a key may be spelled with escapes.
+    escapes = b"\\u" in values
+    present_in = [
+        (number, attribute)
+        for number, attribute in enumerate(attributes)
+        if escapes or f'"{attribute.rsplit(".", 1)[-1]}"'.encode() in values
+    ]
+    groups: Gaps = {}
+    for layer in _layers(present_in):
+        _gaps_of_layer(values, layer, keys, groups)
+    return _ordered(groups)
+
+
+def _layers(attributes: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    """Numbered attributes in groups where none is inside another (``input``, ``input.tags``: apart)."""
+    layers: list[list[tuple[int, str]]] = []
+    for number, attribute in attributes:
+        for layer in layers:
+            if not any(a.startswith(attribute + ".") or attribute.startswith(a + ".") for _, a in layer):
+                layer.append((number, attribute))
+                break
+        else:
+            layers.append([(number, attribute)])
+    return layers
+
+
+def _gaps_of_layer(values: Packed, layer: list[tuple[int, str]], keys: tuple[str, ...], groups: Gaps) -> None:
+    """Add the gaps at the (numbered) attributes of one layer (one decode of all values) to ``groups``."""
+    shapes = _decode_all(_decoder(tuple(attribute for _, attribute in layer), keys), values)
+    for number, attribute in layer:
+        leaves = shapes
+        for step in attribute.split("."):
+            leaves = list(map(getattr, leaves, itertools.repeat(step), itertools.repeat(None)))
+        # For each key, whether each leaf is a tag map that lacks it (any other leaf reads as None), in C.
+        lacks = [
+            list(
+                map(
+                    operator.is_,
+                    map(getattr, leaves, itertools.repeat(f"k{k}"), itertools.repeat(None)),
+                    _UNSETS,
+                )
+            )
+            for k in range(len(keys))
+        ]
+        if len(keys) == 1:
+            found = list(itertools.compress(range(len(leaves)), lacks[0]))
+            if found:
+                groups[number, keys] = found
+            continue
+        for i in itertools.compress(range(len(leaves)), map(any, zip(*lacks, strict=True))):
+            missing = tuple(key for key, lack in zip(keys, lacks, strict=True) if lack[i])
+            groups.setdefault((number, missing), []).append(i)
+
+
+def _decode_all(decoder: msgspec.json.Decoder[Any], values: Packed) -> list[Any]:
+    """Every packed value decoded in one call (one by one, ``None`` for a misfit, if one does not fit)."""
+    try:
+        return cast("list[Any]", decoder.decode(values.buffer))
+    except msgspec.ValidationError:
+        single = msgspec.json.Decoder(decoder.type.__args__[0])  # type: ignore[attr-defined]
+        shapes: list[Any] = []
+        for index in range(len(values)):
+            try:
+                shapes.append(single.decode(values.buffer[values.starts[index] : values.end(index)]))
+            except msgspec.ValidationError:
+                shapes.append(None)
+        return shapes
+
+
+@functools.lru_cache(maxsize=16)
+def _decoder(attributes: tuple[str, ...], keys: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    """A decoder of many values that reads only the tag attributes, and only whether each key is there.
+
+    A tag map decodes to a struct whose fields ``k0``, ``k1``... (the keys, in order) are ``UNSET`` where
+    the map lacks the key. Any other JSON where an object is looked for decodes as itself and is not
+    checked. No attribute may be inside another (see ``_layers``).
+    """
+    present = msgspec.defstruct(
+        "TagKeys",
+        [(f"k{i}", msgspec.Raw | msgspec.UnsetType, msgspec.UNSET) for i in range(len(keys))],
+        rename={f"k{i}": key for i, key in enumerate(keys)},
+        forbid_unknown_fields=False,
+        gc=False,  # decoded JSON holds no cycles; 50k tracked structs would cost more in collections
+    )
+    tree: dict[str, Any] = {}
+    for attribute in attributes:
+        node = tree
+        for step in attribute.split("."):
+            node = node.setdefault(step, {})
+
+    def struct(name: str, node: dict[str, Any]) -> Any:
+        fields = [(k, (struct(f"{name}_{k}", v) if v else present) | _SCALARS, None) for k, v in node.items()]
+        return msgspec.defstruct(name, fields, forbid_unknown_fields=False, gc=False)
+
+    return msgspec.json.Decoder(list[struct("Tags", tree) | _SCALARS])
