@@ -92,23 +92,18 @@ def _mask_for(value: Any, rng: random.Random) -> Any:
     return roll < 0.4
 
 
-def _name_masked(mask: Any, key: str) -> bool:
-    """The key name is marked true somewhere in the mask (the pre-filter works at key-name level)."""
-    if isinstance(mask, dict):
-        return any((k == key and v is True) or _name_masked(v, key) for k, v in mask.items())
-    if isinstance(mask, list):
-        return any(_name_masked(v, key) for v in mask)
-    return False
-
-
 def _must_pick(value: Any, mask: Any) -> bool:
-    """Reference: decode and walk the value as the secret policies do, honouring the mask."""
-    for _path, key, text in _detect.walk_strings(value, mask):
-        by_content = builtin._candidate("", text)  # the policies' own test, without the key's name
-        by_name = _detect.is_secret_key_name(key) and not _name_masked(mask, key)
-        if by_content or by_name:
-            return True
-    return False
+    """Reference: decode and walk the value as the secret policies do, honouring the mask by path."""
+    return any(builtin._candidate(key, text) for _path, key, text in _detect.walk_strings(value, mask))
+
+
+def _escape_letters(text: str) -> str:
+    """JSON with some letters of every string (keys too) written as \\u escapes: the same value."""
+    return re.sub(
+        r'"(?:[^"\\]|\\.)*"',
+        lambda m: re.sub(r"(?<!\\)[aeioKs:/@-]", lambda c: f"\\u{ord(c[0]):04x}", m[0]),
+        text,
+    )
 
 
 LAYOUTS = {
@@ -117,6 +112,7 @@ LAYOUTS = {
     "indented": lambda v: json.dumps(v, indent=2),
     "space before colons": lambda v: json.dumps(v, separators=(" , ", " : ")),
     "escaped slashes": lambda v: json.dumps(v, separators=(",", ":")).replace("/", "\\/"),
+    "escaped letters": lambda v: _escape_letters(json.dumps(v, separators=(",", ":"))),
 }
 
 
@@ -141,8 +137,9 @@ def test_each_text_alone_is_a_suspect_if_the_policies_would_flag_it(layout: str,
             assert suspects(Packed([encode(value).encode()]), [b"false"]) == [0]
 
 
-def test_a_url_password_is_found_with_escaped_slashes() -> None:
+def test_a_url_password_is_found_with_escaped_slashes_and_quotes() -> None:
     assert suspicious(b'{"u":"https:\\/\\/user:hunter2@example.com\\/"}')
+    assert suspicious(b'{"u":"https://us\\"er:pass@host.example"}')
     assert suspicious(b'{"u":"https://user:hunter2@example.com/"}')
     assert not suspicious(b'{"u":"https://example.com/a:b@c"}')
     assert not suspicious(b'{"u":"https://user:@example.com/"}')
@@ -150,6 +147,19 @@ def test_a_url_password_is_found_with_escaped_slashes() -> None:
 
 def test_a_private_key_header_alone_is_a_suspect() -> None:
     assert suspicious(b'{"pem":"-----BEGIN OPENSSH PRIVATE KEY-----\\nabc\\n"}')
+
+
+def test_a_key_in_the_clear_beside_the_same_key_masked_elsewhere_is_a_suspect() -> None:
+    value = b'{"a":{"password":"x"},"b":{"password":"y"}}'
+    assert suspicious(value, b'{"a":{"password":true}}')
+    assert not suspicious(value, b'{"a":{"password":true},"b":{"password":true}}')
+
+
+def test_escapes_of_meaningful_characters_make_suspects() -> None:
+    assert suspicious(b'{"k":"AKIAQ3EGRIGHTNO\\u0057XMPL"}')
+    assert suspicious(b'{"k":"\\u0078oxb-1234567890-abcdefghij"}')
+    assert suspicious(b'{"pass\\u0077ord":"x"}')
+    assert not suspicious(b'{"k":"a \\u003c b \\u0026 c"}')  # Terraform's own escapes of <, >, &
 
 
 def test_masked_credential_keys_are_not_suspects_and_unmasked_ones_are() -> None:

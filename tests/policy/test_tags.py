@@ -107,6 +107,33 @@ def test_the_last_of_duplicate_keys_counts() -> None:
     assert _tags.gaps(packed, ("tags",), ("owner",)) == {(0, ("owner",)): [0]}
 
 
+@pytest.mark.usefixtures("backend")
+def test_a_later_duplicate_of_a_key_on_the_path_replaces_the_earlier() -> None:
+    packed = Packed([b'{"input":{"tags":{}},"input":null}', b'{"input":{"tags":{}},"input":{}}'])
+    assert _tags.gaps(packed, ("input.tags",), ("owner",)) == {}
+    packed = Packed([b'{"input":null,"input":{"tags":{}}}'])
+    assert _tags.gaps(packed, ("input.tags",), ("owner",)) == {(0, ("owner",)): [0]}
+
+
+@pytest.mark.usefixtures("backend")
+def test_attribute_and_key_names_need_not_be_python_names() -> None:
+    packed = Packed([b'{"my-tags":{"cost center":1}}', b'{"my-tags":{"x\\u0041":1}}', b'{"a b":{"c":{}}}'])
+    assert _tags.gaps(packed, ("my-tags", "a b.c"), ("cost center",)) == {
+        (0, ("cost center",)): [1],
+        (1, ("cost center",)): [2],
+    }
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40)), max_size=200))
+def test_gaps_are_grouped_the_same_way_with_few_or_many_kinds(kinds: list[tuple[int, int]]) -> None:
+    indices = list(range(len(kinds)))
+    numbers, missing = [n for n, _ in kinds], [b for _, b in kinds]
+    expected: dict[tuple[int, int], list[int]] = {}
+    for index, kind in enumerate(kinds):
+        expected.setdefault(kind, []).append(index)
+    assert _tags._by_kind(indices, numbers, missing) == expected
+
+
 def test_escaped_key_names_go_to_the_decoder() -> None:
     if _tags._native is None:
         pytest.fail("tfkit.policy._scan (the C scanner) is not built")
@@ -125,7 +152,9 @@ def test_the_c_walks_survive_any_bytes(texts: list[bytes]) -> None:
     cut = [t[: len(t) // 2] for t in texts]  # and JSON cut short
     for batch in (texts, cut, [b'{"tags":{"owner"', b'{"a":"\\', b'"\\u00', b'{"tags":']):
         native.tag_gaps(batch, ((b"tags",), (b"input", b"tags")), (b"owner",))
-        native.suspects(batch, batch, _detect._NEEDLES, _detect._KEYWORDS, _detect._RUN_CHARS, 16)
+        rules = (_detect._NEEDLES, _detect._KEYWORDS, _detect._RUN_CHARS, _detect._ESCAPED_CHARS, 16)
+        native.suspects(batch, batch, *rules)
+        native.suspects(batch, [b""] * len(batch), *rules)  # empty masks too
 
 
 def test_the_c_walks_reject_bad_arguments() -> None:
@@ -137,11 +166,11 @@ def test_the_c_walks_reject_bad_arguments() -> None:
     with pytest.raises(ValueError, match="1 to 8 steps"):
         native.tag_gaps([b"{}"], ((),), (b"owner",))
     with pytest.raises(ValueError, match="differ in length"):
-        native.suspects([b"{}"], [], (), (), b"", 16)
+        native.suspects([b"{}"], [], (), (), b"", b"", 16)
     with pytest.raises(TypeError):
-        native.suspects(["{}"], [b"{}"], (), (), b"", 16)
+        native.suspects(["{}"], [b"{}"], (), (), b"", b"", 16)
     with pytest.raises(TypeError, match="tuple of bytes"):  # the C keeps pointers into the tuple's bytes
-        native.suspects([b"{}"], [b"{}"], [b"xox"], (), b"", 16)
+        native.suspects([b"{}"], [b"{}"], [b"xox"], (), b"", b"", 16)
     with pytest.raises(TypeError, match="tuple of bytes"):
         native.tag_gaps([b"{}"], ([b"tags"],), (b"owner",))
 

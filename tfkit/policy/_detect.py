@@ -15,7 +15,8 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -86,9 +87,13 @@ _SHAPE = bytes(
 MIN_RUN = 16
 #: A run of 16+ token characters that does not end an object key (keys are names, not values).
 _VALUE_RUN = re.compile(b"a" * MIN_RUN + rb'(?!a*+ *" *:)a*+')  # a literal prefix: the fast search of re
-#: ``://user:password@``, with the slashes as JSON may write them (``:\/\/``).
+#: ``://user:password@``, with the slashes as JSON may write them (``:\/\/``) and escapes (``\"``) inside.
 _URL_SCHEME_ENDS = (b"://", b":\\/\\/")
-_URL_PASSWORD = re.compile(rb':(?://|\\/\\/)[^"/@\s]+:[^"/@\s]+@')
+_URL_PASSWORD = re.compile(rb':(?://|\\/\\/)(?:[^"/@\s\\]|\\[^/])+:(?:[^"/@\s\\]|\\[^/])+@')
+#: The bytes whose ``\u00XX`` escape makes a string a suspect: what runs, needles, URLs and keywords are made
+#: of. JSON may spell any character so (Terraform only escapes ``<>&``), and a plain search would not see it.
+_ESCAPED_CHARS = _RUN_CHARS + b"-:@/"
+_ESCAPE = re.compile(rb"\\u00([0-7][0-9a-fA-F])")
 
 
 #: The rest of a key after a credential keyword: the keyword's literal anchors the search (fast in ``re``).
@@ -98,17 +103,17 @@ def _key_after(keyword: bytes) -> re.Pattern[bytes]:
 
 
 _MASKED_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*true')
-_ALL_MASKED = frozenset({b"*"})
+_ALL_MASKED: Mapping[bytes, int] = MappingProxyType({b"*": 1})
 
 _KEY_NAME = re.compile(
     r"(?:^|[_\-.])(?:password|passwd|pwd|secret|token|private_key|privatekey|api_key|apikey|access_key|"
     r"secret_key|client_secret|credentials?|auth_token|sas_token)(?:$|[_\-.])",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # ASCII: "ſecret" is not "secret" (nor is it for the scanners)
 )
 _NOT_A_SECRET_SUFFIX = re.compile(
     r"(?:_|-)(?:arn|id|ids|name|names|length|version|path|file|type|count|enabled|ttl|rotation|policy|"
     r"expiry|expires|expiration|url|uri|ref|secret_name|key_id)$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 _ENTROPY_CANDIDATE = re.compile(r"[A-Za-z0-9+/=_]{20,}")
 
@@ -203,23 +208,29 @@ class Packed:
             at = buffer.find(needle, at + 1, stop)
         return offsets
 
-    def records_of(self, offsets: Iterable[int]) -> set[int]:
-        """The indices of the values the buffer offsets fall in."""
-        return {i - 1 for i in map(functools.partial(bisect.bisect_right, self.starts), offsets)}
+    def records_of(self, offsets: Iterable[int], more_than: int = 0) -> set[int]:
+        """The indices of the values the buffer offsets fall in (those holding more than ``more_than``)."""
+        records = map(functools.partial(bisect.bisect_right, self.starts), offsets)
+        if not more_than:
+            return {i - 1 for i in records}
+        return {i - 1 for i, times in Counter(records).items() if times > more_than}
 
 
 def suspects(values: Packed, masks: Sequence[JsonText]) -> list[int]:
     """Indices of the JSON values that may hold a secret-looking clear string (only these need decoding).
 
     A value is a suspect if a clear string in it has a run of 16+ token characters (every known token
-    format but four, and every high-entropy candidate), one of those four formats' literals or a URL with a
-    password, or if it has a key named like a credential that its sensitivity mask (``masks[i]``,
-    Terraform's ``after_sensitive``) does not mark ``true`` anywhere (the check is by key name, not by
-    path: a key masked at one path covers the same name at another). A superset of what the secret
-    policies report. Runs in C when tfkit's extension is built (``_native``), else in Python.
+    format but four, and every high-entropy candidate), one of those four formats' literals, a URL with a
+    password, or a ``\\u00XX`` escape of a character these are made of; or if a key named like a credential
+    appears in it more often than its sensitivity mask (``masks[i]``, Terraform's ``after_sensitive``)
+    marks that key ``true`` (masks are shaped like their values, so one of them is then in the clear).
+    A superset of what the secret policies report. Runs in C when tfkit's extension is built
+    (``_native``), else in Python.
     """
     if _native is not None:
-        return _native.suspects(values.values, masks, _NEEDLES, _KEYWORDS, _RUN_CHARS, MIN_RUN)
+        return _native.suspects(
+            values.values, masks, _NEEDLES, _KEYWORDS, _RUN_CHARS, _ESCAPED_CHARS, MIN_RUN
+        )
     return _suspects_in_text(values, masks)
 
 
@@ -242,6 +253,9 @@ def _suspects_in_text(values: Packed, masks: Sequence[JsonText]) -> list[int]:
             found |= values.records_of(values.find_all(needle))
     if any(end in distinct for end in _URL_SCHEME_ENDS):
         found |= values.records_of(m.start() for m in _URL_PASSWORD.finditer(buffer))
+    if b"\\u00" in distinct:
+        escapes = _ESCAPE.finditer(buffer)
+        found |= values.records_of(m.start() for m in escapes if int(m[1], 16) in _ESCAPED_CHARS)
     keys, tails, cut = _keyword_keys(distinct)
     if cut:  # a key split between two pieces (pieces start at keys, so not expected): read the whole text
         keys, tails, _ = _keyword_keys(buffer)
@@ -284,10 +298,11 @@ def _keyword_keys(text: bytes) -> tuple[set[bytes], set[bytes], bool]:
 
 
 def _unmasked(values: Packed, masks: Sequence[JsonText], keys: set[bytes], tails: set[bytes]) -> set[int]:
-    """Values holding one of ``keys`` that their mask does not mark sensitive, or one of the ``tails``.
+    """Values holding one of ``keys`` more often than their mask marks it sensitive, or one of the ``tails``.
 
     Masks are read once per run of consecutive values with the same mask (the instances of one resource
-    block share theirs); a key is looked for in the values of a run whose mask does not mark it.
+    block share theirs); a value is picked if a key appears in it more often than its mask marks the key
+    ``true`` (at any path), since one of them is then in the clear.
     """
     found: set[int] = set()
     for tail in tails:
@@ -297,8 +312,13 @@ def _unmasked(values: Packed, masks: Sequence[JsonText], keys: set[bytes], tails
         if masked is _ALL_MASKED:
             continue
         lo, hi = values.span(first, last)
-        for key in keys - masked:
-            found |= values.records_of(values.find_all(b'"' + key + b'"', lo, hi))
+        for key in keys:
+            needle = b'"' + key + b'"'
+            times = masked.get(key, 0)
+            # Each value holds a key at least as often as its mask marks it (masks are shaped like their
+            # values), so unless the run holds it more often in all, no value holds it more often.
+            if values.buffer.count(needle, lo, hi) > times * (last - first):
+                found |= values.records_of(values.find_all(needle, lo, hi), more_than=times)
     return found
 
 
@@ -331,11 +351,11 @@ def _equal_runs(texts: Sequence[JsonText]) -> list[tuple[int, int, bytes]]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _masked_keys(mask: bytes) -> frozenset[bytes]:
-    """The raw key names a sensitivity mask marks ``true`` (all of them if the mask is ``true``)."""
+def _masked_keys(mask: bytes) -> Mapping[bytes, int]:
+    """How many times a sensitivity mask marks each raw key name ``true`` (``_ALL_MASKED`` for ``true``)."""
     if mask.strip() == b"true":
         return _ALL_MASKED
-    return frozenset(_MASKED_KEY.findall(mask))
+    return MappingProxyType(Counter(_MASKED_KEY.findall(mask)))
 
 
 def suspicious(raw: bytes, sensitive_raw: bytes = b"false") -> bool:

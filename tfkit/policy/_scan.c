@@ -5,7 +5,7 @@
 
    The secret pre-filter of tfkit.policy._detect:
 
-   suspects(values, masks, needles, keywords, run_chars, min_run) -> list[int]
+   suspects(values, masks, needles, keywords, run_chars, escaped_chars, min_run) -> list[int]
 
    values and masks are sequences of the same length of objects with the buffer protocol (msgspec.Raw,
    bytes): each resource change's `after` JSON text and its `after_sensitive` mask. The result is the
@@ -16,8 +16,11 @@
    - a string value (not an object key) with a run of `min_run` or more bytes of `run_chars` (an escaped
      slash, `\/`, counts as a slash), holding one of `needles`, or holding a URL with a password
      (`://user:password@`, slashes possibly escaped);
-   - an object key whose lower-case text holds one of `keywords` and that the mask does not mark `true`
-     under the same key, as spelled (escapes included).
+   - a string or key with a `\u00XX` escape of one of `escaped_chars` (what token runs, needles, URLs and
+     keywords are made of: JSON may spell any character so; Terraform never does, so these are rare);
+   - an object key whose lower-case text holds one of `keywords` and that appears in the value more
+     often than the mask marks it `true` (keys compared as spelled, escapes included): one of them is
+     then in the clear.
 
    The input is valid JSON (msgspec has parsed it), so strings are read by their quotes and escapes. */
 
@@ -32,8 +35,9 @@ typedef struct {
     Py_ssize_t size;
 } Text;
 
-/* What a byte of a string may start or continue (Rules.kind). */
-enum { RUN = 1, NEEDLE = 2, COLON = 4, BACKSLASH = 8 };
+/* What a byte of a string may start or continue (Rules.kind); MEANINGFUL: a byte whose \u00XX escape
+   makes the string a suspect (it could hide a token run, a needle, a URL or a keyword). */
+enum { RUN = 1, NEEDLE = 2, COLON = 4, BACKSLASH = 8, MEANINGFUL = 16 };
 
 typedef struct {
     unsigned char kind[256];       /* RUN for token run bytes, NEEDLE for a needle's first byte, ... */
@@ -71,7 +75,7 @@ static inline const unsigned char *string_end(const unsigned char *p, const unsi
         if (*p == '"') return p;
         if (*p == '\\') {
             *escaped = 1;
-            p += 2;
+            p += p + 1 < end ? 2 : 1;
         } else {
             p++;
         }
@@ -108,12 +112,28 @@ static int url_password_at(Text s, Py_ssize_t at) {
         else return 0;
     }
     const unsigned char *start = q, *colon = NULL;
-    while (q < end && url_byte(*q)) {
+    while (q < end) {
+        if (*q == '\\' && q + 1 < end && q[1] != '/') { /* an escaped byte (\" too) is part of them */
+            q += 2;
+            continue;
+        }
+        if (!url_byte(*q)) break;
         if (*q == ':' && q > start && colon == NULL) colon = q;
         q++;
     }
     /* a colon with a byte before it and one after it, then the at sign */
     return q < end && *q == '@' && colon != NULL && q - colon >= 2;
+}
+
+static int hex_digit(unsigned char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The escape at p (a backslash) spells, as \u00XX, a byte that matters to the scan. */
+static int meaningful_escape(const Rules *rules, const unsigned char *p, const unsigned char *end) {
+    if (end - p < 6 || p[1] != 'u' || p[2] != '0' || p[3] != '0') return 0;
+    int high = hex_digit(p[4]), low = hex_digit(p[5]);
+    return high >= 0 && low >= 0 && (rules->kind[high << 4 | low] & MEANINGFUL);
 }
 
 static int needle_at(const Rules *rules, Text s, Py_ssize_t at) {
@@ -153,12 +173,12 @@ static int grow(void **array, Py_ssize_t *capacity, Py_ssize_t needed, size_t it
 static int read_mask(MaskKeys *cache, Text mask) {
     if (cache->parsed && same_text((Text){cache->text, cache->size}, mask)) return 0;
     cache->parsed = 0;
-    if (grow((void **)&cache->text, &cache->text_capacity, mask.size, 1) < 0) return -1;
-    memcpy(cache->text, mask.at, (size_t)mask.size);
+    if (grow((void **)&cache->text, &cache->text_capacity, mask.size + 1, 1) < 0) return -1;
+    if (mask.size) memcpy(cache->text, mask.at, (size_t)mask.size);
     cache->size = mask.size;
     cache->count = 0;
     const unsigned char *p = cache->text, *end = cache->text + cache->size;
-    while ((p = memchr(p, '"', (size_t)(end - p))) != NULL) {
+    while (p < end && (p = memchr(p, '"', (size_t)(end - p))) != NULL) {
         int escaped = 0;
         const unsigned char *close = string_end(p + 1, end, &escaped);
         Text key = {p + 1, close - p - 1};
@@ -174,11 +194,29 @@ static int read_mask(MaskKeys *cache, Text mask) {
     return 0;
 }
 
-static int masked(const MaskKeys *cache, Text key) {
-    for (Py_ssize_t i = 0; i < cache->count; i++) {
-        if (same_text(cache->keys[i], key)) return 1;
+/* How many times the mask marks `key` true (at any path). */
+static Py_ssize_t times_masked(const MaskKeys *cache, Text key) {
+    Py_ssize_t times = 0;
+    for (Py_ssize_t i = 0; i < cache->count; i++) times += same_text(cache->keys[i], key);
+    return times;
+}
+
+/* The credential-named keys seen so far in one value, with how often. */
+typedef struct {
+    Text keys[MAX_WORDS];
+    Py_ssize_t times[MAX_WORDS];
+    Py_ssize_t count;
+} SeenKeys;
+
+/* One more sighting of `key`; how many so far (0 when the table is full: the caller then gives up). */
+static Py_ssize_t seen_again(SeenKeys *seen, Text key) {
+    for (Py_ssize_t i = 0; i < seen->count; i++) {
+        if (same_text(seen->keys[i], key)) return ++seen->times[i];
     }
-    return 0;
+    if (seen->count == MAX_WORDS) return 0;
+    seen->keys[seen->count] = key;
+    seen->times[seen->count] = 1;
+    return seen->count++, 1;
 }
 
 /* The mask of one value, acquired only if the value needs it (most clean values never do). */
@@ -203,11 +241,13 @@ static int suspect_value(const Rules *rules, Text value, LazyMask *mask, MaskKey
     const Py_ssize_t min_run = rules->min_run;
     const int slash_runs = rules->kind['/'] & RUN;
     int found = 0; /* a suspect string: the value is a suspect unless its mask is `true` */
+    SeenKeys seen;
+    seen.count = 0;
     while (p < end) {
         if (*p++ != '"') continue;
         const unsigned char *start = p;
         Py_ssize_t run = 0;
-        int hit = 0;
+        int hit = 0, hidden = 0; /* hidden: a meaningful byte written as an escape */
         while (p < end && *p != '"') {
             unsigned char kind = rules->kind[*p];
             if (kind & RUN) {
@@ -216,7 +256,8 @@ static int suspect_value(const Rules *rules, Text value, LazyMask *mask, MaskKey
             } else if (kind & BACKSLASH) { /* an escape: JSON may write a slash as \/ */
                 run = (p + 1 < end && p[1] == '/' && slash_runs) ? run + 1 : 0;
                 hit |= run >= min_run;
-                p += 2;
+                hidden |= meaningful_escape(rules, p, end);
+                p += p + 1 < end ? 2 : 1;
                 continue;
             } else {
                 run = 0;
@@ -228,13 +269,15 @@ static int suspect_value(const Rules *rules, Text value, LazyMask *mask, MaskKey
         Text s = {start, (p < end ? p : end) - start};
         p++;
         const unsigned char *next = skip_space(p, end);
+        found |= hidden;
         if (next < end && *next == ':') {
             if (!contains_folded(rules, s)) continue;
             Text text;
             if (mask_text(mask, &text) < 0) return -1;
             if (mask_is_true(text)) return 0;
             if (read_mask(cache, text) < 0) return -1;
-            if (!masked(cache, s)) return 1;
+            Py_ssize_t times = seen_again(&seen, s);
+            if (times == 0 || times > times_masked(cache, s)) return 1;
         } else {
             found |= hit;
         }
@@ -270,34 +313,37 @@ static int read_words(PyObject *words, Text *out, Py_ssize_t most, Py_ssize_t *c
 }
 
 static PyObject *scan_all(Rules *rules, PyObject *values, PyObject *masks, PyObject *needles,
-                          PyObject *keywords, const Py_buffer *run_chars, Py_ssize_t min_run);
+                          PyObject *keywords, const Py_buffer *run_chars, const Py_buffer *escaped_chars,
+                          Py_ssize_t min_run);
 
 static PyObject *suspects(PyObject *module, PyObject *args) {
     (void)module;
     PyObject *values, *masks, *needles, *keywords;
-    Py_buffer run_chars;
+    Py_buffer run_chars, escaped_chars;
     Py_ssize_t min_run;
-    if (!PyArg_ParseTuple(args, "OOOOy*n:suspects", &values, &masks, &needles, &keywords, &run_chars,
-                          &min_run))
+    if (!PyArg_ParseTuple(args, "OOOOy*y*n:suspects", &values, &masks, &needles, &keywords, &run_chars,
+                          &escaped_chars, &min_run))
         return NULL;
     Rules *rules = PyMem_Calloc(1, sizeof(Rules)); /* 66 kB: not for a thread's stack */
-    if (rules == NULL) {
-        PyBuffer_Release(&run_chars);
-        return PyErr_NoMemory();
-    }
-    PyObject *found = scan_all(rules, values, masks, needles, keywords, &run_chars, min_run);
+    PyObject *found = rules == NULL ? PyErr_NoMemory()
+                                    : scan_all(rules, values, masks, needles, keywords, &run_chars,
+                                               &escaped_chars, min_run);
     PyBuffer_Release(&run_chars);
+    PyBuffer_Release(&escaped_chars);
     PyMem_Free(rules);
     return found;
 }
 
 /* suspects() once its arguments are read; NULL with an exception on failure. */
 static PyObject *scan_all(Rules *rules, PyObject *values, PyObject *masks, PyObject *needles,
-                          PyObject *keywords, const Py_buffer *run_chars, Py_ssize_t min_run) {
+                          PyObject *keywords, const Py_buffer *run_chars, const Py_buffer *escaped_chars,
+                          Py_ssize_t min_run) {
     rules->min_run = min_run < 1 ? 1 : min_run;
     for (Py_ssize_t i = 0; i < run_chars->len; i++) rules->kind[((unsigned char *)run_chars->buf)[i]] |= RUN;
     rules->kind[':'] |= COLON;
     rules->kind['\\'] |= BACKSLASH;
+    for (Py_ssize_t i = 0; i < escaped_chars->len; i++)
+        rules->kind[((unsigned char *)escaped_chars->buf)[i]] |= MEANINGFUL;
     if (read_words(needles, rules->needles, MAX_WORDS, &rules->needle_count, "needles") < 0 ||
         read_words(keywords, rules->keywords, MAX_WORDS, &rules->keyword_count, "keywords") < 0)
         return NULL;
@@ -338,15 +384,23 @@ static PyObject *scan_all(Rules *rules, PyObject *values, PyObject *masks, PyObj
     found = PyList_New(0);
     if (found == NULL) goto done;
     for (Py_ssize_t i = 0; i < count; i++) {
-        Py_buffer value;
-        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(value_seq, i), &value, PyBUF_SIMPLE) < 0) {
+        if (i >= PySequence_Fast_GET_SIZE(value_seq) || i >= PySequence_Fast_GET_SIZE(mask_seq)) {
+            PyErr_SetString(PyExc_RuntimeError, "values or masks changed during the scan");
             Py_CLEAR(found);
             break;
         }
-        LazyMask mask = {PySequence_Fast_GET_ITEM(mask_seq, i), {0}, 0};
-        int verdict = suspect_value(rules, (Text){value.buf, value.len}, &mask, &cache);
-        PyBuffer_Release(&value);
+        /* strong references: getting a buffer may run code (__buffer__) that changes the lists */
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(value_seq, i));
+        LazyMask mask = {Py_NewRef(PySequence_Fast_GET_ITEM(mask_seq, i)), {0}, 0};
+        Py_buffer value;
+        int verdict = -1;
+        if (PyObject_GetBuffer(item, &value, PyBUF_SIMPLE) == 0) {
+            verdict = suspect_value(rules, (Text){value.buf, value.len}, &mask, &cache);
+            PyBuffer_Release(&value);
+        }
         if (mask.acquired) PyBuffer_Release(&mask.view);
+        Py_DECREF(item);
+        Py_DECREF(mask.object);
         if (verdict < 0) {
             Py_CLEAR(found);
             break;
@@ -483,6 +537,9 @@ static const unsigned char *walk_object(const Gaps *gaps, const unsigned char *p
             walk->missing[i] = 0;
             if (object) after = missing_keys(gaps, value, end, walk, &walk->missing[i]);
         }
+        for (int i = 0; i < gaps->path_count; i++) { /* a later duplicate key replaces what an earlier one gave */
+            if (deeper & (1u << i)) walk->checked[i] = 0;
+        }
         if (deeper && object) after = walk_object(gaps, value, end, level + 1, deeper, walk);
         members.p = after != NULL ? after : skip_value(value, end);
     }
@@ -525,9 +582,12 @@ static PyObject *tag_gaps(PyObject *module, PyObject *args) {
     PyObject *indices = PyList_New(0), *path_numbers = PyList_New(0), *missing = PyList_New(0);
     int ok = indices != NULL && path_numbers != NULL && missing != NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(value_seq);
-    for (Py_ssize_t i = 0; ok && i < count; i++) {
+    for (Py_ssize_t i = 0; ok && i < count && i < PySequence_Fast_GET_SIZE(value_seq); i++) {
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(value_seq, i)); /* see suspects() */
         Py_buffer view;
-        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(value_seq, i), &view, PyBUF_SIMPLE) < 0) {
+        int got = PyObject_GetBuffer(item, &view, PyBUF_SIMPLE);
+        Py_DECREF(item); /* the buffer keeps what it needs alive */
+        if (got < 0) {
             ok = 0;
             break;
         }
@@ -560,7 +620,7 @@ static PyObject *tag_gaps(PyObject *module, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"suspects", suspects, METH_VARARGS,
-     "suspects(values, masks, needles, keywords, run_chars, min_run) -> list[int]\n\n"
+     "suspects(values, masks, needles, keywords, run_chars, escaped_chars, min_run) -> list[int]\n\n"
      "Indices of the JSON values that may hold a secret-looking clear string (see tfkit.policy._detect)."},
     {"tag_gaps", tag_gaps, METH_VARARGS,
      "tag_gaps(values, paths, keys) -> (indices, path_numbers, missing)\n\n"

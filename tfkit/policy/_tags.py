@@ -47,12 +47,7 @@ def gaps(values: Packed, attributes: tuple[str, ...], keys: tuple[str, ...]) -> 
         return _decoded_gaps(values, attributes, keys)
     indices, numbers, missing = _native.tag_gaps(values.values, paths, tuple(key.encode() for key in keys))
     groups: Gaps = {}
-    for number, bits in set(zip(numbers, missing, strict=True)):  # a few kinds of gap, many values each
-        found = list(
-            itertools.compress(
-                indices, map(operator.and_, map(number.__eq__, numbers), map(bits.__eq__, missing))
-            )
-        )
+    for (number, bits), found in _by_kind(indices, numbers, missing).items():
         if number >= 0:
             names = tuple(itertools.compress(keys, (bits >> k & 1 for k in range(len(keys)))))
             groups.setdefault((number, names), []).extend(found)
@@ -63,6 +58,24 @@ def gaps(values: Packed, attributes: tuple[str, ...], keys: tuple[str, ...]) -> 
     for group in groups.values():
         group.sort()  # in order already, unless decoded values joined it
     return _ordered(groups)
+
+
+def _by_kind(indices: list[int], numbers: list[int], missing: list[int]) -> dict[tuple[int, int], list[int]]:
+    """The indices grouped by (path number, missing bits); a pass in C per kind when there are a few."""
+    kinds = set(zip(numbers, missing, strict=True))
+    if len(kinds) > 8:  # many kinds: one pass in Python, not one pass in C per kind
+        grouped: dict[tuple[int, int], list[int]] = {}
+        for index, number, bits in zip(indices, numbers, missing, strict=True):
+            grouped.setdefault((number, bits), []).append(index)
+        return grouped
+    return {
+        (number, bits): list(
+            itertools.compress(
+                indices, map(operator.and_, map(number.__eq__, numbers), map(bits.__eq__, missing))
+            )
+        )
+        for number, bits in kinds
+    }
 
 
 def _ordered(groups: Gaps) -> Gaps:
@@ -100,11 +113,12 @@ def _layers(attributes: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
 
 def _gaps_of_layer(values: Packed, layer: list[tuple[int, str]], keys: tuple[str, ...], groups: Gaps) -> None:
     """Add the gaps at the (numbered) attributes of one layer (one decode of all values) to ``groups``."""
-    shapes = _decode_all(_decoder(tuple(attribute for _, attribute in layer), keys), values)
+    decoder, fields = _decoder(tuple(attribute for _, attribute in layer), keys)
+    shapes = _decode_all(decoder, values)
     for number, attribute in layer:
         leaves = shapes
-        for step in attribute.split("."):
-            leaves = list(map(getattr, leaves, itertools.repeat(step), itertools.repeat(None)))
+        for field in fields[attribute]:
+            leaves = list(map(getattr, leaves, itertools.repeat(field), itertools.repeat(None)))
         # For each key, whether each leaf is a tag map that lacks it (any other leaf reads as None), in C.
         lacks = [
             list(
@@ -142,12 +156,16 @@ def _decode_all(decoder: msgspec.json.Decoder[Any], values: Packed) -> list[Any]
 
 
 @functools.lru_cache(maxsize=16)
-def _decoder(attributes: tuple[str, ...], keys: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+def _decoder(
+    attributes: tuple[str, ...], keys: tuple[str, ...]
+) -> tuple[msgspec.json.Decoder[Any], dict[str, tuple[str, ...]]]:
     """A decoder of many values that reads only the tag attributes, and only whether each key is there.
 
-    A tag map decodes to a struct whose fields ``k0``, ``k1``... (the keys, in order) are ``UNSET`` where
-    the map lacks the key. Any other JSON where an object is looked for decodes as itself and is not
-    checked. No attribute may be inside another (see ``_layers``).
+    Returns the decoder and, for each attribute, the struct fields that lead to it (named ``f0``, ``f1``...
+    and renamed to the JSON keys, which need not be Python names). A tag map decodes to a struct whose
+    fields ``k0``, ``k1``... (the keys, in order) are ``UNSET`` where the map lacks the key. Any other JSON
+    where an object is looked for decodes as itself and is not checked. No attribute may be inside
+    another (see ``_layers``).
     """
     present = msgspec.defstruct(
         "TagKeys",
@@ -161,9 +179,18 @@ def _decoder(attributes: tuple[str, ...], keys: tuple[str, ...]) -> msgspec.json
         node = tree
         for step in attribute.split("."):
             node = node.setdefault(step, {})
+    fields: dict[tuple[str, ...], str] = {}  # JSON path -> field name in its struct
 
-    def struct(name: str, node: dict[str, Any]) -> Any:
-        fields = [(k, (struct(f"{name}_{k}", v) if v else present) | _SCALARS, None) for k, v in node.items()]
-        return msgspec.defstruct(name, fields, forbid_unknown_fields=False, gc=False)
+    def struct(path: tuple[str, ...], node: dict[str, Any]) -> Any:
+        names = {f"f{i}": key for i, key in enumerate(node)}
+        for name, key in names.items():
+            fields[(*path, key)] = name
+        members = [
+            (name, (struct((*path, key), node[key]) if node[key] else present) | _SCALARS, None)
+            for name, key in names.items()
+        ]
+        return msgspec.defstruct("Tags", members, rename=names, forbid_unknown_fields=False, gc=False)
 
-    return msgspec.json.Decoder(list[struct("Tags", tree) | _SCALARS])
+    decoder = msgspec.json.Decoder(list[struct((), tree) | _SCALARS])
+    steps = {a: tuple(a.split(".")) for a in attributes}
+    return decoder, {a: tuple(fields[path[: i + 1]] for i in range(len(path))) for a, path in steps.items()}
