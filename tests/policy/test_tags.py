@@ -153,8 +153,8 @@ def test_the_c_walks_survive_any_bytes(texts: list[bytes]) -> None:
     for batch in (texts, cut, [b'{"tags":{"owner"', b'{"a":"\\', b'"\\u00', b'{"tags":']):
         native.tag_gaps(batch, ((b"tags",), (b"input", b"tags")), (b"owner",))
         rules = (_detect._NEEDLES, _detect._KEYWORDS, _detect._RUN_CHARS, _detect._ESCAPED_CHARS, 16)
-        native.suspects(batch, batch, *rules)
-        native.suspects(batch, [b""] * len(batch), *rules)  # empty masks too
+        native.suspects(batch, batch, batch, *rules)
+        native.suspects(batch, [b""] * len(batch), None, *rules)  # empty masks too, and no unknowns
 
 
 def test_the_c_walks_reject_bad_arguments() -> None:
@@ -166,11 +166,13 @@ def test_the_c_walks_reject_bad_arguments() -> None:
     with pytest.raises(ValueError, match="1 to 8 steps"):
         native.tag_gaps([b"{}"], ((),), (b"owner",))
     with pytest.raises(ValueError, match="differ in length"):
-        native.suspects([b"{}"], [], (), (), b"", b"", 16)
+        native.suspects([b"{}"], [], None, (), (), b"", b"", 16)
+    with pytest.raises(ValueError, match="differ in length"):
+        native.suspects([b"{}"], [b"{}"], [], (), (), b"", b"", 16)
     with pytest.raises(TypeError):
-        native.suspects(["{}"], [b"{}"], (), (), b"", b"", 16)
+        native.suspects(["{}"], [b"{}"], None, (), (), b"", b"", 16)
     with pytest.raises(TypeError, match="tuple of bytes"):  # the C keeps pointers into the tuple's bytes
-        native.suspects([b"{}"], [b"{}"], [b"xox"], (), b"", b"", 16)
+        native.suspects([b"{}"], [b"{}"], None, [b"xox"], (), b"", b"", 16)
     with pytest.raises(TypeError, match="tuple of bytes"):
         native.tag_gaps([b"{}"], ([b"tags"],), (b"owner",))
 

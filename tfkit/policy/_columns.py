@@ -1,8 +1,8 @@
 """Whole-plan columns the built-in policies share, computed once per plan rather than once per policy.
 
 On a plan of 50k changes every pass over the resource changes costs milliseconds (the objects are spread
-over memory), so each column a policy reads (after values, their sensitivity masks) is gathered once, in C,
-and kept with the plan (``Plan.derived``).
+over memory), so each column a policy reads (after values, their sensitivity and unknown masks) is gathered
+once, in C, and kept with the plan (``Plan.derived``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from tfkit.plan import Plan
 
-__all__ = ["afters", "masks", "packed_afters", "per_plan"]
+__all__ = ["afters", "masks", "packed_afters", "per_plan", "unknowns"]
 
 _T = TypeVar("_T")
 
@@ -37,6 +37,8 @@ afters: Callable[[Plan], list[msgspec.Raw]] = _column("change.after_raw")
 """Each resource change's ``after`` JSON text."""
 masks: Callable[[Plan], list[msgspec.Raw]] = _column("change.after_sensitive_raw")
 """Each resource change's ``after_sensitive`` JSON text (the sensitivity mask of ``after``)."""
+unknowns: Callable[[Plan], list[msgspec.Raw]] = _column("change.after_unknown_raw")
+"""Each resource change's ``after_unknown`` JSON text (what ``after`` leaves out, known only after apply)."""
 
 
 def packed_afters(plan: Plan) -> Packed:

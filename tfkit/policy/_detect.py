@@ -92,14 +92,14 @@ _URL_SCHEME_ENDS = (b"://", b":\\/\\/")
 _URL_PASSWORD = re.compile(rb':(?://|\\/\\/)(?:[^"/@\s\\]|\\[^/])+:(?:[^"/@\s\\]|\\[^/])+@')
 #: The bytes whose ``\u00XX`` escape makes a string a suspect: what runs, needles, URLs and keywords are made
 #: of. JSON may spell any character so (Terraform only escapes ``<>&``), and a plain search would not see it.
-_ESCAPED_CHARS = _RUN_CHARS + b"-:@/"
+_ESCAPED_CHARS = bytes(sorted(set(_RUN_CHARS + b"".join(_NEEDLES) + b"".join(_KEYWORDS) + b"-:@/")))
 _ESCAPE = re.compile(rb"\\u00([0-7][0-9a-fA-F])")
 
 
 #: The rest of a key after a credential keyword: the keyword's literal anchors the search (fast in ``re``).
 @functools.lru_cache(maxsize=64)
 def _key_after(keyword: bytes) -> re.Pattern[bytes]:
-    return re.compile(re.escape(keyword) + rb'[^"\x00]*"\s*:')
+    return re.compile(re.escape(keyword) + rb'(?:[^"\\\x00]|\\.)*"\s*:')  # escapes (\") may follow it
 
 
 _MASKED_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*true')
@@ -171,12 +171,8 @@ class Packed:
         return self.starts[index] + self.lengths[index]
 
     def span(self, first: int, last: int) -> tuple[int, int]:
-        """The buffer offsets of values ``first`` up to ``last`` (excluded), without computing ``starts``."""
-        if self._starts is not None:
-            return self._starts[first], self.end(last - 1)
-        lengths = self.lengths
-        lo = 1 + first + sum(lengths[:first])
-        return lo, lo + sum(lengths[first:last]) + last - first - 1
+        """The buffer offsets of values ``first`` up to ``last`` (excluded)."""
+        return self.starts[first], self.end(last - 1)
 
     @property
     def distinct(self) -> bytes:
@@ -216,25 +212,29 @@ class Packed:
         return {i - 1 for i, times in Counter(records).items() if times > more_than}
 
 
-def suspects(values: Packed, masks: Sequence[JsonText]) -> list[int]:
+def suspects(
+    values: Packed, masks: Sequence[JsonText], unknowns: Sequence[JsonText] | None = None
+) -> list[int]:
     """Indices of the JSON values that may hold a secret-looking clear string (only these need decoding).
 
     A value is a suspect if a clear string in it has a run of 16+ token characters (every known token
     format but four, and every high-entropy candidate), one of those four formats' literals, a URL with a
     password, or a ``\\u00XX`` escape of a character these are made of; or if a key named like a credential
     appears in it more often than its sensitivity mask (``masks[i]``, Terraform's ``after_sensitive``)
-    marks that key ``true`` (masks are shaped like their values, so one of them is then in the clear).
-    A superset of what the secret policies report. Runs in C when tfkit's extension is built
+    marks that key ``true``, less the times ``unknowns[i]`` (``after_unknown``) marks it: Terraform marks
+    every sensitive attribute, and leaves only the unknown ones out of ``after``, so one of them is then in
+    the clear. A superset of what the secret policies report. Runs in C when tfkit's extension is built
     (``_native``), else in Python.
     """
     if _native is not None:
-        return _native.suspects(
-            values.values, masks, _NEEDLES, _KEYWORDS, _RUN_CHARS, _ESCAPED_CHARS, MIN_RUN
-        )
-    return _suspects_in_text(values, masks)
+        rules = (_NEEDLES, _KEYWORDS, _RUN_CHARS, _ESCAPED_CHARS, MIN_RUN)
+        return _native.suspects(values.values, masks, unknowns, *rules)
+    return _suspects_in_text(values, masks, unknowns)
 
 
-def _suspects_in_text(values: Packed, masks: Sequence[JsonText]) -> list[int]:
+def _suspects_in_text(
+    values: Packed, masks: Sequence[JsonText], unknowns: Sequence[JsonText] | None = None
+) -> list[int]:
     """``suspects`` in Python, on the text of all values joined (a superset of the C scanner's picks).
 
     The checks first run on the distinct pieces of all values (``Packed.distinct``), a small fraction of
@@ -260,7 +260,7 @@ def _suspects_in_text(values: Packed, masks: Sequence[JsonText]) -> list[int]:
     if cut:  # a key split between two pieces (pieces start at keys, so not expected): read the whole text
         keys, tails, _ = _keyword_keys(buffer)
     if keys or tails:
-        found |= _unmasked(values, masks, keys, tails)
+        found |= _unmasked(values, masks, keys, tails, unknowns)
     return sorted(found)
 
 
@@ -297,12 +297,19 @@ def _keyword_keys(text: bytes) -> tuple[set[bytes], set[bytes], bool]:
     return keys, tails, cut
 
 
-def _unmasked(values: Packed, masks: Sequence[JsonText], keys: set[bytes], tails: set[bytes]) -> set[int]:
+def _unmasked(
+    values: Packed,
+    masks: Sequence[JsonText],
+    keys: set[bytes],
+    tails: set[bytes],
+    unknowns: Sequence[JsonText] | None,
+) -> set[int]:
     """Values holding one of ``keys`` more often than their mask marks it sensitive, or one of the ``tails``.
 
     Masks are read once per run of consecutive values with the same mask (the instances of one resource
     block share theirs); a value is picked if a key appears in it more often than its mask marks the key
-    ``true`` (at any path), since one of them is then in the clear.
+    ``true`` (at any path), since one of them is then in the clear. Where the run's ``after_unknown``
+    names the key, some marks may be for attributes ``after`` leaves out: none is counted for the run.
     """
     found: set[int] = set()
     for tail in tails:
@@ -312,12 +319,19 @@ def _unmasked(values: Packed, masks: Sequence[JsonText], keys: set[bytes], tails
         if masked is _ALL_MASKED:
             continue
         lo, hi = values.span(first, last)
+        unknown: bytes | None = None  # the run's after_unknown texts, joined when first needed
         for key in keys:
             needle = b'"' + key + b'"'
             times = masked.get(key, 0)
-            # Each value holds a key at least as often as its mask marks it (masks are shaped like their
-            # values), so unless the run holds it more often in all, no value holds it more often.
-            if values.buffer.count(needle, lo, hi) > times * (last - first):
+            if times and unknowns is not None:
+                if unknown is None:
+                    unknown = b"\x00".join(unknowns[first:last])
+                if needle in unknown:
+                    times = 0
+            # A value holds a known key at least as often as its mask marks it, as spelled there (the same
+            # encoder wrote both), so unless the run holds it more often in all, no value holds it more often.
+            shortcut = times and values.buffer.find(b"\\", lo, hi) < 0
+            if not shortcut or values.buffer.count(needle, lo, hi) > times * (last - first):
                 found |= values.records_of(values.find_all(needle, lo, hi), more_than=times)
     return found
 
@@ -358,9 +372,9 @@ def _masked_keys(mask: bytes) -> Mapping[bytes, int]:
     return MappingProxyType(Counter(_MASKED_KEY.findall(mask)))
 
 
-def suspicious(raw: bytes, sensitive_raw: bytes = b"false") -> bool:
+def suspicious(raw: bytes, sensitive_raw: bytes = b"false", unknown_raw: bytes = b"false") -> bool:
     """The JSON value ``raw`` may hold a secret-looking clear string (``suspects`` for one value)."""
-    return bool(suspects(Packed([raw]), [sensitive_raw]))
+    return bool(suspects(Packed([raw]), [sensitive_raw], [unknown_raw]))
 
 
 def token_kind(text: str) -> str | None:

@@ -5,10 +5,12 @@
 
    The secret pre-filter of tfkit.policy._detect:
 
-   suspects(values, masks, needles, keywords, run_chars, escaped_chars, min_run) -> list[int]
+   suspects(values, masks, unknowns, needles, keywords, run_chars, escaped_chars, min_run) -> list[int]
 
-   values and masks are sequences of the same length of objects with the buffer protocol (msgspec.Raw,
-   bytes): each resource change's `after` JSON text and its `after_sensitive` mask. The result is the
+   values, masks and unknowns (or None) are sequences of the same length of objects with the buffer
+   protocol (msgspec.Raw, bytes): each resource change's `after` JSON text, its `after_sensitive` mask and
+   its `after_unknown` (which attributes are known only after apply: `after` leaves them out, but the mask
+   still marks the sensitive ones). The result is the
    indices of the values that may hold a secret-looking clear string, in order; the policies decode only
    those. The rules are _detect's (its docstrings are the specification; the constants come from there):
 
@@ -19,8 +21,9 @@
    - a string or key with a `\u00XX` escape of one of `escaped_chars` (what token runs, needles, URLs and
      keywords are made of: JSON may spell any character so; Terraform never does, so these are rare);
    - an object key whose lower-case text holds one of `keywords` and that appears in the value more
-     often than the mask marks it `true` (keys compared as spelled, escapes included): one of them is
-     then in the clear.
+     often than the mask marks it `true`, less the times `after_unknown` marks it (those marks are for
+     attributes `after` leaves out); keys are compared as spelled, escapes included. Terraform writes a
+     mark for every sensitive attribute, known or not, so one of them is then in the clear.
 
    The input is valid JSON (msgspec has parsed it), so strings are read by their quotes and escapes. */
 
@@ -235,8 +238,22 @@ static int mask_text(LazyMask *mask, Text *out) {
     return 0;
 }
 
+/* How many of a key's sightings its mask covers: its `true` marks, less those of attributes left out. */
+static int covered(LazyMask *mask, MaskKeys *masks, LazyMask *unknown, MaskKeys *unknowns, Text key,
+                   Py_ssize_t *times) {
+    Text text;
+    if (mask_text(mask, &text) < 0 || read_mask(masks, text) < 0) return -1;
+    *times = times_masked(masks, key);
+    if (*times && unknown->object != Py_None) {
+        if (mask_text(unknown, &text) < 0 || read_mask(unknowns, text) < 0) return -1;
+        *times -= times_masked(unknowns, key);
+    }
+    return 0;
+}
+
 /* One pass over a value's text. 1 if it is a suspect, 0 if not, -1 with an exception set. */
-static int suspect_value(const Rules *rules, Text value, LazyMask *mask, MaskKeys *cache) {
+static int suspect_value(const Rules *rules, Text value, LazyMask *mask, MaskKeys *cache, LazyMask *unknown,
+                         MaskKeys *unknown_cache) {
     const unsigned char *p = value.at, *end = value.at + value.size;
     const Py_ssize_t min_run = rules->min_run;
     const int slash_runs = rules->kind['/'] & RUN;
@@ -273,11 +290,11 @@ static int suspect_value(const Rules *rules, Text value, LazyMask *mask, MaskKey
         if (next < end && *next == ':') {
             if (!contains_folded(rules, s)) continue;
             Text text;
+            Py_ssize_t times = seen_again(&seen, s), masked_times;
             if (mask_text(mask, &text) < 0) return -1;
             if (mask_is_true(text)) return 0;
-            if (read_mask(cache, text) < 0) return -1;
-            Py_ssize_t times = seen_again(&seen, s);
-            if (times == 0 || times > times_masked(cache, s)) return 1;
+            if (covered(mask, cache, unknown, unknown_cache, s, &masked_times) < 0) return -1;
+            if (times == 0 || times > masked_times) return 1;
         } else {
             found |= hit;
         }
@@ -312,21 +329,21 @@ static int read_words(PyObject *words, Text *out, Py_ssize_t most, Py_ssize_t *c
     return 0;
 }
 
-static PyObject *scan_all(Rules *rules, PyObject *values, PyObject *masks, PyObject *needles,
-                          PyObject *keywords, const Py_buffer *run_chars, const Py_buffer *escaped_chars,
-                          Py_ssize_t min_run);
+static PyObject *scan_all(Rules *rules, PyObject *values, PyObject *masks, PyObject *unknowns,
+                          PyObject *needles, PyObject *keywords, const Py_buffer *run_chars,
+                          const Py_buffer *escaped_chars, Py_ssize_t min_run);
 
 static PyObject *suspects(PyObject *module, PyObject *args) {
     (void)module;
-    PyObject *values, *masks, *needles, *keywords;
+    PyObject *values, *masks, *unknowns, *needles, *keywords;
     Py_buffer run_chars, escaped_chars;
     Py_ssize_t min_run;
-    if (!PyArg_ParseTuple(args, "OOOOy*y*n:suspects", &values, &masks, &needles, &keywords, &run_chars,
-                          &escaped_chars, &min_run))
+    if (!PyArg_ParseTuple(args, "OOOOOy*y*n:suspects", &values, &masks, &unknowns, &needles, &keywords,
+                          &run_chars, &escaped_chars, &min_run))
         return NULL;
     Rules *rules = PyMem_Calloc(1, sizeof(Rules)); /* 66 kB: not for a thread's stack */
     PyObject *found = rules == NULL ? PyErr_NoMemory()
-                                    : scan_all(rules, values, masks, needles, keywords, &run_chars,
+                                    : scan_all(rules, values, masks, unknowns, needles, keywords, &run_chars,
                                                &escaped_chars, min_run);
     PyBuffer_Release(&run_chars);
     PyBuffer_Release(&escaped_chars);
@@ -335,9 +352,9 @@ static PyObject *suspects(PyObject *module, PyObject *args) {
 }
 
 /* suspects() once its arguments are read; NULL with an exception on failure. */
-static PyObject *scan_all(Rules *rules, PyObject *values, PyObject *masks, PyObject *needles,
-                          PyObject *keywords, const Py_buffer *run_chars, const Py_buffer *escaped_chars,
-                          Py_ssize_t min_run) {
+static PyObject *scan_all(Rules *rules, PyObject *values, PyObject *masks, PyObject *unknowns,
+                          PyObject *needles, PyObject *keywords, const Py_buffer *run_chars,
+                          const Py_buffer *escaped_chars, Py_ssize_t min_run) {
     rules->min_run = min_run < 1 ? 1 : min_run;
     for (Py_ssize_t i = 0; i < run_chars->len; i++) rules->kind[((unsigned char *)run_chars->buf)[i]] |= RUN;
     rules->kind[':'] |= COLON;
@@ -370,37 +387,42 @@ static PyObject *scan_all(Rules *rules, PyObject *values, PyObject *masks, PyObj
     PyObject *value_seq = PySequence_Fast(values, "values must be a sequence");
     if (value_seq == NULL) return NULL;
     PyObject *mask_seq = PySequence_Fast(masks, "masks must be a sequence");
-    if (mask_seq == NULL) {
-        Py_DECREF(value_seq);
-        return NULL;
-    }
+    PyObject *unknown_seq = unknowns == Py_None ? Py_NewRef(Py_None)
+                                                : PySequence_Fast(unknowns, "unknowns must be a sequence or None");
     PyObject *found = NULL;
-    MaskKeys cache = {NULL, 0, 0, NULL, 0, 0, 0};
+    MaskKeys cache = {NULL, 0, 0, NULL, 0, 0, 0}, unknown_cache = {NULL, 0, 0, NULL, 0, 0, 0};
     Py_ssize_t count = PySequence_Fast_GET_SIZE(value_seq);
-    if (PySequence_Fast_GET_SIZE(mask_seq) != count) {
-        PyErr_SetString(PyExc_ValueError, "values and masks differ in length");
+    if (mask_seq == NULL || unknown_seq == NULL) goto done;
+    if (PySequence_Fast_GET_SIZE(mask_seq) != count ||
+        (unknown_seq != Py_None && PySequence_Fast_GET_SIZE(unknown_seq) != count)) {
+        PyErr_SetString(PyExc_ValueError, "values, masks and unknowns differ in length");
         goto done;
     }
     found = PyList_New(0);
     if (found == NULL) goto done;
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (i >= PySequence_Fast_GET_SIZE(value_seq) || i >= PySequence_Fast_GET_SIZE(mask_seq)) {
-            PyErr_SetString(PyExc_RuntimeError, "values or masks changed during the scan");
+        if (i >= PySequence_Fast_GET_SIZE(value_seq) || i >= PySequence_Fast_GET_SIZE(mask_seq) ||
+            (unknown_seq != Py_None && i >= PySequence_Fast_GET_SIZE(unknown_seq))) {
+            PyErr_SetString(PyExc_RuntimeError, "values, masks or unknowns changed during the scan");
             Py_CLEAR(found);
             break;
         }
-        /* strong references: getting a buffer may run code (__buffer__) that changes the lists */
+        /* strong references, so that nothing a buffer's exporter does can free an item under us */
         PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(value_seq, i));
         LazyMask mask = {Py_NewRef(PySequence_Fast_GET_ITEM(mask_seq, i)), {0}, 0};
+        LazyMask unknown = {
+            Py_NewRef(unknown_seq == Py_None ? Py_None : PySequence_Fast_GET_ITEM(unknown_seq, i)), {0}, 0};
         Py_buffer value;
         int verdict = -1;
         if (PyObject_GetBuffer(item, &value, PyBUF_SIMPLE) == 0) {
-            verdict = suspect_value(rules, (Text){value.buf, value.len}, &mask, &cache);
+            verdict = suspect_value(rules, (Text){value.buf, value.len}, &mask, &cache, &unknown, &unknown_cache);
             PyBuffer_Release(&value);
         }
         if (mask.acquired) PyBuffer_Release(&mask.view);
+        if (unknown.acquired) PyBuffer_Release(&unknown.view);
         Py_DECREF(item);
         Py_DECREF(mask.object);
+        Py_DECREF(unknown.object);
         if (verdict < 0) {
             Py_CLEAR(found);
             break;
@@ -418,8 +440,11 @@ static PyObject *scan_all(Rules *rules, PyObject *values, PyObject *masks, PyObj
 done:
     PyMem_Free(cache.text);
     PyMem_Free(cache.keys);
+    PyMem_Free(unknown_cache.text);
+    PyMem_Free(unknown_cache.keys);
     Py_DECREF(value_seq);
-    Py_DECREF(mask_seq);
+    Py_XDECREF(mask_seq);
+    Py_XDECREF(unknown_seq);
     return found;
 }
 
@@ -583,7 +608,7 @@ static PyObject *tag_gaps(PyObject *module, PyObject *args) {
     int ok = indices != NULL && path_numbers != NULL && missing != NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(value_seq);
     for (Py_ssize_t i = 0; ok && i < count && i < PySequence_Fast_GET_SIZE(value_seq); i++) {
-        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(value_seq, i)); /* see suspects() */
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(value_seq, i)); /* see scan_all() */
         Py_buffer view;
         int got = PyObject_GetBuffer(item, &view, PyBUF_SIMPLE);
         Py_DECREF(item); /* the buffer keeps what it needs alive */
@@ -620,7 +645,7 @@ static PyObject *tag_gaps(PyObject *module, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"suspects", suspects, METH_VARARGS,
-     "suspects(values, masks, needles, keywords, run_chars, escaped_chars, min_run) -> list[int]\n\n"
+     "suspects(values, masks, unknowns, needles, keywords, run_chars, escaped_chars, min_run) -> list[int]\n\n"
      "Indices of the JSON values that may hold a secret-looking clear string (see tfkit.policy._detect)."},
     {"tag_gaps", tag_gaps, METH_VARARGS,
      "tag_gaps(values, paths, keys) -> (indices, path_numbers, missing)\n\n"

@@ -86,7 +86,7 @@ def _ordered(groups: Gaps) -> Gaps:
 def _decoded_gaps(values: Packed, attributes: tuple[str, ...], keys: tuple[str, ...]) -> Gaps:
     """``gaps`` by decoding all values with msgspec."""
     # Decode only for the attributes some value has: a plain search, unless a key may be spelled with escapes.
-    escapes = b"\\u" in values
+    escapes = b"\\" in values
     present_in = [
         (number, attribute)
         for number, attribute in enumerate(attributes)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tfkit.findings import Severity
 from tfkit.plan import Action
 from tfkit.policy import _detect, _tags
-from tfkit.policy._columns import masks, packed_afters, per_plan
+from tfkit.policy._columns import masks, packed_afters, per_plan, unknowns
 from tfkit.policy.api import Policy, PolicyContext, SkipPolicy, Violation, policy
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def _scan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
 def _scan_plan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
     found: list[tuple[str | None, str, str, str]] = []
     changes = plan.resource_changes
-    for index in _detect.suspects(packed_afters(plan), masks(plan)):
+    for index in _detect.suspects(packed_afters(plan), masks(plan), unknowns(plan)):
         rc = changes[index]
         change = rc.change
         for path, key, text in _detect.walk_strings(change.after, change.after_sensitive):
