@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tfkit.plan import load_plan
-from tfkit.policy import Status, _detect, _tags, evaluate
+from tfkit.policy import Status, _native, evaluate
 from tfkit.policy.builtin import BUILTIN
 
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -133,7 +133,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "plan.json"
         path.write_bytes(data)
-        native = _detect._native
+        native = _native.scanner
         if native is None:
             print("note: the C scanner is not built (make setup builds it); both pack rows use Python")
         loads, files, evaluations, in_python, reports = [], [], [], [], []
@@ -148,11 +148,11 @@ def main() -> None:
             reports.append(evaluate(plan, BUILTIN, env="production"))
             evaluations.append(time.perf_counter() - start)
             plan = load_plan(data)
-            _detect._native = _tags._native = None
+            _native.scanner = None
             start = time.perf_counter()
             evaluate(plan, BUILTIN, env="production")
             in_python.append(time.perf_counter() - start)
-            _detect._native = _tags._native = native
+            _native.scanner = native
     full = best(lambda: json.loads(data), 3)
     report = reports[evaluations.index(min(evaluations))]
     print(f"{'':{WIDTH}}{'best':>8}{'median':>9}  (of {args.repeat}, seconds)")

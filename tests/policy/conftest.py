@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tfkit.policy import _detect, _tags
+from tfkit.policy import _native
 
 BUILD_HINT = "build it with `make setup` (a C compiler is needed) or `pip install -e .`"
 
@@ -13,9 +13,8 @@ BUILD_HINT = "build it with `make setup` (a C compiler is needed) or `pip instal
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run the test with the C scanner (``tfkit.policy._scan``), then again with its Python form."""
     if request.param == "C":
-        if _detect._native is None:
+        if _native.scanner is None:
             pytest.fail(f"tfkit.policy._scan (the C scanner) is not built: {BUILD_HINT}")
     else:
-        monkeypatch.setattr(_detect, "_native", None)
-        monkeypatch.setattr(_tags, "_native", None)
+        monkeypatch.setattr(_native, "scanner", None)
     return request.param

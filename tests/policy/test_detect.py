@@ -21,9 +21,15 @@ from testsupport import REPO
 
 from tfkit.plan import load_plan
 from tfkit.policy import _detect, builtin
-from tfkit.policy._detect import Packed, suspects, suspicious
+from tfkit.policy._detect import Packed, suspects
 
 pytestmark = pytest.mark.usefixtures("backend")
+
+
+def suspicious(raw: bytes, sensitive_raw: bytes = b"false", unknown_raw: bytes = b"false") -> bool:
+    """``suspects`` for one value."""
+    return bool(suspects(Packed([raw]), [sensitive_raw], [unknown_raw]))
+
 
 PLANS = REPO.parent / "shared" / "fixtures" / "plans"
 

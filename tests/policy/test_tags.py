@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from testsupport import REPO
 
 from tfkit.plan import load_plan
-from tfkit.policy import _columns, _detect, _tags
+from tfkit.policy import _columns, _detect, _native, _tags
 from tfkit.policy._detect import Packed
 
 PLANS = REPO.parent / "shared" / "fixtures" / "plans"
@@ -135,10 +135,10 @@ def test_gaps_are_grouped_the_same_way_with_few_or_many_kinds(kinds: list[tuple[
 
 
 def test_escaped_key_names_go_to_the_decoder() -> None:
-    if _tags._native is None:
+    if _native.scanner is None:
         pytest.fail("tfkit.policy._scan (the C scanner) is not built")
     packed = Packed([b'{"t\\u0061gs":{"env":1}}', b'{"tags":{"\\u006fwner":1}}', b'{"tags":{}}'])
-    indices, numbers, _missing = _tags._native.tag_gaps(packed.values, ((b"tags",),), (b"owner",))
+    indices, numbers, _missing = _native.scanner.tag_gaps(packed.values, ((b"tags",),), (b"owner",))
     assert (indices, numbers) == ([0, 1, 2], [-1, -1, 0])
     assert _tags.gaps(packed, ("tags",), ("owner",)) == {(0, ("owner",)): [0, 2]}
 
@@ -146,7 +146,7 @@ def test_escaped_key_names_go_to_the_decoder() -> None:
 @given(st.lists(st.binary(max_size=60), min_size=1, max_size=6))
 def test_the_c_walks_survive_any_bytes(texts: list[bytes]) -> None:
     """Plans reach the scanners parsed by msgspec, but a bug elsewhere must not turn into a crash here."""
-    native = _detect._native
+    native = _native.scanner
     if native is None:
         pytest.fail("tfkit.policy._scan (the C scanner) is not built")
     cut = [t[: len(t) // 2] for t in texts]  # and JSON cut short
@@ -158,7 +158,7 @@ def test_the_c_walks_survive_any_bytes(texts: list[bytes]) -> None:
 
 
 def test_the_c_walks_reject_bad_arguments() -> None:
-    native = _detect._native
+    native = _native.scanner
     if native is None:
         pytest.fail("tfkit.policy._scan (the C scanner) is not built")
     with pytest.raises(TypeError):

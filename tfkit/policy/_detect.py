@@ -22,11 +22,7 @@ from typing import Any
 import msgspec
 
 from tfkit.plan import format_path
-
-try:
-    from tfkit.policy import _scan as _native
-except ImportError:  # built without a C compiler: the Python scanner below does the same job, slower
-    _native = None  # type: ignore[assignment]
+from tfkit.policy import _native
 
 #: JSON text as the plan model keeps it: ``msgspec.Raw`` views, or bytes.
 JsonText = bytes | bytearray | memoryview | msgspec.Raw
@@ -37,7 +33,6 @@ __all__ = [
     "is_high_entropy",
     "is_secret_key_name",
     "suspects",
-    "suspicious",
     "token_kind",
     "walk_strings",
 ]
@@ -224,11 +219,11 @@ def suspects(
     marks that key ``true``, less the times ``unknowns[i]`` (``after_unknown``) marks it: Terraform marks
     every sensitive attribute, and leaves only the unknown ones out of ``after``, so one of them is then in
     the clear. A superset of what the secret policies report. Runs in C when tfkit's extension is built
-    (``_native``), else in Python.
+    (``_native.scanner``), else in Python.
     """
-    if _native is not None:
+    if _native.scanner is not None:
         rules = (_NEEDLES, _KEYWORDS, _RUN_CHARS, _ESCAPED_CHARS, MIN_RUN)
-        return _native.suspects(values.values, masks, unknowns, *rules)
+        return _native.scanner.suspects(values.values, masks, unknowns, *rules)
     return _suspects_in_text(values, masks, unknowns)
 
 
@@ -370,11 +365,6 @@ def _masked_keys(mask: bytes) -> Mapping[bytes, int]:
     if mask.strip() == b"true":
         return _ALL_MASKED
     return MappingProxyType(Counter(_MASKED_KEY.findall(mask)))
-
-
-def suspicious(raw: bytes, sensitive_raw: bytes = b"false", unknown_raw: bytes = b"false") -> bool:
-    """The JSON value ``raw`` may hold a secret-looking clear string (``suspects`` for one value)."""
-    return bool(suspects(Packed([raw]), [sensitive_raw], [unknown_raw]))
 
 
 def token_kind(text: str) -> str | None:

@@ -662,4 +662,14 @@ static struct PyModuleDef module = {
     .m_methods = methods,
 };
 
-PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
+/* The limits of tag_gaps, for callers to check before they call it. */
+PyMODINIT_FUNC PyInit__scan(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && (PyModule_AddIntConstant(m, "MAX_PATHS", MAX_PATHS) < 0 ||
+                      PyModule_AddIntConstant(m, "MAX_STEPS", MAX_STEPS) < 0 ||
+                      PyModule_AddIntConstant(m, "MAX_KEYS", MAX_KEYS) < 0)) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -15,12 +15,8 @@ from typing import Any, cast
 
 import msgspec
 
+from tfkit.policy import _native
 from tfkit.policy._detect import Packed
-
-try:
-    from tfkit.policy import _scan as _native
-except ImportError:  # built without a C compiler: decode with msgspec instead
-    _native = None  # type: ignore[assignment]
 
 __all__ = ["gaps"]
 
@@ -30,7 +26,6 @@ Gaps = dict[tuple[int, tuple[str, ...]], list[int]]
 #: What else a JSON value may be where an object is looked for (decoded as itself, not checked).
 _SCALARS = list[Any] | str | float | bool | None
 _UNSETS = itertools.repeat(msgspec.UNSET)
-_NATIVE_LIMITS = (16, 8, 62)  # attributes, steps per attribute, keys: what _scan.tag_gaps accepts
 
 
 def gaps(values: Packed, attributes: tuple[str, ...], keys: tuple[str, ...]) -> Gaps:
@@ -42,10 +37,14 @@ def gaps(values: Packed, attributes: tuple[str, ...], keys: tuple[str, ...]) -> 
     if not attributes or not keys or not len(values):
         return {}
     paths = tuple(tuple(step.encode() for step in attribute.split(".")) for attribute in attributes)
-    max_paths, max_steps, max_keys = _NATIVE_LIMITS
-    if _native is None or len(paths) > max_paths or len(keys) > max_keys or max(map(len, paths)) > max_steps:
+    native = _native.scanner
+    if native is None or not (
+        len(paths) <= native.MAX_PATHS
+        and len(keys) <= native.MAX_KEYS
+        and max(map(len, paths)) <= native.MAX_STEPS
+    ):
         return _decoded_gaps(values, attributes, keys)
-    indices, numbers, missing = _native.tag_gaps(values.values, paths, tuple(key.encode() for key in keys))
+    indices, numbers, missing = native.tag_gaps(values.values, paths, tuple(key.encode() for key in keys))
     groups: Gaps = {}
     for (number, bits), found in _by_kind(indices, numbers, missing).items():
         if number >= 0:
