@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tfkit.ledger import Ledger
 
 pytestmark = pytest.mark.slow
 
@@ -43,6 +46,19 @@ DRIVER = textwrap.dedent(
 )
 
 
+def _interrupt_while_locked(
+    proc: subprocess.Popen[str], lock: Path, *, wait: float, settle: float
+) -> tuple[str, str]:
+    """Wait until the apply holds Terraform's state lock, press Ctrl-C, and collect what it printed."""
+    deadline = time.monotonic() + wait
+    while not lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lock.exists(), "the apply holds Terraform's state lock while it runs"
+    time.sleep(settle)  # let Terraform get into the provisioner
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=wait)
+
+
 def test_interrupt_stops_terraform_and_releases_the_lock(
     tmp_path: Path, engine_kind: str, terraform_binary: str
 ) -> None:
@@ -58,13 +74,7 @@ def test_interrupt_stops_terraform_and_releases_the_lock(
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "applying"
     lock = tmp_path / ".terraform.tfstate.lock.info"
-    deadline = time.monotonic() + 30
-    while not lock.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert lock.exists(), "the apply holds Terraform's state lock while it runs"
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = _interrupt_while_locked(proc, lock, wait=30, settle=0.5)
     assert proc.returncode == 130, (out, err)
     assert "interrupted: terraform apply was stopped gracefully" in out
     assert "Traceback" not in err
@@ -84,10 +94,6 @@ resource "terraform_data" "slow" {
 
 
 def test_ctrl_c_during_tfkit_apply_exits_130_and_marks_the_environment_unstable(example_repo: Path) -> None:
-    import os
-
-    from tfkit.ledger import Ledger
-
     (example_repo / "envs" / "dev" / "slow.tf").write_text(SLOW_RESOURCE)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tfkit", "apply", "--env", "dev", "--auto-approve"],
@@ -105,13 +111,7 @@ def test_ctrl_c_during_tfkit_apply_exits_130_and_marks_the_environment_unstable(
         if line.startswith("tfkit: dev: apply..."):
             break
     assert seen and seen[-1].startswith("tfkit: dev: apply..."), seen
-    deadline = time.monotonic() + 60
-    while not lock.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert lock.exists(), "the apply holds Terraform's state lock"
-    time.sleep(1)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, err = _interrupt_while_locked(proc, lock, wait=60, settle=1)
     assert proc.returncode == 130, (out, err)
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert errors == [
