@@ -28,7 +28,7 @@ from tfkit.plan import Plan, load_plan  # noqa: E402
 from tfkit.scan.checkov import scan_plan  # noqa: E402
 from tfkit.scan.settings import CheckovSettings, find_checkov  # noqa: E402
 
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "plans"
+FIXTURES = ROOT / "tests" / "fixtures" / "plans"
 FIXTURE_PLANS = ("checkov/aws-55-resources-v0.1.json", "terraform-plan-comment/create-300-for-each-v1.2.json")
 TARGET_WARM = 5.0
 ZONES = '["z1", "z2", "z3", "z4", "z5", "z6"]'

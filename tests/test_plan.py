@@ -18,6 +18,7 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from testsupport import PLANS, REPO
 
 from tfkit.errors import PlanError, PlanParseError, UnsupportedFormatError
 from tfkit.plan import (
@@ -35,13 +36,10 @@ from tfkit.plan import (
 )
 from tfkit.report.plan import render_markdown, render_text, summary_json
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def fixtures_dir() -> Path:
-    """The shared real-plan fixtures: ``$TFKIT_FIXTURES``, else ``<repo>/../shared/fixtures/plans``."""
-    configured = os.environ.get("TFKIT_FIXTURES")
-    return Path(configured) if configured else (REPO / ".." / "shared" / "fixtures" / "plans").resolve()
+    """The real-plan fixtures kept in the project (``tests/fixtures/plans``)."""
+    return PLANS
 
 
 FIXTURES = sorted(fixtures_dir().glob("*/*.json"))

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+#: Real plan JSON from others' Terraform runs, copied into the project (sources and licences in its README).
+PLANS = REPO / "tests" / "fixtures" / "plans"
 #: The test value of the example repository's sensitive variable (planted to prove it never leaks).
 TEST_SECRET = "tfkit-test-S3cr3t-6f1c9a7e2b"
 

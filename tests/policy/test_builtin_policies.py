@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from testsupport import REPO, TEST_SECRET, copy_example, core_config
+from testsupport import PLANS, REPO, TEST_SECRET, copy_example, core_config
 
 from tfkit import gate, workflow
 from tfkit.findings import Severity
@@ -23,7 +23,6 @@ from tfkit.report.gate import render_text
 from tfkit.testing.planner import Planner
 
 pytestmark = pytest.mark.slow
-PLANS = REPO.parent / "shared" / "fixtures" / "plans"
 PROD_RULES = [
     {"name": "https-public", "port": 443, "protocol": "tcp", "cidr": "0.0.0.0/0", "description": "HTTPS"},
     {"name": "ssh-vpn", "port": 22, "protocol": "tcp", "cidr": "10.250.0.0/24", "description": "SSH"},

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from testsupport import REPO
-
-PLANS = REPO.parent / "shared" / "fixtures" / "plans"
+from testsupport import PLANS
 
 
 def _repo(root: Path, toml: str = "") -> Path:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from testsupport import REPO
+from testsupport import PLANS
 
 from tfkit.plan import load_plan
 from tfkit.policy import _detect, builtin
@@ -30,8 +30,6 @@ def suspicious(raw: bytes, sensitive_raw: bytes = b"false", unknown_raw: bytes =
     """``suspects`` for one value."""
     return bool(suspects(Packed([raw]), [sensitive_raw], [unknown_raw]))
 
-
-PLANS = REPO.parent / "shared" / "fixtures" / "plans"
 
 AWS_KEY = "AKIA" + "Q3EGRIGHTNOWXMPL"  # a made-up key id in the AWS format (split so scanners stay calm)
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from testsupport import PLANS
 
 from tfkit.errors import ConfigError
 from tfkit.findings import Severity
@@ -22,8 +23,6 @@ from tfkit.policy import (
     policy,
 )
 from tfkit.project import Project
-
-PLANS = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "plans"
 
 
 @pytest.fixture(scope="module")

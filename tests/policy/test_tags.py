@@ -15,13 +15,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from testsupport import REPO
+from testsupport import PLANS
 
 from tfkit.plan import load_plan
 from tfkit.policy import _columns, _detect, _native, _tags
 from tfkit.policy._detect import Packed
 
-PLANS = REPO.parent / "shared" / "fixtures" / "plans"
 ATTRIBUTES = (
     "tags",
     "labels",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-PLANS = REPO.parent / "shared" / "fixtures" / "plans"
+from testsupport import PLANS, REPO
+
+__all__ = ["PLANS", "REPO", "fake_checkov"]
 
 
 def fake_checkov(directory: Path, script: str) -> Path:
