@@ -2,6 +2,11 @@
 
 Every error is a one-line ``ConfigError`` naming the file, the key and what is allowed, so a
 typo in CI fails with the fix in the message instead of a traceback.
+
+Each feature's table is typed here (``SnapshotsConfig``, ``PoliciesConfig``, ``CheckovConfig``,
+``GuardConfig``): the JSON Schema fragments in ``schemas/config/`` check the TOML, then msgspec converts
+each table into its struct, and every default lives once, in the struct's field. Features read
+``config.snapshots.keep``, never ``raw.get("keep", 20)``.
 """
 
 from __future__ import annotations
@@ -16,9 +21,24 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from tfkit.errors import ConfigError
 
-__all__ = ["CONFIG_FILE", "Config", "EngineConfig", "EnvironmentConfig", "SecretSource", "load_config"]
+__all__ = [
+    "CONFIG_FILE",
+    "DEFAULT_BASELINE",
+    "RESERVED_POLICY_KEYS",
+    "CheckovConfig",
+    "Config",
+    "EngineConfig",
+    "EnvironmentConfig",
+    "GuardConfig",
+    "PoliciesConfig",
+    "SecretSource",
+    "SnapshotsConfig",
+    "load_config",
+]
 
 CONFIG_FILE = "tfkit.toml"
 ENGINE_KINDS = ("embedded", "binary")
@@ -50,6 +70,66 @@ class EngineConfig:
     binary: str = "terraform"
 
 
+class SnapshotsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[snapshots]``: how many snapshots an environment keeps, and the state's encryption key."""
+
+    keep: int = 20
+    encryption_key_env: str | None = None
+
+
+class PoliciesConfig(msgspec.Struct, frozen=True):
+    """``[policies]`` (or ``[environments.<env>.policies]``): which policies run, and each one's table.
+
+    ``tables`` holds the ``[policies.<ID>]`` tables (enabled, severity and the policy's parameters),
+    which tfkit checks against the loaded policies (``tfkit.policy.settings``). ``paths`` and
+    ``entry_points`` are top-level only.
+    """
+
+    paths: tuple[str, ...] = ("policies",)
+    entry_points: bool = True
+    disabled: tuple[str, ...] = ()
+    enabled: tuple[str, ...] = ()
+    tables: Mapping[str, Mapping[str, Any]] = msgspec.field(default_factory=dict)
+
+
+class CheckovConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[checkov]`` (or ``[environments.<env>.checkov]``) as written: ``None`` means "not set here".
+
+    Settings merge (an environment's key replaces the top-level one), so the defaults of what runs live
+    in one place, ``tfkit.scan.settings.CheckovSettings``, applied after the merge.
+    """
+
+    enabled: bool | None = None
+    command: str | None = None
+    checks: tuple[str, ...] | None = None
+    skip_checks: tuple[str, ...] | None = None
+    fail_on: tuple[str, ...] | None = None
+    external_checks_dirs: tuple[str, ...] | None = None
+    deleted_data: str | None = None
+    timeout: float | None = None
+
+    def merged(self, override: CheckovConfig) -> CheckovConfig:
+        """These settings with every key ``override`` sets replacing this one's (lists not concatenated)."""
+        own = msgspec.structs.asdict(self)
+        own.update({k: v for k, v in msgspec.structs.asdict(override).items() if v is not None})
+        return CheckovConfig(**own)
+
+
+#: The secrets baseline of reviewed false positives, relative to tfkit.toml.
+DEFAULT_BASELINE = ".tfkit-secrets-baseline.json"
+
+
+class GuardConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[guard]``: the repository's rules on which files may change and how secrets are scanned."""
+
+    allow: tuple[str, ...] = ()
+    refuse: tuple[str, ...] = ()
+    disable: frozenset[str] = frozenset()
+    baseline: str = DEFAULT_BASELINE
+    exclude: tuple[str, ...] = ()
+    scan_changed_files: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class EnvironmentConfig:
     """One ``[environments.<name>]`` table, with defaults filled in."""
@@ -60,12 +140,10 @@ class EnvironmentConfig:
     protected: bool = False
     backend: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, SecretSource] = field(default_factory=dict)
+    policies: PoliciesConfig = field(default_factory=PoliciesConfig)
+    #: This environment's ``[checkov]`` keys; ``None`` when it has no such table.
+    checkov: CheckovConfig | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
-
-    def section(self, name: str) -> Mapping[str, Any]:
-        """This environment's (validated) table ``name``, or an empty mapping."""
-        value = self.raw.get(name, {})
-        return value if isinstance(value, Mapping) else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +155,13 @@ class Config:
     environments: tuple[EnvironmentConfig, ...]
     secrets: Mapping[str, SecretSource]
     raw: Mapping[str, Any]
-
-    def section(self, name: str) -> Mapping[str, Any]:
-        """The (validated) top-level table ``name``, or an empty mapping: features read theirs here."""
-        value = self.raw.get(name, {})
-        return value if isinstance(value, Mapping) else {}
+    snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
+    policies: PoliciesConfig = field(default_factory=PoliciesConfig)
+    #: The top-level ``[checkov]`` keys; ``None`` when tfkit.toml has no ``[checkov]`` table.
+    checkov: CheckovConfig | None = None
+    guard: GuardConfig = field(default_factory=GuardConfig)
+    #: The ``[[waivers]]`` tables as written; ``tfkit.policy.waivers`` types and checks them.
+    waivers: tuple[Mapping[str, Any], ...] = ()
 
     def environment(self, name: str) -> EnvironmentConfig | None:
         """The settings of environment ``name``, if it is defined."""
@@ -187,7 +267,28 @@ def _secret(raw: Mapping[str, Any]) -> SecretSource:
     return SecretSource("command", command=tuple(raw["command"]))
 
 
+#: Keys of a ``[policies]`` table that are not policy ids.
+RESERVED_POLICY_KEYS = frozenset({"paths", "entry_points", "disabled", "enabled"})
+
+
+def _policies(table: Mapping[str, Any]) -> PoliciesConfig:
+    known = {k: v for k, v in table.items() if k in RESERVED_POLICY_KEYS}
+    tables = {k: dict(v) for k, v in table.items() if k not in RESERVED_POLICY_KEYS}
+    return msgspec.convert({**known, "tables": tables}, PoliciesConfig)
+
+
+def _checkov(table: Mapping[str, Any] | None) -> CheckovConfig | None:
+    return None if table is None else msgspec.convert(table, CheckovConfig)
+
+
 def _build(data: Mapping[str, Any], path: Path) -> Config:
+    try:
+        return _typed(data, path)
+    except msgspec.ValidationError as exc:  # the schema should have caught it: still one line
+        raise ConfigError(f"{path}: {exc}", file=str(path)) from None
+
+
+def _typed(data: Mapping[str, Any], path: Path) -> Config:
     engine_raw = data.get("engine", {})
     engine = EngineConfig(
         kind=engine_raw.get("kind", "embedded"), binary=engine_raw.get("binary", "terraform")
@@ -200,12 +301,25 @@ def _build(data: Mapping[str, Any], path: Path) -> Config:
             protected=bool(raw.get("protected", False)),
             backend={k: _backend_value(v) for k, v in raw.get("backend", {}).items()},
             secrets={k: _secret(v) for k, v in raw.get("secrets", {}).items()},
+            policies=_policies(raw.get("policies", {})),
+            checkov=_checkov(raw.get("checkov")),
             raw=raw,
         )
         for name, raw in data["environments"].items()
     )
     secrets = {k: _secret(v) for k, v in data.get("secrets", {}).items()}
-    return Config(path=path, engine=engine, environments=envs, secrets=secrets, raw=data)
+    return Config(
+        path=path,
+        engine=engine,
+        environments=envs,
+        secrets=secrets,
+        raw=data,
+        snapshots=msgspec.convert(data.get("snapshots", {}), SnapshotsConfig),
+        policies=_policies(data.get("policies", {})),
+        checkov=_checkov(data.get("checkov")),
+        guard=msgspec.convert(data.get("guard", {}), GuardConfig),
+        waivers=tuple(data.get("waivers", ())),
+    )
 
 
 def _backend_value(value: object) -> str:

@@ -82,8 +82,7 @@ def _line_in(exc: BaseException, path: Path) -> int | None:
 
 
 def _repository_files(project: Project) -> Iterator[Path]:
-    paths = project.config.section("policies").get("paths", ["policies"])
-    for entry in paths:
+    for entry in project.config.policies.paths:
         directory = (project.root / entry).resolve()
         if not directory.is_dir():
             continue
@@ -130,7 +129,7 @@ def load_policies(
         for file in _repository_files(project):
             found.extend(load_policy_file(file))
     if packages is None:
-        packages = bool(project.config.section("policies").get("entry_points", True)) if project else True
+        packages = project.config.policies.entry_points if project else True
     if packages:
         found.extend(_entry_point_policies())
     found.extend(extra)

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tfkit.config import RESERVED_POLICY_KEYS, PoliciesConfig
 from tfkit.errors import ConfigError
 from tfkit.findings import Severity
 
@@ -28,10 +29,8 @@ if TYPE_CHECKING:
     from tfkit.policy.api import Policy
     from tfkit.project import Project
 
-__all__ = ["RESERVED_KEYS", "PolicySettings", "check_settings", "resolve"]
+__all__ = ["PolicySettings", "check_settings", "resolve"]
 
-#: Keys of a ``[policies]`` table that are not policy ids.
-RESERVED_KEYS = frozenset({"disabled", "enabled", "paths", "entry_points"})
 #: Keys of a ``[policies.<ID>]`` table that are not parameters.
 _POLICY_KEYS = frozenset({"enabled", "severity"})
 
@@ -45,14 +44,14 @@ class PolicySettings:
     params: Mapping[str, Any]
 
 
-def _tables(project: Project | None, environment: str | None) -> list[tuple[str, Mapping[str, Any]]]:
+def _tables(project: Project | None, environment: str | None) -> list[tuple[str, PoliciesConfig]]:
     """The ``[policies]`` tables that apply, weakest first, each with its name for messages."""
     if project is None:
         return []
-    tables: list[tuple[str, Mapping[str, Any]]] = [("policies", project.config.section("policies"))]
+    tables: list[tuple[str, PoliciesConfig]] = [("policies", project.config.policies)]
     env = project.config.environment(environment) if environment else None
     if env is not None:
-        tables.append((f"environments.{environment}.policies", env.section("policies")))
+        tables.append((f"environments.{environment}.policies", env.policies))
     return tables
 
 
@@ -62,11 +61,11 @@ def resolve(policy: Policy, project: Project | None, environment: str | None) ->
     severity = policy.severity
     params = dict(policy.params)
     for _name, table in _tables(project, environment):
-        if policy.id in table.get("disabled", ()):
+        if policy.id in table.disabled:
             enabled = False
-        if policy.id in table.get("enabled", ()):
+        if policy.id in table.enabled:
             enabled = True
-        own = table.get(policy.id)
+        own = table.tables.get(policy.id)
         if isinstance(own, Mapping):
             if "enabled" in own:
                 enabled = bool(own["enabled"])
@@ -82,21 +81,19 @@ def check_settings(project: Project | None, policies: Iterable[Policy]) -> None:
         return
     by_id = {p.id: p for p in policies}
     path = str(project.config.path)
-    tables = [("policies", project.config.section("policies"))] + [
-        (f"environments.{e.name}.policies", e.section("policies")) for e in project.config.environments
+    tables = [("policies", project.config.policies)] + [
+        (f"environments.{e.name}.policies", e.policies) for e in project.config.environments
     ]
     for where, table in tables:
-        for key in (k for k in ("disabled", "enabled") if k in table):
-            for pid in table[key]:
+        for key, ids in (("disabled", table.disabled), ("enabled", table.enabled)):
+            for pid in ids:
                 if pid not in by_id:
                     raise _unknown(path, f"{where}.{key}", pid, by_id)
-        for key, value in table.items():
-            if key in RESERVED_KEYS:
-                continue
+        for key, value in table.tables.items():
             if key not in by_id:
-                raise _unknown(path, where, key, by_id, extra=RESERVED_KEYS)
+                raise _unknown(path, where, key, by_id, extra=RESERVED_POLICY_KEYS)
             known = set(by_id[key].params) | _POLICY_KEYS
-            for param in value if isinstance(value, Mapping) else ():
+            for param in value:
                 if param not in known:
                     close = difflib.get_close_matches(param, sorted(known), n=1)
                     hint = f" (did you mean '{close[0]}'?)" if close else ""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tfkit.config import CheckovConfig
 from tfkit.findings import Severity
 from tfkit.scan.errors import ScanConfigError
 
@@ -61,22 +62,23 @@ def load_settings(project: Project | None, environment: str | None) -> CheckovSe
     """The settings for ``environment``; checks the directories. No project: disabled (nothing asks)."""
     if project is None:
         return CheckovSettings(enabled=False)
-    top = dict(project.config.section("checkov"))
+    top = project.config.checkov
     env_cfg = project.config.environment(environment) if environment else None
-    per_env = dict(env_cfg.section("checkov")) if env_cfg is not None else {}
-    merged: dict[str, Any] = {**top, **per_env}
-    configured = "checkov" in project.config.raw or bool(per_env)
+    per_env = env_cfg.checkov if env_cfg is not None else None
+    configured = top is not None or per_env is not None
+    merged = (top or CheckovConfig()).merged(per_env or CheckovConfig())
     where = str(project.config.path)
-    dirs = tuple(_checks_dir(project.root / d, d, where) for d in merged.get("external_checks_dirs", ()))
+    dirs = tuple(_checks_dir(project.root / d, d, where) for d in merged.external_checks_dirs or ())
+    default = CheckovSettings()
     return CheckovSettings(
-        enabled=bool(merged.get("enabled", configured)),
-        command=top.get("command"),
-        checks=tuple(merged.get("checks", ())),
-        skip_checks=tuple(merged.get("skip_checks", ())),
-        fail_on=tuple(merged.get("fail_on", CHECKOV_SEVERITIES)),
+        enabled=configured if merged.enabled is None else merged.enabled,
+        command=top.command if top is not None else None,
+        checks=merged.checks or default.checks,
+        skip_checks=merged.skip_checks or default.skip_checks,
+        fail_on=default.fail_on if merged.fail_on is None else merged.fail_on,
         external_checks_dirs=dirs,
-        deleted_data=Severity(merged.get("deleted_data", "soft")),
-        timeout=float(merged.get("timeout", DEFAULT_TIMEOUT)),
+        deleted_data=default.deleted_data if merged.deleted_data is None else Severity(merged.deleted_data),
+        timeout=default.timeout if merged.timeout is None else float(merged.timeout),
         cache_dir=_cache_root(project) / "checkov",
         local_install=project.root / ".venv-checkov" / "bin" / "checkov",
     )
