@@ -177,7 +177,7 @@ def _schema() -> dict[str, Any]:
     table, so a feature's settings are declared next to it and unknown keys stay errors.
     """
     base = resources.files("tfkit").joinpath("schemas")
-    schema = json.loads(base.joinpath("tfkit.schema.json").read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(base.joinpath("tfkit.schema.json").read_text(encoding="utf-8"))
     fragments = sorted(
         (f for f in base.joinpath("config").iterdir() if f.name.endswith(".json")), key=lambda f: f.name
     )

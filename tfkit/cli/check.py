@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -92,7 +92,7 @@ def list_policies(state: State, env_name: str | None, as_json: bool) -> None:
         project.environment(env_name)
     policies = load_policies(project)
     check_settings(project, policies)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for p in policies:
         settings = resolve(p, project, env_name)
         enabled = settings.enabled and p.applies_to(env_name)

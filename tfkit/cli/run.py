@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -257,7 +258,7 @@ def _emit_apply(
     reporting: Reporting,
     plan: Plan,
     gate: GateResult | None,
-    details: dict[str, object],
+    details: Mapping[str, object],
 ) -> None:
     """The apply's report in the requested formats (text was already printed step by step)."""
     if reporting.format == "text" and not reporting.outputs:

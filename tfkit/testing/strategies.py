@@ -226,6 +226,11 @@ def _split_and(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+def _exact_length(target: _Constraints, n: int) -> None:
+    target.min_length = n
+    target.max_length = n
+
+
 def _apply_term(term: str, ref: str, target: _Constraints) -> bool:
     """Apply one condition term about ``ref`` (``var.x`` or ``r``) to ``target``; False if not understood."""
     r = re.escape(ref)
@@ -241,17 +246,17 @@ def _apply_term(term: str, ref: str, target: _Constraints) -> bool:
         (">", lambda c, n: setattr(c, "min_length", n + 1)),
         ("<=", lambda c, n: setattr(c, "max_length", n)),
         ("<", lambda c, n: setattr(c, "max_length", n - 1)),
-        ("==", lambda c, n: (setattr(c, "min_length", n), setattr(c, "max_length", n))),
+        ("==", _exact_length),
     ]
     for op, setter in ops:
         m = re.fullmatch(rf"{member}\s*{re.escape(op)}\s*(?P<n>{_NUM})", term)
         if m:
             setter(target.of(m["field"]), float(m["n"]))
             return True
-    for op, setter in length_ops:
+    for op, length_setter in length_ops:
         m = re.fullmatch(rf"length\({member}\)\s*{re.escape(op)}\s*(?P<n>\d+)", term)
         if m:
-            setter(target.of(m["field"]), int(m["n"]))
+            length_setter(target.of(m["field"]), int(m["n"]))
             return True
     m = re.fullmatch(rf"contains\((?P<list>\[.*\]),\s*{member}\)", term)
     if m:
