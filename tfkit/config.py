@@ -38,6 +38,7 @@ __all__ = [
     "SecretSource",
     "SnapshotsConfig",
     "load_config",
+    "schema",
 ]
 
 CONFIG_FILE = "tfkit.toml"
@@ -169,7 +170,7 @@ class Config:
 
 
 @cache
-def _schema() -> dict[str, Any]:
+def schema() -> dict[str, Any]:
     """The base schema plus every section fragment in ``schemas/config/*.json``.
 
     Each feature (policies, checkov, snapshots, ...) owns a fragment: ``{"top": {key: schema},
@@ -205,7 +206,7 @@ def load_config(path: Path) -> Config:
 def _validate(data: Mapping[str, Any], path: Path) -> None:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(_schema())
+    validator = jsonschema.Draft202012Validator(schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         raise _config_error(error, path)
