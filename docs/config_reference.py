@@ -90,11 +90,8 @@ def _example_value(node: Mapping[str, Any]) -> str:
     items = node.get("items", {})
     samples: dict[str, str] = {"string": '"..."', "integer": "1", "number": "1.5", "boolean": "true"}
     if kind == "array":
-        return (
-            "["
-            + (_toml(items["enum"][0]) if "enum" in items else samples.get(items.get("type", ""), ""))
-            + "]"
-        )
+        first = _toml(items["enum"][0]) if "enum" in items else samples.get(items.get("type", ""), "")
+        return f"[{first}]"
     return samples.get(str(kind), '"..."')
 
 

@@ -1,4 +1,4 @@
-"""The tfkit.toml reference (docs/config.md) is generated from the schema, and the schema's defaults are tfkit's.
+"""docs/config.md is generated from the schema, and the defaults the schema states are the ones tfkit uses.
 
 Each default is written once in the typed config (``tfkit.config``'s structs, the Checkov settings) and stated
 in the schema for users; these tests fail when the two disagree or the page is stale.
