@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from tfkit import __version__
-from tfkit.errors import TfkitError
+from tfkit.errors import ConfigError, TfkitError
 from tfkit.redact import mask
 
 if TYPE_CHECKING:
@@ -73,6 +73,22 @@ class State:
         if self._project is None:
             self._project = Project.load(self.root)
         return self._project
+
+    def optional_project(self, *, needed: bool = False) -> Project | None:
+        """The repository, or ``None`` when there is none: no ``--root`` and no tfkit.toml here or above.
+
+        Commands that also work on a bare plan file (``check``, ``scan``, ``policies``) use this. A tfkit.toml
+        that exists but is invalid is always an error: treating it as "no repository" would run the gate
+        without the repository's policies.
+        """
+        from tfkit.project import find_root
+
+        if self.root is None and not needed:
+            try:
+                find_root()
+            except ConfigError:
+                return None
+        return self.project
 
     def options(
         self,

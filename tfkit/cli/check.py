@@ -11,20 +11,10 @@ import click
 
 from tfkit.cli._app import State, cli, env_option, out, pass_state, render_gate
 from tfkit.cli.report_options import Reporting, report_options
-from tfkit.errors import ConfigError, PlanError
+from tfkit.errors import PlanError
 
 if TYPE_CHECKING:
-    from tfkit.project import Project
-
-
-def _project(state: State, env_name: str | None) -> Project | None:
-    """The repository, or ``None`` for a bare plan file checked outside one (then no --env)."""
-    try:
-        return state.project
-    except ConfigError:
-        if state.root is not None or env_name is not None:
-            raise
-        return None
+    pass
 
 
 def _scanners_available() -> bool:
@@ -54,7 +44,7 @@ def check(
     except OSError as exc:
         raise PlanError(f"{plan_json}: cannot read: {exc.strerror or exc}") from None
     plan = load_plan(data)
-    project = _project(state, env_name)
+    project = state.optional_project(needed=env_name is not None)
     if project is not None and env_name is not None:
         project.environment(env_name)  # an unknown name is a one-line error (exit 2)
     scanners = not no_scanners and project is not None and _scanners_available()
@@ -87,7 +77,7 @@ def list_policies(state: State, env_name: str | None, as_json: bool) -> None:
     from tfkit.policy import load_policies
     from tfkit.policy.settings import check_settings, resolve
 
-    project = _project(state, env_name)
+    project = state.optional_project(needed=env_name is not None)
     if project is not None and env_name is not None:
         project.environment(env_name)
     policies = load_policies(project)

@@ -14,22 +14,12 @@ import click
 
 from tfkit.cli._app import State, cli, env_option, err, out, pass_state
 from tfkit.cli.report_options import Reporting, report_options
-from tfkit.errors import ConfigError, PlanError
+from tfkit.errors import PlanError
 
 if TYPE_CHECKING:
     from tfkit.plan import Plan
     from tfkit.project import Project
     from tfkit.scan import CheckovSettings, ScanReport
-
-
-def _project(state: State) -> Project | None:
-    """The repository's project when there is one (a plan file can be scanned outside any)."""
-    try:
-        return state.project
-    except ConfigError as exc:
-        if "no tfkit.toml found" in str(exc):
-            return None
-        raise
 
 
 def _read_plan(path: Path) -> Plan:
@@ -82,7 +72,7 @@ def scan(state: State, plan_json: Path | None, env_name: str | None, reporting: 
         file = None
     else:
         assert plan_json is not None
-        project = _project(state)
+        project = state.optional_project()
         plan = _read_plan(plan_json)
         file = str(plan_json)
     report = scan_plan(plan, _settings(project, env_name), file=file)
