@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from tfkit.addresses import matches_any
 from tfkit.findings import Severity
 from tfkit.plan import Action
 from tfkit.policy import _detect, _tags
@@ -41,8 +42,9 @@ _WRITES = frozenset(
 _BUILTIN_PROVIDER = "terraform.io/builtin/terraform"
 
 
-def _matches(address: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(address, p) for p in patterns)
+def _type_matches(name: str, patterns: Iterable[str]) -> bool:
+    """A resource type against TFK007's globs (``fnmatch``: ``aws_iam_*``)."""
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 def _destroyed(plan: Plan) -> tuple[ResourceChange, ...]:
@@ -67,13 +69,14 @@ def protected_no_destroy(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
     """No delete or replace in a protected environment unless the address is explicitly allowed.
 
     Production data lives in the objects a plan would destroy; a replace is a destroy too. Allow an address
-    for good with ``allow = ["module.x.*"]``, or once with a waiver that expires.
+    for good with ``allow = ["module.x.*", 'aws_db_instance.main[0]']`` (``tfkit.addresses`` patterns, as in
+    waivers), or once with a waiver that expires.
     """
     if not ctx.protected:
         return
     allow = ctx.params.get("allow", ())
     for rc in _destroyed(plan):
-        if not _matches(rc.address, allow):
+        if not matches_any(allow, rc.address):
             what = "replace" if rc.change.action.is_replace else "delete"
             yield Violation(
                 f"{what} in protected environment '{ctx.environment}'; "
@@ -258,9 +261,9 @@ def resource_types(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
     for rc in plan.resource_changes:
         if rc.mode != "managed" or rc.change.action not in _WRITES:
             continue
-        if denied and _matches(rc.type, denied):
+        if denied and _type_matches(rc.type, denied):
             yield Violation(f"resource type {rc.type} is denied ([policies.TFK007] denied)", rc.address)
-        elif allowed and not _matches(rc.type, allowed):
+        elif allowed and not _type_matches(rc.type, allowed):
             yield Violation(f"resource type {rc.type} is not in [policies.TFK007] allowed", rc.address)
 
 
@@ -368,10 +371,10 @@ def module_sources_pinned(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]
                     line=call.block.line,
                 )
         return
-    for address, call in _plan_module_calls(plan):
-        reason = _unpinned(call.source, call.version_constraint, exact)
+    for address, planned in _plan_module_calls(plan):
+        reason = _unpinned(planned.source, planned.version_constraint, exact)
         if reason:
-            yield Violation(f"module source {call.source} is not pinned: {reason}", address=address)
+            yield Violation(f"module source {planned.source} is not pinned: {reason}", address=address)
 
 
 def _literal_credentials(block: Block, ctx: PolicyContext) -> Iterator[Violation]:
