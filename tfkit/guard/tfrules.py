@@ -15,18 +15,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Hit", "is_secret_name", "scan_terraform"]
+from tfkit.secret_names import is_secret_name
 
-_SECRET_WORD = re.compile(
-    r"(password|passwd|passphrase|secret|token|api_?key|access_?key|private_?key|auth_?key|credentials?)",
-    re.IGNORECASE,
-)
-_NOT_SECRET_SUFFIX = re.compile(
-    r"_(arns?|ids?|names?|length|ttl|version|policy|path|file|enabled|count|type|rotation\w*|expir\w*|"
-    r"duration|url|uri|endpoint|kind|format|prefix|suffix|source|mode|algorithm|size|bits|min\w*|max\w*|"
-    r"ref|reference|arn_\w+|id_\w+)$",
-    re.IGNORECASE,
-)
+__all__ = ["Hit", "scan_terraform"]
+
 _ASSIGN = re.compile(r'^\s*"?([A-Za-z_][A-Za-z0-9_-]*)"?\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?\s*(?:#.*|//.*)?$')
 _JSON_PAIR = re.compile(r'"([A-Za-z_][A-Za-z0-9_-]*)"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _BLOCK = re.compile(
@@ -48,11 +40,6 @@ class Hit:
     line: int
     kind: str
     value: str = field(repr=False)
-
-
-def is_secret_name(name: str) -> bool:
-    """A name that holds a secret by its wording (``db_password``, ``api_token``; not ``password_length``)."""
-    return bool(_SECRET_WORD.search(name)) and not _NOT_SECRET_SUFFIX.search(name)
 
 
 def _is_literal(value: str) -> bool:
