@@ -15,7 +15,7 @@ import operator
 import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tfkit.addresses import matches_any
 from tfkit.findings import Severity
@@ -378,31 +378,21 @@ def module_sources_pinned(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]
 
 
 def _literal_credentials(block: Block, ctx: PolicyContext) -> Iterator[Violation]:
-    from tfkit.hcl import is_literal
+    """A violation per literal under a secret name (``tfkit.hcl.credentials``) or in a known token format."""
+    from tfkit.hcl import credentials
 
-    def visit(body: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str]]:
-        if isinstance(body, dict):
-            for key, value in body.items():
-                yield from visit(value, (*path, str(key)))
-        elif isinstance(body, list):
-            for item in body:
-                yield from visit(item, path)
-        elif isinstance(body, str) and is_literal(body) and body.strip():
-            key = path[-1] if path else ""
-            if _detect.is_secret_key_name(key) or _detect.token_kind(body) is not None:
-                yield ".".join(path), key
-
+    named = set(credentials(block))
     label = ".".join(block.labels)
-    for path, key in visit(dict(block.body), ()):
-        yield Violation(
-            f"{block.kind} '{label}' sets {path} to a literal credential; pass it through an environment "
-            "variable or a secret source instead",
-            address=f"{block.kind}.{label}",
-            path=path,
-            file=_rel(block.file, ctx),
-            line=block.attribute_line(path.split(".")[0]),
-        )
-        del key
+    for literal in block.literals:
+        if literal in named or _detect.token_kind(literal.value) is not None:
+            yield Violation(
+                f"{block.kind} '{label}' sets {literal.path} to a literal credential; pass it through an "
+                "environment variable or a secret source instead",
+                address=f"{block.kind}.{label}",
+                path=literal.path,
+                file=_rel(block.file, ctx),
+                line=literal.line,
+            )
 
 
 @policy(id="TFK102", severity=Severity.HARD)
