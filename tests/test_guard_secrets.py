@@ -191,3 +191,38 @@ def test_the_example_repository_history_is_clean() -> None:
     scan = scan_history(REPO)
     assert scan.commits >= 1
     assert [f.one_line() for f in scan.findings if f.file.startswith(example)] == []
+
+
+def test_tfkit_rules_read_hcl_with_lines_at_any_depth() -> None:
+    text = (
+        "# a comment\n"
+        'provider "aws" {\n'
+        '  region = "eu-west-1"\n'
+        "  assume_role {\n"
+        '    session_token = "tok-1"\n'
+        "  }\n"
+        "}\n"
+        "terraform {\n"
+        '  backend "s3" {\n'
+        '    secret_key = "sk-2"\n'
+        "  }\n"
+        "}\n"
+        'resource "x" "y" {\n'
+        '  settings = { dbPassword = "pw-3", name = "app" }\n'
+        "  password = <<EOT\n"
+        "pw-4\n"
+        "EOT\n"
+        "}\n"
+    )
+    hits = [(h.line, h.kind) for h in scan_terraform("main.tf", text)]
+    assert hits == [
+        (5, "credentials written in a provider block"),
+        (10, "hard-coded secret in a secret-like argument"),
+        (14, "hard-coded secret in a secret-like argument"),
+        (15, "hard-coded secret in a secret-like argument"),
+    ]
+    var_file = 'region = "eu"\ndb = {\n  engine   = "pg"\n  password = "pw-5"\n}\n'
+    assert [(h.line, h.kind) for h in scan_terraform("prod.tfvars", var_file)] == [
+        (4, "secret-looking value in a var file")
+    ]
+    assert scan_terraform("broken.tf", 'provider "aws" {\n  token = "x"\n') == []  # left to detect-secrets

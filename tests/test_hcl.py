@@ -110,3 +110,28 @@ def test_importing_tfkit_does_not_import_hcl2() -> None:
     code = "import sys, tfkit, tfkit.hcl, tfkit.policy; print('hcl2' in sys.modules, 'lark' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_literals_and_credentials_keep_their_paths_and_lines(tmp_path: Path) -> None:
+    from tfkit.hcl import credentials, parse_text, parse_var_file
+
+    text = (
+        'provider "aws" {\n  region = "eu-west-1"\n  token  = var.token\n'
+        '  assume_role {\n    role_arn = "arn:x"\n    external_id = "e"\n    session_token = "t"\n  }\n'
+        '  list = ["a", { api_key = "k" }]\n  note = "${var.x} and text"\n  blank = " "\n}\n'
+    )
+    (block,) = parse_text(text, tmp_path / "p.tf")
+    assert [(lit.path, lit.line) for lit in block.literals] == [
+        ("region", 2),
+        ("assume_role.role_arn", 5),
+        ("assume_role.external_id", 6),
+        ("assume_role.session_token", 7),
+        ("list", 9),
+        ("list.api_key", 9),
+    ]
+    assert [lit.path for lit in credentials(block)] == ["assume_role.session_token", "list.api_key"]
+    assert "value" not in repr(credentials(block)[0])  # the value is never in a repr
+    var_file = parse_var_file('a = "1"\n\nb = { c = "2" }\n', tmp_path / "x")
+    assert [(lit.key, lit.line) for lit in var_file] == [("a", 1), ("c", 3)]
+    with pytest.raises(HclSyntaxError, match=r"x\.tfvars"):
+        parse_var_file("a = {\n", tmp_path / "x.tfvars")

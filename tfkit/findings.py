@@ -7,18 +7,12 @@ Policies (``tfkit.policy``) and scanners (``tfkit.scan``) both speak this vocabu
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, replace
 from datetime import date
-from functools import lru_cache
+
+from tfkit import addresses
 
 __all__ = ["Finding", "Severity", "Waiver"]
-
-
-@lru_cache(maxsize=256)
-def _address_pattern(glob: str) -> re.Pattern[str]:
-    """A waiver's address glob: ``*`` and ``?`` are wildcards; brackets are literal (``rule["a"]``)."""
-    return re.compile(".*".join(".".join(re.escape(p) for p in part.split("?")) for part in glob.split("*")))
 
 
 class Severity(enum.StrEnum):
@@ -36,7 +30,7 @@ class Severity(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Waiver:
-    """A reviewed exception: findings of ``check_id`` on addresses matching ``address`` (a glob)."""
+    """A reviewed exception: findings of ``check_id`` on addresses matching the pattern ``address``."""
 
     check_id: str
     address: str
@@ -50,7 +44,7 @@ class Waiver:
             return False
         if finding.check_id != self.check_id:
             return False
-        return _address_pattern(self.address).fullmatch(finding.address or "") is not None
+        return addresses.matches(self.address, finding.address or "")
 
     def expired(self, today: date) -> bool:
         """A waiver is valid through its expiry date and expired the day after."""

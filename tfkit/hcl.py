@@ -4,6 +4,10 @@
 module sources (``./x``, ``../../modules/y``) through nested modules. Nothing is evaluated: expressions stay
 text (``"${var.x}"``), which is enough for configuration policies and for ``tfkit.testing.strategies``.
 
+Each block also lists the strings written literally in it, at any depth, with their lines
+(``Block.literals``); ``credentials(block)`` picks those under a secret name (``tfkit.secret_names``). This
+is the one reader of credentials written in Terraform files: policy TFK102 and the guard's rules use it.
+
 python-hcl2 8.x has no line numbers in ``hcl2.load``, so blocks are read from the ``hcl2.parses`` tree
 (its nodes' ``_meta.line``). ``hcl2`` is imported lazily so that ``import tfkit`` stays light.
 """
@@ -12,27 +16,34 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from tfkit.errors import TfkitError
+from tfkit.secret_names import is_secret_name
 
 __all__ = [
     "MISSING",
     "Block",
     "HclSyntaxError",
+    "Literal",
     "Module",
     "ModuleCallDecl",
     "ModuleGraph",
     "TypeSpec",
     "Validation",
     "VariableDecl",
+    "credentials",
     "is_literal",
     "load_module",
     "module_graph",
+    "parse_file",
+    "parse_text",
     "parse_type",
+    "parse_var_file",
 ]
 
 MISSING: Any = type("_Missing", (), {"__repr__": lambda self: "MISSING"})()
@@ -52,6 +63,20 @@ class HclSyntaxError(TfkitError):
 
 
 @dataclass(frozen=True, slots=True)
+class Literal:
+    """A non-blank string written literally (no ``${...}`` or ``%{...}``) somewhere in a block.
+
+    ``path`` is dotted from the block's body (``assume_role.session_token``, nested blocks by type and
+    labels, list items without an index), ``key`` its last name, ``line`` the line of its ``key = ...``.
+    """
+
+    path: str
+    key: str
+    value: str = field(repr=False)
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class Block:
     """One block: kind (``resource``), labels without quotes, body as plain data, and where it is."""
 
@@ -62,6 +87,7 @@ class Block:
     line: int
     end_line: int
     attribute_lines: Mapping[str, int] = field(default_factory=dict)
+    literals: tuple[Literal, ...] = ()
 
     def attribute_line(self, name: str) -> int:
         """The line of the attribute ``name`` in this block (the block's line if it is not there)."""
@@ -218,6 +244,11 @@ def is_literal(value: Any) -> bool:
     return isinstance(value, int | float | bool)
 
 
+def credentials(block: Block) -> tuple[Literal, ...]:
+    """The literal strings of ``block`` under a secret name (``password = "..."``, ``token = "..."``)."""
+    return tuple(literal for literal in block.literals if is_secret_name(literal.key))
+
+
 # ----------------------------------------------------------------------------------------- reading
 
 
@@ -238,19 +269,70 @@ def _syntax_error(exc: Exception, file: Path) -> HclSyntaxError:
     )
 
 
+def _literal_options() -> Any:
+    import hcl2
+
+    return hcl2.SerializationOptions(
+        strip_string_quotes=True, explicit_blocks=False, with_comments=False, preserve_heredocs=False
+    )
+
+
+def _line(node: Any, default: int) -> int:
+    line = getattr(getattr(node, "_meta", None), "line", None)
+    return line if isinstance(line, int) else default
+
+
+def _body_literals(body: Any, path: tuple[str, ...], options: Any) -> Iterator[Literal]:
+    """Every literal string of a block body: its attributes' values and its nested blocks', in file order."""
+    from hcl2.rules.base import AttributeRule, BlockRule
+
+    for child in body.children:
+        if isinstance(child, AttributeRule):
+            name = str(child.identifier.serialize(options))
+            yield from _value_literals(child.expression, (*path, name), _line(child, 0), options)
+        elif isinstance(child, BlockRule):
+            labels = tuple(str(label.serialize(options)) for label in child.labels)
+            yield from _body_literals(child.body, (*path, *labels), options)
+
+
+def _value_literals(node: Any, path: tuple[str, ...], line: int, options: Any) -> Iterator[Literal]:
+    """The literal strings of one expression: itself, or the elements of an object or tuple it builds."""
+    from hcl2.rules.containers import ObjectRule, TupleRule
+    from hcl2.rules.expressions import ExprTermRule
+
+    inner = node
+    while isinstance(inner, ExprTermRule) and not inner.parentheses:
+        inner = inner.expression
+    if isinstance(inner, ObjectRule):
+        for element in inner.elements:
+            key = str(element.key.serialize(options))
+            yield from _value_literals(element.expression, (*path, key), _line(element, line), options)
+    elif isinstance(inner, TupleRule):
+        for item in inner.elements:
+            yield from _value_literals(item, path, _line(item, line), options)
+    else:
+        value = inner.serialize(options)
+        if isinstance(value, str) and value.strip() and "${" not in value and "%{" not in value:
+            yield Literal(".".join(path), path[-1] if path else "", value, line)
+
+
 def parse_file(path: Path) -> tuple[Block, ...]:
     """The top-level blocks of one ``.tf`` file (and ``backend`` blocks inside ``terraform`` blocks)."""
-    import hcl2
-    from hcl2.rules.base import AttributeRule, BlockRule
-    from lark.exceptions import LarkError
-
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise HclSyntaxError(f"{path}: cannot read: {exc}", file=path, line=None, column=None) from None
-    try:
-        tree = hcl2.parses(text, discard_comments=True)
+    return parse_text(text, path)
+
+
+def parse_text(text: str, path: Path) -> tuple[Block, ...]:
+    """``parse_file`` on text already read (a blob from git history), named ``path`` in blocks and errors."""
+    from hcl2.rules.base import AttributeRule, BlockRule
+
+    with _errors_named(path):
+        tree = _parse(text)
         options = _options()
+        literal_options = _literal_options()
         blocks: list[Block] = []
 
         def block_of(node: Any) -> Block:
@@ -268,6 +350,7 @@ def parse_file(path: Path) -> tuple[Block, ...]:
                 line=node._meta.line,
                 end_line=node._meta.end_line,
                 attribute_lines=lines,
+                literals=tuple(_body_literals(node.body, (), literal_options)),
             )
 
         for node in tree.body.children:
@@ -281,11 +364,32 @@ def parse_file(path: Path) -> tuple[Block, ...]:
                     if isinstance(child, BlockRule)
                     and str(child.labels[0].serialize(options)) in ("backend", "cloud")
                 )
+    return tuple(blocks)
+
+
+def parse_var_file(text: str, path: Path) -> tuple[Literal, ...]:
+    """The literal strings of a ``.tfvars`` file (its top-level attributes and what they hold)."""
+    with _errors_named(path):
+        return tuple(_body_literals(_parse(text).body, (), _literal_options()))
+
+
+def _parse(text: str) -> Any:
+    import hcl2
+
+    return hcl2.parses(text, discard_comments=True)
+
+
+@contextmanager
+def _errors_named(path: Path) -> Iterator[None]:
+    """python-hcl2's and lark's errors as one-line ``HclSyntaxError`` naming ``path``."""
+    from lark.exceptions import LarkError
+
+    try:
+        yield
     except LarkError as exc:
         raise _syntax_error(exc, path) from None
     except RuntimeError as exc:  # python-hcl2: "Attribute x is already defined."
         raise HclSyntaxError(f"{path}: {exc}", file=path, line=None, column=None) from None
-    return tuple(blocks)
 
 
 @lru_cache(maxsize=256)

@@ -135,6 +135,18 @@ def test_allowed_addresses_pass_in_protected_environments(
     assert result(production_delete, "TFK001", "production", project).status is Status.PASSED
 
 
+def test_an_exact_bracketed_address_can_be_allowed(planner: Planner, production_delete: Plan, tmp_path):
+    exact = variant(
+        planner, tmp_path / "exact", f"[environments.production.policies.TFK001]\nallow = ['{DELETED}']\n"
+    )
+    assert result(production_delete, "TFK001", "production", exact).status is Status.PASSED
+    other = DELETED.replace("dns-internal", "dns-externa?")  # ? is one character, so not this key
+    near = variant(
+        planner, tmp_path / "near", f"[environments.production.policies.TFK001]\nallow = ['{other}']\n"
+    )
+    assert result(production_delete, "TFK001", "production", near).status is Status.FAILED
+
+
 # ------------------------------------------------------------------------------------ TFK002 blast radius
 
 

@@ -114,6 +114,18 @@ def test_brackets_in_waiver_addresses_are_literal(tmp_path: Path) -> None:
     assert not waiver.matches(_finding(address="module.db.aws_db_instance.maina"))
 
 
+@pytest.mark.parametrize("address", ["module.x.aws_db[0]", 'module.m["k"].aws_x.y', 'aws_x.y["a.b"]'])
+def test_an_exact_instance_address_waives_that_instance_only(address: str) -> None:
+    waiver = _waiver(date(2027, 1, 1), address=address)
+    findings, errors = apply_waivers(
+        [_finding(address=address), _finding(address=address.replace('"', "'").replace("0", "1"))],
+        [waiver],
+        environment=None,
+        today=TODAY,
+    )
+    assert errors == [] and findings[0].waived and not findings[1].waived
+
+
 @pytest.mark.parametrize(
     ("toml", "message"),
     [

@@ -82,6 +82,11 @@ def test_no_deletes_and_only_name_the_offenders(changed: Plan) -> None:
     text = str(info.value)
     assert "1 object(s) would be destroyed" in text and "terraform_data.database (delete-then-create)" in text
     assert "backup[0]" not in text
+    destroyed = [rc.address for rc in changed.resource_changes if rc.change.action.is_destructive]
+    assert "module.service.terraform_data.backup[0]" in destroyed
+    assert_no_deletes(changed, allow=destroyed)  # exact addresses, instance keys in brackets
+    with pytest.raises(PlanAssertionError, match=r"backup\[0\]"):
+        assert_no_deletes(changed, allow=[a.replace("backup[0]", "backup[1]") for a in destroyed])
     assert_only(changed, actions=["update", "delete", "replace"])
     with pytest.raises(PlanAssertionError, match=r"expected only update, but 2 change\(s\)"):
         assert_only(changed, actions="update")

@@ -44,6 +44,7 @@ def check_secrets(
     """Scan the repository's files (or PATHS) for secrets; print file, line and kind, never the value."""
     from tfkit.guard import ADVICE, files_to_scan, guard_settings, load_baseline, scan_files, scan_history
     from tfkit.guard.baseline import write_baseline
+    from tfkit.guard.patterns import literal
 
     if base and not history:
         raise click.UsageError("--base needs --history")
@@ -53,14 +54,14 @@ def check_secrets(
         (baseline_file or Path(settings.baseline)).resolve() if baseline_file else root / settings.baseline
     )
     own = baseline_path.relative_to(root).as_posix() if baseline_path.is_relative_to(root) else None
-    exclude = (*settings.exclude, *((own,) if own else ()))
+    exclude = (*settings.exclude, *((literal(own),) if own else ()))
     baseline = load_baseline(baseline_path)
     files = files_to_scan(root, paths, exclude=exclude)
     scans = [scan_files(root, files, baseline=baseline)]
     if history:
-        # Named PATHS limit the history scan too (to those files and directories).
-        named = tuple(f"{p.resolve().relative_to(root).as_posix()}/**" for p in paths if p.resolve().is_dir())
-        only = (*named, *(p.resolve().relative_to(root).as_posix() for p in paths if p.resolve().is_file()))
+        # Named PATHS limit the history scan too (to those files and directories; the root: no limit).
+        named = [p.resolve().relative_to(root).as_posix() for p in paths]
+        only = () if "." in named else tuple(literal(rel) for rel in named)
         scans.append(scan_history(root, base, baseline=baseline, exclude=exclude, only=only))
     findings = [f for s in scans for f in s.findings]
     reviewed = sum(len(s.reviewed) for s in scans)

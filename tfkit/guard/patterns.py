@@ -1,46 +1,57 @@
-"""Path patterns in the style of ``.gitignore``: ``*.tf``, ``modules/``, ``.github/**``, ``envs/*/main.tf``.
+"""Path patterns with the meaning they have in a ``.gitignore`` file, matched by ``pathspec``.
 
-A pattern without a ``/`` matches a file's name in any directory; one with a ``/`` matches the path from
-the repository root; a trailing ``/`` means everything under that directory (of the root). ``*`` and ``?``
-stay within one path segment, ``**`` crosses directories.
+``pathspec.GitIgnoreSpec`` follows git's own rules, so a pattern means here what it means to git:
+
+* ``*.tf``: no ``/`` but a trailing one, so the name at any depth;
+* ``/docs/``, ``envs/*/main.tf``, ``tools/**``: a ``/`` at the start or in the middle anchors the pattern
+  at the repository root;
+* ``modules/``, ``.terraform/``: a trailing ``/`` means that directory and everything under it, at any
+  depth (``/modules/`` for the root's only);
+* ``*`` and ``?`` stay within one path segment, ``**`` crosses directories, ``[abc]`` is a character class,
+  ``\\`` escapes the next character (``literal`` escapes a whole path);
+* ``!pattern`` re-includes what an earlier pattern of the same list matched: in a list, the last matching
+  pattern decides (``deciding``). A ``!pattern`` alone matches nothing.
+
+Paths are relative to the repository root, with ``/``.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
+from collections.abc import Iterable
+from functools import lru_cache
 
-__all__ = ["matches"]
+from pathspec import GitIgnoreSpec
+
+__all__ = ["deciding", "literal", "matches", "matches_any"]
+
+_SPECIAL = re.compile(r"([\\\[\]*?!#])")
 
 
-@cache
-def _compile(pattern: str) -> re.Pattern[str]:
-    anchored = "/" in pattern
-    body = pattern.lstrip("/")
-    if body.endswith("/"):
-        body += "**"
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        if body.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif body.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif body[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif body[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(body[i]))
-            i += 1
-    prefix = "" if anchored else "(?:.*/)?"
-    return re.compile(prefix + "".join(out) + r"\Z")
+@lru_cache(maxsize=512)
+def _spec(patterns: tuple[str, ...]) -> GitIgnoreSpec:
+    return GitIgnoreSpec.from_lines(patterns)
+
+
+def deciding(patterns: Iterable[str], path: str) -> str | None:
+    """The pattern of the list that decides ``path`` is matched (the last one, as in git), else ``None``."""
+    listed = tuple(p for p in patterns if p)
+    if not listed:
+        return None
+    result = _spec(listed).check_file(path)
+    return listed[result.index] if result.include and result.index is not None else None
+
+
+def matches_any(patterns: Iterable[str], path: str) -> bool:
+    """Whether the list of patterns matches ``path`` (``!`` patterns re-include, the last match decides)."""
+    return deciding(patterns, path) is not None
 
 
 def matches(pattern: str, path: str) -> bool:
     """Whether ``path`` (relative, with ``/``) matches ``pattern``."""
-    return _compile(pattern).match(path) is not None
+    return deciding((pattern,), path) is not None
+
+
+def literal(path: str) -> str:
+    """A pattern matching exactly ``path`` from the repository root (its special characters escaped)."""
+    return "/" + _SPECIAL.sub(r"\\\1", path.strip("/"))

@@ -12,6 +12,10 @@ A changed file is classified by the first rule that matches, in this order:
 5. the default refusal of application source code;
 6. anything else is refused as ``unlisted``: only infrastructure belongs here, so a new kind of file
    needs a rule that says it does.
+
+Patterns mean what they mean in a ``.gitignore`` file (``tfkit.guard.patterns``): ``/docs/`` is the root's
+``docs`` directory, ``docs/`` one at any depth; in ``[guard] allow`` or ``refuse``, ``!pattern`` takes
+back what an earlier pattern of the same list matched.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tfkit.config import CONFIG_FILE, load_config
-from tfkit.guard.patterns import matches
+from tfkit.guard.patterns import deciding, matches, matches_any
 
 __all__ = [
     "DEFAULT_ALLOW",
@@ -41,7 +45,7 @@ DEFAULT_BASELINE = ".tfkit-secrets-baseline.json"
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A named rule: the patterns it matches, those it leaves out, and why it exists."""
+    """A named rule: the patterns it matches (``tfkit.guard.patterns``), those it leaves out, and why."""
 
     id: str
     patterns: tuple[str, ...]
@@ -50,7 +54,7 @@ class Rule:
 
     def match(self, path: str) -> str | None:
         """The first pattern matching ``path`` (unless an exception matches), else None."""
-        if any(matches(u, path) for u in self.unless):
+        if matches_any(self.unless, path):
             return None
         return next((p for p in self.patterns if matches(p, path)), None)
 
@@ -68,7 +72,7 @@ DEFAULT_REFUSE_SECRETS: tuple[Rule, ...] = (
     ),
     Rule(
         "terraform-data",
-        (".terraform/", "**/.terraform/**", "crash.log", "crash.*.log"),
+        (".terraform/", "crash.log", "crash.*.log"),
         "Terraform's working data and crash logs (providers, local state, secrets) are never committed",
     ),
     Rule(
@@ -99,7 +103,6 @@ DEFAULT_REFUSE_SECRETS: tuple[Rule, ...] = (
         "secret-file",
         (
             ".secrets/",
-            "**/.secrets/**",
             "*.secret",
             "*.secrets",
             "secrets.tfvars",
@@ -127,19 +130,19 @@ DEFAULT_ALLOW: tuple[Rule, ...] = (
     ),
     Rule(
         "infrastructure",
-        ("modules/", "envs/", "environments/", "policies/", "tests/"),
+        ("/modules/", "/envs/", "/environments/", "/policies/", "/tests/"),
         "modules, environments, policies and the infrastructure's tests",
     ),
     Rule("tfkit", ("tfkit.toml", DEFAULT_BASELINE), "tfkit's configuration and secrets baseline"),
     Rule(
         "ci",
         (
-            ".github/",
-            ".gitlab/",
+            "/.github/",
+            "/.gitlab/",
             ".gitlab-ci.yml",
-            ".ci/",
-            ".circleci/",
-            ".buildkite/",
+            "/.ci/",
+            "/.circleci/",
+            "/.buildkite/",
             "Jenkinsfile",
             "azure-pipelines.yml",
             "bitbucket-pipelines.yml",
@@ -151,7 +154,7 @@ DEFAULT_ALLOW: tuple[Rule, ...] = (
     ),
     Rule(
         "docs",
-        ("*.md", "*.rst", "docs/", "LICENSE", "LICENSE.*", "CODEOWNERS", "CHANGELOG*"),
+        ("*.md", "*.rst", "/docs/", "LICENSE", "LICENSE.*", "CODEOWNERS", "CHANGELOG*"),
         "documentation",
     ),
     Rule(
@@ -263,16 +266,16 @@ def guard_settings(root: Path) -> GuardSettings:
 def classify(path: str, settings: GuardSettings | None = None) -> Verdict:
     """The verdict of the first rule matching ``path`` (see the module's docstring for the order)."""
     settings = settings or GuardSettings()
-    for pattern in settings.refuse:
-        if matches(pattern, path):
-            return Verdict(path, False, "refuse", "refused by [guard] refuse in tfkit.toml", pattern)
+    pattern = deciding(settings.refuse, path)
+    if pattern:
+        return Verdict(path, False, "refuse", "refused by [guard] refuse in tfkit.toml", pattern)
     for rule in DEFAULT_REFUSE_SECRETS:
         hit = rule.match(path) if rule.id not in settings.disable else None
         if hit:
             return Verdict(path, False, rule.id, rule.reason, hit)
-    for pattern in settings.allow:
-        if matches(pattern, path):
-            return Verdict(path, True, "allow", "allowed by [guard] allow in tfkit.toml", pattern)
+    pattern = deciding(settings.allow, path)
+    if pattern:
+        return Verdict(path, True, "allow", "allowed by [guard] allow in tfkit.toml", pattern)
     for rule in DEFAULT_ALLOW:
         hit = rule.match(path) if rule.id not in settings.disable else None
         if hit:

@@ -22,7 +22,7 @@ from pathlib import Path
 from tfkit.guard import git
 from tfkit.guard.baseline import Baseline
 from tfkit.guard.errors import GuardError
-from tfkit.guard.patterns import matches
+from tfkit.guard.patterns import matches_any
 from tfkit.guard.tfrules import scan_terraform
 
 __all__ = [
@@ -190,7 +190,7 @@ def files_to_scan(root: Path, targets: Iterable[Path] = (), *, exclude: Iterable
         else:
             chosen.update(p.relative_to(root).as_posix() for p in _walk(path))
     patterns = tuple(exclude)
-    return sorted(p for p in chosen if (root / p).is_file() and not any(matches(x, p) for x in patterns))
+    return sorted(p for p in chosen if (root / p).is_file() and not matches_any(patterns, p))
 
 
 def scan_files(root: Path, paths: Iterable[str], *, baseline: Baseline | None = None) -> SecretScan:
@@ -228,8 +228,8 @@ def scan_history(
     for commit in commits:
         for change in git.commit_blobs(top, commit):
             key = (change.blob, change.path.rsplit("/", 1)[-1])
-            wanted = not limit or any(matches(x, change.path) for x in limit)
-            if key in seen_blobs or not wanted or any(matches(x, change.path) for x in patterns):
+            wanted = not limit or matches_any(limit, change.path)
+            if key in seen_blobs or not wanted or matches_any(patterns, change.path):
                 continue
             seen_blobs.add(key)
             files += 1

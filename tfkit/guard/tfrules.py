@@ -1,39 +1,30 @@
 """tfkit's own secret rules for Terraform files, which a generic detector misses or names vaguely.
 
-* ``.tf``: a literal string in a password-, secret-, token- or key-like argument; credentials written in a
-  ``provider`` block; a variable that is ``sensitive`` (or named like a secret) with a literal default.
-* ``.tfvars`` / ``.tfvars.json``: a secret-like name given a literal value.
+* ``.tf``: a literal string under a secret-like name (``tfkit.secret_names``) in any block but a variable;
+  credentials written in a ``provider`` block; a variable that is ``sensitive`` (or named like a secret)
+  with a literal default. Read with ``tfkit.hcl`` (python-hcl2), the reader policy TFK102 uses too: a value
+  with an interpolation (``"${var.x}"``) or a reference (``var.x``, ``file(...)``) is not a literal and never
+  matches, comments are never read. A file python-hcl2 cannot read gets no hit here (detect-secrets still
+  reads it).
+* ``.tfvars`` (HCL, the same reader) and ``.tfvars.json`` / ``.tf.json`` (line by line): a secret-like name
+  given a literal value.
 
-The rules read lines (tfkit has no HCL reader of its own yet): comments are skipped, block nesting is
-followed by counting braces outside strings. A value with an interpolation (``"${var.x}"``) or a reference
-(``var.x``, ``file(...)``) is not a literal and never matches. Each hit is ``(line, kind, value)``; the value
-only feeds the fingerprint and is never shown.
+Each hit is ``(line, kind, value)``; the value only feeds the fingerprint and is never shown.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["Hit", "is_secret_name", "scan_terraform"]
+from tfkit.errors import TfkitError
+from tfkit.hcl import Block, credentials, parse_text, parse_var_file
+from tfkit.secret_names import is_secret_name
 
-_SECRET_WORD = re.compile(
-    r"(password|passwd|passphrase|secret|token|api_?key|access_?key|private_?key|auth_?key|credentials?)",
-    re.IGNORECASE,
-)
-_NOT_SECRET_SUFFIX = re.compile(
-    r"_(arns?|ids?|names?|length|ttl|version|policy|path|file|enabled|count|type|rotation\w*|expir\w*|"
-    r"duration|url|uri|endpoint|kind|format|prefix|suffix|source|mode|algorithm|size|bits|min\w*|max\w*|"
-    r"ref|reference|arn_\w+|id_\w+)$",
-    re.IGNORECASE,
-)
-_ASSIGN = re.compile(r'^\s*"?([A-Za-z_][A-Za-z0-9_-]*)"?\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?\s*(?:#.*|//.*)?$')
+__all__ = ["Hit", "scan_terraform"]
+
 _JSON_PAIR = re.compile(r'"([A-Za-z_][A-Za-z0-9_-]*)"\s*:\s*"((?:[^"\\]|\\.)*)"')
-_BLOCK = re.compile(
-    r'^\s*(provider|variable|resource|data|module|output|locals|terraform)\b\s*(?:"([^"]*)")?'
-)
-_SENSITIVE_TRUE = re.compile(r"^\s*sensitive\s*=\s*true\b")
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 KIND_LITERAL_ARGUMENT = "hard-coded secret in a secret-like argument"
 KIND_PROVIDER_CREDENTIALS = "credentials written in a provider block"
@@ -50,91 +41,58 @@ class Hit:
     value: str = field(repr=False)
 
 
-def is_secret_name(name: str) -> bool:
-    """A name that holds a secret by its wording (``db_password``, ``api_token``; not ``password_length``)."""
-    return bool(_SECRET_WORD.search(name)) and not _NOT_SECRET_SUFFIX.search(name)
-
-
-def _is_literal(value: str) -> bool:
-    """A non-empty literal with no interpolation (``${...}`` or ``%{...}``)."""
-    return bool(value.strip()) and "${" not in value and "%{" not in value
-
-
 def scan_terraform(path: str, text: str) -> list[Hit]:
     """The hits of tfkit's rules in one file, chosen by its name; other files give none."""
     name = path.rsplit("/", 1)[-1].lower()
     if name.endswith((".tfvars.json", ".tf.json")):
         return _scan_json(text, KIND_VAR_FILE if name.endswith(".tfvars.json") else KIND_LITERAL_ARGUMENT)
     if name.endswith(".tfvars"):
-        return _scan_var_file(text)
+        return _scan_var_file(path, text)
     if name.endswith(".tf"):
-        return _scan_tf(text)
+        return _scan_tf(path, text)
     return []
 
 
-def _code_lines(text: str) -> list[tuple[int, str]]:
-    """Numbered lines without comment-only lines or block comments."""
-    out: list[tuple[int, str]] = []
-    in_block_comment = False
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if in_block_comment:
-            in_block_comment = "*/" not in stripped
-            continue
-        if stripped.startswith("/*"):
-            in_block_comment = "*/" not in stripped
-            continue
-        if stripped.startswith(("#", "//")) or not stripped:
-            continue
-        out.append((number, line))
-    return out
-
-
-def _scan_var_file(text: str) -> list[Hit]:
-    hits: list[Hit] = []
-    for number, line in _code_lines(text):
-        found = _ASSIGN.match(line)
-        if found and is_secret_name(found[1]) and _is_literal(found[2]):
-            hits.append(Hit(number, KIND_VAR_FILE, found[2]))
-    return hits
+def _scan_var_file(path: str, text: str) -> list[Hit]:
+    try:
+        literals = parse_var_file(text, Path(path))
+    except TfkitError:  # not valid HCL: left to detect-secrets
+        return []
+    return [Hit(lit.line, KIND_VAR_FILE, lit.value) for lit in literals if is_secret_name(lit.key)]
 
 
 def _scan_json(text: str, kind: str) -> list[Hit]:
     hits: list[Hit] = []
     for number, line in enumerate(text.splitlines(), start=1):
         for key, value in _JSON_PAIR.findall(line):
-            if is_secret_name(key) and _is_literal(value):
+            if is_secret_name(key) and value.strip() and "${" not in value and "%{" not in value:
                 hits.append(Hit(number, kind, value))
     return hits
 
 
-def _scan_tf(text: str) -> list[Hit]:
+def _blocks(path: str, text: str) -> tuple[Block, ...]:
+    try:
+        return parse_text(text, Path(path))
+    except TfkitError:  # not valid HCL: left to detect-secrets
+        return ()
+
+
+def _scan_tf(path: str, text: str) -> list[Hit]:
     hits: list[Hit] = []
-    depth = 0
-    block = ""
-    variable_name = ""
-    variable_sensitive = False
-    variable_default: tuple[int, str] | None = None
-    for number, line in _code_lines(text):
-        if depth == 0:
-            opened = _BLOCK.match(line)
-            block = opened[1] if opened else ""
-            variable_name = (opened[2] or "") if opened else ""
-            variable_sensitive, variable_default = False, None
-        found = _ASSIGN.match(line)
-        if found and _is_literal(found[2]):
-            key, value = found[1], found[2]
-            if block == "variable" and key == "default" and depth == 1:
-                variable_default = (number, value)
-            elif is_secret_name(key) and block != "variable":
-                kind = KIND_PROVIDER_CREDENTIALS if block == "provider" else KIND_LITERAL_ARGUMENT
-                hits.append(Hit(number, kind, value))
-        if block == "variable" and _SENSITIVE_TRUE.match(line):
-            variable_sensitive = True
-        code = _STRING.sub('""', line.split(" #", 1)[0])
-        depth = max(depth + code.count("{") - code.count("}"), 0)
-        if depth == 0 and block == "variable":
-            if variable_default and (variable_sensitive or is_secret_name(variable_name)):
-                hits.append(Hit(variable_default[0], KIND_VARIABLE_DEFAULT, variable_default[1]))
-            block, variable_default = "", None
-    return hits
+    for block in _blocks(path, text):
+        if block.kind == "variable":
+            hits += _variable_default(block)
+        elif block.kind not in ("backend", "cloud"):  # read inside their terraform block
+            kind = KIND_PROVIDER_CREDENTIALS if block.kind == "provider" else KIND_LITERAL_ARGUMENT
+            hits += [Hit(lit.line, kind, lit.value) for lit in credentials(block)]
+    return sorted(hits, key=lambda h: h.line)
+
+
+def _variable_default(block: Block) -> list[Hit]:
+    """A literal string default of a variable that is sensitive or named like a secret."""
+    name = block.labels[0] if block.labels else ""
+    if block.body.get("sensitive") is not True and not is_secret_name(name):
+        return []
+    return [
+        Hit(lit.line, KIND_VARIABLE_DEFAULT, lit.value) for lit in block.literals if lit.path == "default"
+    ]

@@ -23,6 +23,8 @@ import msgspec
 
 from tfkit.plan import format_path
 from tfkit.policy import _native
+from tfkit.secret_names import KEYWORDS
+from tfkit.secret_names import is_secret_name as is_secret_key_name
 
 #: JSON text as the plan model keeps it: ``msgspec.Raw`` views, or bytes.
 JsonText = bytes | bytearray | memoryview | msgspec.Raw
@@ -58,19 +60,7 @@ _TOKEN_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
 #: and Google keys may be cut by ``-`` into runs shorter than 16, and a PEM private key's header has no run.
 #: (AWS, GitHub and Stripe tokens are runs of 20 or more token characters.)
 _NEEDLES = (b"xox", b"AIza", b"glpat-", b"PRIVATE KEY")
-_KEYWORDS = (
-    b"passw",
-    b"pwd",
-    b"secret",
-    b"token",
-    b"privatekey",
-    b"private_key",
-    b"apikey",
-    b"api_key",
-    b"accesskey",
-    b"access_key",
-    b"credential",
-)
+_KEYWORDS = KEYWORDS  # literals of the one secret-name rule (tfkit.secret_names)
 _RUN_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_"
 _WHITESPACE = b" \t\r\n"
 #: The shape of JSON text: token characters -> "a", whitespace -> " ", quote and colon kept, the rest -> ".".
@@ -100,16 +90,6 @@ def _key_after(keyword: bytes) -> re.Pattern[bytes]:
 _MASKED_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*true')
 _ALL_MASKED: Mapping[bytes, int] = MappingProxyType({b"*": 1})
 
-_KEY_NAME = re.compile(
-    r"(?:^|[_\-.])(?:password|passwd|pwd|secret|token|private_key|privatekey|api_key|apikey|access_key|"
-    r"secret_key|client_secret|credentials?|auth_token|sas_token)(?:$|[_\-.])",
-    re.IGNORECASE | re.ASCII,  # ASCII: "ſecret" is not "secret" (nor is it for the scanners)
-)
-_NOT_A_SECRET_SUFFIX = re.compile(
-    r"(?:_|-)(?:arn|id|ids|name|names|length|version|path|file|type|count|enabled|ttl|rotation|policy|"
-    r"expiry|expires|expiration|url|uri|ref|secret_name|key_id)$",
-    re.IGNORECASE | re.ASCII,
-)
 _ENTROPY_CANDIDATE = re.compile(r"[A-Za-z0-9+/=_]{20,}")
 
 
@@ -375,12 +355,6 @@ def token_kind(text: str) -> str | None:
         if pattern.search(text):
             return kind
     return None
-
-
-@functools.lru_cache(maxsize=4096)
-def is_secret_key_name(key: str) -> bool:
-    """A key named like a credential (``db_password``, ``api_token``), not like its metadata (``_arn``)."""
-    return bool(_KEY_NAME.search(key)) and not _NOT_A_SECRET_SUFFIX.search(key)
 
 
 def entropy(text: str) -> float:

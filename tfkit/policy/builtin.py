@@ -15,8 +15,9 @@ import operator
 import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from tfkit.addresses import matches_any
 from tfkit.findings import Severity
 from tfkit.plan import Action
 from tfkit.policy import _detect, _tags
@@ -41,8 +42,9 @@ _WRITES = frozenset(
 _BUILTIN_PROVIDER = "terraform.io/builtin/terraform"
 
 
-def _matches(address: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(address, p) for p in patterns)
+def _type_matches(name: str, patterns: Iterable[str]) -> bool:
+    """A resource type against TFK007's globs (``fnmatch``: ``aws_iam_*``)."""
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 def _destroyed(plan: Plan) -> tuple[ResourceChange, ...]:
@@ -67,13 +69,14 @@ def protected_no_destroy(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
     """No delete or replace in a protected environment unless the address is explicitly allowed.
 
     Production data lives in the objects a plan would destroy; a replace is a destroy too. Allow an address
-    for good with ``allow = ["module.x.*"]``, or once with a waiver that expires.
+    for good with ``allow = ["module.x.*", 'aws_db_instance.main[0]']`` (``tfkit.addresses`` patterns, as in
+    waivers), or once with a waiver that expires.
     """
     if not ctx.protected:
         return
     allow = ctx.params.get("allow", ())
     for rc in _destroyed(plan):
-        if not _matches(rc.address, allow):
+        if not matches_any(allow, rc.address):
             what = "replace" if rc.change.action.is_replace else "delete"
             yield Violation(
                 f"{what} in protected environment '{ctx.environment}'; "
@@ -258,9 +261,9 @@ def resource_types(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]:
     for rc in plan.resource_changes:
         if rc.mode != "managed" or rc.change.action not in _WRITES:
             continue
-        if denied and _matches(rc.type, denied):
+        if denied and _type_matches(rc.type, denied):
             yield Violation(f"resource type {rc.type} is denied ([policies.TFK007] denied)", rc.address)
-        elif allowed and not _matches(rc.type, allowed):
+        elif allowed and not _type_matches(rc.type, allowed):
             yield Violation(f"resource type {rc.type} is not in [policies.TFK007] allowed", rc.address)
 
 
@@ -368,38 +371,28 @@ def module_sources_pinned(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]
                     line=call.block.line,
                 )
         return
-    for address, call in _plan_module_calls(plan):
-        reason = _unpinned(call.source, call.version_constraint, exact)
+    for address, planned in _plan_module_calls(plan):
+        reason = _unpinned(planned.source, planned.version_constraint, exact)
         if reason:
-            yield Violation(f"module source {call.source} is not pinned: {reason}", address=address)
+            yield Violation(f"module source {planned.source} is not pinned: {reason}", address=address)
 
 
 def _literal_credentials(block: Block, ctx: PolicyContext) -> Iterator[Violation]:
-    from tfkit.hcl import is_literal
+    """A violation per literal under a secret name (``tfkit.hcl.credentials``) or in a known token format."""
+    from tfkit.hcl import credentials
 
-    def visit(body: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str]]:
-        if isinstance(body, dict):
-            for key, value in body.items():
-                yield from visit(value, (*path, str(key)))
-        elif isinstance(body, list):
-            for item in body:
-                yield from visit(item, path)
-        elif isinstance(body, str) and is_literal(body) and body.strip():
-            key = path[-1] if path else ""
-            if _detect.is_secret_key_name(key) or _detect.token_kind(body) is not None:
-                yield ".".join(path), key
-
+    named = set(credentials(block))
     label = ".".join(block.labels)
-    for path, key in visit(dict(block.body), ()):
-        yield Violation(
-            f"{block.kind} '{label}' sets {path} to a literal credential; pass it through an environment "
-            "variable or a secret source instead",
-            address=f"{block.kind}.{label}",
-            path=path,
-            file=_rel(block.file, ctx),
-            line=block.attribute_line(path.split(".")[0]),
-        )
-        del key
+    for literal in block.literals:
+        if literal in named or _detect.token_kind(literal.value) is not None:
+            yield Violation(
+                f"{block.kind} '{label}' sets {literal.path} to a literal credential; pass it through an "
+                "environment variable or a secret source instead",
+                address=f"{block.kind}.{label}",
+                path=literal.path,
+                file=_rel(block.file, ctx),
+                line=literal.line,
+            )
 
 
 @policy(id="TFK102", severity=Severity.HARD)

@@ -4,7 +4,7 @@
 
     [[waivers]]
     policy = "TFK001"                          # a policy id or a scanner check id (CKV_AWS_20)
-    address = 'module.access.terraform_data.rule["dns-*"]'   # * and ? are wild; default "*"
+    address = 'module.access.terraform_data.rule["dns-*"]'   # a tfkit.addresses pattern; default "*"
     reason = "planned credential rotation, CHG-1234"
     expires = 2026-10-31                       # a TOML date (or "YYYY-MM-DD")
     environments = ["production"]              # optional: only there
@@ -56,7 +56,7 @@ def parse_waiver(raw: Any, where: str, path: str) -> Waiver:
     environments = raw.get("environments", ())
     return Waiver(
         check_id=str(raw["policy"]),
-        address=str(raw.get("address", "*")),  # Waiver.matches: brackets are literal
+        address=str(raw.get("address", "*")),  # a tfkit.addresses pattern (Waiver.matches)
         reason=str(raw["reason"]).strip(),
         expires=_date(raw["expires"], where, path),
         environments=tuple(str(e) for e in environments),

@@ -8,12 +8,12 @@ hide their own frames from pytest tracebacks (``__tracebackhide__``).
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import json
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any, Self
 
+from tfkit.addresses import matches_any
 from tfkit.plan import SENSITIVE_TEXT, UNKNOWN_TEXT, Action, Plan, ResourceChange, parse_path
 from tfkit.redact import mask
 
@@ -111,15 +111,17 @@ def assert_no_changes(plan: Plan) -> None:
 
 
 def assert_no_deletes(plan: Plan, *, allow: Iterable[str] = ()) -> None:
-    """No object is deleted or replaced, except addresses matching an ``allow`` glob."""
+    """No object is deleted or replaced, except addresses matching an ``allow`` pattern.
+
+    Patterns are ``tfkit.addresses`` patterns: exact addresses with instance keys (``aws_db.x[0]``) and
+    ``*``/``?`` wildcards, as in waivers and TFK001's ``allow``.
+    """
     __tracebackhide__ = True
     patterns = tuple(allow)
     bad = [
         rc
         for rc in plan.resource_changes
-        if rc.change.action.is_destructive
-        and rc.mode == "managed"
-        and not any(fnmatch.fnmatchcase(rc.address, p) for p in patterns)
+        if rc.change.action.is_destructive and rc.mode == "managed" and not matches_any(patterns, rc.address)
     ]
     if bad:
         raise _fail(

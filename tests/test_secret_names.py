@@ -1,0 +1,76 @@
+"""tfkit.secret_names: the one secret-name rule of the plan's secret policies and the repository guard."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tfkit.guard import tfrules
+from tfkit.policy import _detect
+from tfkit.secret_names import KEYWORDS, is_secret_name
+
+SECRET = [
+    "password",
+    "db_password",
+    "DB_PASSWORD",
+    "dbPassword",  # the guard flagged camelCase; the policies did not
+    "passwd",
+    "MYSQL_PWD",  # the policies flagged pwd; the guard did not
+    "ssh_passphrase",
+    "client_secret",
+    "clientSecret",
+    "secret_string",
+    "api_token",
+    "accessToken",
+    "sas_token",
+    "apiKey",
+    "x-api-key",
+    "access_key",
+    "private_key_pem",
+    "auth_key",
+    "credentials_json",
+    "disable_password_authentication",
+]
+NOT_SECRET = [
+    "password_length",
+    "password_min_length",
+    "password_policy",
+    "secret_arn",
+    "secret_name",
+    "secret_id",
+    "secret_rotation_days",
+    "token_ttl",
+    "token_validity",
+    "token_endpoint",
+    "token_format",
+    "api_key_source",
+    "access_key_id",
+    "private_key_algorithm",
+    "kms_key_id",
+    "credential_file",
+    "description",
+    "ſecret",  # ASCII only
+]
+
+
+@pytest.mark.parametrize("name", SECRET)
+def test_secret_names(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize("name", NOT_SECRET)
+def test_metadata_and_other_names(name: str) -> None:
+    assert not is_secret_name(name)
+
+
+def test_the_policies_and_the_guard_use_the_one_rule() -> None:
+    assert _detect.is_secret_key_name is is_secret_name
+    assert tfrules.is_secret_name is is_secret_name
+
+
+@given(st.text(st.sampled_from(list("abcdeiklnoprstwy_-PSTKW")), max_size=16))
+def test_every_secret_name_holds_a_keyword(name: str) -> None:
+    """The policies' pre-filter searches raw text for KEYWORDS: it must see every name the rule flags."""
+    if is_secret_name(name):
+        assert any(keyword.decode() in name.lower() for keyword in KEYWORDS)

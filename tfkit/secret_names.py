@@ -1,0 +1,57 @@
+"""The one rule for names that hold a secret, shared by the plan's secret policies and the repository guard.
+
+A name holds a secret when it contains a credential word (``password``, ``passwd``, ``passphrase``,
+``pwd``, ``secret``, ``token``, ``api_key``, ``access_key``, ``private_key``, ``auth_key``,
+``credential``; the two-word ones also with ``-`` or nothing between), in any case and with anything
+around it: ``db_password``, ``apiToken``, ``clientSecret``, ``MYSQL_PWD``. A name that ends in a word for
+the secret's metadata is not one: ``password_length``, ``secret_arn``, ``token_ttl``, ``token_validity``,
+``api_key_source``, ``access_key_id``, ``secret_name``. Names are read in ASCII: ``ſecret`` is not
+``secret``.
+
+``KEYWORDS`` are literals every secret name contains (lower case), for pre-filters that search raw text.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+__all__ = ["KEYWORDS", "is_secret_name"]
+
+_WORDS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "accesskey",
+    "access_key",
+    "access-key",
+    "privatekey",
+    "private_key",
+    "private-key",
+    "authkey",
+    "auth_key",
+    "auth-key",
+    "credential",
+)
+#: Lower-case literals of which every secret name contains at least one.
+KEYWORDS: tuple[bytes, ...] = tuple(word.encode() for word in _WORDS)
+
+_SECRET_WORD = re.compile("|".join(map(re.escape, _WORDS)), re.IGNORECASE | re.ASCII)
+_METADATA_SUFFIX = re.compile(
+    r"[_-](?:arns?|ids?|names?|length|ttl|version|policy|path|file|enabled|count|type|rotation\w*|"
+    r"expir\w*|validity\w*|duration|url|uri|endpoint|kind|format|prefix|suffix|source|mode|algorithm|"
+    r"size|bits|min\w*|max\w*|ref|reference|arn_\w+|id_\w+)$",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_secret_name(name: str) -> bool:
+    """Whether ``name`` (a key, an argument, a variable) is named like a credential, not like its metadata."""
+    return _SECRET_WORD.search(name) is not None and _METADATA_SUFFIX.search(name) is None
