@@ -20,12 +20,10 @@ back what an earlier pattern of the same list matched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from tfkit.config import CONFIG_FILE, load_config
+from tfkit.config import CONFIG_FILE, DEFAULT_BASELINE, GuardConfig, load_config
 from tfkit.guard.patterns import deciding, matches, matches_any
 
 __all__ = [
@@ -39,8 +37,6 @@ __all__ = [
     "classify",
     "guard_settings",
 ]
-
-DEFAULT_BASELINE = ".tfkit-secrets-baseline.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,28 +227,8 @@ class Verdict:
         return f"{self.path}: {verdict} by rule '{self.rule}'{pattern}: {self.reason}"
 
 
-@dataclass(frozen=True, slots=True)
-class GuardSettings:
-    """The ``[guard]`` table of tfkit.toml, defaults filled in."""
-
-    allow: tuple[str, ...] = ()
-    refuse: tuple[str, ...] = ()
-    disable: frozenset[str] = frozenset()
-    baseline: str = DEFAULT_BASELINE
-    exclude: tuple[str, ...] = ()
-    scan_changed_files: bool = True
-
-    @classmethod
-    def from_section(cls, section: Mapping[str, Any]) -> GuardSettings:
-        """Settings from a validated ``[guard]`` table."""
-        return cls(
-            allow=tuple(section.get("allow", ())),
-            refuse=tuple(section.get("refuse", ())),
-            disable=frozenset(section.get("disable", ())),
-            baseline=str(section.get("baseline", DEFAULT_BASELINE)),
-            exclude=tuple(section.get("exclude", ())),
-            scan_changed_files=bool(section.get("scan_changed_files", True)),
-        )
+#: The ``[guard]`` table of tfkit.toml (defaults in ``tfkit.config.GuardConfig``, the one place).
+GuardSettings = GuardConfig
 
 
 def guard_settings(root: Path) -> GuardSettings:
@@ -260,7 +236,7 @@ def guard_settings(root: Path) -> GuardSettings:
     path = root / CONFIG_FILE
     if not path.is_file():
         return GuardSettings()
-    return GuardSettings.from_section(load_config(path).section("guard"))
+    return load_config(path).guard
 
 
 def classify(path: str, settings: GuardSettings | None = None) -> Verdict:
