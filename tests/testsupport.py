@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+
+from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
 #: Real plan JSON from others' Terraform runs, copied into the project (sources and licences in its README).
@@ -53,6 +58,37 @@ def run_tfkit(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpr
         timeout=300,
         check=False,
     )
+
+
+def invoke_tfkit(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``tfkit`` command in this process (click's runner), from ``cwd``; ``run_tfkit``'s result shape.
+
+    For argument and configuration errors, where starting a process proves nothing: ``tfkit.cli.main`` runs
+    as the console script would (its own error handling, exit codes), stdout and stderr captured apart. The
+    process-wide things main() sets (the SIGTERM handler, how warnings are shown) are restored afterwards.
+    Keep ``run_tfkit`` for what needs a real process: signals, ``python -m tfkit`` itself, the entry point.
+    """
+    from tfkit.cli import main
+
+    overrides: dict[str, str | None] = {"TF_VAR_db_password": None, **(env or {})}
+    code: int | str | None = 0
+    sigterm = signal.getsignal(signal.SIGTERM)
+    showwarning = warnings.showwarning
+    runner = CliRunner()
+    try:
+        with contextlib.chdir(cwd), runner.isolation(env=overrides) as (stdout, stderr, _):
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                code = exc.code
+            out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+        warnings.showwarning = showwarning
+    returncode = code if isinstance(code, int) else (0 if code is None else 1)
+    return subprocess.CompletedProcess(["tfkit", *args], returncode, out, err)
 
 
 _GATE_TABLES = ("checkov", "policies", "waivers", "guard")
