@@ -27,7 +27,11 @@ def copy_example(dest: Path) -> Path:
     shutil.copy2(REPO / "tfkit.toml", dest / "tfkit.toml")
     for part in ("modules", "envs", "policies"):
         shutil.copytree(
-            REPO / part, dest / part, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan")
+            REPO / part,
+            dest / part,
+            ignore=shutil.ignore_patterns(
+                ".terraform", ".tfkit", "terraform.tfstate.d", "*.tfstate*", "*.tfplan"
+            ),
         )
     secrets = dest / ".secrets"
     secrets.mkdir(mode=0o700)
