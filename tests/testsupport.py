@@ -50,7 +50,10 @@ def make_terraform_shim(directory: Path) -> Path:
 
 
 def run_tfkit(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the ``tfkit`` command as a user would, capturing its output."""
+    """Run the ``tfkit`` command as a user would (``python -m tfkit``), capturing its output.
+
+    The timeout only guards against a hung run, so it is far above any run's normal time under load.
+    """
     full_env = {k: v for k, v in os.environ.items() if k not in ("TF_VAR_db_password",)}
     full_env.update(env or {})
     return subprocess.run(
@@ -59,7 +62,7 @@ def run_tfkit(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpr
         env=full_env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=1200,
         check=False,
     )
 
