@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from testsupport import core_config
 
 from tfkit.ledger import Ledger
 
@@ -103,6 +104,7 @@ TAGS_HCL = (
 
 
 def test_ctrl_c_during_tfkit_apply_exits_130_and_marks_the_environment_unstable(example_repo: Path) -> None:
+    (example_repo / "tfkit.toml").write_text(core_config())  # the gate without Checkov: not what is tested
     started = example_repo.parent / "provisioner-started"
     (example_repo / "envs" / "dev" / "slow.tf").write_text(slow_resource(started, TAGS_HCL))
     proc = subprocess.Popen(
