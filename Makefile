@@ -37,8 +37,11 @@ demo: setup .secrets/db_password
 	$(VENV)/bin/tfkit apply --env dev --auto-approve
 	$(VENV)/bin/tfkit apply --env staging --auto-approve
 
+# Two pytest-xdist workers, each test module on one worker (--dist loadscope), so a module's expensive
+# fixtures run once. Every test works in its own temporary directories, so workers share nothing mutable.
+# Hypothesis runs its derandomized `fixed` profile (tests/conftest.py); HYPOTHESIS_PROFILE=random opts out.
 test: setup
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n 2 --dist loadscope
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,10 @@
-"""Shared fixtures: copies of the example repository in temporary directories, and both engines."""
+"""Shared fixtures: copies of the example repository in temporary directories, and both engines.
+
+Also the Hypothesis profiles: ``fixed`` (the default, used by ``make test`` and CI) derandomizes every
+property test, so a run's outcome depends on the code alone; ``random`` (``HYPOTHESIS_PROFILE=random``)
+draws new examples on every run, more of them, for developers hunting bugs. Both print the blob that
+reproduces a failure. Tests keep their own ``max_examples`` where a real engine makes examples costly.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from testsupport import REPO, copy_example, make_terraform_shim, run_tfkit
+
+settings.register_profile("fixed", derandomize=True, deadline=None, print_blob=True, database=None)
+settings.register_profile("random", max_examples=500, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -107,3 +107,57 @@ def test_record_then_replay_without_terraform(pytester: pytest.Pytester, repo: P
     stale.stdout.fnmatch_lines(
         ["*ReplayError: no recorded plan for dev with these inputs*--tfkit-replay record*"]
     )
+
+
+#: A local state holding a resource the configuration does not have: planned from it, dev would delete it.
+ORPHAN_STATE = {
+    "version": 4,
+    "terraform_version": "1.5.7",
+    "serial": 3,
+    "lineage": "left-by-make-demo",
+    "outputs": {},
+    "resources": [
+        {
+            "mode": "managed",
+            "type": "terraform_data",
+            "name": "orphan",
+            "provider": 'provider["terraform.io/builtin/terraform"]',
+            "instances": [{"schema_version": 0, "attributes": {"id": "x", "input": None, "output": None}}],
+        }
+    ],
+}
+
+
+@pytest.mark.slow
+def test_the_private_copy_carries_no_local_state_or_working_files(repo: Path, tmp_path: Path) -> None:
+    """After ``make demo`` the repository holds state, .terraform/ and .tfkit/; the plugin's copy has none."""
+    import json
+
+    from tfkit.project import Project
+    from tfkit.testing import assert_no_deletes, assert_only
+    from tfkit.testing.planner import Planner
+
+    clean_key = Planner(Project.load(repo), tmp_path / "clean").key("dev", None)
+    dev = repo / "envs" / "dev"
+    (dev / "terraform.tfstate").write_text(json.dumps(ORPHAN_STATE))
+    (dev / "terraform.tfstate.backup").write_text(json.dumps(ORPHAN_STATE))
+    (dev / ".terraform" / "modules").mkdir(parents=True)
+    (dev / ".terraform" / "modules" / "modules.json").write_text('{"Modules": [{"Key": "broken"}]}')
+    (dev / ".terraform.tfstate.lock.info").write_text("{}")
+    (dev / "old.tfplan").write_bytes(b"not a plan")
+    (repo / "modules" / "network" / ".terraform").mkdir()
+    for root in (repo, dev):
+        (root / ".tfkit").mkdir()
+        (root / ".tfkit" / "ledger.json").write_text("{}")
+
+    planner = Planner(Project.load(repo), tmp_path / "work")
+    assert planner.key("dev", None) == clean_key  # local files are not configuration: recordings still match
+    plan = planner.plan("dev")
+    assert_only(plan, actions="create")
+    assert_no_deletes(plan)  # planned from the configuration alone, not from the planted state
+    copied = {p.relative_to(planner.copy().root).as_posix() for p in planner.copy().root.rglob("*")}
+    assert "envs/dev/main.tf" in copied and "modules/network/main.tf" in copied
+    planted = ("tfstate", ".tfkit", "old.tfplan", "modules/network/.terraform", "lock.info")
+    assert not [p for p in copied if any(part in p for part in planted)], sorted(copied)
+    assert not [p for p in copied if p.startswith("envs/dev/.terraform/modules")]  # only the copy's own init
+    assert (dev / "terraform.tfstate").read_text() == json.dumps(ORPHAN_STATE)  # the source is untouched

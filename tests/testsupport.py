@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+
+from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
 #: Real plan JSON from others' Terraform runs, copied into the project (sources and licences in its README).
@@ -22,7 +27,11 @@ def copy_example(dest: Path) -> Path:
     shutil.copy2(REPO / "tfkit.toml", dest / "tfkit.toml")
     for part in ("modules", "envs", "policies"):
         shutil.copytree(
-            REPO / part, dest / part, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan")
+            REPO / part,
+            dest / part,
+            ignore=shutil.ignore_patterns(
+                ".terraform", ".tfkit", "terraform.tfstate.d", "*.tfstate*", "*.tfplan"
+            ),
         )
     secrets = dest / ".secrets"
     secrets.mkdir(mode=0o700)
@@ -41,7 +50,10 @@ def make_terraform_shim(directory: Path) -> Path:
 
 
 def run_tfkit(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the ``tfkit`` command as a user would, capturing its output."""
+    """Run the ``tfkit`` command as a user would (``python -m tfkit``), capturing its output.
+
+    The timeout only guards against a hung run, so it is far above any run's normal time under load.
+    """
     full_env = {k: v for k, v in os.environ.items() if k not in ("TF_VAR_db_password",)}
     full_env.update(env or {})
     return subprocess.run(
@@ -50,9 +62,40 @@ def run_tfkit(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpr
         env=full_env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=1200,
         check=False,
     )
+
+
+def invoke_tfkit(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``tfkit`` command in this process (click's runner), from ``cwd``; ``run_tfkit``'s result shape.
+
+    For argument and configuration errors, where starting a process proves nothing: ``tfkit.cli.main`` runs
+    as the console script would (its own error handling, exit codes), stdout and stderr captured apart. The
+    process-wide things main() sets (the SIGTERM handler, how warnings are shown) are restored afterwards.
+    Keep ``run_tfkit`` for what needs a real process: signals, ``python -m tfkit`` itself, the entry point.
+    """
+    from tfkit.cli import main
+
+    overrides: dict[str, str | None] = {"TF_VAR_db_password": None, **(env or {})}
+    code: int | str | None = 0
+    sigterm = signal.getsignal(signal.SIGTERM)
+    showwarning = warnings.showwarning
+    runner = CliRunner()
+    try:
+        with contextlib.chdir(cwd), runner.isolation(env=overrides) as (stdout, stderr, _):
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                code = exc.code
+            out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+        warnings.showwarning = showwarning
+    returncode = code if isinstance(code, int) else (0 if code is None else 1)
+    return subprocess.CompletedProcess(["tfkit", *args], returncode, out, err)
 
 
 _GATE_TABLES = ("checkov", "policies", "waivers", "guard")

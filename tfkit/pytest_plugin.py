@@ -127,8 +127,8 @@ def tfkit_planner(
 ) -> Iterator[Planner]:
     """The session's ``Planner``: a private copy per worker, the engine and the record/replay mode.
 
-    The copy holds a copy of the environments' state (and of file secret sources), so it lives in
-    an owner-only directory that is removed when the session ends.
+    The copy holds copies of file secret sources (never local state: see ``tfkit.testing.planner``), so
+    it lives in an owner-only directory that is removed when the session ends.
     """
     import shutil
 

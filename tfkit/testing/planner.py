@@ -4,7 +4,9 @@
 directory, every local module it reaches, secret files, the repository's policies) into a private
 directory once, writes ``vars`` to an extra var file there (it comes last, so it wins over the
 environment's own var files), and plans with the real engine. The repository itself is never written to,
-and a local state file is read from the copy, never from the original.
+and the copy carries no local state it did not create: state files, Terraform's working directories and
+tfkit's own data (left by ``make demo`` or a local apply) are not copied, so every plan starts from the
+configuration alone, as in a fresh clone.
 
 Record/replay: with ``mode="record"`` every plan's redacted JSON is also saved to ``fixtures_dir`` under a
 key of the environment, the inputs and a digest of the configuration; with ``mode="replay"`` plans are read
@@ -14,6 +16,7 @@ redacted in recordings, so they can be committed.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -32,7 +35,29 @@ if TYPE_CHECKING:
 __all__ = ["Planner", "ReplayError", "module_root", "plan_module"]
 
 MODES = ("record", "replay")
-_IGNORE = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl.bak", "*.tfplan", "__pycache__", ".tfkit")
+#: Never copied: local state (and its backups, workspaces and lock), Terraform's working data, plans, tfkit's
+#: own data and Python caches. The copy's plans must not depend on what a local run left behind.
+_LOCAL_FILES = (
+    "*.tfstate",
+    "*.tfstate.*",
+    "terraform.tfstate.d",
+    ".terraform.tfstate.lock.info",
+    ".terraform",
+    ".terraform.lock.hcl.bak",
+    "*.tfplan",
+    ".tfkit",
+    "__pycache__",
+)
+
+
+def _is_local(name: str) -> bool:
+    """Whether a file or directory named ``name`` is local data rather than configuration."""
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in _LOCAL_FILES)
+
+
+def _ignore_local(directory: str, names: list[str]) -> set[str]:
+    """``shutil.copytree``'s ignore: the local data among ``names``."""
+    return {name for name in names if _is_local(name)}
 
 
 class ReplayError(TfkitError):
@@ -46,13 +71,13 @@ def _digest(data: Any) -> str:
 
 
 def _config_files(project: Project, environment: Environment) -> list[Path]:
-    """The files of the environment's directory and of every local module it reaches."""
+    """The configuration files of the environment's directory and of every local module it reaches."""
     from tfkit.hcl import module_graph
 
     graph = module_graph(environment.directory)
     files: list[Path] = []
     for directory in graph.modules:
-        files.extend(p for p in sorted(directory.iterdir()) if p.is_file() and not p.name.endswith(".tfplan"))
+        files.extend(p for p in sorted(directory.iterdir()) if p.is_file() and not _is_local(p.name))
     return files
 
 
@@ -108,7 +133,9 @@ class Planner:
                 raise TfkitError(
                     f"{directory} is outside the repository {root}; tfkit_plan cannot copy it for a test"
                 )
-            shutil.copytree(directory, dest / directory.relative_to(root), ignore=_IGNORE, dirs_exist_ok=True)
+            shutil.copytree(
+                directory, dest / directory.relative_to(root), ignore=_ignore_local, dirs_exist_ok=True
+            )
         sources = [*self.project.config.secrets.values()]
         for env in self.project.environments:
             sources.extend(env.secrets.values())
