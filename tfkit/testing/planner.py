@@ -125,7 +125,7 @@ class Planner:
         for env in self.project.environments:
             if env.directory.is_dir():
                 directories.update(module_graph(env.directory).modules)
-        for entry in self.project.config.section("policies").get("paths", ["policies"]):
+        for entry in self.project.config.policies.paths:
             if (root / entry).is_dir():
                 directories.add((root / entry).resolve())
         for directory in sorted(directories):
