@@ -99,9 +99,9 @@ def check_changes(
     first line summarises what changes (three words or more) and it says why: a Why/Motivation section, a
     "Why: ..." line or a sentence with "because" or "so that".
     """
+    from tfkit.errors import GuardError
     from tfkit.guard import check_changes as run_check
     from tfkit.guard import check_description
-    from tfkit.guard.errors import GuardError
 
     root = _repository(state)
     result = run_check(root, base, uncommitted=not committed_only)

@@ -6,10 +6,10 @@
 * ``description``: check that a change's description says what and why; write one from the plans.
 """
 
+from tfkit.errors import GuardError
 from tfkit.guard.baseline import Baseline, load_baseline, write_baseline
 from tfkit.guard.changes import ChangeCheck, check_changes
 from tfkit.guard.description import DescriptionCheck, check_description, describe_plans
-from tfkit.guard.errors import GuardError
 from tfkit.guard.rules import GuardSettings, Rule, Verdict, classify, guard_settings
 from tfkit.guard.scan import (
     ADVICE,

@@ -22,23 +22,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tfkit.errors import TfkitError
+from tfkit.errors import ReplayError, TfkitError
 from tfkit.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from tfkit.plan import Plan
     from tfkit.project import Environment, Project
 
-__all__ = ["Planner", "ReplayError", "module_root", "plan_module"]
+__all__ = ["Planner", "module_root", "plan_module"]
 
 MODES = ("record", "replay")
 _IGNORE = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl.bak", "*.tfplan", "__pycache__", ".tfkit")
-
-
-class ReplayError(TfkitError):
-    """Replay mode found no recording for a plan (record it with ``--tfkit-replay record``)."""
-
-    exit_code = 2
 
 
 def _digest(data: Any) -> str:
