@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from tfkit import __version__
+from tfkit._version import __version__
 from tfkit.errors import TfkitError
 from tfkit.redact import mask
 

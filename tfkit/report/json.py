@@ -100,7 +100,7 @@ def _environment(entry: EnvironmentReport) -> dict[str, Any]:
 
 def report_document(report: Report) -> dict[str, Any]:
     """The report as JSON-ready builtins, following ``report.schema.json``."""
-    from tfkit import __version__
+    from tfkit._version import __version__
 
     return {
         "report_version": REPORT_VERSION,

@@ -123,7 +123,7 @@ def _rule(finding: Finding) -> dict[str, Any]:
 
 def sarif_document(report: Report) -> dict[str, Any]:
     """The SARIF 2.1.0 log of ``report``: one run, rules for every check seen, results for failures."""
-    from tfkit import __version__
+    from tfkit._version import __version__
 
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
