@@ -142,8 +142,8 @@ def check_changes(
 def describe(state: State, env_names: tuple[str, ...], out_file: Path | None) -> None:
     """Plan each environment and write a Markdown change description: what changes where; why is yours."""
     from tfkit import workflow
-    from tfkit.guard import describe_plans
     from tfkit.redact import mask, register_plan_secrets
+    from tfkit.report.markdown import describe_plans
 
     plans = {}
     for name in dict.fromkeys(env_names):
