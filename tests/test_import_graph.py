@@ -24,7 +24,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tfkit"
 
-#: The front ends: everything else is the core, which must never import them.
+#: The front ends: everything else is the core, which must never import them. ``tfkit.__main__`` is
+#: ``python -m tfkit``, the CLI's other door, so it counts as the CLI.
 FRONT_ENDS = ("tfkit.cli", "tfkit.report", "tfkit.testing", "tfkit.pytest_plugin", "tfkit.__main__")
 
 
