@@ -11,7 +11,7 @@ from testsupport import core_config
 from tfkit import gate
 from tfkit.findings import Severity
 from tfkit.project import Project
-from tfkit.report.gate import render_gate_text
+from tfkit.report.text import render_gate_text
 from tfkit.workflow import Session
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tfkit.errors import TfkitError
-from tfkit.hcl import MISSING, HclSyntaxError, load_module, module_graph, parse_type
+from tfkit.errors import HclSyntaxError, TfkitError
+from tfkit.hcl import MISSING, load_module, module_graph, parse_type
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -34,7 +34,9 @@ from tfkit.plan import (
     parse_path,
     validate_plan_schema,
 )
-from tfkit.report.plan import render_markdown, render_text, summary_json
+from tfkit.report.json import summary_json
+from tfkit.report.markdown import render_plan_markdown as render_markdown
+from tfkit.report.text import render_plan_text as render_text
 
 
 def fixtures_dir() -> Path:
@@ -322,7 +324,7 @@ def test_canaries_are_planted_where_fixtures_have_sensitive_values() -> None:
 
 
 def test_example_fixture_summaries_match_terraforms_line() -> None:
-    from tfkit.report.plan import summary_line
+    from tfkit.report.vocabulary import summary_line
 
     expected = {
         "tfplan2md/azuredevops-mixed-actions-v1.2.json": "Plan: 3 to add, 1 to change, 2 to destroy.",

@@ -76,3 +76,33 @@ def test_register_plan_secrets_masks_what_the_real_plan_marks_sensitive(tmp_path
 def test_register_plan_secrets_on_a_plan_without_sensitive_values_registers_nothing() -> None:
     empty = load_plan(b'{"format_version": "1.2"}')
     assert register_plan_secrets(empty) == 0
+
+
+def test_the_mask_text_is_written_once_in_the_package() -> None:
+    """``MASK`` is the one "(sensitive)": no other module spells it (docstrings that explain it aside)."""
+    import ast
+
+    import tfkit
+    from tfkit.plan import SENSITIVE_TEXT
+
+    assert SENSITIVE_TEXT is MASK
+    package = Path(tfkit.__file__).parent
+    spelled = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
+        spelled += [
+            f"{path.relative_to(package)}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and MASK in node.value
+            and id(node) not in docstrings
+        ]
+    assert spelled == ["redact.py"]

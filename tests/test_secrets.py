@@ -17,10 +17,10 @@ import pytest
 
 from tfkit import workflow
 from tfkit.config import SecretSource
-from tfkit.errors import TerraformError
+from tfkit.errors import SecretError, TerraformError
 from tfkit.project import Project
 from tfkit.redact import mask
-from tfkit.secrets import SecretError, read_secret, secret_environment
+from tfkit.secrets import read_secret, secret_environment
 
 _SECRET_TABLE = re.compile(r"\[secrets\.db_password\]\n[^\n]*\n")
 

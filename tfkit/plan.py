@@ -33,6 +33,7 @@ import msgspec
 from msgspec.structs import force_setattr
 
 from tfkit.errors import PlanError, PlanParseError, UnsupportedFormatError
+from tfkit.redact import MASK, REDACTED
 
 __all__ = [
     "REDACTED",
@@ -79,10 +80,8 @@ __all__ = [
     "validate_plan_schema",
 ]
 
-REDACTED = "REDACTED_SENSITIVE"
-"""The marker ``Plan.redacted()`` puts in place of each sensitive value (as terraform-json's sanitize)."""
-SENSITIVE_TEXT = "(sensitive)"
-"""How ``Change.attribute_changes()`` shows a sensitive value."""
+SENSITIVE_TEXT = MASK
+"""How ``Change.attribute_changes()`` shows a sensitive value: the one mask text, ``tfkit.redact.MASK``."""
 UNKNOWN_TEXT = "(known after apply)"
 """How ``Change.attribute_changes()`` shows a value that is known only after apply."""
 

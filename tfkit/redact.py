@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from tfkit.plan import Plan
+from typing import Any, Protocol
 
 __all__ = [
     "MASK",
     "MIN_SECRET_LENGTH",
+    "REDACTED",
+    "RedactablePlan",
     "mask",
     "mask_bytes",
     "mask_json",
@@ -29,6 +28,9 @@ __all__ = [
 ]
 
 MASK = "(sensitive)"
+"""The one text that stands for a secret wherever tfkit shows one (output, reports, attribute changes)."""
+REDACTED = "REDACTED_SENSITIVE"
+"""The marker ``Plan.redacted()`` puts in place of each sensitive value (as terraform-json's sanitize)."""
 #: Values this short are too common to mask without destroying ordinary text.
 MIN_SECRET_LENGTH = 4
 
@@ -97,7 +99,23 @@ def mask_bytes(data: bytes) -> bytes:
         return mask(data.decode("latin-1")).encode("latin-1")
 
 
-def register_plan_secrets(plan: Plan) -> int:
+class RedactablePlan(Protocol):
+    """What ``register_plan_secrets`` needs of a plan (``tfkit.plan.Plan``): its bytes and their redaction.
+
+    A protocol, so this module imports nothing of tfkit: errors, plans and every renderer use it.
+    """
+
+    @property
+    def raw(self) -> bytes:
+        """The plan JSON as Terraform wrote it."""
+        ...
+
+    def redacted(self) -> bytes:
+        """The same document with every sensitive value replaced by ``REDACTED``."""
+        ...
+
+
+def register_plan_secrets(plan: RedactablePlan) -> int:
     """Register every value the plan marks sensitive; returns how many values were registered.
 
     The sensitive parts are exactly those ``Plan.redacted()`` replaces (variables declared sensitive,
@@ -105,8 +123,6 @@ def register_plan_secrets(plan: Plan) -> int:
     walking the original JSON and the redacted JSON side by side, so the two rules can never drift apart.
     Only text and numbers long enough to be told apart from ordinary text are registered.
     """
-    from tfkit.plan import REDACTED
-
     if not plan.raw:
         return 0
     original = _decode(plan.raw)

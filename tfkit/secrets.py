@@ -14,23 +14,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tfkit.config import SecretSource
-from tfkit.errors import TfkitError
+from tfkit.errors import SecretError
 from tfkit.redact import register_secret
 
-__all__ = ["SecretError", "read_secret", "secret_environment"]
+__all__ = ["read_secret", "secret_environment"]
 
 COMMAND_TIMEOUT_SECONDS = 60
-
-
-class SecretError(TfkitError):
-    """A secret source is missing, unreadable or failed; the message never holds the value."""
-
-    exit_code = 2
-
-    def __init__(self, message: str, *, variable: str, source: str) -> None:
-        super().__init__(message)
-        self.variable = variable
-        self.source = source
 
 
 def read_secret(variable: str, source: SecretSource, *, base: Path) -> str:

@@ -520,7 +520,7 @@ def _record(
     config_digest = hashlib.sha256(
         b"".join(rel.encode() + b"\0" + hashlib.sha256(data).digest() for rel, data in sorted(bundle.items()))
     ).hexdigest()
-    from tfkit import __version__
+    from tfkit._version import __version__
 
     commit = _git_commit(project.root)
     manifest = SnapshotManifest(

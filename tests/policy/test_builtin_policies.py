@@ -19,7 +19,7 @@ from tfkit.findings import Severity
 from tfkit.plan import Plan, load_plan
 from tfkit.policy import Status, evaluate
 from tfkit.project import Project
-from tfkit.report.gate import render_text
+from tfkit.report.text import render_gate_text
 from tfkit.testing.planner import Planner
 
 pytestmark = pytest.mark.slow
@@ -87,7 +87,7 @@ def test_delete_in_production_fails_the_gate_naming_the_address(
     assert not verdict.passed
     (failure,) = verdict.failures
     assert failure.check_id == "TFK001" and failure.address == DELETED
-    assert DELETED in render_text(verdict) and "gate FAILED for production" in render_text(verdict)
+    assert DELETED in render_gate_text(verdict) and "gate FAILED for production" in render_gate_text(verdict)
 
 
 def test_same_delete_passes_outside_protected_environments(
@@ -112,8 +112,8 @@ def test_unexpired_waiver_passes_and_expired_waiver_fails(
     verdict = gate.evaluate(
         production_delete, "production", project=valid, scanners=False, today=date(2026, 12, 31)
     )
-    assert verdict.passed, render_text(verdict)
-    assert "[waived until 2026-12-31: CHG-42" in render_text(verdict)
+    assert verdict.passed, render_gate_text(verdict)
+    assert "[waived until 2026-12-31: CHG-42" in render_gate_text(verdict)
 
     expired = variant(planner, tmp_path / "expired", waiver.format(expires="2026-01-31"))
     verdict = gate.evaluate(
@@ -214,7 +214,7 @@ def test_planted_secrets_in_non_sensitive_outputs_are_caught(leaky) -> None:
     assert [(v.address, v.path) for v in named.violations] == [("output.admin", "password")]  # type: ignore[union-attr]
     entropy = report.result("TFK005")
     assert [v.address for v in entropy.violations] == ["output.build_id"]  # type: ignore[union-attr]
-    everything = "\n".join(f.one_line() for f in report.findings) + render_text(
+    everything = "\n".join(f.one_line() for f in report.findings) + render_gate_text(
         gate.evaluate(plan, "staging", project=project, scanners=False)
     )
     for value in (AWS_KEY, CLEAR_PASSWORD, RANDOM_TOKEN, TEST_SECRET):
@@ -392,6 +392,6 @@ def test_the_example_repository_passes_every_policy_in_every_environment(planner
     shutil.copytree(REPO / "policies", project.root / "policies", dirs_exist_ok=True)
     for env, repository_policies in (("dev", {"REPO002"}), ("staging", {"REPO001", "REPO002"})):
         verdict = gate.evaluate(planner.plan(env), env, project=project, scanners=False)
-        assert verdict.passed, render_text(verdict)
+        assert verdict.passed, render_gate_text(verdict)
         ran = {f.check_id for f in verdict.findings if f.passed}
         assert ran >= {"TFK001", "TFK102", "TFK103"} and ran & {"REPO001", "REPO002"} == repository_policies

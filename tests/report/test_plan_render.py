@@ -11,13 +11,10 @@ import pytest
 from test_plan import FIXTURES, fixture_id, fixtures_dir, minimal_plan, planted_with_canaries, rc_doc
 
 from tfkit.plan import Plan, load_plan
-from tfkit.report.plan import (
-    DEFAULT_MARKDOWN_BUDGET,
-    render_markdown,
-    render_text,
-    summary_json,
-    summary_line,
-)
+from tfkit.report.json import summary_json
+from tfkit.report.markdown import DEFAULT_MARKDOWN_BUDGET, render_plan_markdown
+from tfkit.report.text import render_plan_text
+from tfkit.report.vocabulary import summary_line
 
 
 def fixture_plan(name: str) -> Plan:
@@ -37,7 +34,7 @@ def many_creates(count: int, modules: int = 3) -> Plan:
 
 
 def test_text_groups_by_module_and_action_with_reasons() -> None:
-    text = render_text(fixture_plan("tfplan2md/azuredevops-mixed-actions-v1.2.json"))
+    text = render_plan_text(fixture_plan("tfplan2md/azuredevops-mixed-actions-v1.2.json"))
     lines = text.splitlines()
     assert lines[0] == "Terraform 1.14.2, plan format 1.2"
     assert "Root module" in lines
@@ -61,7 +58,7 @@ def test_text_groups_by_module_and_action_with_reasons() -> None:
 
 
 def test_text_puts_the_root_first_then_modules_in_plan_order() -> None:
-    text = render_text(fixture_plan("tf-summarize/github-provider-drift-v1.0.json"))
+    text = render_plan_text(fixture_plan("tf-summarize/github-provider-drift-v1.0.json"))
     order = [
         line for line in text.splitlines() if line and not line.startswith(" ") and "module" in line.lower()
     ]
@@ -75,13 +72,13 @@ def test_text_puts_the_root_first_then_modules_in_plan_order() -> None:
 
 
 def test_text_of_a_plan_without_changes_says_so() -> None:
-    text = render_text(fixture_plan("regula/cloudtrail-noop-drift-v1.0.json"))
+    text = render_plan_text(fixture_plan("regula/cloudtrail-noop-drift-v1.0.json"))
     assert "Objects changed outside of Terraform (4):" in text
     assert text.rstrip().endswith("No changes. Your infrastructure matches the configuration.")
     assert "Plan:" not in text
-    errored = render_text(load_plan(json.dumps(minimal_plan(errored=True))))
+    errored = render_plan_text(load_plan(json.dumps(minimal_plan(errored=True))))
     assert "Planning failed" in errored and "do not apply it" in errored
-    empty = render_text(load_plan(json.dumps(minimal_plan())))
+    empty = render_plan_text(load_plan(json.dumps(minimal_plan())))
     assert "(no-resources)" in empty
 
 
@@ -92,7 +89,7 @@ def test_text_notes_moves_imports_forgets_and_deposed_objects() -> None:
         rc_doc("a.gone", ["forget"]),
         rc_doc("a.dep", ["delete"], deposed="00ab"),
     ]
-    text = render_text(load_plan(json.dumps(minimal_plan(changes=changes))))
+    text = render_plan_text(load_plan(json.dumps(minimal_plan(changes=changes))))
     assert "a.moved  (moved from a.old)" in text
     assert "a.imported  (imported from i-1)" in text
     assert ". forget (removed from state, not destroyed) (1)" in text
@@ -115,11 +112,11 @@ def test_text_never_shows_sensitive_or_changed_values() -> None:
     plan = load_plan(
         json.dumps(minimal_plan(changes=[rc_doc("a.b", ["update"], change=change)], output_changes=outputs))
     )
-    for text in (render_text(plan), render_markdown(plan), json.dumps(summary_json(plan))):
+    for text in (render_plan_text(plan), render_plan_markdown(plan), json.dumps(summary_json(plan))):
         for value in ("pass-value", "small-size", "large-size", "tok-old", "tok-new"):
             assert value not in text
-    assert "a.b  (changes password, size)" in render_text(plan)
-    assert "  ~ token (sensitive)" in render_text(plan)
+    assert "a.b  (changes password, size)" in render_plan_text(plan)
+    assert "  ~ token (sensitive)" in render_plan_text(plan)
 
 
 # ------------------------------------------------------------------------------------------- markdown
@@ -128,7 +125,7 @@ def test_text_never_shows_sensitive_or_changed_values() -> None:
 @pytest.mark.parametrize("path", FIXTURES, ids=fixture_id)
 @pytest.mark.parametrize("budget", [DEFAULT_MARKDOWN_BUDGET, 4000, 600])
 def test_markdown_stays_under_the_budget(path: Path, budget: int) -> None:
-    text = render_markdown(load_plan(path.read_bytes()), budget=budget)
+    text = render_plan_markdown(load_plan(path.read_bytes()), budget=budget)
     assert len(text) <= budget
     assert text.count("<details") == text.count("</details>")
 
@@ -143,19 +140,19 @@ def left_out(text: str) -> int:
 
 def test_markdown_truncation_says_what_it_left_out() -> None:
     plan = many_creates(3000)
-    text = render_markdown(plan, budget=20_000)
+    text = render_plan_markdown(plan, budget=20_000)
     assert len(text) <= 20_000
     assert left_out(text) > 0
     assert len(listed_items(text)) + left_out(text) == 3000
     assert text.startswith("### Plan: 3000 to add, 0 to change, 0 to destroy.")
-    full = render_markdown(plan, budget=10_000_000)
+    full = render_plan_markdown(plan, budget=10_000_000)
     assert len(listed_items(full)) == 3000 and left_out(full) == 0
 
 
 def test_markdown_folds_long_sections_and_opens_short_ones() -> None:
-    text = render_markdown(fixture_plan("terraform-plan-comment/create-300-for-each-v1.2.json"))
+    text = render_plan_markdown(fixture_plan("terraform-plan-comment/create-300-for-each-v1.2.json"))
     assert "<details><summary><code>+</code> Create (300)</summary>" in text
-    short = render_markdown(fixture_plan("tfplan2md/azuredevops-mixed-actions-v1.2.json"))
+    short = render_plan_markdown(fixture_plan("tfplan2md/azuredevops-mixed-actions-v1.2.json"))
     assert "<details open><summary><code>-</code> Destroy (1)</summary>" in short
     assert "> 2 object(s) will be destroyed (1 replaced)." in short
     assert "| 3 | 1 | 2 | 1 | 0 | 0 | 0 | 1 |" in short
@@ -166,15 +163,15 @@ def test_markdown_keeps_odd_addresses_inside_code() -> None:
     plan = load_plan(
         json.dumps(minimal_plan(changes=[{**rc_doc("terraform_data.t[0]", ["create"]), "address": address}]))
     )
-    assert '- ``terraform_data.t["a`b</details>\\nx"]``' in render_markdown(plan).splitlines()
-    assert 'terraform_data.t["a`b</details>\\nx"]' in render_text(plan).splitlines()[-3]
+    assert '- ``terraform_data.t["a`b</details>\\nx"]``' in render_plan_markdown(plan).splitlines()
+    assert 'terraform_data.t["a`b</details>\\nx"]' in render_plan_text(plan).splitlines()[-3]
 
 
 def test_markdown_of_drift_outputs_and_an_empty_plan() -> None:
-    drift = render_markdown(fixture_plan("regula/cloudtrail-noop-drift-v1.0.json"))
+    drift = render_plan_markdown(fixture_plan("regula/cloudtrail-noop-drift-v1.0.json"))
     assert drift.startswith("### No changes. Your infrastructure matches the configuration.")
     assert "Changed outside of Terraform (4)" in drift
-    outputs = render_markdown(fixture_plan("tfplan2md/azuredevops-mixed-actions-v1.2.json"))
+    outputs = render_plan_markdown(fixture_plan("tfplan2md/azuredevops-mixed-actions-v1.2.json"))
     assert "- `pipeline_id` update" in outputs
 
 
@@ -225,7 +222,7 @@ def test_summary_json_lists_what_terraform_would_show() -> None:
 def test_renderers_never_show_a_sensitive_value(path: Path) -> None:
     data, canaries = planted_with_canaries(path)
     plan = load_plan(data)
-    for text in (render_text(plan), render_markdown(plan), json.dumps(summary_json(plan))):
+    for text in (render_plan_text(plan), render_plan_markdown(plan), json.dumps(summary_json(plan))):
         assert not any(canary in text for canary in canaries)
         assert "CANARY-" not in text
 
@@ -234,5 +231,5 @@ def test_a_plan_that_changes_only_outputs_says_so() -> None:
     outputs = {"url": {"actions": ["create"], "before": None, "after": "u"}}
     plan = load_plan(json.dumps(minimal_plan(changes=[rc_doc("a.b", ["no-op"])], output_changes=outputs)))
     assert plan.has_changes
-    for text in (render_text(plan), render_markdown(plan)):
+    for text in (render_plan_text(plan), render_plan_markdown(plan)):
         assert "Only outputs change" in text and "No changes" not in text

@@ -24,12 +24,13 @@ from tfkit import Project, workflow
 from tfkit.findings import Finding, Severity, Waiver
 from tfkit.gate import GateResult, evaluate
 from tfkit.plan import load_plan
-from tfkit.report import EnvironmentReport, Report, render, write_reports
+from tfkit.report import render, write_reports
 from tfkit.report.github import annotations, publish
 from tfkit.report.json import report_document, validate_report
 from tfkit.report.locations import locate, split_address
 from tfkit.report.markdown import render_markdown
 from tfkit.report.sarif import sarif_document
+from tfkit.results import EnvironmentReport, Report
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]

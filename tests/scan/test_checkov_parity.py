@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from scanutil import PLANS
 
+from tfkit.errors import ScanError
 from tfkit.plan import load_plan
 from tfkit.scan.checkov import scan_plan
-from tfkit.scan.errors import ScanError
 from tfkit.scan.settings import CheckovSettings
 
 CLOUDS = {"aws", "google", "google-beta", "azurerm"}

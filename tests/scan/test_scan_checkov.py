@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from scanutil import PLANS, fake_checkov
 
+from tfkit.errors import ScanConfigError, ScanError
 from tfkit.plan import load_plan
 from tfkit.scan.checkov import scan_plan
-from tfkit.scan.errors import ScanConfigError, ScanError
 from tfkit.scan.settings import CheckovSettings
 
 IAM = PLANS / "checkov" / "iam-data-source-read-v1.1.json"

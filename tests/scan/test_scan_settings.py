@@ -9,10 +9,9 @@ import pytest
 from scanutil import fake_checkov
 from testsupport import core_config
 
-from tfkit.errors import ConfigError
+from tfkit.errors import ConfigError, ScanConfigError
 from tfkit.findings import Severity
 from tfkit.project import Project
-from tfkit.scan.errors import ScanConfigError
 from tfkit.scan.settings import CheckovSettings, find_checkov, load_settings
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from tfkit import __version__
+from tfkit._version import __version__
 from tfkit.errors import ConfigError, TfkitError
 from tfkit.redact import mask
 
@@ -169,14 +169,14 @@ def jobs_option() -> Callable[[Any], Any]:
 
 def render_plan(plan: Plan) -> str:
     """The compact text rendering of a plan."""
-    from tfkit.report.plan import render_text
+    from tfkit.report.text import render_plan_text
 
-    return render_text(plan)
+    return render_plan_text(plan)
 
 
 def render_gate(result: GateResult) -> str:
     """The gate's findings grouped by severity, one greppable line each."""
-    from tfkit.report.gate import render_gate_text
+    from tfkit.report.text import render_gate_text
 
     return render_gate_text(result)
 

@@ -52,7 +52,7 @@ def check(
     if reporting.format == "text":
         out(render_gate(result))
     if reporting.format != "text" or reporting.outputs:
-        from tfkit.report import Report
+        from tfkit.results import Report
 
         directory = project.environment(env_name).directory if project and env_name else None
         report = Report.single(

@@ -9,7 +9,7 @@ import click
 from tfkit.cli._app import State, cli, env_option, jobs_option, pass_state
 from tfkit.cli.report_options import Reporting, report_options
 from tfkit.cli.run import run_every_environment
-from tfkit.report.model import EnvironmentReport, Report
+from tfkit.results import EnvironmentReport, Report
 
 
 @cli.command()

@@ -100,9 +100,9 @@ def check_changes(
     first line summarises what changes (three words or more) and it says why: a Why/Motivation section, a
     "Why: ..." line or a sentence with "because" or "so that".
     """
+    from tfkit.errors import GuardError
     from tfkit.guard import check_changes as run_check
     from tfkit.guard import check_description
-    from tfkit.guard.errors import GuardError
 
     root = _repository(state)
     result = run_check(root, base, uncommitted=not committed_only)
@@ -143,8 +143,8 @@ def check_changes(
 def describe(state: State, env_names: tuple[str, ...], out_file: Path | None) -> None:
     """Plan each environment and write a Markdown change description: what changes where; why is yours."""
     from tfkit import workflow
-    from tfkit.guard import describe_plans
     from tfkit.redact import mask, register_plan_secrets
+    from tfkit.report.markdown import describe_plans
 
     plans = {}
     for name in dict.fromkeys(env_names):

@@ -68,7 +68,7 @@ def status(state: State, as_json: bool, reporting: Reporting) -> None:
     from dataclasses import asdict
 
     from tfkit import workflow
-    from tfkit.report import EnvironmentReport, Report
+    from tfkit.results import EnvironmentReport, Report
 
     rows = workflow.status(state.project)
     if as_json or reporting.format != "text" or reporting.outputs:

@@ -18,7 +18,8 @@ from typing import Any
 import click
 
 from tfkit.cli._app import err, out
-from tfkit.report.model import FORMATS, Report, write_reports
+from tfkit.report import FORMATS, write_reports
+from tfkit.results import Report
 
 __all__ = ["Reporting", "emit_report", "parse_output", "report_options"]
 

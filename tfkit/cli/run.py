@@ -26,7 +26,7 @@ from tfkit.cli._app import (
 )
 from tfkit.cli.report_options import Reporting, report_options
 from tfkit.redact import MASK, mask
-from tfkit.report.model import EnvironmentReport, Report
+from tfkit.results import EnvironmentReport, Report
 
 if TYPE_CHECKING:
     from tfkit import workflow
@@ -354,7 +354,8 @@ def show(plan_json: Path, as_json: bool, markdown: bool, check_schema: bool) -> 
     """Summarise a plan JSON file (from `terraform show -json`)."""
     from tfkit.errors import PlanError
     from tfkit.plan import load_plan, validate_plan_schema
-    from tfkit.report.plan import render_markdown, summary_json
+    from tfkit.report.json import summary_json
+    from tfkit.report.markdown import render_plan_markdown
 
     try:
         data = plan_json.read_bytes()
@@ -368,6 +369,6 @@ def show(plan_json: Path, as_json: bool, markdown: bool, check_schema: bool) -> 
     if as_json:
         out(json.dumps(summary_json(decoded), indent=2, sort_keys=True))
     elif markdown:
-        out(render_markdown(decoded))
+        out(render_plan_markdown(decoded))
     else:
         out(render_plan(decoded))

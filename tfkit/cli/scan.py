@@ -57,7 +57,7 @@ def _figures(report: ScanReport) -> str:
 def scan(state: State, plan_json: Path | None, env_name: str | None, reporting: Reporting) -> None:
     """Run Checkov on an environment's plan (--env E) or on PLAN_JSON, without the policies."""
     from tfkit.gate import combine
-    from tfkit.report.gate import render_gate_text
+    from tfkit.report.text import render_gate_text
     from tfkit.scan.checkov import scan_plan
 
     if (plan_json is None) == (env_name is None):
@@ -87,7 +87,7 @@ def scan(state: State, plan_json: Path | None, env_name: str | None, reporting: 
     if reporting.format == "text":
         out(render_gate_text(result))
     if reporting.format != "text" or reporting.outputs:
-        from tfkit.report import Report
+        from tfkit.results import Report
 
         directory = project.environment(env_name).directory if project and env_name else None
         root = project.root if project else None

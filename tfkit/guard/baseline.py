@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tfkit.errors import GuardError
 from tfkit.fsutil import atomic_write
-from tfkit.guard.errors import GuardError
 
 if TYPE_CHECKING:
     from tfkit.guard.scan import SecretFinding

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tfkit.errors import GuardError
 from tfkit.guard import git
 from tfkit.guard.baseline import load_baseline
-from tfkit.guard.errors import GuardError
 from tfkit.guard.rules import GuardSettings, Verdict, classify, guard_settings
 from tfkit.guard.scan import scan_files
 

@@ -8,21 +8,16 @@ The rule ``check_description`` applies (documented for users in the ``check-chan
   Motivation, Reason, Rationale, Context, Background) holding at least three words of text, or a line
   ``Why: ...``, or a sentence with "because", "so that", "in order to" or "to prevent/allow/fix/support".
 
-HTML comments (``<!-- ... -->``) do not count, so the template ``describe_plans`` writes fails the check
-until a person has written the why.
+HTML comments (``<!-- ... -->``) do not count, so the template ``tfkit.report.markdown.describe_plans``
+writes fails the check until a person has written the why.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from tfkit.plan import Plan
-
-__all__ = ["DescriptionCheck", "check_description", "describe_plans"]
+__all__ = ["WHY_PLACEHOLDER", "DescriptionCheck", "check_description"]
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _HEADING = re.compile(
@@ -114,22 +109,3 @@ def check_description(text: str) -> DescriptionCheck:
             "with 'because' / 'so that') giving the motivation"
         )
     return DescriptionCheck(tuple(problems))
-
-
-def describe_plans(plans: Mapping[str, Plan]) -> str:
-    """A Markdown change description from each environment's plan: what changes where; a why to fill in."""
-    from tfkit.report.plan import render_markdown
-
-    changed = [name for name, plan in plans.items() if plan.has_changes]
-    where = ", ".join(changed) if changed else "no environment"
-    title = f"# Infrastructure change in {where}"
-    rows = ["| environment | add | change | destroy | replace |", "|---|---:|---:|---:|---:|"]
-    for name, plan in plans.items():
-        s = plan.summary()
-        rows.append(f"| {name} | {s.add} | {s.change} | {s.destroy} | {s.replace} |")
-    parts = [title, "", "## What changes", "", *rows, ""]
-    for name, plan in plans.items():
-        body = render_markdown(plan).replace("### Plan:", "Plan:", 1)
-        parts += [f"### {name}", "", body.strip(), ""]
-    parts += ["## Why", "", WHY_PLACEHOLDER, ""]
-    return "\n".join(parts)

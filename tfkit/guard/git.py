@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tfkit.guard.errors import GuardError
+from tfkit.errors import GuardError
 
 __all__ = [
     "BlobChange",

@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tfkit.errors import GuardError
 from tfkit.guard import git
 from tfkit.guard.baseline import Baseline
-from tfkit.guard.errors import GuardError
 from tfkit.guard.patterns import matches_any
 from tfkit.guard.tfrules import scan_terraform
 

@@ -17,7 +17,8 @@ entry points; ``tfkit.policy.waivers`` reads ``[[waivers]]``.
 
 from __future__ import annotations
 
-from tfkit.policy.api import Policy, PolicyContext, PolicyDefinitionError, SkipPolicy, Violation, policy
+from tfkit.errors import PolicyDefinitionError
+from tfkit.policy.api import Policy, PolicyContext, SkipPolicy, Violation, policy
 from tfkit.policy.evaluate import PolicyReport, PolicyResult, Status, evaluate
 from tfkit.policy.loader import ENTRY_POINT_GROUP, load_policies
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from tfkit.errors import TfkitError
+from tfkit.errors import PolicyDefinitionError
 from tfkit.findings import Severity
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Policy",
     "PolicyContext",
-    "PolicyDefinitionError",
     "ResourceSelector",
     "SkipPolicy",
     "Violation",
@@ -35,12 +34,6 @@ __all__ = [
 
 #: Which resource changes a per-resource policy sees: a type glob, several globs, or a predicate.
 ResourceSelector = str | Iterable[str] | Callable[["ResourceChange"], bool]
-
-
-class PolicyDefinitionError(TfkitError):
-    """A policy is declared wrongly (bad id, severity, duplicate id) or its file cannot be loaded."""
-
-    exit_code = 2
 
 
 class SkipPolicy(Exception):  # noqa: N818 - raised by a policy to say "not applicable", not an error

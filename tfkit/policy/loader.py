@@ -19,7 +19,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tfkit.policy.api import Policy, PolicyDefinitionError
+from tfkit.errors import PolicyDefinitionError
+from tfkit.policy.api import Policy
 
 if TYPE_CHECKING:
     from tfkit.project import Project

@@ -1,10 +1,68 @@
-"""Renderers of tfkit's results: data types never print themselves.
+"""Renderers of tfkit's results: data types never print themselves, and the core never imports these.
 
-A ``Report`` (one command over one or several environments) renders as text, JSON (versioned schema),
-JUnit XML, SARIF 2.1.0 or Markdown; ``write_reports`` writes several formats at once. Plans and gate
-results alone have their own renderers in ``tfkit.report.plan`` and ``tfkit.report.gate``.
+Organised by format, one module each: ``text``, ``markdown``, ``json``, ``junit``, ``sarif`` (plus
+``github``, which publishes the Markdown and annotations in GitHub Actions, and ``locations``, which finds
+where a resource is declared for SARIF and annotations). By format, not by subject, because what a
+module must get right is its format: Markdown's escaping and size budget, XML's allowed characters,
+SARIF's locations. A subject (a plan, a gate result, drift, a whole ``Report``) is shown in several
+formats, and what those must agree on (which changes are listed, in what order, in which words) is in
+``vocabulary``, once. The data rendered lives in the core (``tfkit.plan``, ``tfkit.gate``,
+``tfkit.drift``, ``tfkit.results``) and imports nothing from here.
+
+This module is the registry of the formats a ``Report`` renders in: ``render(report, fmt)`` looks the
+format up in ``RENDERERS`` and masks the result; ``write_reports`` writes several formats at once.
 """
 
-from tfkit.report.model import FORMATS, EnvironmentReport, Report, render, write_reports
+from __future__ import annotations
 
-__all__ = ["FORMATS", "EnvironmentReport", "Report", "render", "write_reports"]
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+
+from tfkit.errors import ConfigError
+from tfkit.fsutil import atomic_write
+from tfkit.redact import mask
+from tfkit.report.json import render_json
+from tfkit.report.junit import render_junit
+from tfkit.report.markdown import render_markdown
+from tfkit.report.sarif import render_sarif
+from tfkit.report.text import render_text
+from tfkit.results import Report
+
+__all__ = ["FORMATS", "RENDERERS", "render", "write_reports"]
+
+RENDERERS: Mapping[str, Callable[[Report], str]] = MappingProxyType(
+    {
+        "text": render_text,
+        "json": render_json,
+        "junit": render_junit,
+        "sarif": render_sarif,
+        "markdown": render_markdown,
+    }
+)
+"""Each report format and the function that renders a ``Report`` in it (unmasked)."""
+
+FORMATS: tuple[str, ...] = tuple(RENDERERS)
+"""The report formats, in the order ``--format`` lists them."""
+
+
+def render(report: Report, fmt: str) -> str:
+    """``report`` in one of ``FORMATS``, masked (no registered secret survives)."""
+    renderer = RENDERERS.get(fmt)
+    if renderer is None:
+        raise ConfigError(f"unknown report format '{fmt}'; use one of {', '.join(FORMATS)}")
+    return mask(renderer(report))
+
+
+def write_reports(report: Report, formats: Sequence[tuple[str, Path | None]]) -> dict[str, str]:
+    """Render ``report`` in each ``(format, path)``; write those with a path (atomically).
+
+    Returns ``{format: text}`` of every format rendered (each rendered once, however many paths).
+    """
+    rendered: dict[str, str] = {}
+    for fmt, path in formats:
+        if fmt not in rendered:
+            rendered[fmt] = render(report, fmt)
+        if path is not None:
+            atomic_write(Path(path), rendered[fmt])
+    return rendered

@@ -6,15 +6,16 @@ stdout (``::error file=...,line=...,title=...::message``), which GitHub shows on
 changed files. Messages are escaped as the workflow-command syntax requires.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: it would be shadowed by ``annotations()`` below, whose
+# name is this module's API; every annotation here is valid at run time.
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from tfkit.findings import Severity
+from tfkit.report import render
 from tfkit.report.locations import Location, locate
-from tfkit.report.model import EnvironmentReport, Report
+from tfkit.results import EnvironmentReport, Report
 
 __all__ = ["annotations", "in_github_actions", "publish", "write_step_summary"]
 
@@ -76,8 +77,6 @@ def annotations(report: Report) -> list[str]:
 
 def write_step_summary(report: Report, environ: Mapping[str, str] | None = None) -> Path | None:
     """Append the Markdown report to ``$GITHUB_STEP_SUMMARY``; returns the file, or None if unset."""
-    from tfkit.report.model import render
-
     target = (environ if environ is not None else os.environ).get("GITHUB_STEP_SUMMARY")
     if not target:
         return None

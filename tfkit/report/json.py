@@ -2,7 +2,8 @@
 
 ``report_version`` follows the schema: a new optional key keeps the major version, anything a
 reader could trip over (a removed or retyped key) bumps it. No attribute value is included: plans
-appear as their summary (addresses, actions, paths), findings as ids, addresses and messages.
+appear as their summary (``summary_json``: addresses, actions, paths), findings as ids, addresses and
+messages.
 """
 
 from __future__ import annotations
@@ -13,12 +14,82 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from tfkit.report.model import EnvironmentReport, Report
+from tfkit._version import __version__
+from tfkit.plan import Plan, ResourceChange
+from tfkit.report.text import verdict_line
+from tfkit.report.vocabulary import changed_outputs, listed_changes, summary_line
+from tfkit.results import EnvironmentReport, Report
 
-__all__ = ["REPORT_VERSION", "render_json", "report_document", "report_schema", "validate_report"]
+__all__ = [
+    "REPORT_VERSION",
+    "render_json",
+    "report_document",
+    "report_schema",
+    "summary_json",
+    "validate_report",
+]
 
 REPORT_VERSION = "1.0"
 """The version of the report document's shape (``major.minor``)."""
+
+
+def summary_json(plan: Plan) -> dict[str, Any]:
+    """A machine-readable summary (JSON-ready builtins): versions, counts, changes, drift and outputs."""
+    summary = plan.summary()
+    return {
+        "format_version": plan.format_version,
+        "terraform_version": plan.terraform_version,
+        "timestamp": plan.timestamp,
+        "applyable": plan.applyable,
+        "complete": plan.complete,
+        "errored": plan.errored,
+        "has_changes": plan.has_changes,
+        "empty_reason": plan.empty_reason.value if plan.empty_reason else None,
+        "summary": {
+            "add": summary.add,
+            "change": summary.change,
+            "destroy": summary.destroy,
+            "replace": summary.replace,
+            "import": summary.import_,
+            "forget": summary.forget,
+            "move": summary.move,
+            "read": summary.read,
+            "noop": summary.noop,
+        },
+        "line": summary_line(summary),
+        "resource_changes": [_change_json(rc) for rc in listed_changes(plan)],
+        "drift": [{"address": rc.address, "action": rc.change.action.value} for rc in plan.drift],
+        "deferred": [
+            {
+                "address": d.resource_change.address,
+                "action": d.resource_change.action.value,
+                "reason": d.reason,
+            }
+            for d in plan.deferred_changes
+        ],
+        "outputs": [
+            {"name": name, "action": action.value, "sensitive": sensitive}
+            for name, action, sensitive in changed_outputs(plan)
+        ],
+    }
+
+
+def _change_json(rc: ResourceChange) -> dict[str, Any]:
+    """One listed change, without values."""
+    return {
+        "address": rc.address,
+        "action": rc.change.action.value,
+        "module_address": rc.module_address,
+        "mode": rc.mode,
+        "type": rc.type,
+        "name": rc.name,
+        "index": rc.index,
+        "deposed": rc.deposed,
+        "action_reason": rc.action_reason,
+        "previous_address": rc.previous_address,
+        "importing": rc.change.importing is not None,
+        "replace_paths": [list(path) for path in rc.change.replace_paths],
+    }
 
 
 def _finding(finding: Any) -> dict[str, Any]:
@@ -54,8 +125,6 @@ def _gate(entry: EnvironmentReport) -> dict[str, Any] | None:
     result = entry.gate
     if result is None:
         return None
-    from tfkit.report.gate import verdict_line
-
     return {
         "passed": result.passed,
         "verdict": verdict_line(result),
@@ -81,8 +150,6 @@ def _drift(entry: EnvironmentReport) -> dict[str, Any] | None:
 
 
 def _environment(entry: EnvironmentReport) -> dict[str, Any]:
-    from tfkit.report.plan import summary_json
-
     return {
         "environment": entry.environment,
         "operation": entry.operation,
@@ -100,8 +167,6 @@ def _environment(entry: EnvironmentReport) -> dict[str, Any]:
 
 def report_document(report: Report) -> dict[str, Any]:
     """The report as JSON-ready builtins, following ``report.schema.json``."""
-    from tfkit import __version__
-
     return {
         "report_version": REPORT_VERSION,
         "tfkit_version": __version__,
@@ -122,7 +187,8 @@ def render_json(report: Report) -> str:
 def report_schema() -> dict[str, Any]:
     """The JSON Schema of the report document, shipped in the package."""
     text = resources.files("tfkit").joinpath("schemas", "report.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def validate_report(document: Any) -> list[str]:

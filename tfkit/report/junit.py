@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from tfkit.findings import Finding
-from tfkit.report.model import EnvironmentReport, Report
+from tfkit.results import EnvironmentReport, Report
 
 __all__ = ["render_junit"]
 

@@ -1,44 +1,222 @@
-"""The Markdown report for a pull-request comment or a CI step summary, under 65,000 characters.
+"""Everything tfkit writes as Markdown: a plan, a whole ``Report``, and a change description.
 
-A per-environment summary table comes first (outcome, counts, gate verdict, drift), then each
-environment's details folded in ``<details>``: failing findings, drift, and the plan itself
-(``tfkit.report.plan.render_markdown`` with its share of the budget). What does not fit is left out
-with a line saying how much, so the comment is never refused for its size (GitHub's limit is 65,536).
+For a pull-request comment or a CI step summary, under 65,000 characters (GitHub refuses comments over
+65,536). A plan's long sections are folded with ``<details>`` and cut from the end when the budget runs
+out; a report has a per-environment summary table first, then each environment's details folded
+(failing findings, drift, and the plan with its share of the budget). Whatever is left out is counted
+in a line saying so, so a comment is never refused for its size. ``describe_plans`` writes the change
+description ``tfkit describe`` proposes (what changes where, and a why to fill in).
 """
 
 from __future__ import annotations
 
-from tfkit.report.model import EnvironmentReport, Report
-from tfkit.report.plan import DEFAULT_MARKDOWN_BUDGET
-from tfkit.report.plan import render_markdown as render_plan_markdown
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_MARKDOWN_BUDGET", "render_markdown"]
+from tfkit.guard.description import WHY_PLACEHOLDER
+from tfkit.plan import Plan, ResourceChange
+from tfkit.redact import MASK
+from tfkit.report.vocabulary import (
+    DRIFT,
+    SYMBOL,
+    TITLE,
+    change_notes,
+    changed_outputs,
+    changed_paths,
+    empty_text,
+    grouped,
+    listed_changes,
+    one_line,
+    summary_line,
+)
+from tfkit.results import EnvironmentReport, Report
 
+__all__ = ["DEFAULT_MARKDOWN_BUDGET", "describe_plans", "render_markdown", "render_plan_markdown"]
+
+DEFAULT_MARKDOWN_BUDGET = 65000
+"""GitHub refuses comments over 65,536 characters; stay under it with some room."""
+
+_OPEN_SECTION_ITEMS = 10
 _ICON = {"ok": "✅", "passed": "✅", "failed": "❌", "drift": "⚠️", "error": "💥"}
 _MIN_PLAN_BUDGET = 400
 
 
-def _cell(text: str) -> str:
-    """Text safe inside a table cell: one line, no pipe, no HTML."""
-    text = text.replace("\r", " ").replace("\n", " ")
-    for char, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
-        text = text.replace(char, escaped)
-    return text
+# ------------------------------------------------------------------------------------------- escaping
 
 
 def _code(text: str) -> str:
-    """A code span that survives backticks and newlines in ``text`` (HTML is literal inside it)."""
-    text = text.replace("\r", " ").replace("\n", " ")
-    longest = run = 0
-    for char in text:
-        run = run + 1 if char == "`" else 0
-        longest = max(longest, run)
-    fence = "`" * (longest + 1)
+    """A Markdown code span that survives backticks, HTML and newlines in ``text``."""
+    text = one_line(text)
+    fence = "`" * (_longest_backtick_run(text) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _row(entry: EnvironmentReport) -> str:
+def _longest_backtick_run(text: str) -> int:
+    """The length of the longest run of backticks in ``text``."""
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    return longest
+
+
+def _md_text(text: str) -> str:
+    """Plain text that Markdown and HTML render literally."""
+    text = one_line(text)
+    for char, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        text = text.replace(char, escaped)
+    for char in "\\`*_[]|#":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+# ----------------------------------------------------------------------------------------------- plan
+
+
+@dataclass
+class _Section:
+    """One foldable part of the Markdown: a title line and its list items."""
+
+    title: str
+    items: list[str]
+    open: bool = False
+    shown: int = field(default=0)
+
+    def render(self, count: int) -> str:
+        """The section with its first ``count`` items, saying how many it leaves out."""
+        attr = " open" if self.open else ""
+        body = "".join(f"- {item}\n" for item in self.items[:count])
+        left = len(self.items) - count
+        note = f"- _… and {left} more not listed, to stay under the comment size budget_\n" if left else ""
+        return f"<details{attr}><summary>{self.title}</summary>\n\n{body}{note}\n</details>\n\n"
+
+
+def render_plan_markdown(plan: Plan, budget: int = DEFAULT_MARKDOWN_BUDGET) -> str:
+    """Markdown for a pull-request comment, at most ``budget`` characters.
+
+    Long sections are folded with ``<details>``. When the whole would exceed the budget, entries are cut
+    from the end of the first section that does not fit on (keeping plan order), and whole sections are
+    dropped if even their headings do not fit; every cut says how many entries it leaves out.
+    """
+    head, sections, tail = _markdown_head(plan), _markdown_sections(plan), _markdown_tail(plan)
+    dropped = 0
+    while sections and _markdown_size(head, sections, tail, dropped) > budget:
+        dropped += len(sections.pop().items)
+    room = budget - _markdown_size(head, sections, tail, dropped)
+    for section in sections:
+        for item in section.items:
+            cost = len(item) + 3
+            if cost > room:
+                break
+            room -= cost
+            section.shown += 1
+        if section.shown < len(section.items):
+            room = -1  # keep plan order: once one section is cut, later ones list nothing more
+    text = head + "".join(s.render(s.shown) for s in sections) + _dropped_note(dropped) + tail
+    if len(text) > budget:  # a budget too small even for the title: no HTML is open at this point
+        marker = "\n_… truncated to the comment size budget_\n"
+        text = (text[: max(0, budget - len(marker))] + marker)[:budget]
+    return text
+
+
+def _markdown_size(head: str, sections: list[_Section], tail: str, dropped: int) -> int:
+    """The size of the Markdown with every section's heading but none of its entries."""
+    return len(head) + len(tail) + sum(len(s.render(0)) for s in sections) + len(_dropped_note(dropped))
+
+
+def _dropped_note(dropped: int) -> str:
+    """What whole sections the budget left out."""
+    return (
+        f"_… {dropped} more entries not listed, to stay under the comment size budget_\n\n" if dropped else ""
+    )
+
+
+def _markdown_head(plan: Plan) -> str:
+    """Title, the counts table and warnings."""
+    summary = plan.summary()
+    changes = listed_changes(plan)
+    title = summary_line(summary) if changes else empty_text(plan)
+    lines = [f"### {_md_text(title)}", ""]
+    version = plan.terraform_version or "(unknown version)"
+    lines += [f"Terraform {_md_text(version)}, plan format {_md_text(plan.format_version or '')}", ""]
+    if changes:
+        names = ("add", "change", "destroy", "replace", "import", "move", "forget", "read")
+        values = (
+            summary.add,
+            summary.change,
+            summary.destroy,
+            summary.replace,
+            summary.import_,
+            summary.move,
+            summary.forget,
+            summary.read,
+        )
+        lines += ["| " + " | ".join(names) + " |", "|" + "---:|" * len(names), _counts_row(values), ""]
+    if plan.errored:
+        lines += ["> [!CAUTION]", "> The plan is errored: Terraform reported an error while planning.", ""]
+    destroyed = summary.destroy
+    if destroyed:
+        lines += [
+            "> [!WARNING]",
+            f"> {destroyed} object(s) will be destroyed ({summary.replace} replaced).",
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _counts_row(values: Sequence[int]) -> str:
+    """A table row of counts."""
+    return "| " + " | ".join(str(v) for v in values) + " |"
+
+
+def _markdown_sections(plan: Plan) -> list[_Section]:
+    """Drift, then one section per module and action, then deferred changes and outputs."""
+    sections = []
+    if plan.drift:
+        items = [
+            f"{_code(rc.address)} {DRIFT.get(rc.change.action, rc.change.action.value)}" for rc in plan.drift
+        ]
+        sections.append(_Section(f"Changed outside of Terraform ({len(items)})", items))
+    for module, actions in grouped(listed_changes(plan)).items():
+        where = f" in {_md_text(module)}" if module else ""
+        for action, changes in actions.items():
+            items = [_markdown_item(rc) for rc in changes]
+            title = f"<code>{SYMBOL[action]}</code> {TITLE[action].capitalize()}{where} ({len(items)})"
+            sections.append(_Section(title, items, open=len(items) <= _OPEN_SECTION_ITEMS))
+    if plan.deferred_changes:
+        items = [f"{_code(d.resource_change.address)} ({_md_text(d.reason)})" for d in plan.deferred_changes]
+        sections.append(_Section(f"Deferred to a later plan ({len(items)})", items))
+    outputs = changed_outputs(plan)
+    if outputs:
+        items = [
+            f"{_code(name)} {action.value}{f' {MASK}' if sensitive else ''}"
+            for name, action, sensitive in outputs
+        ]
+        sections.append(_Section(f"Changes to outputs ({len(items)})", items))
+    return sections
+
+
+def _markdown_item(rc: ResourceChange) -> str:
+    """One change as a list item: the address in code, then notes and changed paths."""
+    notes = [_md_text(note) for note in change_notes(rc)]
+    paths = changed_paths(rc)
+    if paths:
+        notes.append(f"changes {_code(paths)}")
+    return f"{_code(rc.address)} — {'; '.join(notes)}" if notes else _code(rc.address)
+
+
+def _markdown_tail(plan: Plan) -> str:
+    """A closing line pointing at the full output."""
+    noops = len(plan.noops) - sum(1 for rc in plan.noops if rc.is_moved or rc.change.importing is not None)
+    unchanged = f"{noops} unchanged object(s) not listed. " if noops else ""
+    return f"<sub>{unchanged}Generated by tfkit.</sub>\n"
+
+
+# --------------------------------------------------------------------------------------------- report
+
+
+def _environment_row(entry: EnvironmentReport) -> str:
     summary = entry.plan.summary() if entry.plan is not None else None
     counts = [str(summary.add), str(summary.change), str(summary.destroy)] if summary else ["", "", ""]
     if entry.gate is None:
@@ -48,25 +226,25 @@ def _row(entry: EnvironmentReport) -> str:
     drift = ""
     if entry.drift is not None:
         drift = f"{len(entry.drift.addresses)} resource(s)" if entry.drift.has_drift else "none"
-    cells = [f"{_ICON[entry.outcome]} {_cell(entry.environment)}", entry.outcome, *counts, gate, drift]
+    cells = [f"{_ICON[entry.outcome]} {_md_text(entry.environment)}", entry.outcome, *counts, gate, drift]
     return "| " + " | ".join(cells) + " |"
 
 
 def _head(report: Report) -> str:
     verdict = "passed" if report.passed else f"FAILED (exit {report.exit_code})"
     lines = [
-        f"## tfkit {_cell(report.command)}: {verdict}",
+        f"## tfkit {_md_text(report.command)}: {verdict}",
         "",
         "| environment | outcome | add | change | destroy | gate | drift |",
         "|---|---|---:|---:|---:|---|---|",
-        *(_row(e) for e in report.environments),
+        *(_environment_row(e) for e in report.environments),
         "",
     ]
     for entry in report.environments:
         if entry.error is not None:
-            lines.append(f"- **{_cell(entry.environment)}**: {_code(entry.error)}")
+            lines.append(f"- **{_md_text(entry.environment)}**: {_code(entry.error)}")
         if entry.drift is not None and entry.drift.fix:
-            lines.append(f"- **{_cell(entry.environment)}**: drift; to return, run `{entry.drift.fix}`")
+            lines.append(f"- **{_md_text(entry.environment)}**: drift; to return, run `{entry.drift.fix}`")
     return "\n".join(lines).rstrip("\n") + "\n\n"
 
 
@@ -76,14 +254,14 @@ def _items(entry: EnvironmentReport) -> list[str]:
     if entry.gate is not None:
         for finding in entry.gate.failures:
             items.append(f"❌ {_code(finding.one_line())}")
-        items += [f"❌ gate error: {_cell(e)}" for e in entry.gate.errors]
+        items += [f"❌ gate error: {_md_text(e)}" for e in entry.gate.errors]
         for finding in entry.gate.findings:
             if not finding.passed and not finding.blocking:
                 items.append(f"ℹ️ {_code(finding.one_line())}")
     if entry.drift is not None:
         items += [f"⚠️ changed outside Terraform: {_code(i.one_line())}" for i in entry.drift.outside]
         items += [f"⚠️ to return: {_code(i.one_line())}" for i in entry.drift.to_return]
-    items += [f"warning: {_cell(w)}" for w in entry.warnings]
+    items += [f"warning: {_md_text(w)}" for w in entry.warnings]
     return items
 
 
@@ -104,7 +282,7 @@ def _fit(items: list[str], budget: int) -> str:
 
 def _details(entry: EnvironmentReport, budget: int) -> str:
     """One environment's folded details in at most ``budget`` characters."""
-    title = f"<details><summary><b>{_cell(entry.environment)}</b>: {entry.outcome}</summary>\n\n"
+    title = f"<details><summary><b>{_md_text(entry.environment)}</b>: {entry.outcome}</summary>\n\n"
     close = "\n</details>\n\n"
     room = budget - len(title) - len(close)
     if room <= 0:
@@ -140,3 +318,23 @@ def render_markdown(report: Report, budget: int = DEFAULT_MARKDOWN_BUDGET) -> st
         room -= len(block)
         parts.append(block)
     return head + "".join(parts) + tail
+
+
+# ------------------------------------------------------------------------------------ change description
+
+
+def describe_plans(plans: Mapping[str, Plan]) -> str:
+    """A Markdown change description from each environment's plan: what changes where; a why to fill in."""
+    changed = [name for name, plan in plans.items() if plan.has_changes]
+    where = ", ".join(changed) if changed else "no environment"
+    title = f"# Infrastructure change in {where}"
+    rows = ["| environment | add | change | destroy | replace |", "|---|---:|---:|---:|---:|"]
+    for name, plan in plans.items():
+        s = plan.summary()
+        rows.append(f"| {name} | {s.add} | {s.change} | {s.destroy} | {s.replace} |")
+    parts = [title, "", "## What changes", "", *rows, ""]
+    for name, plan in plans.items():
+        body = render_plan_markdown(plan).replace("### Plan:", "Plan:", 1)
+        parts += [f"### {name}", "", body.strip(), ""]
+    parts += ["## Why", "", WHY_PLACEHOLDER, ""]
+    return "\n".join(parts)

@@ -14,9 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tfkit._version import __version__
 from tfkit.findings import Finding, Severity
 from tfkit.report.locations import Location, locate
-from tfkit.report.model import EnvironmentReport, Report
+from tfkit.results import EnvironmentReport, Report
 
 __all__ = ["DRIFT_RULE", "SARIF_SCHEMA", "SARIF_VERSION", "render_sarif", "sarif_document"]
 
@@ -123,8 +124,6 @@ def _rule(finding: Finding) -> dict[str, Any]:
 
 def sarif_document(report: Report) -> dict[str, Any]:
     """The SARIF 2.1.0 log of ``report``: one run, rules for every check seen, results for failures."""
-    from tfkit import __version__
-
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
     for entry in report.environments:

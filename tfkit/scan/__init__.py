@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tfkit.scan.errors import ScanConfigError, ScanError
+from tfkit.errors import ScanConfigError, ScanError
 from tfkit.scan.report import ScanReport
 from tfkit.scan.settings import CheckovSettings, load_settings
 

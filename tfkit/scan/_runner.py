@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tfkit.errors import ScanError
 from tfkit.scan.cache import ResultCache
-from tfkit.scan.errors import ScanError
 from tfkit.scan.settings import CheckovSettings
 
 __all__ = ["CheckovRun", "Executable", "executable", "parse_report", "run_checkov", "version"]

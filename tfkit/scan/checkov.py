@@ -35,11 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tfkit.errors import ScanConfigError
 from tfkit.findings import Finding, Severity
 from tfkit.scan._runner import Executable, executable, run_checkov, version
 from tfkit.scan.cache import ResultCache
 from tfkit.scan.deleted import deleted_findings
-from tfkit.scan.errors import ScanConfigError
 from tfkit.scan.report import ScanReport
 from tfkit.scan.settings import CheckovSettings, find_checkov
 from tfkit.scan.units import PROVIDERS, Unit, build_reduced_plan, components, parse_units, plan_document

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tfkit.config import CheckovConfig
+from tfkit.errors import ScanConfigError
 from tfkit.findings import Severity
-from tfkit.scan.errors import ScanConfigError
 
 if TYPE_CHECKING:
     from tfkit.project import Project

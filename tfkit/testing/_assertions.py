@@ -225,7 +225,7 @@ class ResourceAssertion:
             actual = _after_at(self.rc, path)
             if got.is_sensitive:
                 if not _subset(value, actual):
-                    problems.append(f"      {path}: (sensitive) does not match the expected value")
+                    problems.append(f"      {path}: {SENSITIVE_TEXT} does not match the expected value")
                 continue
             if got.is_absent and value is not None:
                 problems.append(f"      {path}: expected {_show(value)}, but it is absent")

@@ -25,14 +25,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tfkit.errors import TfkitError
+from tfkit.errors import ReplayError, TfkitError
 from tfkit.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from tfkit.plan import Plan
     from tfkit.project import Environment, Project
 
-__all__ = ["Planner", "ReplayError", "module_root", "plan_module"]
+__all__ = ["Planner", "module_root", "plan_module"]
 
 MODES = ("record", "replay")
 #: Never copied: local state (and its backups, workspaces and lock), Terraform's working data, plans, tfkit's
@@ -58,12 +58,6 @@ def _is_local(name: str) -> bool:
 def _ignore_local(directory: str, names: list[str]) -> set[str]:
     """``shutil.copytree``'s ignore: the local data among ``names``."""
     return {name for name in names if _is_local(name)}
-
-
-class ReplayError(TfkitError):
-    """Replay mode found no recording for a plan (record it with ``--tfkit-replay record``)."""
-
-    exit_code = 2
 
 
 def _digest(data: Any) -> str:

@@ -1,13 +1,13 @@
-"""The data every report renders: one ``Report`` of one command over one or several environments.
+"""What one command produced over its environments: a ``Report`` of ``EnvironmentReport``\\ s.
 
-A ``Report`` holds, per environment, what the command produced (a plan, a gate result, a drift
-result, apply or status details, an error) and nothing rendered: the renderers in this package turn
-it into text, JSON, JUnit, SARIF or Markdown. ``write_reports`` writes several formats at once.
+Plain data, rendered by nobody here: ``tfkit.report`` turns a ``Report`` into text, JSON, JUnit, SARIF
+or Markdown. It lives in the core (not in ``tfkit.report``) because the core builds it: ``tfkit.multi``
+returns one from its workers, and the core never imports the renderers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,10 +18,7 @@ if TYPE_CHECKING:
     from tfkit.gate import GateResult
     from tfkit.plan import Plan
 
-__all__ = ["FORMATS", "EnvironmentReport", "Report", "render", "write_reports"]
-
-#: The report formats, in the order ``--format`` lists them.
-FORMATS: tuple[str, ...] = ("text", "json", "junit", "sarif", "markdown")
+__all__ = ["EnvironmentReport", "Report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,43 +91,3 @@ class Report:
         """A report of one environment (``parts`` are ``EnvironmentReport`` fields)."""
         entry = EnvironmentReport(environment or "(plan)", parts.pop("operation", command), **parts)
         return cls(command, (entry,), root=root)
-
-
-def _renderers() -> Mapping[str, Callable[[Report], str]]:
-    from tfkit.report import json as json_report
-    from tfkit.report import junit, markdown, sarif, text
-
-    return {
-        "text": text.render_text,
-        "json": json_report.render_json,
-        "junit": junit.render_junit,
-        "sarif": sarif.render_sarif,
-        "markdown": markdown.render_markdown,
-    }
-
-
-def render(report: Report, fmt: str) -> str:
-    """``report`` in one of ``FORMATS``, masked (no registered secret survives)."""
-    from tfkit.errors import ConfigError
-    from tfkit.redact import mask
-
-    renderers = _renderers()
-    if fmt not in renderers:
-        raise ConfigError(f"unknown report format '{fmt}'; use one of {', '.join(FORMATS)}")
-    return mask(renderers[fmt](report))
-
-
-def write_reports(report: Report, formats: Sequence[tuple[str, Path | None]]) -> dict[str, str]:
-    """Render ``report`` in each ``(format, path)``; write those with a path (atomically).
-
-    Returns ``{format: text}`` of every format rendered (each rendered once, however many paths).
-    """
-    from tfkit.fsutil import atomic_write
-
-    rendered: dict[str, str] = {}
-    for fmt, path in formats:
-        if fmt not in rendered:
-            rendered[fmt] = render(report, fmt)
-        if path is not None:
-            atomic_write(Path(path), rendered[fmt])
-    return rendered
