@@ -20,12 +20,14 @@ name what went wrong; ``str(error)`` is one line that says what is wrong and how
     ├── RunInterruptedError          130 the run was interrupted (Ctrl-C)
     ├── ApplyRefusedError              2  apply needs confirmation and none can be given
     ├── GateFailedError                1  the plan failed the gate; it was not applied
+    ├── ApplyFailedError               1  an apply failed part-way (with the rollback that followed)
     ├── SnapshotError                  2  a snapshot is missing, tampered with, or cannot be read
     ├── LockHeldError                  3  another run holds tfkit's lock on the environment
     └── RefusedError                   4  refused by a rule of the repository
         ├── ProtectedEnvironmentError     a protected environment refuses a destructive operation
         ├── UnstableEnvironmentError      the environment is unstable after a failed apply
-        └── PromotionError                a module change has not passed the previous environment
+        ├── PromotionError                a module change has not passed the previous environment
+        └── LineageMismatchError          the state is not the one a snapshot was taken from
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 __all__ = [
+    "ApplyFailedError",
     "ApplyRefusedError",
     "ConfigError",
     "Diagnostic",
     "EngineNotFoundError",
     "EnvironmentNotFoundError",
     "GateFailedError",
+    "LineageMismatchError",
     "LockHeldError",
     "MissingVariableError",
     "PlanError",
@@ -263,3 +267,18 @@ class UnstableEnvironmentError(RefusedError):
 
 class PromotionError(RefusedError):
     """A shared module would reach an environment before the previous one applied it."""
+
+
+class LineageMismatchError(RefusedError):
+    """The environment's state is not the one the snapshot was taken from."""
+
+
+class ApplyFailedError(TfkitError):
+    """An apply failed part-way; carries the cause and the rollback that followed (a ``RollbackOutcome``)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, cause: TerraformError, rollback: object | None) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.rollback = rollback
