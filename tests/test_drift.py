@@ -8,10 +8,12 @@ way ``terraform state rm`` or ``terraform state push`` would change it: a resour
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from testsupport import TEST_SECRET, run_tfkit
+from testsupport import TEST_SECRET, copy_example, run_tfkit
 
 from tfkit import Project, workflow
 from tfkit.drift import drift
@@ -45,13 +47,24 @@ def _rename_vpc(document: dict) -> None:
             resource["instances"][0]["attributes"]["input"]["value"]["name"] = "renamed-by-hand"
 
 
+@pytest.fixture(scope="module")
+def applied_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The example repository with dev applied (and so snapshotted) for real, once for this module."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("TF_VAR_db_password", "TFKIT_ENGINE", "TFKIT_BINARY"):
+            patch.delenv(name, raising=False)
+        repo = copy_example(tmp_path_factory.mktemp("drift-template") / "repo")
+        env = Project.load(repo).environment("dev")
+        outcome = workflow.apply(env, auto_approve=True, options=RunOptions(gate=False))
+        assert outcome.applied and outcome.snapshot
+        yield repo
+
+
 @pytest.fixture
-def applied(example_repo: Path) -> Path:
-    """The example repository with dev applied (and so snapshotted) for real."""
-    env = Project.load(example_repo).environment("dev")
-    outcome = workflow.apply(env, auto_approve=True, options=RunOptions(gate=False))
-    assert outcome.applied and outcome.snapshot
-    return example_repo
+def applied(applied_template: Path, example_repo: Path) -> Path:
+    """A private copy of the applied template (its state, snapshot and ledger included)."""
+    shutil.rmtree(example_repo)
+    return Path(shutil.copytree(applied_template, example_repo, symlinks=True))
 
 
 @pytest.mark.slow

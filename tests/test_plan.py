@@ -1277,3 +1277,85 @@ def test_plain_loading_does_not_import_the_schema_validator() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------------ comparing planned values
+
+
+def _one_resource_plan(
+    after: Any, unknown: Any, actions: list[str] | None = None, sensitive: Any = None
+) -> Plan:
+    change = {"actions": actions or ["create"], "after": after, "after_unknown": unknown}
+    if sensitive is not None:
+        change["after_sensitive"] = sensitive
+    rc = {"address": "a.b", "mode": "managed", "type": "a", "name": "b", "change": change}
+    return load_plan(json.dumps({"format_version": "1.2", "resource_changes": [rc]}))
+
+
+def test_compare_planned_values_ignores_unknowns_and_sensitive_values() -> None:
+    recorded = _one_resource_plan(
+        {"x": 1, "ids": [None], "pw": "REDACTED"}, {"ids": [True], "id": True}, sensitive={"pw": True}
+    )
+    same = _one_resource_plan({"x": 1, "ids": ["i-1"], "id": "z", "pw": "other"}, {}, sensitive={"pw": True})
+    assert same.compare_planned_values(recorded) == ()
+    (diff,) = _one_resource_plan({"x": 2, "ids": ["i-1"]}, {"x": False}).compare_planned_values(recorded)
+    assert (diff.address, diff.kind, diff.paths) == ("a.b", "changed", ("x",))
+    assert diff.one_line() == "~ a.b (changed): x"
+    (gone,) = _one_resource_plan({}, {}, ["delete"]).compare_planned_values(recorded)
+    assert (gone.kind, gone.one_line()) == ("missing", "- a.b (missing)")
+    (new,) = recorded.compare_planned_values(_one_resource_plan(None, {}, ["delete"]))
+    assert new.kind == "extra"
+
+
+def test_compare_planned_values_names_paths_as_attribute_changes_do() -> None:
+    recorded = _one_resource_plan({"rules": [{"port": 22}], "tags": {"a.b": "x"}}, {})
+    now = _one_resource_plan({"rules": [{"port": 443}], "tags": {"a.b": "y"}}, {})
+    (diff,) = now.compare_planned_values(recorded)
+    assert diff.paths == ("rules[0].port", 'tags["a.b"]')
+
+
+def test_compare_planned_values_on_recorded_real_plans() -> None:
+    recorded = REPO / "tests" / "fixtures" / "recorded"
+    create = load_plan(recorded / "staging-create.json")
+    v2 = load_plan(recorded / "staging-v2.json")
+    (diff,) = v2.compare_planned_values(create)
+    assert (diff.address, diff.kind, diff.paths) == (
+        "module.service.terraform_data.primary",
+        "changed",
+        ("input.role",),
+    )
+    assert load_plan(recorded / "staging-noop.json").compare_planned_values(create) == ()
+
+
+# ------------------------------------------------------------------ caches stay out of the JSON
+
+
+def test_encoding_a_plan_writes_only_terraforms_keys() -> None:
+    data = (REPO / "tests" / "fixtures" / "recorded" / "staging-v2.json").read_bytes()
+    plan = load_plan(data)
+    for rc in plan.resource_changes:  # fill every cache: actions, decoded values, derived answers
+        assert rc.change.action in Action
+        rc.change.attribute_changes()
+    plan.by_type("terraform_data")
+    plan.derived("mine", lambda p: len(p.resource_changes))
+    assert plan.summary() is not None and plan.raw == data
+    encoded = msgspec.json.encode(plan, enc_hook=dict)  # the read-only mappings encode as objects
+    assert b"(tfkit" not in encoded and b'"action"' not in encoded and b'"raw"' not in encoded
+    document = json.loads(encoded)
+    change = document["resource_changes"][0]["change"]
+    assert set(change) <= {
+        "actions",
+        "before",
+        "after",
+        "after_unknown",
+        "before_sensitive",
+        "after_sensitive",
+        "replace_paths",
+        "importing",
+        "generated_config",
+    }
+    again = load_plan(encoded)
+    assert [rc.change.after for rc in again.resource_changes] == [
+        rc.change.after for rc in plan.resource_changes
+    ]
+    assert again.summary() == plan.summary()

@@ -14,7 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tfkit.errors import SnapshotError
-from tfkit.snapshots import LocalSnapshotStore, SnapshotManifest, new_snapshot_id
+from tfkit.snapshots import LocalSnapshotStore, SnapshotManifest, SnapshotWarning, new_snapshot_id
 
 
 def manifest(env: str = "staging", **extra: object) -> SnapshotManifest:
@@ -127,3 +127,64 @@ def test_a_killed_write_never_leaves_a_half_written_snapshot(tmp_path: Path) -> 
     assert leftovers, "the kills landed mid-write at least once"
     store.prune("staging", 100)
     assert not list((tmp_path / "staging").glob(".tmp-*"))
+
+
+def test_a_manifest_field_from_a_newer_tfkit_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    import json
+
+    store = LocalSnapshotStore(tmp_path)
+    saved = store.save(manifest(), FILES)
+    path = saved.path / "manifest.json"
+    document = json.loads(path.read_bytes())
+    path.write_text(json.dumps({**document, "signed_by": "a newer tfkit", "retention_class": 3}))
+    with pytest.warns(SnapshotWarning, match="ignoring field\\(s\\) retention_class, signed_by"):
+        again = store.get(saved.id)
+    assert again.manifest == saved.manifest
+    again.verify()  # the manifest is not a digested file: the snapshot is intact
+    path.write_text("[]")
+    with pytest.raises(SnapshotError, match="corrupted snapshot manifest"):
+        store.get(saved.id)
+
+
+def test_a_ledger_entry_from_a_newer_tfkit_is_read_with_a_warning(tmp_path: Path) -> None:
+    import json
+
+    from tfkit.ledger import Ledger, Override
+
+    ledger = Ledger(tmp_path)
+    entry = ledger.record(
+        "dev",
+        kind="apply",
+        snapshot="s1",
+        modules={"modules/a": "d1"},
+        git_commit=None,
+        overrides=[Override("allow-unstable", "INC-1")],
+    )
+    path = tmp_path / "ledger" / "dev" / "s1.json"
+    document = json.loads(path.read_text())
+    document["approved_by"] = "someone"
+    document["overrides"][0]["ticket"] = "INC-1"
+    path.write_text(json.dumps(document))
+    health = tmp_path / "health" / "dev.json"
+    ledger.set_health("dev", stable=False, reason="apply failed")
+    health.write_text(json.dumps({**json.loads(health.read_text()), "runner": "ci-7"}))
+    with pytest.warns(SnapshotWarning) as caught:
+        assert ledger.last("dev") == entry
+    shown = " ".join(str(w.message) for w in caught)
+    assert "ignoring field(s) approved_by" in shown and "ignoring field(s) ticket" in shown
+    with pytest.warns(SnapshotWarning, match="runner"):
+        assert not ledger.health("dev").stable
+    path.write_text('{"id": "s1"}')
+    with pytest.raises(SnapshotError, match="corrupted ledger entry"):
+        ledger.entries("dev")
+
+
+def test_one_digest_keeps_path_and_content_apart(tmp_path: Path) -> None:
+    from tfkit.bundle import directory_digest, files_digest
+
+    assert files_digest({"ab": b"c"}) != files_digest({"a": b"bc"})
+    assert files_digest({"a": b"x", "b": b"y"}) == files_digest({"b": b"y", "a": b"x"})
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.tf").write_bytes(b"x")
+    (tmp_path / "m" / "terraform.tfstate").write_bytes(b"state is not configuration")
+    assert directory_digest(tmp_path / "m") == files_digest({"main.tf": b"x"})

@@ -1,16 +1,29 @@
-"""Gated apply, snapshots, rollback, promotion order and health, with real Terraform."""
+"""Gated apply, snapshots, rollback, promotion order and health.
+
+The workflow's decisions are tested through the engine seam: ``RecordedTerraform`` serves plans
+recorded from real runs of the example repository (``tests/recorded.py``), so each test takes
+milliseconds and still decides on real Terraform plans. A few end-to-end journeys run real Terraform
+on both engines, each on a copy of one template in which dev and staging were applied once.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from testsupport import TEST_SECRET
+from recorded import RecordedTerraform, change_service_module
+from testsupport import TEST_SECRET, copy_example
 
+from tfkit.bundle import files_digest
 from tfkit.errors import (
+    ApplyFailedError,
     ApplyRefusedError,
+    ConfigError,
+    GateFailedError,
+    LineageMismatchError,
     PromotionError,
     SnapshotError,
     TerraformError,
@@ -18,22 +31,260 @@ from tfkit.errors import (
 )
 from tfkit.ledger import Ledger
 from tfkit.project import Project
-from tfkit.workflow import (
-    ApplyFailedError,
-    LineageMismatchError,
-    RunOptions,
-    Session,
-    apply,
-    compare_planned_values,
-    promote,
-    rollback,
-    snapshot_store,
-    status,
-)
+from tfkit.workflow import RunOptions, Session, apply, promote, rollback, snapshot_store, status
 
-pytestmark = pytest.mark.slow
+MODULES = {"modules/access", "modules/network", "modules/service"}
 
-NO_GATE = RunOptions(gate=False)
+
+@pytest.fixture
+def world() -> RecordedTerraform:
+    """The recorded Terraform the test's sessions share (queued plans, fake states)."""
+    return RecordedTerraform()
+
+
+@pytest.fixture
+def project(example_repo: Path) -> Project:
+    """A private copy of the example repository (nothing applied)."""
+    return Project.load(example_repo)
+
+
+def seam(world: RecordedTerraform, *, gate: bool = False) -> RunOptions:
+    """Run options whose sessions use ``world``'s recorded-plan engines."""
+    return RunOptions(gate=gate, engine_factory=world.factory)
+
+
+def apply_v1(project: Project, world: RecordedTerraform, *envs: str) -> None:
+    """Apply the recorded v1 of ``envs`` (a create, then the follow-up plan that verifies it)."""
+    for env in envs:
+        world.serve(env, f"{env}-create", f"{env}-noop")
+        outcome = apply(project.environment(env), auto_approve=True, options=seam(world))
+        assert outcome.applied and outcome.converged and outcome.snapshot
+
+
+# ---------------------------------------------------------------------- decisions, through the seam
+
+
+def test_apply_records_snapshot_ledger_and_health(project: Project, world: RecordedTerraform) -> None:
+    apply_v1(project, world, "dev", "staging")
+    (snap,) = snapshot_store(project).list("staging")
+    manifest = snap.manifest
+    assert manifest.kind == "apply" and manifest.environment == "staging" and manifest.engine == "recorded"
+    assert manifest.lineage == world.states["staging"]["lineage"] and manifest.serial == 1
+    assert manifest.terraform_version.startswith("1.")
+    assert set(manifest.modules) == MODULES
+    assert manifest.sensitive_variables == ("db_password",)
+    assert not manifest.state_encrypted
+    bundle = snap.bundle()
+    assert "envs/staging/main.tf" in bundle and "modules/service/main.tf" in bundle
+    assert manifest.config_digest == files_digest(bundle)
+    variables = snap.json("variables.json")
+    assert variables["environment"] == "staging" and "db_password" not in variables
+    snap.verify()
+    for path in snap.path.rglob("*"):
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), path
+    ledger = Ledger(project.state_dir)
+    assert ledger.last("staging").snapshot == snap.id and ledger.last("staging").modules == manifest.modules
+    assert ledger.health("staging").stable
+    rows = {r.environment: r for r in status(project)}
+    assert rows["staging"].snapshot == snap.id and rows["production"].last_apply is None
+    assert world.applied == [("dev", "dev-create"), ("staging", "staging-create")]
+
+
+def test_a_plan_that_fails_the_gate_is_never_applied(project: Project, world: RecordedTerraform) -> None:
+    toml = project.root / "tfkit.toml"  # Python policies only: Checkov has its own tests
+    toml.write_text(toml.read_text().replace("[checkov]", "[checkov]\nenabled = false", 1))
+    project = Project.load(project.root)
+    world.serve("dev", "dev-public-http")
+    with pytest.raises(GateFailedError, match="REPO002") as refused:
+        apply(project.environment("dev"), auto_approve=True, options=seam(world, gate=True))
+    assert refused.value.exit_code == 1 and not refused.value.result.passed
+    assert world.applied == []
+    assert snapshot_store(project).list("dev") == [] and Ledger(project.state_dir).last("dev") is None
+
+
+def test_failed_apply_marks_unstable_and_rollback_restores_v1(
+    project: Project, world: RecordedTerraform
+) -> None:
+    apply_v1(project, world, "dev")
+    change_service_module(project.root)
+    dev = project.environment("dev")
+    world.fail("dev")
+    world.serve("dev", "dev-v2")
+    with pytest.raises(TerraformError, match="migration failed"):
+        apply(dev, auto_approve=True, options=seam(world))
+    ledger = Ledger(project.state_dir)
+    health = ledger.health("dev")
+    assert not health.stable and "apply failed: local-exec provisioner error" in health.reason
+    with pytest.raises(UnstableEnvironmentError) as refused:
+        apply(dev, auto_approve=True, options=seam(world))
+    assert refused.value.exit_code == 4 and "tfkit rollback --env dev" in str(refused.value)
+
+    world.serve("dev", "dev-back-to-v1", "dev-noop")
+    outcome = rollback(dev, auto_approve=True, options=seam(world))
+    assert outcome.applied and outcome.converged
+    assert outcome.differences == (), "the rollback plans exactly the recorded good values"
+    assert ledger.health("dev").stable
+    assert world.applied[-1] == ("dev", "dev-back-to-v1")
+    store = snapshot_store(project)
+    assert [s.manifest.kind for s in store.list("dev")] == ["apply", "rollback"]
+    assert store.latest("dev").manifest.restored_from == outcome.restored
+    assert "primary-v2" not in store.latest("dev").bundle()["modules/service/main.tf"].decode()
+
+
+def test_rollback_on_failure_in_one_call(project: Project, world: RecordedTerraform) -> None:
+    apply_v1(project, world, "dev")
+    change_service_module(project.root)
+    world.fail("dev")
+    world.serve("dev", "dev-v2", "dev-back-to-v1", "dev-noop")
+    with pytest.raises(ApplyFailedError) as failed:
+        apply(project.environment("dev"), auto_approve=True, rollback_on_failure=True, options=seam(world))
+    assert failed.value.rollback is not None and "rolled back to snapshot" in str(failed.value)
+    assert failed.value.exit_code == 1 and isinstance(failed.value.cause, TerraformError)
+    assert Ledger(project.state_dir).health("dev").stable
+    assert [name for _, name in world.applied] == ["dev-create", "dev-v2", "dev-back-to-v1"]
+
+
+def test_promotion_order(project: Project, world: RecordedTerraform) -> None:
+    apply_v1(project, world, "dev", "staging", "production")  # each previous one has v1: allowed
+    change_service_module(project.root)
+    world.serve("dev", "dev-v2", "dev-v2-noop")
+    assert apply(project.environment("dev"), auto_approve=True, options=seam(world)).applied
+    world.serve("production", "production-v2")
+    with pytest.raises(PromotionError) as refused:
+        apply(project.environment("production"), auto_approve=True, options=seam(world))
+    message = str(refused.value)
+    assert "modules/service" in message and "apply 'staging' first" in message
+    assert refused.value.exit_code == 4
+    assert ("production", "production-v2") not in world.applied
+    world.serve("staging", "staging-v2", "staging-v2-noop")
+    assert apply(project.environment("staging"), auto_approve=True, options=seam(world)).applied
+    world.serve("production", "production-v2", "production-v2-noop")
+    assert apply(project.environment("production"), auto_approve=True, options=seam(world)).applied
+
+
+def test_a_newer_module_is_refused_before_the_previous_environment_applied_anything(
+    project: Project, world: RecordedTerraform
+) -> None:
+    world.serve("staging", "staging-create")
+    with pytest.raises(PromotionError, match="'dev' has no successful apply yet"):
+        apply(project.environment("staging"), auto_approve=True, options=seam(world))
+
+
+def test_override_is_recorded(project: Project, world: RecordedTerraform) -> None:
+    apply_v1(project, world, "dev", "staging")
+    change_service_module(project.root)
+    world.serve("staging", "staging-v2", "staging-v2-noop")
+    apply(
+        project.environment("staging"),
+        auto_approve=True,
+        skip_promotion_check="hotfix INC-42",
+        options=seam(world),
+    )
+    ledger = Ledger(project.state_dir)
+    entry = ledger.last("staging")
+    assert [(o.rule, o.reason) for o in entry.overrides] == [("skip-promotion-check", "hotfix INC-42")]
+    assert entry.modules["modules/service"] != ledger.last("dev").modules["modules/service"]
+
+
+def test_promote_uses_modules_as_previous_environment_applied_them(
+    project: Project, world: RecordedTerraform
+) -> None:
+    apply_v1(project, world, "dev", "staging", "production")
+    change_service_module(project.root)  # in the working tree only: staging is still v1
+    world.serve("production", "production-noop")
+    outcome = promote(project.environment("production"), auto_approve=True, options=seam(world))
+    assert not outcome.applied and outcome.converged
+    world.serve("dev", "dev-v2", "dev-v2-noop")
+    world.serve("staging", "staging-v2", "staging-v2-noop")
+    apply(project.environment("dev"), auto_approve=True, options=seam(world))
+    apply(project.environment("staging"), auto_approve=True, options=seam(world))
+    world.serve("production", "production-v2", "production-v2-noop")
+    outcome = promote(project.environment("production"), auto_approve=True, options=seam(world))
+    assert outcome.applied and outcome.converged
+    ledger = Ledger(project.state_dir)
+    assert ledger.last("production").modules == ledger.last("staging").modules
+    assert snapshot_store(project).latest("production").manifest.kind == "promote"
+
+
+def test_apply_needs_confirmation_without_terminal(project: Project, world: RecordedTerraform) -> None:
+    world.serve("dev", "dev-create")
+    with pytest.raises(ApplyRefusedError, match="--auto-approve"):
+        apply(project.environment("dev"), options=seam(world))
+    assert world.applied == []
+
+
+def test_rollback_without_snapshot(project: Project, world: RecordedTerraform) -> None:
+    with pytest.raises(SnapshotError, match="no snapshot of 'dev' to roll back to"):
+        rollback(project.environment("dev"), auto_approve=True, options=seam(world))
+
+
+def test_unknown_snapshot_id(project: Project, world: RecordedTerraform) -> None:
+    apply_v1(project, world, "dev", "staging")
+    with pytest.raises(SnapshotError, match="no snapshot with id 'nope'"):
+        rollback(project.environment("staging"), to="nope", auto_approve=True, options=seam(world))
+    dev_snapshot = snapshot_store(project).latest("dev").id
+    with pytest.raises(SnapshotError, match="belongs to 'dev'"):
+        rollback(project.environment("staging"), to=dev_snapshot, auto_approve=True, options=seam(world))
+
+
+def test_lineage_mismatch_is_refused(project: Project, world: RecordedTerraform) -> None:
+    apply_v1(project, world, "dev")
+    world.new_lineage("dev")  # the state file was replaced by another one
+    with pytest.raises(LineageMismatchError, match="lineage") as refused:
+        rollback(project.environment("dev"), auto_approve=True, options=seam(world))
+    assert refused.value.exit_code == 4
+    assert world.applied == [("dev", "dev-create")]
+
+
+def test_tampered_snapshot_is_detected(project: Project, world: RecordedTerraform) -> None:
+    apply_v1(project, world, "dev")
+    snap = snapshot_store(project).latest("dev")
+    target = snap.path / "bundle" / "modules" / "network" / "main.tf"
+    target.write_text(target.read_text() + "\n# edited\n")
+    with pytest.raises(SnapshotError, match=r"bundle/modules/network/main\.tf does not match its digest"):
+        rollback(project.environment("dev"), auto_approve=True, options=seam(world))
+
+
+def test_encrypted_state_and_key_errors(
+    project: Project, world: RecordedTerraform, monkeypatch: pytest.MonkeyPatch, tfkit_cli
+) -> None:
+    from cryptography.fernet import Fernet
+
+    toml = project.root / "tfkit.toml"
+    toml.write_text(toml.read_text() + '\n[snapshots]\nencryption_key_env = "TFKIT_TEST_KEY"\n')
+    project = Project.load(project.root)
+    monkeypatch.setenv("TFKIT_TEST_KEY", "not-a-key")
+    with pytest.raises(ConfigError, match="TFKIT_TEST_KEY does not hold a valid Fernet key"):
+        apply(project.environment("dev"), auto_approve=True, options=seam(world))
+    assert world.applied == [], "a bad key is found before anything is applied"
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("TFKIT_TEST_KEY", key)
+    world.serve("dev", "dev-create", "dev-noop")
+    snapshot_id = apply(project.environment("dev"), auto_approve=True, options=seam(world)).snapshot
+    snap = snapshot_store(project).get(snapshot_id)
+    assert snap.manifest.state_encrypted
+    lineage = world.states["dev"]["lineage"]
+    assert lineage.encode() not in (snap.path / "state.enc").read_bytes()
+    assert json.loads(snap.state(key.encode())) == world.states["dev"]  # the full state, only with the key
+    missing = tfkit_cli(
+        "snapshots", "show", snapshot_id, "--state", cwd=project.root, env={"TFKIT_TEST_KEY": ""}
+    )
+    assert missing.returncode == 2 and "TFKIT_TEST_KEY, which is not set" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_var_files_must_live_in_the_environment(example_repo: Path) -> None:
+    toml = example_repo / "tfkit.toml"
+    toml.write_text(
+        toml.read_text().replace('var_files = ["dev.tfvars"]', 'var_files = ["../staging/staging.tfvars"]')
+    )
+    with pytest.raises(ConfigError, match="outside the environment's directory"):
+        Project.load(example_repo).environment("dev").check()
+
+
+# ------------------------------------------------------------------ journeys with real Terraform
+
 FAILING_RESOURCE = """
 resource "terraform_data" "migration" {
   input = "v2"
@@ -45,16 +296,16 @@ resource "terraform_data" "migration" {
 """
 
 
-def change_service_module(repo: Path, *, failing: bool) -> None:
-    """v2 of the service module: a changed input, and optionally a resource whose creation fails."""
+def add_failing_migration(repo: Path) -> None:
+    """v2 of the service module, plus a resource whose creation fails part-way through the apply."""
+    change_service_module(repo)
     main = repo / "modules" / "service" / "main.tf"
-    text = main.read_text().replace('role          = "primary"', 'role          = "primary-v2"', 1)
-    main.write_text(text + (FAILING_RESOURCE if failing else ""))
+    main.write_text(main.read_text() + FAILING_RESOURCE)
 
 
-def state_inputs(project: Project, env: str) -> dict[str, object]:
-    """``{address: input}`` of every terraform_data in the environment's state."""
-    with Session(project.environment(env), NO_GATE) as s:
+def state_inputs(project: Project, env: str, options: RunOptions) -> dict[str, object]:
+    """``{address: input}`` of every terraform_data in the environment's real state."""
+    with Session(project.environment(env), options) as s:
         state = s.state() or {}
     found = {}
     for resource in state.get("resources", []):
@@ -68,225 +319,73 @@ def state_inputs(project: Project, env: str) -> dict[str, object]:
     return found
 
 
+@pytest.fixture(scope="session")
+def applied_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The example repository with dev and staging applied for real, through the gate, once per session."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("TF_VAR_db_password", "TFKIT_ENGINE", "TFKIT_BINARY"):
+            patch.delenv(name, raising=False)
+        repo = copy_example(tmp_path_factory.mktemp("template") / "repo")
+        project = Project.load(repo)
+        for name in ("dev", "staging"):
+            options = RunOptions(engine="embedded")
+            outcome = apply(project.environment(name), auto_approve=True, options=options)
+            assert outcome.applied and outcome.converged and outcome.snapshot
+            assert outcome.gate is not None and outcome.gate.passed
+        yield repo
+
+
 @pytest.fixture
-def applied(example_repo: Path) -> Project:
-    """The example repository with dev and staging applied (v1)."""
-    project = Project.load(example_repo)
-    for name in ("dev", "staging"):
-        outcome = apply(project.environment(name), auto_approve=True, options=NO_GATE)
-        assert outcome.applied and outcome.converged and outcome.snapshot
-    return project
+def applied(applied_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A private copy of the applied template (its local states, snapshots and ledger included)."""
+    for name in ("TF_VAR_db_password", "TFKIT_ENGINE", "TFKIT_BINARY"):
+        monkeypatch.delenv(name, raising=False)
+    return Project.load(shutil.copytree(applied_template, tmp_path / "repo", symlinks=True))
 
 
-def test_apply_records_snapshot_ledger_and_health(applied: Project) -> None:
-    store = snapshot_store(applied)
-    (snap,) = store.list("staging")
-    manifest = snap.manifest
-    assert manifest.kind == "apply" and manifest.environment == "staging"
-    assert manifest.lineage and manifest.serial and manifest.terraform_version.startswith("1.")
-    assert set(manifest.modules) == {"modules/access", "modules/network", "modules/service"}
-    assert manifest.sensitive_variables == ("db_password",)
-    assert not manifest.state_encrypted
-    bundle = snap.bundle()
-    assert "envs/staging/main.tf" in bundle and "modules/service/main.tf" in bundle
-    assert not any("tfstate" in name for name in bundle)
-    variables = snap.json("variables.json")
-    assert variables["environment"] == "staging" and "db_password" not in variables
-    snap.verify()
-    for path in snap.path.rglob("*"):
-        mode = path.stat().st_mode & 0o777
-        assert mode == (0o700 if path.is_dir() else 0o600), path
-    ledger = Ledger(applied.state_dir)
-    assert ledger.last("staging").snapshot == snap.id
-    assert ledger.health("staging").stable
-    rows = {r.environment: r for r in status(applied)}
-    assert rows["staging"].snapshot == snap.id and rows["production"].last_apply is None
+@pytest.mark.slow
+def test_journey_failed_apply_then_rollback_on_the_embedded_engine(applied: Project) -> None:
+    options = RunOptions(gate=False, engine="embedded")
+    repo = applied.root
+    v1_modules = repo.parent / "v1-modules"
+    shutil.copytree(repo / "modules", v1_modules)
+    v1_inputs = state_inputs(applied, "staging", options)
+    add_failing_migration(repo)
+    staging = applied.environment("staging")
+    with pytest.raises(TerraformError, match=r"migration failed|local-exec"):
+        apply(staging, auto_approve=True, skip_promotion_check="testing a failure", options=options)
+    assert not Ledger(applied.state_dir).health("staging").stable
+    assert state_inputs(applied, "staging", options) != v1_inputs  # the apply got part-way
 
-
-def test_sensitive_value_never_under_tfkit_dir(applied: Project) -> None:
-    rollback(applied.environment("staging"), auto_approve=True, options=NO_GATE)
+    outcome = rollback(staging, auto_approve=True, options=options)
+    assert outcome.applied and outcome.converged
+    assert Ledger(applied.state_dir).health("staging").stable
+    assert state_inputs(applied, "staging", options) == v1_inputs
+    shutil.rmtree(repo / "modules")
+    shutil.copytree(v1_modules, repo / "modules")
+    with Session(staging, options) as s:
+        assert not s.plan().has_changes, "the v1 configuration plans no changes after the rollback"
+    kinds = [s.manifest.kind for s in snapshot_store(applied).list("staging")]
+    assert kinds == ["apply", "rollback"]
     for path in applied.state_dir.rglob("*"):
         if path.is_file():
             assert TEST_SECRET.encode() not in path.read_bytes(), path
 
 
-def test_failed_apply_marks_unstable_and_rollback_restores_v1(applied: Project) -> None:
-    repo = applied.root
-    v1_modules = repo.parent / "v1-modules"
-    shutil.copytree(repo / "modules", v1_modules)
-    v1_inputs = state_inputs(applied, "staging")
-    change_service_module(repo, failing=True)
-    staging = applied.environment("staging")
-    with pytest.raises(TerraformError, match=r"migration failed|local-exec"):
-        apply(staging, auto_approve=True, skip_promotion_check="testing a failure", options=NO_GATE)
-    ledger = Ledger(applied.state_dir)
-    assert not ledger.health("staging").stable
-    assert state_inputs(applied, "staging") != v1_inputs  # the apply got part-way
-    with pytest.raises(UnstableEnvironmentError) as refused:
-        apply(staging, auto_approve=True, skip_promotion_check="x", options=NO_GATE)
-    assert refused.value.exit_code == 4 and "tfkit rollback --env staging" in str(refused.value)
-
-    outcome = rollback(staging, auto_approve=True, options=NO_GATE)
-    assert outcome.applied and outcome.converged
-    assert ledger.health("staging").stable
-    assert state_inputs(applied, "staging") == v1_inputs
-    shutil.rmtree(repo / "modules")
-    shutil.copytree(v1_modules, repo / "modules")
-    with Session(staging, NO_GATE) as s:
-        assert not s.plan().has_changes, "the v1 configuration plans no changes after the rollback"
-    kinds = [s.manifest.kind for s in snapshot_store(applied).list("staging")]
-    assert kinds == ["apply", "rollback"]
-    assert snapshot_store(applied).latest("staging").manifest.restored_from == outcome.restored
-
-
-def test_rollback_on_failure_in_one_call(applied: Project) -> None:
-    v1_inputs = state_inputs(applied, "staging")
-    change_service_module(applied.root, failing=True)
+@pytest.mark.slow
+def test_journey_rollback_on_failure_on_the_binary_engine(applied: Project, terraform_binary: str) -> None:
+    options = RunOptions(gate=False, engine="binary", binary=terraform_binary)
+    v1_inputs = state_inputs(applied, "staging", options)
+    add_failing_migration(applied.root)
     with pytest.raises(ApplyFailedError) as failed:
         apply(
             applied.environment("staging"),
             auto_approve=True,
             rollback_on_failure=True,
             skip_promotion_check="testing",
-            options=NO_GATE,
+            options=options,
         )
     assert failed.value.rollback is not None and "rolled back to snapshot" in str(failed.value)
-    assert failed.value.exit_code == 1
     assert Ledger(applied.state_dir).health("staging").stable
-    assert state_inputs(applied, "staging") == v1_inputs
-
-
-def test_promotion_order(applied: Project) -> None:
-    production = applied.environment("production")
-    assert apply(production, auto_approve=True, options=NO_GATE).applied  # staging has v1: allowed
-    change_service_module(applied.root, failing=False)
-    assert apply(applied.environment("dev"), auto_approve=True, options=NO_GATE).applied
-    with pytest.raises(PromotionError) as refused:
-        apply(production, auto_approve=True, options=NO_GATE)
-    message = str(refused.value)
-    assert "modules/service" in message and "apply 'staging' first" in message
-    assert refused.value.exit_code == 4
-    assert apply(applied.environment("staging"), auto_approve=True, options=NO_GATE).applied
-    assert apply(production, auto_approve=True, options=NO_GATE).applied
-
-
-def test_override_is_recorded(applied: Project) -> None:
-    change_service_module(applied.root, failing=False)
-    apply(
-        applied.environment("staging"),
-        auto_approve=True,
-        skip_promotion_check="hotfix INC-42",
-        options=NO_GATE,
-    )
-    entry = Ledger(applied.state_dir).last("staging")
-    assert [(o.rule, o.reason) for o in entry.overrides] == [("skip-promotion-check", "hotfix INC-42")]
-
-
-def test_promote_uses_modules_as_previous_environment_applied_them(applied: Project) -> None:
-    apply(applied.environment("production"), auto_approve=True, options=NO_GATE)
-    change_service_module(applied.root, failing=False)  # in the working tree only: staging is still v1
-    outcome = promote(applied.environment("production"), auto_approve=True, options=NO_GATE)
-    assert not outcome.applied and outcome.converged  # staging's modules are what production has
-    apply(applied.environment("dev"), auto_approve=True, options=NO_GATE)
-    apply(applied.environment("staging"), auto_approve=True, options=NO_GATE)
-    outcome = promote(applied.environment("production"), auto_approve=True, options=NO_GATE)
-    assert outcome.applied and outcome.converged
-    assert any(rc.address == "module.service.terraform_data.primary" for rc in outcome.plan.updates)
-    assert snapshot_store(applied).latest("production").manifest.kind == "promote"
-
-
-def test_apply_needs_confirmation_without_terminal(applied: Project) -> None:
-    change_service_module(applied.root, failing=False)
-    with pytest.raises(ApplyRefusedError, match="--auto-approve"):
-        apply(applied.environment("dev"), options=NO_GATE)
-
-
-def test_rollback_without_snapshot(example_repo: Path) -> None:
-    project = Project.load(example_repo)
-    with pytest.raises(SnapshotError, match="no snapshot of 'dev' to roll back to"):
-        rollback(project.environment("dev"), auto_approve=True, options=NO_GATE)
-
-
-def test_unknown_snapshot_id(applied: Project) -> None:
-    with pytest.raises(SnapshotError, match="no snapshot with id 'nope'"):
-        rollback(applied.environment("staging"), to="nope", auto_approve=True, options=NO_GATE)
-    dev_snapshot = snapshot_store(applied).latest("dev").id
-    with pytest.raises(SnapshotError, match="belongs to 'dev'"):
-        rollback(applied.environment("staging"), to=dev_snapshot, auto_approve=True, options=NO_GATE)
-
-
-def test_lineage_mismatch_is_refused(applied: Project) -> None:
-    staging = applied.environment("staging")
-    (staging.directory / "terraform.tfstate").unlink()
-    (staging.directory / "terraform.tfstate.backup").unlink(missing_ok=True)
-    apply(staging, auto_approve=True, options=NO_GATE)  # a new state, with a new lineage
-    first = snapshot_store(applied).list("staging")[0]
-    with pytest.raises(LineageMismatchError, match="lineage") as refused:
-        rollback(staging, to=first.id, auto_approve=True, options=NO_GATE)
-    assert refused.value.exit_code == 4
-
-
-def test_tampered_snapshot_is_detected(applied: Project) -> None:
-    snap = snapshot_store(applied).latest("staging")
-    target = snap.path / "bundle" / "modules" / "network" / "main.tf"
-    target.write_text(target.read_text() + "\n# edited\n")
-    with pytest.raises(SnapshotError, match=r"bundle/modules/network/main\.tf does not match its digest"):
-        rollback(applied.environment("staging"), auto_approve=True, options=NO_GATE)
-
-
-def test_compare_planned_values_ignores_unknowns() -> None:
-    def doc(after: dict, unknown: dict, actions: list[str] | None = None) -> bytes:
-        change = {"actions": actions or ["create"], "after": after, "after_unknown": unknown}
-        return json.dumps(
-            {"resource_changes": [{"address": "a.b", "mode": "managed", "change": change}]}
-        ).encode()
-
-    recorded = doc({"x": 1, "ids": [None]}, {"ids": [True], "id": True})
-    assert compare_planned_values(recorded, doc({"x": 1, "ids": ["i-1"], "id": "z"}, {})) == ()
-    (diff,) = compare_planned_values(recorded, doc({"x": 2, "ids": ["i-1"]}, {}))
-    assert (diff.address, diff.kind, diff.paths) == ("a.b", "changed", ("x",))
-    (gone,) = compare_planned_values(recorded, doc({}, {}, ["delete"]))
-    assert gone.kind == "missing"
-
-
-def test_encrypted_state_and_key_errors(
-    example_repo: Path, monkeypatch: pytest.MonkeyPatch, tfkit_cli
-) -> None:
-    from cryptography.fernet import Fernet
-
-    from tfkit.errors import ConfigError
-
-    toml = example_repo / "tfkit.toml"
-    toml.write_text(toml.read_text() + '\n[snapshots]\nencryption_key_env = "TFKIT_TEST_KEY"\n')
-    project = Project.load(example_repo)
-    monkeypatch.setenv("TFKIT_TEST_KEY", "not-a-key")
-    with pytest.raises(ConfigError, match="TFKIT_TEST_KEY does not hold a valid Fernet key"):
-        apply(project.environment("dev"), auto_approve=True, options=NO_GATE)
-    assert not (project.environment("dev").directory / "terraform.tfstate").exists(), "nothing was applied"
-    key = Fernet.generate_key().decode()
-    monkeypatch.setenv("TFKIT_TEST_KEY", key)
-    snapshot_id = apply(project.environment("dev"), auto_approve=True, options=NO_GATE).snapshot
-    snap = snapshot_store(project).get(snapshot_id)
-    assert snap.manifest.state_encrypted
-    assert TEST_SECRET.encode() not in (snap.path / "state.enc").read_bytes()
-    assert TEST_SECRET in snap.state(key.encode()).decode()  # the full state, only with the key
-    shown = tfkit_cli(
-        "snapshots", "show", snapshot_id, "--state", cwd=example_repo, env={"TFKIT_TEST_KEY": key}
-    )
-    assert shown.returncode == 0 and "state: module.service.terraform_data.database" in shown.stdout
-    missing = tfkit_cli(
-        "snapshots", "show", snapshot_id, "--state", cwd=example_repo, env={"TFKIT_TEST_KEY": ""}
-    )
-    assert missing.returncode == 2 and "TFKIT_TEST_KEY, which is not set" in missing.stderr
-    assert len(missing.stderr.strip().splitlines()) == 1
-
-
-def test_var_files_must_live_in_the_environment(example_repo: Path) -> None:
-    from tfkit.errors import ConfigError
-
-    toml = example_repo / "tfkit.toml"
-    toml.write_text(
-        toml.read_text().replace('var_files = ["dev.tfvars"]', 'var_files = ["../staging/staging.tfvars"]')
-    )
-    with pytest.raises(ConfigError, match="outside the environment's directory"):
-        Project.load(example_repo).environment("dev").check()
+    assert state_inputs(applied, "staging", options) == v1_inputs
+    assert snapshot_store(applied).latest("staging").manifest.engine.startswith("binary:")

@@ -16,10 +16,17 @@ from pathlib import Path, PurePosixPath
 
 from tfkit.errors import SnapshotError
 
-__all__ = ["directory_digest", "environment_files", "local_modules", "materialize", "module_digests"]
+__all__ = [
+    "directory_digest",
+    "environment_files",
+    "files_digest",
+    "local_modules",
+    "materialize",
+    "module_digests",
+]
 
-#: Never part of a bundle: Terraform's working data, state, plans and local secrets.
-_EXCLUDED_DIRS = frozenset({".terraform", ".git", ".tfkit", ".secrets"})
+#: Never part of a bundle: Terraform's working data, state, plans, local secrets, Python caches.
+_EXCLUDED_DIRS = frozenset({".terraform", ".git", ".tfkit", ".secrets", "__pycache__"})
 _EXCLUDED_SUFFIXES = (".tfstate", ".tfstate.backup", ".tfplan")
 
 
@@ -40,13 +47,21 @@ def _files(directory: Path) -> list[Path]:
     return found
 
 
-def directory_digest(directory: Path) -> str:
-    """sha256 over every file's relative path and content: equal digests mean equal modules."""
+def files_digest(files: Mapping[str, bytes]) -> str:
+    """tfkit's one digest of a set of files: sha256 over ``path NUL sha256(content) LF``, sorted by path.
+
+    The separators keep ``("ab", "c")`` and ``("a", "bc")`` apart; hashing each content first keeps
+    the input small. Equal digests mean equal paths and contents.
+    """
     digest = hashlib.sha256()
-    for path in _files(directory):
-        rel = path.relative_to(directory).as_posix()
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).hexdigest().encode() + b"\n")
+    for rel in sorted(files):
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).hexdigest().encode() + b"\n")
     return digest.hexdigest()
+
+
+def directory_digest(directory: Path) -> str:
+    """``files_digest`` of a directory's configuration files: equal digests mean equal modules."""
+    return files_digest({p.relative_to(directory).as_posix(): p.read_bytes() for p in _files(directory)})
 
 
 def local_modules(workdir: Path, data_dir: Path) -> list[Path]:

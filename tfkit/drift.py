@@ -83,7 +83,7 @@ def _shown(value: Any) -> str:
 
 
 def _item(rc: ResourceChange) -> DriftItem:
-    changes = ()
+    changes: tuple[str, ...] = ()
     if rc.change.action in (Action.UPDATE, Action.DELETE_THEN_CREATE, Action.CREATE_THEN_DELETE):
         changes = tuple(
             f"{c.path_str}: {_shown(c.before)} -> {_shown(c.after)}" for c in rc.change.attribute_changes()
@@ -105,7 +105,8 @@ def drift(environment: Environment, options: RunOptions | None = None) -> DriftR
 
     Raises ``SnapshotError`` (exit 2) when the environment has no snapshot yet.
     """
-    from tfkit.workflow import RunOptions, snapshot_session, snapshot_store
+    from tfkit.recording import snapshot_store
+    from tfkit.workflow import RunOptions, snapshot_session
 
     options = options or RunOptions()
     snapshot = snapshot_store(environment.project).latest(environment.name)

@@ -52,6 +52,7 @@ from typing import ClassVar
 from tfkit.redact import mask
 
 __all__ = [
+    "ApplyFailedError",
     "ApplyRefusedError",
     "ConfigError",
     "Diagnostic",
@@ -60,6 +61,7 @@ __all__ = [
     "GateFailedError",
     "GuardError",
     "HclSyntaxError",
+    "LineageMismatchError",
     "LockHeldError",
     "MissingVariableError",
     "PlanError",
@@ -347,3 +349,18 @@ class UnstableEnvironmentError(RefusedError):
 
 class PromotionError(RefusedError):
     """A shared module would reach an environment before the previous one applied it."""
+
+
+class LineageMismatchError(RefusedError):
+    """The environment's state is not the one the snapshot was taken from."""
+
+
+class ApplyFailedError(TfkitError):
+    """An apply failed part-way; carries the cause and the rollback that followed (a ``RollbackOutcome``)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, cause: TerraformError, rollback: object | None) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.rollback = rollback

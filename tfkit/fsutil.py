@@ -11,11 +11,15 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "fsync_dir"]
 
 
-def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` atomically with permissions ``mode``."""
+def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644, sync_dir: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically with permissions ``mode``.
+
+    ``sync_dir=False`` leaves the directory's fsync to the caller: a writer of many files into one
+    private directory (a snapshot being assembled) syncs that directory once, not once per file.
+    """
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,8 +35,14 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)  # noqa: PTH108
         raise
+    if sync_dir:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a new entry in ``directory`` durable (best effort: some filesystems refuse)."""
     with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+        dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:

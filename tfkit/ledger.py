@@ -18,6 +18,7 @@ from pathlib import Path
 from tfkit.errors import SnapshotError
 from tfkit.fsutil import atomic_write
 from tfkit.redact import mask
+from tfkit.snapshots import SnapshotWarning, known_fields
 
 __all__ = ["Health", "Ledger", "LedgerEntry", "Override"]
 
@@ -109,8 +110,14 @@ class Ledger:
         for path in sorted(directory.glob("*.json")):
             try:
                 raw = json.loads(path.read_text(encoding="utf-8"))
-                raw["overrides"] = tuple(Override(**o) for o in raw.get("overrides", ()))
-                found.append(LedgerEntry(**raw))
+                if not isinstance(raw, dict):
+                    raise TypeError("not a JSON object")
+                known = known_fields(LedgerEntry, raw, path, SnapshotWarning)
+                known["overrides"] = tuple(
+                    Override(**known_fields(Override, o, path, SnapshotWarning))
+                    for o in known.get("overrides", ())
+                )
+                found.append(LedgerEntry(**known))
             except (OSError, ValueError, TypeError) as exc:
                 raise SnapshotError(f"{path}: corrupted ledger entry ({exc}); restore or remove it") from None
         return found
@@ -124,7 +131,10 @@ class Ledger:
         """The recorded health, stable when nothing was ever recorded."""
         path = self.health_dir / f"{environment}.json"
         try:
-            return Health(**json.loads(path.read_text(encoding="utf-8")))
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(raw, dict):
+                raise TypeError("not a JSON object")
+            return Health(**known_fields(Health, raw, path, SnapshotWarning))
         except FileNotFoundError:
             return Health(environment, "stable", "")
         except (OSError, ValueError, TypeError) as exc:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Protocol, TypeVar, cast
+from typing import Any, Literal, Protocol, TypeVar, cast, get_args
 
 import msgspec
 from msgspec.structs import force_setattr
@@ -60,6 +60,7 @@ __all__ = [
     "ModuleCall",
     "OutputChange",
     "Plan",
+    "PlanDifference",
     "PlanEngine",
     "PlanFormatWarning",
     "PlanSummary",
@@ -413,68 +414,60 @@ def _decode_value(raw: msgspec.Raw, field: str) -> Any:
     return _decode_part(raw, Any, f"$..change.{field}")
 
 
-class _Values(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class _Values(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     """The change representation shared by resources and outputs; values are decoded on first access.
 
-    Decoded values are cached in ``decoded``; the struct is not tracked by the garbage collector
-    (``gc=False``, it holds no cycles), which keeps loading 50k changes lean.
+    Every field is one of Terraform's JSON keys. What tfkit computes (``action``) and what it decodes
+    lazily (``before``, ``after`` and the masks) lives in the instance's ``__dict__`` as cached
+    properties, outside the field namespace, so ``msgspec.json.encode`` writes only the plan's own keys.
     """
 
     actions: tuple[ActionName, ...]
-    action: Action = msgspec.field(default=Action.NOOP, name="(tfkit: computed from actions)")
-    """The actions folded into one ``Action`` (computed while decoding, not read from JSON)."""
     before_raw: msgspec.Raw = msgspec.field(default=_NULL, name="before")
     after_raw: msgspec.Raw = msgspec.field(default=_NULL, name="after")
     after_unknown_raw: msgspec.Raw = msgspec.field(default=_NULL, name="after_unknown")
     before_sensitive_raw: msgspec.Raw = msgspec.field(default=_NULL, name="before_sensitive")
     after_sensitive_raw: msgspec.Raw = msgspec.field(default=_NULL, name="after_sensitive")
-    decoded: dict[str, Any] | None = msgspec.field(default=None, name="(tfkit: decoded values)")
-    """The values decoded so far, by field (filled on first access, never read from JSON)."""
 
     def __post_init__(self) -> None:
         action = _ACTION_BY_TUPLE.get(self.actions)
         if action is None:
             shown = json.dumps(list(self.actions))
             raise ValueError(f"Unsupported `actions` combination {shown} (expected one of {_VALID_ACTIONS})")
-        force_setattr(self, "action", action)
+        self.__dict__["action"] = action  # the cached_property's slot: computed once, while decoding
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(action={self.action.value})"
 
-    @property
+    @cached_property
+    def action(self) -> Action:
+        """The actions folded into one ``Action`` (computed while decoding, not read from JSON)."""
+        return _ACTION_BY_TUPLE[self.actions]
+
+    @cached_property
     def before(self) -> Any:
         """The value before the change (``None`` for a create)."""
-        return self._decoded("before")
+        return _decode_value(self.before_raw, "before")
 
-    @property
+    @cached_property
     def after(self) -> Any:
         """The value after the change, with unknown parts omitted or null (``None`` for a delete)."""
-        return self._decoded("after")
+        return _decode_value(self.after_raw, "after")
 
-    @property
+    @cached_property
     def after_unknown(self) -> Any:
         """``true`` where the after value is known only after apply: a bool or a structure like ``after``."""
-        return self._decoded("after_unknown")
+        return _decode_value(self.after_unknown_raw, "after_unknown")
 
-    @property
+    @cached_property
     def before_sensitive(self) -> Any:
         """``true`` where the before value is sensitive: a bool or a structure like ``before``."""
-        return self._decoded("before_sensitive")
+        return _decode_value(self.before_sensitive_raw, "before_sensitive")
 
-    @property
+    @cached_property
     def after_sensitive(self) -> Any:
         """``true`` where the after value is sensitive: a bool or a structure like ``after``."""
-        return self._decoded("after_sensitive")
-
-    def _decoded(self, field: str) -> Any:
-        """A value decoded from its raw JSON on first access, then cached."""
-        cache = self.decoded
-        if cache is None:
-            cache = {}
-            force_setattr(self, "decoded", cache)
-        if field not in cache:
-            cache[field] = _decode_value(getattr(self, f"{field}_raw"), field)
-        return cache[field]
+        return _decode_value(self.after_sensitive_raw, "after_sensitive")
 
     def before_value(self, path: str | Sequence[str | int] = ()) -> Value:
         """The before value at a path (``"tags.env"``, ``"rules.0.port"`` or a tuple), sensitivity applied."""
@@ -508,7 +501,7 @@ class Importing(msgspec.Struct, frozen=True):
     identity: Any = None
 
 
-class Change(_Values, frozen=True, kw_only=True, gc=False):
+class Change(_Values, frozen=True, kw_only=True):
     """The change to one resource instance object (Terraform's change representation)."""
 
     replace_paths: tuple[AttributePath, ...] = ()
@@ -516,7 +509,7 @@ class Change(_Values, frozen=True, kw_only=True, gc=False):
     generated_config: str | None = None
 
 
-class OutputChange(_Values, frozen=True, kw_only=True, gc=False):
+class OutputChange(_Values, frozen=True, kw_only=True):
     """The change to one root module output value; ``is_sensitive`` tells a sensitive output."""
 
 
@@ -827,6 +820,52 @@ class PlanSummary(msgspec.Struct, frozen=True, kw_only=True):
     noop: int = 0
 
 
+class PlanDifference(msgspec.Struct, frozen=True):
+    """How a resource's planned values differ from those of a recorded plan (``Plan.compare_planned_values``).
+
+    ``kind`` is ``missing`` (kept by the recorded plan only), ``extra`` (by this plan only) or ``changed``;
+    ``paths`` are the changed attribute paths in Terraform's notation (as ``AttributeChange.path_str``).
+    """
+
+    address: str
+    kind: Literal["missing", "extra", "changed"]
+    paths: tuple[str, ...] = ()
+
+    def one_line(self) -> str:
+        """``~ address (changed): a, b`` style summary."""
+        sign = {"missing": "-", "extra": "+", "changed": "~"}[self.kind]
+        detail = f": {', '.join(self.paths)}" if self.paths else ""
+        return f"{sign} {self.address} ({self.kind}){detail}"
+
+
+def _uncomparable(change: _Values, path: AttributePath) -> bool:
+    """The planned value at ``path`` is known only after apply, or sensitive: its value cannot be compared."""
+    value = _lookup(change.after, change.after_unknown, change.after_sensitive, path)
+    return value.kind is ValueKind.UNKNOWN or value.kind is ValueKind.SENSITIVE
+
+
+def _planned_value_paths(recorded: _Values, current: _Values) -> tuple[str, ...]:
+    """Paths whose known, non-sensitive planned values differ between two changes of one resource."""
+    out: list[AttributeChange] = []
+    try:
+        _diff(
+            (),
+            recorded.after,
+            recorded.after_sensitive,
+            current.after,
+            current.after_unknown,
+            current.after_sensitive,
+            out,
+        )
+    except RecursionError:
+        raise PlanParseError("a change value is nested too deeply", path="$..change") from None
+    return tuple(
+        c.path_str or "(value)"
+        for c in out
+        if not _uncomparable(recorded, c.path) and not _uncomparable(current, c.path)
+    )
+
+
 class _Header(msgspec.Struct):
     """Just the format version: read when the full decode fails, to report the version first."""
 
@@ -858,7 +897,6 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
     prior_state_raw: msgspec.Raw = msgspec.field(default=_NULL, name="prior_state")
     configuration_raw: msgspec.Raw = msgspec.field(default=_NULL, name="configuration")
     checks_raw: msgspec.Raw = msgspec.field(default=_NULL, name="checks")
-    raw: bytes = msgspec.field(default=b"", name="(tfkit: the original bytes, never read from JSON)")
 
     def __post_init__(self) -> None:
         if isinstance(self.timestamp, int):
@@ -872,6 +910,12 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
             f"resource_changes={len(self.resource_changes)})"
         )
 
+    @property
+    def raw(self) -> bytes:
+        """The original bytes the plan was decoded from (kept outside the JSON fields; ``b""`` if built)."""
+        raw: bytes = self.__dict__.get("_raw", b"")
+        return raw
+
     @classmethod
     def from_file(cls, plan_file: Path, engine: PlanEngine) -> Plan:
         """Load a saved plan file through an engine's ``show -json``."""
@@ -882,17 +926,23 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
     @cached_property
     def planned_values(self) -> StateValues | None:
         """What is known of the planned outcome (decoded on first access)."""
-        return _decode_part(self.planned_values_raw, StateValues | None, "$.planned_values")
+        return cast(
+            "StateValues | None",
+            _decode_part(self.planned_values_raw, StateValues | None, "$.planned_values"),
+        )
 
     @cached_property
     def prior_state(self) -> State | None:
         """The state the plan was made against (decoded on first access)."""
-        return _decode_part(self.prior_state_raw, State | None, "$.prior_state")
+        return cast("State | None", _decode_part(self.prior_state_raw, State | None, "$.prior_state"))
 
     @cached_property
     def configuration(self) -> Configuration | None:
         """The configuration the plan applies (decoded on first access)."""
-        return _decode_part(self.configuration_raw, Configuration | None, "$.configuration")
+        return cast(
+            "Configuration | None",
+            _decode_part(self.configuration_raw, Configuration | None, "$.configuration"),
+        )
 
     @cached_property
     def checks(self) -> tuple[CheckResult, ...]:
@@ -1048,6 +1098,37 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
         """The change of one root module output, or ``None``."""
         return self.output_changes.get(name)
 
+    def desired(self) -> Mapping[str, Change]:
+        """The planned change of every managed object this plan keeps or creates, by address."""
+        return self.derived(
+            "desired",
+            lambda plan: MappingProxyType(
+                {
+                    rc.address: rc.change
+                    for rc in plan.resource_changes
+                    if rc.mode == "managed"
+                    and rc.deposed is None
+                    and rc.change.action not in (Action.DELETE, Action.FORGET)
+                }
+            ),
+        )
+
+    def compare_planned_values(self, recorded: Plan) -> tuple[PlanDifference, ...]:
+        """How this plan's planned values differ from ``recorded``'s, resource by resource.
+
+        Built on the same walk as ``Change.attribute_changes``: each resource's ``after`` in ``recorded``
+        is compared with its ``after`` here. A value known only after apply, or sensitive, in either plan
+        is not a difference (it cannot be compared), and objects a plan deletes are not desired.
+        """
+        old, now = recorded.desired(), self.desired()
+        diffs = [PlanDifference(a, "missing") for a in sorted(set(old) - set(now))]
+        diffs += [PlanDifference(a, "extra") for a in sorted(set(now) - set(old))]
+        for address in sorted(set(old) & set(now)):
+            paths = _planned_value_paths(old[address], now[address])
+            if paths:
+                diffs.append(PlanDifference(address, "changed", paths))
+        return tuple(diffs)
+
     # ---- summary
 
     def summary(self) -> PlanSummary:
@@ -1169,8 +1250,8 @@ def _redact(doc: Any) -> None:
     for rc in changes + _dicts(doc, "resource_drift"):
         _sanitize_change(rc.get("change"))
     for deferred in _dicts(doc, "deferred_changes"):
-        rc = deferred.get("resource_change")
-        _sanitize_change(rc.get("change") if isinstance(rc, dict) else None)
+        inner = deferred.get("resource_change")
+        _sanitize_change(inner.get("change") if isinstance(inner, dict) else None)
     for change in _dicts(doc, "output_changes"):
         _sanitize_change(change)
     _redact_variables(doc)
@@ -1252,7 +1333,7 @@ def load_plan(data: bytes | str | Path) -> Plan:
     except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
         raise _syntax_error(exc, body, hint=isinstance(data, str)) from None
     _check_format(plan.format_version)
-    force_setattr(plan, "raw", raw)
+    plan.__dict__["_raw"] = raw
     return plan
 
 
@@ -1345,7 +1426,7 @@ def _validation_error(message: str, prefix: str) -> PlanParseError:
     what = match["what"] if match else message
     path = match["path"] if match and match["path"] else "$"
     if what.startswith("Invalid enum value"):
-        what = f"Invalid value (expected one of {', '.join(json.dumps(a) for a in ActionName.__args__)})"
+        what = f"Invalid value (expected one of {', '.join(json.dumps(a) for a in get_args(ActionName))})"
     full_path = prefix + path[1:]
     what = what.replace("\n", " ")
     return PlanParseError(f"malformed plan JSON at {full_path}: {what[:1].lower()}{what[1:]}", path=full_path)
@@ -1420,7 +1501,7 @@ def _schema_message(error: Any) -> str:
     if keyword in ("enum", "const"):
         return f"expected one of {json.dumps(expected if keyword == 'enum' else [expected])}"
     if keyword == "required":
-        return error.message
+        return str(error.message)
     if keyword in ("oneOf", "anyOf"):
         return "matches none of the allowed forms"
     return f"fails `{keyword}` (expected {json.dumps(expected)})"

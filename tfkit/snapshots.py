@@ -16,7 +16,7 @@ this module (the store), ``ledger`` (ledger and health), ``locks``, ``bundle`` a
 
 from __future__ import annotations
 
-import contextlib
+import builtins
 import hashlib
 import json
 import os
@@ -24,12 +24,13 @@ import secrets as _random
 import shutil
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from tfkit.errors import SnapshotError
+from tfkit.fsutil import atomic_write, fsync_dir
 
 __all__ = [
     "LocalSnapshotStore",
@@ -37,6 +38,7 @@ __all__ = [
     "SnapshotManifest",
     "SnapshotStore",
     "SnapshotWarning",
+    "known_fields",
     "new_snapshot_id",
 ]
 
@@ -83,11 +85,18 @@ class SnapshotManifest:
 
     @classmethod
     def from_json(cls, data: bytes, where: Path) -> SnapshotManifest:
-        """Parse a manifest; any problem is a ``SnapshotError`` naming the file."""
+        """Parse a manifest; a broken one is a ``SnapshotError`` naming the file.
+
+        A field this tfkit does not know (written by a newer tfkit) is ignored with a
+        ``SnapshotWarning``: the fields it knows still describe the snapshot.
+        """
         try:
             raw = json.loads(data)
-            raw["sensitive_variables"] = tuple(raw.get("sensitive_variables", ()))
-            return cls(**raw)
+            if not isinstance(raw, dict):
+                raise TypeError("not a JSON object")
+            known = known_fields(cls, raw, where, SnapshotWarning)
+            known["sensitive_variables"] = tuple(known.get("sensitive_variables", ()))
+            return cls(**known)
         except (ValueError, TypeError) as exc:
             raise SnapshotError(f"{where}: corrupted snapshot manifest ({exc}); remove it") from None
 
@@ -164,17 +173,36 @@ class Snapshot:
 
 
 class SnapshotWarning(UserWarning):
-    """A snapshot directory that cannot be read was skipped."""
+    """A snapshot that cannot be read was skipped, or a record holds fields from a newer tfkit."""
+
+
+def known_fields(
+    cls: type[Any], raw: Mapping[str, Any], where: Path, category: type[Warning]
+) -> dict[str, Any]:
+    """The entries of ``raw`` that are fields of dataclass ``cls``; unknown ones are warned about, once.
+
+    Records are read by the tfkit that wrote them and by newer and older ones: a newer tfkit may
+    add a field, and an older one must still read what it knows rather than call the record corrupted.
+    """
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        warnings.warn(
+            f"{where}: ignoring field(s) {', '.join(unknown)} (written by a newer tfkit?)",
+            category,
+            stacklevel=3,
+        )
+    return {k: v for k, v in raw.items() if k in names}
 
 
 class SnapshotStore(Protocol):
     """Where snapshots live; the local store is one implementation."""
 
     def save(self, manifest: SnapshotManifest, files: Mapping[str, bytes]) -> Snapshot: ...
-    def list(self, environment: str) -> list[Snapshot]: ...
+    def list(self, environment: str) -> builtins.list[Snapshot]: ...
     def get(self, snapshot_id: str) -> Snapshot: ...
     def latest(self, environment: str) -> Snapshot | None: ...
-    def prune(self, environment: str, keep: int) -> list[str]: ...
+    def prune(self, environment: str, keep: int) -> builtins.list[str]: ...
 
 
 class LocalSnapshotStore:
@@ -194,13 +222,13 @@ class LocalSnapshotStore:
         try:
             tmp.mkdir(mode=0o700)
             for name, data in files.items():
-                _write_private(tmp / name, data)
-            _write_private(tmp / MANIFEST, final_manifest.to_json())
-            for directory in (d for d in tmp.rglob("*") if d.is_dir()):
+                atomic_write(tmp / name, data, mode=0o600, sync_dir=False)
+            atomic_write(tmp / MANIFEST, final_manifest.to_json(), mode=0o600, sync_dir=False)
+            for directory in (tmp, *(d for d in tmp.rglob("*") if d.is_dir())):
                 directory.chmod(0o700)
-            _fsync_dir(tmp)
+                fsync_dir(directory)
             tmp.rename(env_dir / manifest.id)
-            _fsync_dir(env_dir)
+            fsync_dir(env_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -213,7 +241,7 @@ class LocalSnapshotStore:
             raise SnapshotError(f"{path}: snapshot has no readable manifest; remove it") from None
         return Snapshot(SnapshotManifest.from_json(data, path / MANIFEST), path)
 
-    def list(self, environment: str) -> list[Snapshot]:
+    def list(self, environment: str) -> builtins.list[Snapshot]:
         """The snapshots of ``environment``, oldest first (incomplete writes are ignored)."""
         env_dir = self.root / environment
         if not env_dir.is_dir():
@@ -242,10 +270,10 @@ class LocalSnapshotStore:
         found = self.list(environment)
         return found[-1] if found else None
 
-    def prune(self, environment: str, keep: int) -> list[str]:
+    def prune(self, environment: str, keep: int) -> builtins.list[str]:
         """Delete all but the newest ``keep`` snapshots and leftovers of interrupted writes."""
         env_dir = self.root / environment
-        removed: list[str] = []
+        removed: builtins.list[str] = []
         if env_dir.is_dir():
             for leftover in env_dir.glob(".tmp-*"):
                 pid = leftover.name.rsplit("-", 1)[-1]
@@ -266,21 +294,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -7,6 +7,12 @@ plan that was gated and shown is the plan file that gets applied.
 Apply is gated (policies and scanners), confirmed, verified by a follow-up plan, and recorded: a
 snapshot, a ledger entry and the environment's health. Rollback and promotion apply a configuration
 materialized in a temporary directory that is wired to the environment's real state.
+
+This module decides; others know: what a snapshot holds and its encryption (``tfkit.recording``),
+how two plans differ (``Plan.compare_planned_values``), promotion order (``tfkit.promotion``),
+the ledger and health (``tfkit.ledger``). Terraform is reached only through the ``Engine``
+protocol, opened by ``RunOptions.engine_factory``. ``ApplyFailedError``, ``LineageMismatchError``,
+``PlanDifference``, ``encryption_key`` and ``snapshot_store`` are re-exported from where they live.
 """
 
 from __future__ import annotations
@@ -14,20 +20,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from tfkit.bundle import environment_files, local_modules, materialize, module_digests
 from tfkit.errors import (
+    ApplyFailedError,
     ApplyRefusedError,
-    ConfigError,
     GateFailedError,
+    LineageMismatchError,
     ProtectedEnvironmentError,
     RefusedError,
     SnapshotError,
@@ -37,11 +43,14 @@ from tfkit.errors import (
 )
 from tfkit.ledger import Ledger, Override
 from tfkit.locks import environment_lock
+from tfkit.plan import PlanDifference, load_plan
 from tfkit.promotion import check_promotion
-from tfkit.redact import mask, mask_json, register_plan_secrets
+from tfkit.recording import encryption_key, record_success, snapshot_store
+from tfkit.redact import mask, register_plan_secrets
 from tfkit.secrets import secret_environment
-from tfkit.snapshots import LocalSnapshotStore, Snapshot, SnapshotManifest, new_snapshot_id
-from tfkit.terraform import ApplyResult, ChangeCounts, CliEngine, OutputValue, ValidateResult, open_engine
+from tfkit.snapshots import Snapshot
+from tfkit.terraform import ApplyResult, ChangeCounts, Engine, OutputValue, ValidateResult, open_engine
+from tfkit.terraform.engine import EngineFactory
 from tfkit.terraform.runner import EventCallback
 
 if TYPE_CHECKING:
@@ -60,7 +69,6 @@ __all__ = [
     "RunOptions",
     "Session",
     "apply",
-    "compare_planned_values",
     "destroy",
     "encryption_key",
     "output",
@@ -69,6 +77,7 @@ __all__ = [
     "rollback",
     "snapshot_session",
     "snapshot_store",
+    "status",
     "validate",
 ]
 
@@ -77,21 +86,6 @@ StepCallback = Callable[[str], None]
 
 BACKEND_OVERRIDE = "tfkit_backend_override.tf"
 SNAPSHOT_VARS = "tfkit-snapshot.tfvars.json"
-
-
-class LineageMismatchError(RefusedError):
-    """The environment's state is not the one the snapshot was taken from."""
-
-
-class ApplyFailedError(TfkitError):
-    """An apply failed part-way; carries the cause and the rollback that followed, if any."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, *, cause: TerraformError, rollback: RollbackOutcome | None) -> None:
-        super().__init__(message)
-        self.cause = cause
-        self.rollback = rollback
 
 
 def _no_step(step: str) -> None:
@@ -107,21 +101,6 @@ class PlanOutcome:
     plan_file: Path
     has_changes: bool
     counts: ChangeCounts | None
-
-
-@dataclass(frozen=True, slots=True)
-class PlanDifference:
-    """How a planned resource differs from the recorded good plan."""
-
-    address: str
-    kind: str  # "missing" (in the recorded plan only), "extra" (new only) or "changed"
-    paths: tuple[str, ...] = ()
-
-    def one_line(self) -> str:
-        """``~ address: a, b`` style summary."""
-        sign = {"missing": "-", "extra": "+", "changed": "~"}[self.kind]
-        detail = f": {', '.join(self.paths)}" if self.paths else ""
-        return f"{sign} {self.address} ({self.kind}){detail}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +150,11 @@ class ApplyOutcome:
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
-    """How to run: the engine (overriding tfkit.toml and ``TFKIT_ENGINE``) and progress callbacks."""
+    """How to run: the engine (overriding tfkit.toml and ``TFKIT_ENGINE``) and progress callbacks.
+
+    ``engine_factory`` opens the engine of each session (``open_engine``, unless a test gives one that
+    serves recorded plans): workflow code reaches Terraform only through the ``Engine`` protocol.
+    """
 
     engine: str | None = None
     binary: str | None = None
@@ -181,6 +164,7 @@ class RunOptions:
     gate: bool = True
     lock_timeout: float = 0.0
     today: date | None = None
+    engine_factory: EngineFactory = open_engine
 
 
 class Session:
@@ -212,7 +196,7 @@ class Session:
         kind = options.engine or os.environ.get("TFKIT_ENGINE") or config.kind
         binary = options.binary or os.environ.get("TFKIT_BINARY") or config.binary
         extra = secret_environment(environment.secrets, base=environment.project.root)
-        self.engine: CliEngine = open_engine(
+        self.engine: Engine = options.engine_factory(
             kind, self.workdir, binary=binary, env=extra, on_event=options.on_event
         )
         self._initialised = False
@@ -242,13 +226,15 @@ class Session:
         self._initialised = True
 
     def _backend_record(self) -> dict[str, Any]:
+        """Terraform's record of the initialised backend (``type``, ``config``), or ``{}``."""
         try:
-            return json.loads((self.engine.data_dir / "terraform.tfstate").read_text()).get("backend") or {}
-        except (OSError, ValueError):
+            record = json.loads((self.engine.data_dir / "terraform.tfstate").read_text()).get("backend")
+        except (OSError, ValueError, AttributeError):
             return {}
+        return record if isinstance(record, dict) else {}
 
     def _uses_local_state(self) -> bool:
-        return self._backend_record().get("type", "local") == "local"
+        return bool(self._backend_record().get("type", "local") == "local")
 
     def _local_backend_config(self) -> dict[str, str]:
         config = dict(self.environment.backend)
@@ -272,8 +258,6 @@ class Session:
 
     def plan(self, *, destroy: bool = False, refresh_only: bool = False) -> PlanOutcome:
         """Plan to a saved file in the session's private directory and decode it."""
-        from tfkit.plan import load_plan
-
         self.init()
         self._plans += 1
         plan_file = self.engine.run_dir / f"plan-{self._plans}.tfplan"
@@ -314,7 +298,8 @@ class Session:
         """The current state document (holds secrets: never print it), or None when there is none."""
         self.init()
         raw = self.engine.state_pull().strip()
-        return json.loads(raw) if raw else None
+        document = json.loads(raw) if raw else None
+        return document if isinstance(document, dict) else None
 
 
 # ------------------------------------------------------------------------------------ simple ops
@@ -390,11 +375,6 @@ def destroy(
 # ------------------------------------------------------------------------------- gated applies
 
 
-def snapshot_store(project: Project) -> LocalSnapshotStore:
-    """The project's snapshot store (``.tfkit/snapshots``)."""
-    return LocalSnapshotStore(project.state_dir / "snapshots")
-
-
 def _gate(planned: PlanOutcome, environment: Environment, options: RunOptions) -> GateResult | None:
     if not options.gate:
         return None
@@ -416,76 +396,6 @@ def _gate_failed(result: GateResult, environment: str) -> GateFailedError:
     )
 
 
-def _git_commit(root: Path) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
-
-
-def encryption_key(project: Project) -> bytes | None:
-    """The snapshot encryption key from the variable named in ``[snapshots] encryption_key_env``.
-
-    Checked before anything is applied: a configured variable that is unset or holds no valid
-    Fernet key is a one-line ``ConfigError``, never a failure after Terraform has applied.
-    """
-    name = project.config.section("snapshots").get("encryption_key_env")
-    if not name:
-        return None
-    value = os.environ.get(name)
-    hint = (
-        "generate one with: python -c "
-        "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
-    )
-    if not value:
-        raise ConfigError(
-            f"{project.config.path}: snapshots.encryption_key_env names {name}, which is not set; "
-            f"set it ({hint})",
-            file=str(project.config.path),
-            key="snapshots.encryption_key_env",
-        )
-    from cryptography.fernet import Fernet
-
-    try:
-        Fernet(value.encode())
-    except ValueError:
-        raise ConfigError(
-            f"{name} does not hold a valid Fernet key (32 url-safe base64 bytes); {hint}",
-            file=str(project.config.path),
-            key="snapshots.encryption_key_env",
-        ) from None
-    return value.encode()
-
-
-def _sensitive_variables(decoded: Plan, environment: Environment) -> set[str]:
-    names = set(environment.secrets)
-    config = decoded.configuration
-    if config is not None:
-        names |= {n for n, v in config.root_module.variables.items() if v.sensitive}
-    return names
-
-
-def _gate_json(result: GateResult | None) -> bytes:
-    if result is None:
-        return b'{"evaluated": false}'
-    doc = {
-        "evaluated": True,
-        "environment": result.environment,
-        "passed": result.passed,
-        "errors": list(result.errors),
-        "tools": dict(result.tools),
-        "findings": [asdict(f) for f in result.findings],
-    }
-    return mask_json(json.dumps(doc, default=str))
-
-
 def _record(
     session: Session,
     planned: PlanOutcome,
@@ -497,65 +407,21 @@ def _record(
     overrides: Sequence[Override] = (),
     restored_from: str | None = None,
 ) -> Snapshot:
-    """Write the snapshot, the ledger entry and the stable health of a successful apply."""
-    import hashlib
-
-    environment = session.environment
-    project = environment.project
+    """Record a successful apply (``tfkit.recording``): snapshot, ledger entry, stable health."""
     state = session.state() or {}
-    key = encryption_key(project)
-    decoded = planned.plan
-    sensitive = _sensitive_variables(decoded, environment)
-    # A variable whose value holds a secret from any source is treated as sensitive: re-read, not stored.
-    sensitive |= {n for n, v in decoded.variables.items() if mask(json.dumps(v.value)) != json.dumps(v.value)}
-    variables = {n: v.value for n, v in decoded.variables.items() if n not in sensitive}
-    files: dict[str, bytes] = {f"bundle/{rel}": data for rel, data in sorted(bundle.items())}
-    files["variables.json"] = json.dumps(variables, indent=2, sort_keys=True).encode()
-    files["plan.json"] = mask_json(decoded.redacted())
-    files["gate.json"] = _gate_json(gate_result)
-    if key is not None:
-        from cryptography.fernet import Fernet
-
-        files["state.enc"] = Fernet(key).encrypt(json.dumps(state).encode())
-    config_digest = hashlib.sha256(
-        b"".join(rel.encode() + b"\0" + hashlib.sha256(data).digest() for rel, data in sorted(bundle.items()))
-    ).hexdigest()
-    from tfkit._version import __version__
-
-    commit = _git_commit(project.root)
-    manifest = SnapshotManifest(
-        id=new_snapshot_id(),
-        environment=environment.name,
-        kind=kind,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        tfkit_version=__version__,
-        terraform_version=decoded.terraform_version or "",
+    session.on_step("snapshot")
+    return record_success(
+        session.environment,
+        planned.plan,
+        gate_result,
+        state=state,
         engine=session.engine.name,
-        lineage=state.get("lineage"),
-        serial=state.get("serial"),
-        git_commit=commit,
-        modules=dict(modules),
-        config_digest=config_digest,
-        sensitive_variables=tuple(sorted(sensitive)),
-        state_encrypted=key is not None,
+        kind=kind,
+        bundle=bundle,
+        modules=modules,
+        overrides=overrides,
         restored_from=restored_from,
     )
-    session.on_step("snapshot")
-    store = snapshot_store(project)
-    snapshot = store.save(manifest, files)
-    ledger = Ledger(project.state_dir)
-    ledger.record(
-        environment.name,
-        kind=kind,
-        snapshot=snapshot.id,
-        modules=modules,
-        git_commit=commit,
-        overrides=overrides,
-    )
-    ledger.set_health(environment.name, stable=True, reason=f"{kind} succeeded", snapshot=snapshot.id)
-    keep = int(project.config.section("snapshots").get("keep", 20))
-    store.prune(environment.name, keep)
-    return snapshot
 
 
 def _verify(session: Session) -> tuple[bool, tuple[str, ...]]:
@@ -729,67 +595,6 @@ def apply(
 # ------------------------------------------------------------------------------------ rollback
 
 
-def _desired(plan_doc: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """``{address: (after, after_unknown)}`` of every managed resource the plan keeps or creates."""
-    found: dict[str, tuple[Any, Any]] = {}
-    for change in plan_doc.get("resource_changes") or ():
-        actions = (change.get("change") or {}).get("actions") or []
-        if (
-            change.get("mode", "managed") != "managed"
-            or change.get("deposed")
-            or actions in (["delete"], ["forget"])
-        ):
-            continue
-        body = change.get("change") or {}
-        found[change["address"]] = (body.get("after"), body.get("after_unknown"))
-    return found
-
-
-def _changed_paths(old: Any, old_unknown: Any, new: Any, new_unknown: Any, prefix: str = "") -> list[str]:
-    """Paths whose known values differ; a value unknown in either plan never counts."""
-    if old_unknown is True or new_unknown is True:
-        return []
-    if isinstance(old, dict) and isinstance(new, dict):
-        paths: list[str] = []
-        for key in sorted(set(old) | set(new)):
-            paths += _changed_paths(
-                old.get(key),
-                old_unknown.get(key) if isinstance(old_unknown, dict) else None,
-                new.get(key),
-                new_unknown.get(key) if isinstance(new_unknown, dict) else None,
-                f"{prefix}.{key}" if prefix else str(key),
-            )
-        return paths
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        paths = []
-        for index, (a, b) in enumerate(zip(old, new, strict=True)):
-            paths += _changed_paths(
-                a,
-                old_unknown[index] if isinstance(old_unknown, list) and index < len(old_unknown) else None,
-                b,
-                new_unknown[index] if isinstance(new_unknown, list) and index < len(new_unknown) else None,
-                f"{prefix}[{index}]",
-            )
-        return paths
-    return [] if old == new else [prefix or "(value)"]
-
-
-def compare_planned_values(recorded: bytes, new: bytes) -> tuple[PlanDifference, ...]:
-    """Resources whose planned values differ between two (redacted) plan JSON documents.
-
-    Both plans' ``after`` values are compared resource by resource; a value that is "known after
-    apply" in either plan is not a difference, and resources a plan deletes are not desired.
-    """
-    old, now = _desired(json.loads(recorded)), _desired(json.loads(new))
-    diffs = [PlanDifference(a, "missing") for a in sorted(set(old) - set(now))]
-    diffs += [PlanDifference(a, "extra") for a in sorted(set(now) - set(old))]
-    for address in sorted(set(old) & set(now)):
-        paths = _changed_paths(*old[address], *now[address])
-        if paths:
-            diffs.append(PlanDifference(address, "changed", tuple(paths)))
-    return tuple(diffs)
-
-
 def _pick_snapshot(environment: Environment, to: str | None) -> Snapshot:
     store = snapshot_store(environment.project)
     if to is not None:
@@ -850,7 +655,7 @@ def _rollback_locked(
     snapshot = _pick_snapshot(environment, to)
     with snapshot_session(environment, snapshot, options) as s:
         planned = s.plan()
-        differences = compare_planned_values(snapshot.read("plan.json"), mask_json(planned.plan.redacted()))
+        differences = planned.plan.compare_planned_values(load_plan(snapshot.read("plan.json")))
         gate_result = _gate(planned, environment, options)
         if gate_result is not None and not gate_result.passed:
             raise _gate_failed(gate_result, environment.name)

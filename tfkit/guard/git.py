@@ -1,12 +1,12 @@
-"""The few git queries the guard needs, run through ``git`` itself; a failure is a one-line ``GuardError``."""
+"""The few git queries the guard needs, run through ``tfkit.git``; a failure is a one-line ``GuardError``."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from tfkit.errors import GuardError
+from tfkit.git import GitError, GitMissingError, run_git
 
 __all__ = [
     "BlobChange",
@@ -20,24 +20,17 @@ __all__ = [
     "tracked_and_untracked",
 ]
 
-_TIMEOUT_SECONDS = 120
-
 
 def _git(root: Path, *args: str, check: bool = True) -> bytes:
     """Run ``git -C root args``; a failure raises ``GuardError`` with git's first line of stderr."""
     try:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args],
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
-            timeout=_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except FileNotFoundError:
+        done = run_git(root, *args)
+    except GitMissingError:
         raise GuardError("git is not installed; install git to check a repository's changes") from None
+    except GitError as exc:
+        raise GuardError(str(exc)) from None
     if check and done.returncode != 0:
-        first = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["failed"])[0]
-        raise GuardError(f"git {args[0]}: {first}")
+        raise GuardError(f"git {args[0]}: {done.first_error_line}")
     return done.stdout
 
 

@@ -32,9 +32,9 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tfkit.bundle import directory_digest
 from tfkit.errors import ScanConfigError
 from tfkit.findings import Finding, Severity
 from tfkit.scan._runner import Executable, executable, run_checkov, version
@@ -55,20 +55,12 @@ def _sha(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _dir_digest(directory: Path) -> str:
-    """The content of a custom check directory: every file's relative path and bytes."""
-    parts = []
-    for path in sorted(p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        parts.append((str(path.relative_to(directory)), hashlib.sha256(path.read_bytes()).hexdigest()))
-    return _sha(parts)
-
-
 def _settings_key(settings: CheckovSettings, checkov_version: str) -> str:
     return _sha(
         {
             "version": checkov_version,
             "settings": settings.check_key(),
-            "dirs": [_dir_digest(d) for d in settings.external_checks_dirs],
+            "dirs": [directory_digest(d) for d in settings.external_checks_dirs],
         }
     )
 

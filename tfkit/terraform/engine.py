@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 from tfkit.errors import Diagnostic, EngineNotFoundError, TerraformError
 from tfkit.terraform import args as tfargs
 from tfkit.terraform.diagnostics import error_for, iter_json_lines, parse_diagnostics
 from tfkit.terraform.runner import Completed, EventCallback, SubprocessRunner, WorkerRunner, base_environment
+
+_R = TypeVar("_R", bound="CommandResult")
 
 __all__ = [
     "ApplyResult",
@@ -29,6 +31,7 @@ __all__ = [
     "CliEngine",
     "CommandResult",
     "Engine",
+    "EngineFactory",
     "OutputValue",
     "PlanResult",
     "ValidateResult",
@@ -120,10 +123,20 @@ class VersionInfo:
 
 @runtime_checkable
 class Engine(Protocol):
-    """The Terraform operations tfkit needs, on one working directory (a root module)."""
+    """The Terraform operations tfkit needs, on one working directory (a root module).
+
+    ``tfkit.workflow`` reaches Terraform only through this protocol, so its decisions can be tested
+    with an engine that serves recorded plans. ``run_dir`` is the engine's private directory (plan
+    files go there); ``data_dir`` is Terraform's data directory in it (``modules.json``, backend).
+    """
 
     name: str
     workdir: Path
+
+    @property
+    def run_dir(self) -> Path: ...
+    @property
+    def data_dir(self) -> Path: ...
 
     def version(self) -> VersionInfo: ...
     def init(
@@ -153,6 +166,20 @@ class Engine(Protocol):
         self, *, var_files: Sequence[Path] = (), lock_timeout: str | None = None
     ) -> CommandResult: ...
     def close(self) -> None: ...
+
+
+class EngineFactory(Protocol):
+    """Opens the engine of a session: ``open_engine`` in production, a recorded-plan engine in tests."""
+
+    def __call__(
+        self,
+        kind: str,
+        workdir: Path,
+        *,
+        binary: str,
+        env: Mapping[str, str] | None,
+        on_event: EventCallback | None,
+    ) -> Engine: ...
 
 
 class CliEngine:
@@ -224,7 +251,7 @@ class CliEngine:
             )
         return done
 
-    def _result(self, cls: type[CommandResult], command: str, done: Completed, **extra: Any) -> Any:
+    def _result(self, cls: type[_R], command: str, done: Completed, **extra: Any) -> _R:
         return cls(
             command=command,
             argv=done.argv,

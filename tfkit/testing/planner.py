@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tfkit.bundle import files_digest
 from tfkit.errors import ReplayError, TfkitError
 from tfkit.fsutil import atomic_write
 
@@ -147,11 +148,8 @@ class Planner:
         """The cache and recording key: environment, inputs, and a digest of the configuration's files."""
         environment = self.project.environment(env_name)
         files = _config_files(self.project, environment) + list(environment.var_files)
-        content = hashlib.sha256()
-        for file in files:
-            content.update(str(file.relative_to(self.project.root)).encode())
-            content.update(file.read_bytes())
-        return _digest([env_name, dict(vars or {}), content.hexdigest()])[:16]
+        content = files_digest({f.relative_to(self.project.root).as_posix(): f.read_bytes() for f in files})
+        return _digest([env_name, dict(vars or {}), content])[:16]
 
     def recording(self, env_name: str, key: str) -> Path:
         """Where the plan of ``env_name`` with ``key`` is recorded."""
