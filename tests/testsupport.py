@@ -14,6 +14,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from tfkit.bundle import ignore_local_data
+
 REPO = Path(__file__).resolve().parents[1]
 #: Real plan JSON from others' Terraform runs, copied into the project (sources and licences in its README).
 PLANS = REPO / "tests" / "fixtures" / "plans"
@@ -29,9 +31,7 @@ def copy_example(dest: Path) -> Path:
         shutil.copytree(
             REPO / part,
             dest / part,
-            ignore=shutil.ignore_patterns(
-                ".terraform", ".tfkit", "terraform.tfstate.d", "*.tfstate*", "*.tfplan"
-            ),
+            ignore=ignore_local_data,
         )
     secrets = dest / ".secrets"
     secrets.mkdir(mode=0o700)

@@ -8,6 +8,7 @@ root, so a bundle materialized elsewhere resolves ``../../modules/x`` the same w
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -17,32 +18,53 @@ from pathlib import Path, PurePosixPath
 from tfkit.errors import SnapshotError
 
 __all__ = [
+    "LOCAL_DATA",
     "directory_digest",
     "environment_files",
     "files_digest",
+    "ignore_local_data",
+    "is_local_data",
     "local_modules",
     "materialize",
     "module_digests",
 ]
 
-#: Never part of a bundle: Terraform's working data, state, plans, local secrets, Python caches.
-_EXCLUDED_DIRS = frozenset({".terraform", ".git", ".tfkit", ".secrets", "__pycache__"})
-_EXCLUDED_SUFFIXES = (".tfstate", ".tfstate.backup", ".tfplan")
+#: Names of local data, never configuration: state (with its backups, workspaces and lock), Terraform's
+#: working data, plans, tfkit's own data and Python caches. What a local run leaves behind must not change
+#: what a configuration is (its digest, a snapshot's bundle, the pytest plugin's private copy).
+LOCAL_DATA = (
+    "*.tfstate",
+    "*.tfstate.*",
+    "terraform.tfstate.d",
+    ".terraform.tfstate.lock.info",
+    ".terraform",
+    ".terraform.lock.hcl.bak",
+    "*.tfplan",
+    ".tfkit",
+    "__pycache__",
+)
+#: Also never in a bundle: the repository's git data and local secret files.
+_NOT_BUNDLED = frozenset({".git", ".secrets"})
 
 
-def _excluded(path: Path) -> bool:
-    name = path.name
-    return name.endswith(_EXCLUDED_SUFFIXES) or ".tfstate." in name or name == ".terraform.tfstate.lock.info"
+def is_local_data(name: str) -> bool:
+    """Whether a file or directory named ``name`` is local data rather than configuration (``LOCAL_DATA``)."""
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in LOCAL_DATA)
+
+
+def ignore_local_data(directory: str, names: list[str]) -> set[str]:
+    """``shutil.copytree``'s ``ignore``: the local data among ``names``."""
+    return {name for name in names if is_local_data(name)}
 
 
 def _files(directory: Path) -> list[Path]:
     """Regular files under ``directory`` that belong to a configuration, sorted."""
     found: list[Path] = []
     for root, dirs, names in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if d not in _EXCLUDED_DIRS)
+        dirs[:] = sorted(d for d in dirs if d not in _NOT_BUNDLED and not is_local_data(d))
         for name in sorted(names):
             path = Path(root) / name
-            if path.is_file() and not path.is_symlink() and not _excluded(path):
+            if path.is_file() and not path.is_symlink() and not is_local_data(name):
                 found.append(path)
     return found
 

@@ -16,7 +16,6 @@ redacted in recordings, so they can be committed.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import os
@@ -25,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tfkit.bundle import files_digest
+from tfkit.bundle import files_digest, ignore_local_data, is_local_data
 from tfkit.errors import ReplayError, TfkitError
 from tfkit.fsutil import atomic_write
 
@@ -36,29 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["Planner", "module_root", "plan_module"]
 
 MODES = ("record", "replay")
-#: Never copied: local state (and its backups, workspaces and lock), Terraform's working data, plans, tfkit's
-#: own data and Python caches. The copy's plans must not depend on what a local run left behind.
-_LOCAL_FILES = (
-    "*.tfstate",
-    "*.tfstate.*",
-    "terraform.tfstate.d",
-    ".terraform.tfstate.lock.info",
-    ".terraform",
-    ".terraform.lock.hcl.bak",
-    "*.tfplan",
-    ".tfkit",
-    "__pycache__",
-)
-
-
-def _is_local(name: str) -> bool:
-    """Whether a file or directory named ``name`` is local data rather than configuration."""
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in _LOCAL_FILES)
-
-
-def _ignore_local(directory: str, names: list[str]) -> set[str]:
-    """``shutil.copytree``'s ignore: the local data among ``names``."""
-    return {name for name in names if _is_local(name)}
 
 
 def _digest(data: Any) -> str:
@@ -72,7 +48,7 @@ def _config_files(project: Project, environment: Environment) -> list[Path]:
     graph = module_graph(environment.directory)
     files: list[Path] = []
     for directory in graph.modules:
-        files.extend(p for p in sorted(directory.iterdir()) if p.is_file() and not _is_local(p.name))
+        files.extend(p for p in sorted(directory.iterdir()) if p.is_file() and not is_local_data(p.name))
     return files
 
 
@@ -129,7 +105,7 @@ class Planner:
                     f"{directory} is outside the repository {root}; tfkit_plan cannot copy it for a test"
                 )
             shutil.copytree(
-                directory, dest / directory.relative_to(root), ignore=_ignore_local, dirs_exist_ok=True
+                directory, dest / directory.relative_to(root), ignore=ignore_local_data, dirs_exist_ok=True
             )
         sources = [*self.project.config.secrets.values()]
         for env in self.project.environments:
