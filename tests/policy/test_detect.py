@@ -2,8 +2,7 @@
 
 The built-in secret policies decode only the values ``suspects`` picks out of one scan of the whole plan;
 a value it misses is a secret the gate never sees. So the contract is checked against a reference that
-decodes and walks every value, on generated values in every JSON layout and on every real fixture plan,
-for both forms of the scanner: C (``tfkit/policy/_scan.c``) and Python (the ``backend`` fixture).
+decodes and walks every value, on generated values in every JSON layout and on every real fixture plan.
 """
 
 from __future__ import annotations
@@ -22,8 +21,6 @@ from testsupport import PLANS
 from tfkit.plan import load_plan
 from tfkit.policy import _detect, builtin
 from tfkit.policy._detect import Packed, suspects
-
-pytestmark = pytest.mark.usefixtures("backend")
 
 
 def suspicious(raw: bytes, sensitive_raw: bytes = b"false", unknown_raw: bytes = b"false") -> bool:
@@ -272,9 +269,10 @@ def test_long_key_names_are_not_token_runs() -> None:
     assert suspicious(b'{"x":"triggers_replace_this_very_long_value"}')
 
 
-def test_a_credential_key_cut_by_a_comma_is_still_found() -> None:
-    assert suspicious(b'{"n":1,"a,secret":"x"}', b'{"secret":true}')
-    assert not suspicious(b'{"n":1,"a,secret":"x"}', b'{"a,secret":true}')
+def test_a_credential_key_with_a_comma_in_it_is_found() -> None:
+    assert suspicious(b'{"n":1,"a,db_secret":"x"}', b'{"db_secret":true}')
+    assert not suspicious(b'{"n":1,"a,db_secret":"x"}', b'{"a,db_secret":true}')
+    assert not suspicious(b'{"n":1,"a,secret":"x"}')  # not named like a credential: "a,secret" is one word
 
 
 @given(st.lists(records, min_size=1, max_size=6))
@@ -301,18 +299,6 @@ def test_packed_offsets_map_back_to_each_value() -> None:
     assert packed.span(1, 3) == (packed.starts[1], packed.end(2))
     assert packed.records_of(packed.find_all(b'"')) == {1, 3}
     assert Packed([]).buffer == b"[]" and len(Packed([])) == 0 and suspects(Packed([]), []) == []
-
-
-@given(st.lists(st.sampled_from([b"a", b"bb", b"{}", b'{"x":true}']), max_size=60))
-def test_equal_runs_match_a_plain_grouping(texts: list[bytes]) -> None:
-    expected, first = [], 0
-    while first < len(texts):
-        last = first + 1
-        while last < len(texts) and texts[last] == texts[first]:
-            last += 1
-        expected.append((first, last, texts[first]))
-        first = last
-    assert _detect._equal_runs(texts) == expected
 
 
 def _every_plan() -> list[Path]:

@@ -112,12 +112,10 @@ def _root_sensitive_variables(plan: Plan) -> set[str]:
 
 def _candidate(key: str, text: str) -> bool:
     """Worth a secret policy's look: a known token, a credential-like key, or a token-like run."""
-    if _detect.is_secret_key_name(key):
-        return True
-    if len(text) < 12:
-        return False
-    return _detect.token_kind(text) is not None or _detect.is_high_entropy(
-        text, min_length=_MIN_ENTROPY_LENGTH, threshold=3.5
+    return (
+        _detect.is_secret_key_name(key)
+        or _detect.token_kind(text) is not None
+        or _detect.is_high_entropy(text, min_length=_MIN_ENTROPY_LENGTH, threshold=3.5)
     )
 
 
@@ -163,7 +161,7 @@ _ADVICE = "mark it sensitive (variable/output sensitive = true) or read it from 
 
 @policy(id="TFK003", severity=Severity.HARD)
 def no_known_tokens(plan: Plan) -> Iterator[Violation]:
-    """No known credential format (AWS keys, GitHub/Slack/GitLab tokens, private keys) in a clear value.
+    """No known credential format (detect-secrets' AWS keys, tokens, private keys, JWTs...) in a clear value.
 
     A plan's non-sensitive values end up in CI logs, pull-request comments, snapshots and state in the
     clear. A value in a known token format is a leaked credential, whatever its key is called.
@@ -171,9 +169,8 @@ def no_known_tokens(plan: Plan) -> Iterator[Violation]:
     for address, path, _key, text in _scan(plan):
         kind = _detect.token_kind(text)
         if kind is not None:
-            article = "an" if kind[0] in "AEIOU" else "a"
             yield Violation(
-                f"a non-sensitive value looks like {article} {kind}; {_ADVICE}", address, path or None
+                f"a non-sensitive value is in a credential format ({kind}); {_ADVICE}", address, path or None
             )
 
 
@@ -368,10 +365,10 @@ def module_sources_pinned(plan: Plan, ctx: PolicyContext) -> Iterator[Violation]
                     line=call.block.line,
                 )
         return
-    for address, call in _plan_module_calls(plan):
-        reason = _unpinned(call.source, call.version_constraint, exact)
+    for address, planned in _plan_module_calls(plan):
+        reason = _unpinned(planned.source, planned.version_constraint, exact)
         if reason:
-            yield Violation(f"module source {call.source} is not pinned: {reason}", address=address)
+            yield Violation(f"module source {planned.source} is not pinned: {reason}", address=address)
 
 
 def _literal_credentials(block: Block, ctx: PolicyContext) -> Iterator[Violation]:
