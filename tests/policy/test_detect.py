@@ -257,6 +257,60 @@ def test_token_formats_are_suspects_under_any_key_and_in_lists(value: str) -> No
         assert suspicious(json.dumps(doc, separators=(",", ":")).encode())
 
 
+JWT = "eyJhbGciOiJIUzI1NiJ9" + ".eyJzdWIiOiIxIn0.c2ln"
+SHORT_FORMATS = [  # detect-secrets' formats that a "-", a "." or a space cuts into runs shorter than 16
+    ("xoxb-1-a", "Slack Token"),
+    ("XOXP-12-ab", "Slack Token"),  # detect-secrets matches Slack tokens in any case
+    ("eyJhIjoxfQ" + ".e30.", "JSON Web Token"),
+    ("PuTTY-User-Key-File-2: ssh-rsa", "Private Key"),
+    ("glrt-" + "a-" * 12, "GitLab Token"),
+    ("https://hooks.slack.com/services/T0/B0/x", "Slack Token"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (AWS_KEY, "AWS Access Key"),
+        (GITHUB, "GitHub Token"),
+        ("github_pat_" + "a1B2c3D4e5" * 5, "GitHub Token"),  # fine-grained: tfkit's own format
+        ("AIza" + "SyD-aGmWKa4Js-XZ-HjGw7ISLn-3namBGew", "Google API Key"),  # tfkit's own format
+        (SLACK, "Slack Token"),
+        (GITLAB, "GitLab Token"),
+        ("sk_live_" + "a1B2c3D4" * 3, "Stripe Access Key"),
+        (JWT, "JSON Web Token"),
+        ("https://user:hunter2@example.com/", "Basic Auth Credentials"),
+        ("-----BEGIN RSA PRIVATE KEY-----", "Private Key"),
+        *SHORT_FORMATS,
+        ("kP9xQ2mZ7vL4nR8tW1yB6cF3", None),
+        ("https://example.com/a:b@c", None),
+    ],
+)
+def test_token_kinds_are_detect_secrets_names(text: str, kind: str | None) -> None:
+    assert _detect.token_kind(text) == kind
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+@pytest.mark.parametrize(
+    "text",
+    [
+        *(text for text, _ in SHORT_FORMATS),
+        JWT,
+        # detect-secrets matches an AWS secret key case-insensitively: "ſ" (U+017F) is an "s" there, so it
+        # is part of the token; non-ASCII characters count as token characters.
+        "aws_key = '" + "AAAAAAAAAſ" * 4 + "'",
+    ],
+)
+def test_formats_cut_short_or_spelled_otherwise_are_suspects(text: str, ensure_ascii: bool) -> None:
+    assert _detect.token_kind(text) is not None
+    assert suspicious(json.dumps({"k": text}, ensure_ascii=ensure_ascii).encode())
+
+
+def test_escapes_terraform_writes_itself_are_not_suspects() -> None:
+    assert not suspicious(b'{"k":"a \\u003c b \\u0026 c \\u2028 d \\u0001"}')
+    assert suspicious(b'{"k":"\\u0131"}')  # any other escape is
+
+
 def test_credential_keys_with_escapes_are_found_as_written() -> None:
     value = b'{"n":1,"R\\u0026D_token":"x"}'  # Terraform writes "&" in a key as \u0026
     assert suspicious(value, b"{}")

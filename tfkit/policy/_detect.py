@@ -238,7 +238,7 @@ def suspects(
 
     A value is a suspect if its text has what every token format and every high-entropy candidate holds
     (``_TOKEN_HINT``: a run of 16+ token characters, a format's literal, a URL with a password), or a
-    ``\\u00XX`` escape of a printable character; or if a key named like a credential appears in it more
+    ``\\uXXXX`` escape other than Terraform's own; or if a key named like a credential appears in it more
     often than its sensitivity mask (``masks[i]``, Terraform's ``after_sensitive``) marks that key
     ``true``, less the times ``unknowns[i]`` (``after_unknown``) marks it: Terraform marks every sensitive
     attribute, and leaves only the unknown ones out of ``after``, so one of them is then in the clear.
