@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from testsupport import PLANS
 
-from tfkit.plan import load_plan
+from tfkit.plan import format_path, load_plan
 from tfkit.policy import _detect, builtin
 from tfkit.policy._detect import Packed, suspects
 
@@ -364,7 +364,7 @@ def test_the_secret_scan_finds_on_real_plans_what_decoding_every_value_finds(pat
     plan = load_plan(path)
     scanned = {(a, p) for a, p, _k, _t in builtin._scan(plan) if a and not a.startswith(("var.", "output."))}
     everything = {
-        (rc.address, p)
+        (rc.address, format_path(p))
         for rc in plan.resource_changes
         for p, key, text in _detect.walk_strings(rc.change.after, rc.change.after_sensitive)
         if builtin._candidate(key, text)

@@ -20,8 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from tfkit.plan import format_path
-
 if TYPE_CHECKING:
     from detect_secrets.plugins.base import BasePlugin
 
@@ -375,21 +373,27 @@ def is_high_entropy(text: str, *, min_length: int = 20, threshold: float = 4.0) 
 
 def walk_strings(
     value: Any, sensitive: Any, path: tuple[str | int, ...] = ()
-) -> Iterator[tuple[str, str, str]]:
-    """Every non-sensitive string in ``value`` as (formatted path, last key name, text).
+) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
+    """Every non-sensitive string in ``value`` as (path, last key name, text), depth first.
 
     ``sensitive`` is Terraform's mask (``true`` or a structure like ``value``); masked parts are skipped.
+    Paths are tuples (``tfkit.plan.format_path`` writes one): most strings are no secret, and their path
+    is never shown. A loop over a stack, not nested generators: the scan walks every suspect value.
     """
-    if sensitive is True:
-        return
-    if isinstance(value, str):
-        key = next((str(p) for p in reversed(path) if isinstance(p, str)), "")
-        yield format_path(path), key, value
-    elif isinstance(value, dict):
-        masks = sensitive if isinstance(sensitive, dict) else {}
-        for key, item in value.items():
-            yield from walk_strings(item, masks.get(key), (*path, key))
-    elif isinstance(value, list):
-        masks_list = sensitive if isinstance(sensitive, list) else []
-        for i, item in enumerate(value):
-            yield from walk_strings(item, masks_list[i] if i < len(masks_list) else None, (*path, i))
+    key = next((step for step in reversed(path) if isinstance(step, str)), "")
+    pending: list[tuple[Any, Any, tuple[str | int, ...], str]] = [(value, sensitive, path, key)]
+    while pending:
+        value, sensitive, path, key = pending.pop()
+        if sensitive is True:
+            continue
+        if isinstance(value, str):
+            yield path, key, value
+        elif isinstance(value, dict):
+            masks = sensitive if isinstance(sensitive, dict) else {}
+            pending += [(item, masks.get(k), (*path, k), k) for k, item in reversed(value.items())]
+        elif isinstance(value, list):
+            marks = sensitive if isinstance(sensitive, list) else []
+            pending += [
+                (item, marks[i] if i < len(marks) else None, (*path, i), key)
+                for i, item in reversed(list(enumerate(value)))
+            ]

@@ -10,6 +10,7 @@ No message here quotes a value from the plan: values may be secrets. Messages na
 from __future__ import annotations
 
 import fnmatch
+import functools
 import itertools
 import operator
 import os
@@ -18,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tfkit.findings import Severity
-from tfkit.plan import Action
+from tfkit.plan import Action, format_path
 from tfkit.policy import _detect, _tags
 from tfkit.policy._columns import masks, packed_afters, per_plan, unknowns
 from tfkit.policy.api import Policy, PolicyContext, SkipPolicy, Violation, policy
@@ -131,26 +132,27 @@ def _scan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
 
 def _scan_plan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
     found: list[tuple[str | None, str, str, str]] = []
+    candidate = functools.cache(_candidate)  # plans repeat their strings; the cache ends with the scan
     changes = plan.resource_changes
     for index in _detect.suspects(packed_afters(plan), masks(plan), unknowns(plan)):
         rc = changes[index]
         change = rc.change
         for path, key, text in _detect.walk_strings(change.after, change.after_sensitive):
-            if _candidate(key, text):
-                found.append((rc.address, path, key, text))
+            if candidate(key, text):
+                found.append((rc.address, format_path(path), key, text))
     sensitive_vars = _root_sensitive_variables(plan) if plan.variables else set()
     for name, variable in plan.variables.items():
         if name in sensitive_vars:
             continue
         for path, key, text in _detect.walk_strings(variable.value, None, (name,)):
-            if _candidate(key or name, text):
-                found.append((f"var.{name}", path.removeprefix(name).lstrip("."), key or name, text))
+            if candidate(key, text):
+                found.append((f"var.{name}", format_path(path[1:]), key, text))
     for name, output in plan.output_changes.items():
         if output.after_sensitive is True:
             continue
         for path, key, text in _detect.walk_strings(output.after, output.after_sensitive, (name,)):
-            if _candidate(key or name, text):
-                found.append((f"output.{name}", path.removeprefix(name).lstrip("."), key or name, text))
+            if candidate(key, text):
+                found.append((f"output.{name}", format_path(path[1:]), key, text))
     return found
 
 
