@@ -13,7 +13,7 @@ export TFKIT_CHECKOV := $(abspath $(CHECKOV_VENV))/bin/checkov
 
 setup: $(VENV)/.tfkit-installed $(CHECKOV_VENV)/.installed
 
-$(VENV)/.tfkit-installed: pyproject.toml setup.py tfkit/policy/_scan.c
+$(VENV)/.tfkit-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e '.[test]'

@@ -55,7 +55,9 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Dependencies from the test environment (a .pth line adds a directory, it does not run that directory's
     # own .pth files, so the editable install of the checkout is not picked up).
     Path(site.stdout.strip(), "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    done = _run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", wheel, cwd=venv)
+    done = _run(
+        sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", wheel, cwd=venv
+    )
     assert done.returncode == 0, done.stderr
     return venv / "bin"
 
@@ -73,7 +75,8 @@ def test_the_wheel_is_pure_python_with_the_package_data(wheel: Path) -> None:
 
 def test_the_sdist_holds_the_sources_and_no_local_data(dist: Path) -> None:
     sdist = _build("sdist", dist)
-    names = tarfile.open(sdist).getnames()
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
     root = sdist.name.removesuffix(".tar.gz")
     assert f"{root}/pyproject.toml" in names and f"{root}/tfkit/__init__.py" in names
     assert not [n for n in names if "/.venv" in n or "/.tfkit/" in n or n.endswith(".tfstate")]

@@ -209,7 +209,7 @@ def test_planted_secrets_in_non_sensitive_outputs_are_caught(leaky) -> None:
     token = report.result("TFK003")
     assert token.status is Status.FAILED and token.severity is Severity.HARD  # type: ignore[union-attr]
     assert [(v.address, v.path) for v in token.violations] == [("output.debug_key", None)]  # type: ignore[union-attr]
-    assert "AWS access key id" in token.violations[0].message  # type: ignore[union-attr]
+    assert "(AWS Access Key)" in token.violations[0].message  # type: ignore[union-attr]
     named = report.result("TFK004")
     assert [(v.address, v.path) for v in named.violations] == [("output.admin", "password")]  # type: ignore[union-attr]
     entropy = report.result("TFK005")
@@ -226,7 +226,7 @@ def test_tfkit_check_reports_the_leak_without_printing_it(leaky, tfkit_cli) -> N
     done = tfkit_cli("check", str(saved), "--env", "staging", cwd=project.root)
     assert done.returncode == 1, done.stderr
     assert (
-        "HARD     TFK003 output.debug_key: a non-sensitive value looks like an AWS access key id"
+        "HARD     TFK003 output.debug_key: a non-sensitive value is in a credential format (AWS Access Key)"
         in done.stdout
     )
     assert "gate FAILED for staging" in done.stdout

@@ -1,8 +1,8 @@
-"""Required tags (``_tags.gaps``, TFK006's engine): the C walk and the msgspec decode give the same answer.
+"""Required tags (``_tags.gaps``, TFK006's engine): the msgspec decode of all values gives the right answer.
 
-Both are checked against a reference that decodes each value with ``json`` and follows the attribute paths
-in plain Python, on generated values in every JSON layout (escaped key names included, which the C walk
-hands to the decoder) and on every real fixture plan; garbage bytes must not crash the C walk.
+It is checked against a reference that decodes each value with ``json`` and follows the attribute paths in
+plain Python, on generated values in every JSON layout (escaped key names included) and on every real
+fixture plan.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from testsupport import PLANS
 
 from tfkit.plan import load_plan
-from tfkit.policy import _columns, _detect, _native, _tags
+from tfkit.policy import _columns, _tags
 from tfkit.policy._detect import Packed
 
 ATTRIBUTES = (
@@ -72,7 +72,6 @@ values = st.recursive(
 )
 
 
-@pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
@@ -83,7 +82,6 @@ def test_gaps_match_the_reference(layout: str, documents: list[Any], keys: tuple
     assert _tags.gaps(packed, ATTRIBUTES, keys) == reference(documents, ATTRIBUTES, keys)
 
 
-@pytest.mark.usefixtures("backend")
 def test_only_objects_are_checked_at_each_path() -> None:
     documents = [
         {"input": "not an object", "tags": {"env": "x"}},
@@ -100,13 +98,11 @@ def test_only_objects_are_checked_at_each_path() -> None:
     }
 
 
-@pytest.mark.usefixtures("backend")
 def test_the_last_of_duplicate_keys_counts() -> None:
     packed = Packed([b'{"tags":{"owner":1},"tags":{"env":2}}', b'{"tags":{"env":2},"tags":{"owner":1}}'])
     assert _tags.gaps(packed, ("tags",), ("owner",)) == {(0, ("owner",)): [0]}
 
 
-@pytest.mark.usefixtures("backend")
 def test_a_later_duplicate_of_a_key_on_the_path_replaces_the_earlier() -> None:
     packed = Packed([b'{"input":{"tags":{}},"input":null}', b'{"input":{"tags":{}},"input":{}}'])
     assert _tags.gaps(packed, ("input.tags",), ("owner",)) == {}
@@ -114,7 +110,6 @@ def test_a_later_duplicate_of_a_key_on_the_path_replaces_the_earlier() -> None:
     assert _tags.gaps(packed, ("input.tags",), ("owner",)) == {(0, ("owner",)): [0]}
 
 
-@pytest.mark.usefixtures("backend")
 def test_attribute_and_key_names_need_not_be_python_names() -> None:
     packed = Packed([b'{"my-tags":{"cost center":1}}', b'{"my-tags":{"x\\u0041":1}}', b'{"a b":{"c":{}}}'])
     assert _tags.gaps(packed, ("my-tags", "a b.c"), ("cost center",)) == {
@@ -123,64 +118,15 @@ def test_attribute_and_key_names_need_not_be_python_names() -> None:
     }
 
 
-@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40)), max_size=200))
-def test_gaps_are_grouped_the_same_way_with_few_or_many_kinds(kinds: list[tuple[int, int]]) -> None:
-    indices = list(range(len(kinds)))
-    numbers, missing = [n for n, _ in kinds], [b for _, b in kinds]
-    expected: dict[tuple[int, int], list[int]] = {}
-    for index, kind in enumerate(kinds):
-        expected.setdefault(kind, []).append(index)
-    assert _tags._by_kind(indices, numbers, missing) == expected
-
-
-def test_escaped_key_names_go_to_the_decoder() -> None:
-    if _native.scanner is None:
-        pytest.fail("tfkit.policy._scan (the C scanner) is not built")
+def test_escaped_key_names_are_decoded() -> None:
     packed = Packed([b'{"t\\u0061gs":{"env":1}}', b'{"tags":{"\\u006fwner":1}}', b'{"tags":{}}'])
-    indices, numbers, _missing = _native.scanner.tag_gaps(packed.values, ((b"tags",),), (b"owner",))
-    assert (indices, numbers) == ([0, 1, 2], [-1, -1, 0])
     assert _tags.gaps(packed, ("tags",), ("owner",)) == {(0, ("owner",)): [0, 2]}
-
-
-@given(st.lists(st.binary(max_size=60), min_size=1, max_size=6))
-def test_the_c_walks_survive_any_bytes(texts: list[bytes]) -> None:
-    """Plans reach the scanners parsed by msgspec, but a bug elsewhere must not turn into a crash here."""
-    native = _native.scanner
-    if native is None:
-        pytest.fail("tfkit.policy._scan (the C scanner) is not built")
-    cut = [t[: len(t) // 2] for t in texts]  # and JSON cut short
-    for batch in (texts, cut, [b'{"tags":{"owner"', b'{"a":"\\', b'"\\u00', b'{"tags":']):
-        native.tag_gaps(batch, ((b"tags",), (b"input", b"tags")), (b"owner",))
-        rules = (_detect._NEEDLES, _detect._KEYWORDS, _detect._RUN_CHARS, _detect._ESCAPED_CHARS, 16)
-        native.suspects(batch, batch, batch, *rules)
-        native.suspects(batch, [b""] * len(batch), None, *rules)  # empty masks too, and no unknowns
-
-
-def test_the_c_walks_reject_bad_arguments() -> None:
-    native = _native.scanner
-    if native is None:
-        pytest.fail("tfkit.policy._scan (the C scanner) is not built")
-    with pytest.raises(TypeError):
-        native.tag_gaps([None], ((b"tags",),), (b"owner",))
-    with pytest.raises(ValueError, match="1 to 8 steps"):
-        native.tag_gaps([b"{}"], ((),), (b"owner",))
-    with pytest.raises(ValueError, match="differ in length"):
-        native.suspects([b"{}"], [], None, (), (), b"", b"", 16)
-    with pytest.raises(ValueError, match="differ in length"):
-        native.suspects([b"{}"], [b"{}"], [], (), (), b"", b"", 16)
-    with pytest.raises(TypeError):
-        native.suspects(["{}"], [b"{}"], None, (), (), b"", b"", 16)
-    with pytest.raises(TypeError, match="tuple of bytes"):  # the C keeps pointers into the tuple's bytes
-        native.suspects([b"{}"], [b"{}"], None, [b"xox"], (), b"", b"", 16)
-    with pytest.raises(TypeError, match="tuple of bytes"):
-        native.tag_gaps([b"{}"], ([b"tags"],), (b"owner",))
 
 
 def _every_plan() -> list[Path]:
     return sorted(PLANS.rglob("*.json"))
 
 
-@pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize("path", _every_plan(), ids=lambda p: str(p.relative_to(PLANS)))
 def test_gaps_on_real_plans_match_the_reference(path: Path) -> None:
     plan = load_plan(path)

@@ -1,10 +1,9 @@
 """Secret-looking values: known token formats, secret key names, high-entropy strings.
 
-Used by the built-in secret policies. Every function here returns a *kind* ("AWS access key id"), never the
-value, so no caller can print a secret by accident. ``suspects(Packed(values), masks)`` is a fast pre-filter
-on the JSON text of many values at once: a value whose text matches nothing is not decoded at all. It runs in
-C (``tfkit/policy/_scan.c``, one pass over each value, no copies) when tfkit was built with a C compiler, and
-in Python (``re`` over all values joined) otherwise; both pick at least what the policies would report.
+Used by the built-in secret policies. Every function here returns a *kind* ("AWS Access Key"), never the
+value, so no caller can print a secret by accident. Token formats are detect-secrets' detectors (the same
+ones ``tfkit guard`` runs), plus the two formats it has none for. ``suspects(Packed(values), masks)`` is a
+fast pre-filter on the JSON text of many values at once: a value whose text matches nothing is not decoded.
 """
 
 from __future__ import annotations
@@ -15,16 +14,16 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from tfkit.plan import format_path
-from tfkit.policy import _native
-from tfkit.secret_names import KEYWORDS
 from tfkit.secret_names import is_secret_name as is_secret_key_name
+
+if TYPE_CHECKING:
+    from detect_secrets.plugins.base import BasePlugin
 
 #: JSON text as the plan model keeps it: ``msgspec.Raw`` views, or bytes.
 JsonText = bytes | bytearray | memoryview | msgspec.Raw
@@ -39,67 +38,100 @@ __all__ = [
     "walk_strings",
 ]
 
-_TOKEN_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "AWS access key id",
-        re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}(?![A-Z0-9])"),
-    ),
-    (
-        "GitHub token",
-        re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{40,}"),
-    ),
-    ("Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
-    ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-    ("Stripe secret key", re.compile(r"\b(?:sk|rk)_live_[0-9A-Za-z]{20,}\b")),
-    ("GitLab token", re.compile(r"\bglpat-[0-9A-Za-z_-]{20,}\b")),
-    ("URL with a password", re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
+#: Token formats detect-secrets has no detector for (its kinds name the others).
+_OWN_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("GitHub Token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}")),  # fine-grained personal access tokens
+    ("Google API Key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
 )
 
-#: Literals of the token formats a token-like run (below) does not always reveal: Slack and GitLab tokens
-#: and Google keys may be cut by ``-`` into runs shorter than 16, and a PEM private key's header has no run.
-#: (AWS, GitHub and Stripe tokens are runs of 20 or more token characters.)
-_NEEDLES = (b"xox", b"AIza", b"glpat-", b"PRIVATE KEY")
-_KEYWORDS = KEYWORDS  # literals of the one secret-name rule (tfkit.secret_names)
-_RUN_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_"
-_WHITESPACE = b" \t\r\n"
-#: The shape of JSON text: token characters -> "a", whitespace -> " ", quote and colon kept, the rest -> ".".
+
+@functools.cache
+def _detectors() -> tuple[BasePlugin, ...]:
+    """detect-secrets' detectors of credential formats (imported on first use: it pulls in ``requests``).
+
+    Its entropy and keyword plugins are left out (TFK005 and TFK004 are tfkit's own rules on values), and
+    so are the formats too loose for plan values (public IPs, Artifactory, Twilio, Mailchimp...).
+    """
+    from detect_secrets.plugins.aws import AWSKeyDetector
+    from detect_secrets.plugins.basic_auth import BasicAuthDetector
+    from detect_secrets.plugins.github_token import GitHubTokenDetector
+    from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+    from detect_secrets.plugins.jwt import JwtTokenDetector
+    from detect_secrets.plugins.private_key import PrivateKeyDetector
+    from detect_secrets.plugins.slack import SlackDetector
+    from detect_secrets.plugins.stripe import StripeDetector
+
+    return (
+        AWSKeyDetector(),
+        GitHubTokenDetector(),
+        GitLabTokenDetector(),
+        SlackDetector(),
+        StripeDetector(),
+        PrivateKeyDetector(),
+        JwtTokenDetector(),
+        BasicAuthDetector(),
+    )
+
+
+#: What every token format above holds, found in decoded text: a run of 16 token characters (AWS, GitHub,
+#: Stripe, the Slack webhook, fine-grained tokens), one of the literals of the formats a ``-`` or a space
+#: may cut into shorter runs, or a URL (Basic Auth). A string with none of these is no known token.
+#: Non-ASCII characters count as token characters: detect-secrets matches some formats in any case, and
+#: then ``ſ`` is an ``s`` and the Kelvin sign a ``k``.
+MIN_RUN = 16
+_RUN_CHARS = "A-Za-z0-9+/=_"
+#: In lower case: detect-secrets matches Slack tokens in any case (and no other character folds to x or o).
+_LITERALS = (
+    "xox",  # Slack
+    *("glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "glcbt-", "glimt-", "glptt-", "glagent-", "gloas-"),
+    "gr1348941",  # GitLab
+    "private key",
+    "putty-user-key-file-",
+    "eyj",  # JSON Web Tokens: the base64 of '{"'
+    "aiza",  # Google API keys
+)
+_TOKEN_HINT = re.compile(
+    rf"[{_RUN_CHARS}\x80-\U0010ffff]{{{MIN_RUN}}}|://|{'|'.join(map(re.escape, _LITERALS))}", re.IGNORECASE
+)
+
+# The same in JSON text. Runs are looked for in its shape: token characters and non-ASCII bytes -> "a",
+# whitespace -> " ", quote and colon kept, the rest -> "." (a run ending an object key is a name).
 _SHAPE = bytes(
-    ord("a") if b in _RUN_CHARS else ord(" ") if b in _WHITESPACE else b if b in b'":' else ord(".")
+    ord("a")
+    if b >= 0x80 or re.fullmatch(f"[{_RUN_CHARS}]", chr(b))
+    else ord(" ")
+    if chr(b) in " \t\r\n"
+    else b
+    if chr(b) in '":'
+    else ord(".")
     for b in range(256)
 )
-#: The shortest token run that makes a value a suspect (TFK005's ``min_length`` cannot go below it).
-MIN_RUN = 16
-#: A run of 16+ token characters that does not end an object key (keys are names, not values).
 _VALUE_RUN = re.compile(b"a" * MIN_RUN + rb'(?!a*+ *" *:)a*+')  # a literal prefix: the fast search of re
 #: ``://user:password@``, with the slashes as JSON may write them (``:\/\/``) and escapes (``\"``) inside.
-_URL_SCHEME_ENDS = (b"://", b":\\/\\/")
 _URL_PASSWORD = re.compile(rb':(?://|\\/\\/)(?:[^"/@\s\\]|\\[^/])+:(?:[^"/@\s\\]|\\[^/])+@')
-#: The bytes whose ``\u00XX`` escape makes a string a suspect: what runs, needles, URLs and keywords are made
-#: of. JSON may spell any character so (Terraform only escapes ``<>&``), and a plain search would not see it.
-_ESCAPED_CHARS = bytes(sorted(set(_RUN_CHARS + b"".join(_NEEDLES) + b"".join(_KEYWORDS) + b"-:@/")))
-_ESCAPE = re.compile(rb"\\u00([0-7][0-9a-fA-F])")
-
-
-#: The rest of a key after a credential keyword: the keyword's literal anchors the search (fast in ``re``).
-@functools.lru_cache(maxsize=64)
-def _key_after(keyword: bytes) -> re.Pattern[bytes]:
-    return re.compile(re.escape(keyword) + rb'(?:[^"\\\x00]|\\.)*"\s*:')  # escapes (\") may follow it
-
-
+#: A ``\uXXXX`` escape: JSON may spell any character so, and a search of the text would not see it.
+#: Terraform itself only escapes ``<``, ``>``, ``&``, U+2028 and U+2029 (and control characters).
+_ESCAPE = re.compile(rb"\\u(?!00(?:3[cCeE]|26|[01][0-9a-fA-F])|202[89])")
+#: An object key in JSON text (escapes included), within one of ``Packed.distinct``'s pieces.
+_KEY = re.compile(rb'"([^"\\\x00]*+(?:\\.[^"\\\x00]*+)*+)"\s*+:')
+#: Each check of ``suspects``: a pattern, and the view of the JSON text it looks at.
+_CHECKS: tuple[tuple[re.Pattern[bytes], Callable[[bytes], bytes]], ...] = (
+    (_VALUE_RUN, lambda text: _shape(text)),  # (a lambda: _shape is defined below)
+    (_URL_PASSWORD, bytes),
+    (_ESCAPE, bytes),
+    *((re.compile(re.escape(literal.encode())), bytes.lower) for literal in _LITERALS),
+)
 _MASKED_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*true')
 _ALL_MASKED: Mapping[bytes, int] = MappingProxyType({b"*": 1})
-
 _ENTROPY_CANDIDATE = re.compile(r"[A-Za-z0-9+/=_]{20,}")
 
 
 class Packed:
-    """JSON values joined into one JSON array, so that a scan runs once over all of them at C speed.
+    """JSON values joined into one JSON array, so that a scan runs once over all of them.
 
     A plan of 50k changes has 50k small ``after`` values; a regular expression or ``bytes.find`` over one
     buffer costs a few milliseconds where a call per value costs tens, and the buffer decodes in one call
-    too. The buffer is joined on first use (the C scanner reads ``values`` as they are). ``records_of``
-    maps offsets back to value indices; ``distinct`` is the text's distinct pieces.
+    too. ``records_of`` maps offsets back to value indices; ``distinct`` is the text's distinct pieces.
     """
 
     __slots__ = ("_buffer", "_distinct", "_lengths", "_starts", "values")
@@ -154,8 +186,9 @@ class Packed:
         """The distinct pieces of the text, split before each quote that follows a comma, joined by NUL.
 
         Big plans repeat themselves (instances of one block share most of their key/value pairs), so this is
-        a small fraction of the text. Each piece keeps its opening quote (a key, or a string in a list), so
-        every key is whole in one piece; no check looks across ',"' or NUL.
+        a small fraction of the text. In JSON a ',"' only ever comes before a key or a string in a list (a
+        quote inside a string is escaped), so each piece starts with its opening quote and every key is
+        whole in one piece.
         """
         if self._distinct is None:
             self._distinct = b'\x00"' + b'\x00"'.join(set(self.buffer.split(b',"')))
@@ -192,50 +225,27 @@ def suspects(
 ) -> list[int]:
     """Indices of the JSON values that may hold a secret-looking clear string (only these need decoding).
 
-    A value is a suspect if a clear string in it has a run of 16+ token characters (every known token
-    format but four, and every high-entropy candidate), one of those four formats' literals, a URL with a
-    password, or a ``\\u00XX`` escape of a character these are made of; or if a key named like a credential
-    appears in it more often than its sensitivity mask (``masks[i]``, Terraform's ``after_sensitive``)
-    marks that key ``true``, less the times ``unknowns[i]`` (``after_unknown``) marks it: Terraform marks
-    every sensitive attribute, and leaves only the unknown ones out of ``after``, so one of them is then in
-    the clear. A superset of what the secret policies report. Runs in C when tfkit's extension is built
-    (``_native.scanner``), else in Python.
-    """
-    if _native.scanner is not None:
-        rules = (_NEEDLES, _KEYWORDS, _RUN_CHARS, _ESCAPED_CHARS, MIN_RUN)
-        return _native.scanner.suspects(values.values, masks, unknowns, *rules)
-    return _suspects_in_text(values, masks, unknowns)
+    A value is a suspect if its text has what every token format and every high-entropy candidate holds
+    (``_TOKEN_HINT``: a run of 16+ token characters, a format's literal, a URL with a password), or a
+    ``\\uXXXX`` escape other than Terraform's own; or if a key named like a credential appears in it more
+    often than its sensitivity mask (``masks[i]``, Terraform's ``after_sensitive``) marks that key
+    ``true``, less the times ``unknowns[i]`` (``after_unknown``) marks it: Terraform marks every sensitive
+    attribute, and leaves only the unknown ones out of ``after``, so one of them is then in the clear.
+    A superset of what the secret policies report.
 
-
-def _suspects_in_text(
-    values: Packed, masks: Sequence[JsonText], unknowns: Sequence[JsonText] | None = None
-) -> list[int]:
-    """``suspects`` in Python, on the text of all values joined (a superset of the C scanner's picks).
-
-    The checks first run on the distinct pieces of all values (``Packed.distinct``), a small fraction of
-    the text; only what they find there is looked up in the whole buffer. Runs are looked for in keys'
-    neighbours and numbers too, and needles anywhere, so it may pick a few more values than the C scanner.
+    Each check runs first on the distinct pieces of all values (``Packed.distinct``), a small fraction of
+    the text; only what it finds there is looked up in the whole buffer.
     """
     if not len(values):
         return []
-    buffer = values.buffer
     distinct = values.distinct
     found: set[int] = set()
-    if _VALUE_RUN.search(_shape(distinct)):
-        found |= values.records_of(m.start() for m in _VALUE_RUN.finditer(_shape(buffer)))
-    for needle in _NEEDLES:
-        if needle in distinct:
-            found |= values.records_of(values.find_all(needle))
-    if any(end in distinct for end in _URL_SCHEME_ENDS):
-        found |= values.records_of(m.start() for m in _URL_PASSWORD.finditer(buffer))
-    if b"\\u00" in distinct:
-        escapes = _ESCAPE.finditer(buffer)
-        found |= values.records_of(m.start() for m in escapes if int(m[1], 16) in _ESCAPED_CHARS)
-    keys, tails, cut = _keyword_keys(distinct)
-    if cut:  # a key split between two pieces (pieces start at keys, so not expected): read the whole text
-        keys, tails, _ = _keyword_keys(buffer)
-    if keys or tails:
-        found |= _unmasked(values, masks, keys, tails, unknowns)
+    for pattern, view in _CHECKS:
+        if pattern.search(view(distinct)):
+            found |= values.records_of(m.start() for m in pattern.finditer(view(values.buffer)))
+    keys = {key for key in set(_KEY.findall(distinct)) if _is_secret_raw_key(key)}
+    if keys:
+        found |= _unmasked(values, masks, keys, unknowns)
     return sorted(found)
 
 
@@ -244,42 +254,20 @@ def _shape(text: bytes) -> bytes:
     return (text.replace(b"\\/", b"//") if b"\\/" in text else text).translate(_SHAPE)
 
 
-def _keyword_keys(text: bytes) -> tuple[set[bytes], set[bytes], bool]:
-    """The raw keys in ``text`` named like a credential, as spelled there (escapes included).
-
-    Returns the whole keys; the tails of keys with an escaped quote in them (their start is unknown, so no
-    mask may vouch for them); and whether a key was cut at a NUL (the caller must read the whole text).
-    Each keyword the text holds is searched for as a literal, and only keys are kept: a keyword inside a
-    value is not followed by a quote and a colon.
-    """
-    lower = text.lower()
-    keys: set[bytes] = set()
-    tails: set[bytes] = set()
-    cut = False
-    for keyword in _KEYWORDS:
-        if keyword not in lower:
-            continue
-        for match in _key_after(keyword).finditer(lower):
-            close = lower.rindex(b'"', match.start(), match.end())
-            opening = max(lower.rfind(b'"', 0, match.start()), lower.rfind(b"\x00", 0, match.start()))
-            key = text[opening + 1 : close]
-            if opening < 0 or lower[opening] == 0:
-                cut = True
-            elif lower[opening - 1 : opening] == b"\\":  # an escaped quote: the key goes on before it
-                tails.add(key)
-            else:
-                keys.add(key)
-    return keys, tails, cut
+@functools.lru_cache(maxsize=4096)
+def _is_secret_raw_key(raw: bytes) -> bool:
+    """Whether a key as spelled in JSON (escapes included) names a credential (``is_secret_key_name``)."""
+    try:
+        key = msgspec.json.decode(b'"' + raw + b'"', type=str)
+    except msgspec.DecodeError:  # not valid JSON text: look at its values anyway
+        return True
+    return is_secret_key_name(key)
 
 
 def _unmasked(
-    values: Packed,
-    masks: Sequence[JsonText],
-    keys: set[bytes],
-    tails: set[bytes],
-    unknowns: Sequence[JsonText] | None,
+    values: Packed, masks: Sequence[JsonText], keys: set[bytes], unknowns: Sequence[JsonText] | None
 ) -> set[int]:
-    """Values holding one of ``keys`` more often than their mask marks it sensitive, or one of the ``tails``.
+    """Values holding one of ``keys`` (as spelled in JSON) more often than their mask marks it sensitive.
 
     Masks are read once per run of consecutive values with the same mask (the instances of one resource
     block share theirs); a value is picked if a key appears in it more often than its mask marks the key
@@ -287,56 +275,42 @@ def _unmasked(
     names the key, some marks may be for attributes ``after`` leaves out: none is counted for the run.
     """
     found: set[int] = set()
-    for tail in tails:
-        found |= values.records_of(values.find_all(tail + b'"'))
-    for first, last, mask in _equal_runs(masks):
-        masked = _masked_keys(mask)
-        if masked is _ALL_MASKED:
-            continue
-        lo, hi = values.span(first, last)
-        unknown: bytes | None = None  # the run's after_unknown texts, joined when first needed
-        for key in keys:
-            needle = b'"' + key + b'"'
-            times = masked.get(key, 0)
-            if times and unknowns is not None:
-                if unknown is None:
-                    unknown = b"\x00".join(unknowns[first:last])
-                if needle in unknown:
-                    times = 0
-            # A value holds a known key at least as often as its mask marks it, as spelled there (the same
-            # encoder wrote both), so unless the run holds it more often in all, no value holds it more often.
-            shortcut = times and values.buffer.find(b"\\", lo, hi) < 0
-            if not shortcut or values.buffer.count(needle, lo, hi) > times * (last - first):
-                found |= values.records_of(values.find_all(needle, lo, hi), more_than=times)
+    first = 0
+    for mask, run in itertools.groupby(masks):
+        last = first + len(list(run))
+        masked = _masked_keys(bytes(mask))
+        if masked is not _ALL_MASKED:
+            found |= _clear_in_run(values, first, last, masked, keys, unknowns)
+        first = last
     return found
 
 
-def _equal_runs(texts: Sequence[JsonText]) -> list[tuple[int, int, bytes]]:
-    """(first, last, text) for each run of consecutive equal texts, ``last`` excluded.
-
-    Gallops over the texts joined by NUL: a run of n equal texts costs a few comparisons of its own
-    length in C, not n comparisons in Python.
-    """
-    joined = b"\x00".join(texts) + b"\x00"
-    runs: list[tuple[int, int, bytes]] = []
-    count, first, at = len(texts), 0, 0
-    while first < count:
-        end = joined.index(b"\x00", at) + 1
-        chunks = [joined[at:end]]  # chunks[k]: the text (and its NUL) 2**k times
-        size, last, at, level = end - at, first + 1, end, 0
-        while last < count:
-            if last + (1 << level) <= count and joined.startswith(chunks[level], at):
-                last, at = last + (1 << level), at + size * (1 << level)
-                level += 1
-                if level == len(chunks):
-                    chunks.append(chunks[-1] * 2)
-            elif level:
-                level -= 1
-            else:
-                break
-        runs.append((first, last, chunks[0][:-1]))
-        first = last
-    return runs
+def _clear_in_run(
+    values: Packed,
+    first: int,
+    last: int,
+    masked: Mapping[bytes, int],
+    keys: set[bytes],
+    unknowns: Sequence[JsonText] | None,
+) -> set[int]:
+    """The values ``first`` to ``last`` (one mask, marking ``masked``) holding one of ``keys`` in clear."""
+    found: set[int] = set()
+    lo, hi = values.span(first, last)
+    unknown: bytes | None = None  # the run's after_unknown texts, joined when first needed
+    for key in keys:
+        needle = b'"' + key + b'"'
+        times = masked.get(key, 0)
+        if times and unknowns is not None:
+            if unknown is None:
+                unknown = b"\x00".join(map(bytes, unknowns[first:last]))
+            if needle in unknown:
+                times = 0
+        # A value holds a known key at least as often as its mask marks it, as spelled there (the same
+        # encoder wrote both), so unless the run holds it more often in all, no value holds it more often.
+        shortcut = times and values.buffer.find(b"\\", lo, hi) < 0
+        if not shortcut or values.buffer.count(needle, lo, hi) > times * (last - first):
+            found |= values.records_of(values.find_all(needle, lo, hi), more_than=times)
+    return found
 
 
 @functools.lru_cache(maxsize=1024)
@@ -348,15 +322,16 @@ def _masked_keys(mask: bytes) -> Mapping[bytes, int]:
 
 
 def token_kind(text: str) -> str | None:
-    """The kind of known token ``text`` contains (``"AWS access key id"``), else ``None``."""
-    if len(text) < 16:
+    """The kind of known token ``text`` holds (detect-secrets' name: ``"AWS Access Key"``), else ``None``."""
+    if not _TOKEN_HINT.search(text):
         return None
-    for kind, pattern in _TOKEN_FORMATS:
-        if pattern.search(text):
-            return kind
-    return None
+    for detector in _detectors():
+        if next(iter(detector.analyze_string(text)), None) is not None:
+            return str(detector.secret_type)
+    return next((kind for kind, pattern in _OWN_FORMATS if pattern.search(text)), None)
 
 
+@functools.lru_cache(maxsize=4096)
 def entropy(text: str) -> float:
     """Shannon entropy of ``text`` in bits per character."""
     if not text:
@@ -384,21 +359,27 @@ def is_high_entropy(text: str, *, min_length: int = 20, threshold: float = 4.0) 
 
 def walk_strings(
     value: Any, sensitive: Any, path: tuple[str | int, ...] = ()
-) -> Iterator[tuple[str, str, str]]:
-    """Every non-sensitive string in ``value`` as (formatted path, last key name, text).
+) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
+    """Every non-sensitive string in ``value`` as (path, last key name, text), depth first.
 
     ``sensitive`` is Terraform's mask (``true`` or a structure like ``value``); masked parts are skipped.
+    Paths are tuples (``tfkit.plan.format_path`` writes one): most strings are no secret, and their path
+    is never shown. A loop over a stack, not nested generators: the scan walks every suspect value.
     """
-    if sensitive is True:
-        return
-    if isinstance(value, str):
-        key = next((str(p) for p in reversed(path) if isinstance(p, str)), "")
-        yield format_path(path), key, value
-    elif isinstance(value, dict):
-        masks = sensitive if isinstance(sensitive, dict) else {}
-        for key, item in value.items():
-            yield from walk_strings(item, masks.get(key), (*path, key))
-    elif isinstance(value, list):
-        masks_list = sensitive if isinstance(sensitive, list) else []
-        for i, item in enumerate(value):
-            yield from walk_strings(item, masks_list[i] if i < len(masks_list) else None, (*path, i))
+    key = next((step for step in reversed(path) if isinstance(step, str)), "")
+    pending: list[tuple[Any, Any, tuple[str | int, ...], str]] = [(value, sensitive, path, key)]
+    while pending:
+        value, sensitive, path, key = pending.pop()
+        if sensitive is True:
+            continue
+        if isinstance(value, str):
+            yield path, key, value
+        elif isinstance(value, dict):
+            masks = sensitive if isinstance(sensitive, dict) else {}
+            pending += [(item, masks.get(k), (*path, k), k) for k, item in reversed(value.items())]
+        elif isinstance(value, list):
+            marks = sensitive if isinstance(sensitive, list) else []
+            pending += [
+                (item, marks[i] if i < len(marks) else None, (*path, i), key)
+                for i, item in reversed(list(enumerate(value)))
+            ]

@@ -1,9 +1,7 @@
 """Required tags (TFK006): which tag maps in many ``after`` values lack required keys.
 
-``gaps(values, attributes, keys)`` walks every value's JSON text once in C (``_scan.tag_gaps``) when tfkit
-was built with a C compiler; otherwise (and for the rare value with an escaped key name, whose spelling the
-C walk does not decode) msgspec decodes all values in one call into structs that hold only the tag
-attributes and whether each required key is there. Both forms give the same answer.
+``gaps(values, attributes, keys)`` decodes all values in one msgspec call into structs that hold only the
+tag attributes and whether each required key is there, so no Python loop runs per value.
 """
 
 from __future__ import annotations
@@ -11,11 +9,11 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
+import types
 from typing import Any, cast
 
 import msgspec
 
-from tfkit.policy import _native
 from tfkit.policy._detect import Packed
 
 __all__ = ["gaps"]
@@ -36,54 +34,6 @@ def gaps(values: Packed, attributes: tuple[str, ...], keys: tuple[str, ...]) -> 
     """
     if not attributes or not keys or not len(values):
         return {}
-    paths = tuple(tuple(step.encode() for step in attribute.split(".")) for attribute in attributes)
-    native = _native.scanner
-    if native is None or not (
-        len(paths) <= native.MAX_PATHS
-        and len(keys) <= native.MAX_KEYS
-        and max(map(len, paths)) <= native.MAX_STEPS
-    ):
-        return _decoded_gaps(values, attributes, keys)
-    indices, numbers, missing = native.tag_gaps(values.values, paths, tuple(key.encode() for key in keys))
-    groups: Gaps = {}
-    for (number, bits), found in _by_kind(indices, numbers, missing).items():
-        if number >= 0:
-            names = tuple(itertools.compress(keys, (bits >> k & 1 for k in range(len(keys)))))
-            groups.setdefault((number, names), []).extend(found)
-        else:  # keys spelled with escapes: decode those values
-            decoded = _decoded_gaps(Packed([values.values[i] for i in found]), attributes, keys)
-            for group, at in decoded.items():
-                groups.setdefault(group, []).extend(map(found.__getitem__, at))
-    for group in groups.values():
-        group.sort()  # in order already, unless decoded values joined it
-    return _ordered(groups)
-
-
-def _by_kind(indices: list[int], numbers: list[int], missing: list[int]) -> dict[tuple[int, int], list[int]]:
-    """The indices grouped by (path number, missing bits); a pass in C per kind when there are a few."""
-    kinds = set(zip(numbers, missing, strict=True))
-    if len(kinds) > 8:  # many kinds: one pass in Python, not one pass in C per kind
-        grouped: dict[tuple[int, int], list[int]] = {}
-        for index, number, bits in zip(indices, numbers, missing, strict=True):
-            grouped.setdefault((number, bits), []).append(index)
-        return grouped
-    return {
-        (number, bits): list(
-            itertools.compress(
-                indices, map(operator.and_, map(number.__eq__, numbers), map(bits.__eq__, missing))
-            )
-        )
-        for number, bits in kinds
-    }
-
-
-def _ordered(groups: Gaps) -> Gaps:
-    """``groups`` by attribute, then by first value."""
-    return dict(sorted(groups.items(), key=lambda item: (item[0][0], item[1][0])))
-
-
-def _decoded_gaps(values: Packed, attributes: tuple[str, ...], keys: tuple[str, ...]) -> Gaps:
-    """``gaps`` by decoding all values with msgspec."""
     # Decode only for the attributes some value has: a plain search, unless a key may be spelled with escapes.
     escapes = b"\\" in values
     present_in = [
@@ -94,7 +44,7 @@ def _decoded_gaps(values: Packed, attributes: tuple[str, ...], keys: tuple[str, 
     groups: Gaps = {}
     for layer in _layers(present_in):
         _gaps_of_layer(values, layer, keys, groups)
-    return _ordered(groups)
+    return dict(sorted(groups.items(), key=lambda item: (item[0][0], item[1][0])))
 
 
 def _layers(attributes: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
@@ -118,7 +68,8 @@ def _gaps_of_layer(values: Packed, layer: list[tuple[int, str]], keys: tuple[str
         leaves = shapes
         for field in fields[attribute]:
             leaves = list(map(getattr, leaves, itertools.repeat(field), itertools.repeat(None)))
-        # For each key, whether each leaf is a tag map that lacks it (any other leaf reads as None), in C.
+        # For each key, whether each leaf is a tag map that lacks it (any other leaf reads as None): no loop
+        # in Python per value, only map() and operator calls.
         lacks = [
             list(
                 map(
@@ -144,7 +95,7 @@ def _decode_all(decoder: msgspec.json.Decoder[Any], values: Packed) -> list[Any]
     try:
         return cast("list[Any]", decoder.decode(values.buffer))
     except msgspec.ValidationError:
-        single = msgspec.json.Decoder(decoder.type.__args__[0])  # type: ignore[attr-defined]
+        single = msgspec.json.Decoder(decoder.type.__args__[0])
         shapes: list[Any] = []
         for index in range(len(values)):
             try:
@@ -190,6 +141,6 @@ def _decoder(
         ]
         return msgspec.defstruct("Tags", members, rename=names, forbid_unknown_fields=False, gc=False)
 
-    decoder = msgspec.json.Decoder(list[struct((), tree) | _SCALARS])
+    decoder = msgspec.json.Decoder(types.GenericAlias(list, (struct((), tree) | _SCALARS,)))
     steps = {a: tuple(a.split(".")) for a in attributes}
     return decoder, {a: tuple(fields[path[: i + 1]] for i in range(len(path))) for a, path in steps.items()}

@@ -10,6 +10,7 @@ No message here quotes a value from the plan: values may be secrets. Messages na
 from __future__ import annotations
 
 import fnmatch
+import functools
 import itertools
 import operator
 import os
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from tfkit.addresses import matches_any
 from tfkit.findings import Severity
-from tfkit.plan import Action
+from tfkit.plan import Action, format_path
 from tfkit.policy import _detect, _tags
 from tfkit.policy._columns import masks, packed_afters, per_plan, unknowns
 from tfkit.policy.api import Policy, PolicyContext, SkipPolicy, Violation, policy
@@ -115,12 +116,10 @@ def _root_sensitive_variables(plan: Plan) -> set[str]:
 
 def _candidate(key: str, text: str) -> bool:
     """Worth a secret policy's look: a known token, a credential-like key, or a token-like run."""
-    if _detect.is_secret_key_name(key):
-        return True
-    if len(text) < 12:
-        return False
-    return _detect.token_kind(text) is not None or _detect.is_high_entropy(
-        text, min_length=_MIN_ENTROPY_LENGTH, threshold=3.5
+    return (
+        _detect.is_secret_key_name(key)
+        or _detect.token_kind(text) is not None
+        or _detect.is_high_entropy(text, min_length=_MIN_ENTROPY_LENGTH, threshold=3.5)
     )
 
 
@@ -136,26 +135,27 @@ def _scan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
 
 def _scan_plan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
     found: list[tuple[str | None, str, str, str]] = []
+    candidate = functools.cache(_candidate)  # plans repeat their strings; the cache ends with the scan
     changes = plan.resource_changes
     for index in _detect.suspects(packed_afters(plan), masks(plan), unknowns(plan)):
         rc = changes[index]
         change = rc.change
         for path, key, text in _detect.walk_strings(change.after, change.after_sensitive):
-            if _candidate(key, text):
-                found.append((rc.address, path, key, text))
+            if candidate(key, text):
+                found.append((rc.address, format_path(path), key, text))
     sensitive_vars = _root_sensitive_variables(plan) if plan.variables else set()
     for name, variable in plan.variables.items():
         if name in sensitive_vars:
             continue
         for path, key, text in _detect.walk_strings(variable.value, None, (name,)):
-            if _candidate(key or name, text):
-                found.append((f"var.{name}", path.removeprefix(name).lstrip("."), key or name, text))
+            if candidate(key, text):
+                found.append((f"var.{name}", format_path(path[1:]), key, text))
     for name, output in plan.output_changes.items():
         if output.after_sensitive is True:
             continue
         for path, key, text in _detect.walk_strings(output.after, output.after_sensitive, (name,)):
-            if _candidate(key or name, text):
-                found.append((f"output.{name}", path.removeprefix(name).lstrip("."), key or name, text))
+            if candidate(key, text):
+                found.append((f"output.{name}", format_path(path[1:]), key, text))
     return found
 
 
@@ -166,7 +166,7 @@ _ADVICE = "mark it sensitive (variable/output sensitive = true) or read it from 
 
 @policy(id="TFK003", severity=Severity.HARD)
 def no_known_tokens(plan: Plan) -> Iterator[Violation]:
-    """No known credential format (AWS keys, GitHub/Slack/GitLab tokens, private keys) in a clear value.
+    """No known credential format (detect-secrets' AWS keys, tokens, private keys, JWTs...) in a clear value.
 
     A plan's non-sensitive values end up in CI logs, pull-request comments, snapshots and state in the
     clear. A value in a known token format is a leaked credential, whatever its key is called.
@@ -174,9 +174,8 @@ def no_known_tokens(plan: Plan) -> Iterator[Violation]:
     for address, path, _key, text in _scan(plan):
         kind = _detect.token_kind(text)
         if kind is not None:
-            article = "an" if kind[0] in "AEIOU" else "a"
             yield Violation(
-                f"a non-sensitive value looks like {article} {kind}; {_ADVICE}", address, path or None
+                f"a non-sensitive value is in a credential format ({kind}); {_ADVICE}", address, path or None
             )
 
 
