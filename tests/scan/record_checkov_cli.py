@@ -2,11 +2,13 @@
 
 Run after changing a fixture plan or the pinned Checkov (Makefile's CHECKOV_VERSION)::
 
-    TFKIT_CHECKOV=.venv-checkov/bin/checkov python tests/scan/record_checkov_cli.py [-j JOBS]
+    python tests/scan/record_checkov_cli.py [-j JOBS]
 
-It runs the CLI exactly as the parity test once did (``checkov_cli.run_cli``), ``JOBS`` plans at a
-time, and writes ``tests/fixtures/checkov-cli.json``: the Checkov version, and per plan (path relative
-to tests/fixtures/plans) its sha256, the CLI's parsing-error count, and the sorted [check, address, status].
+It runs TFKIT_CHECKOV if set, else the project's .venv-checkov (``make setup``), else ``checkov`` on PATH.
+
+The CLI runs as ``checkov_cli.run_cli`` runs it, ``JOBS`` plans at a time (default: one per CPU).
+It writes ``tests/fixtures/checkov-cli.json``: the Checkov version, and per plan (path relative to
+tests/fixtures/plans) its sha256, the CLI's parsing-error count, and the sorted [check, address, status].
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="plans scanned at a time")
     args = parser.parse_args()
-    checkov = os.environ.get("TFKIT_CHECKOV") or shutil.which("checkov")
+    local = Path(__file__).resolve().parents[2] / ".venv-checkov" / "bin" / "checkov"  # `make setup`'s
+    checkov = os.environ.get("TFKIT_CHECKOV") or (str(local) if local.exists() else shutil.which("checkov"))
     if not checkov:
         print("error: Checkov not found: set TFKIT_CHECKOV (`make setup` installs it)", file=sys.stderr)
         return 2
