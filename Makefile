@@ -37,8 +37,9 @@ demo: setup .secrets/db_password
 	$(VENV)/bin/tfkit apply --env dev --auto-approve
 	$(VENV)/bin/tfkit apply --env staging --auto-approve
 
-# Two pytest-xdist workers, each test module on one worker (--dist loadscope), so a module's expensive
-# fixtures run once. Every test works in its own temporary directories, so workers share nothing mutable.
+# Two pytest-xdist workers, each test module (or class) whole on one worker (--dist loadscope), so its
+# expensive fixtures run once (the Checkov parity tests are split into classes to use both workers).
+# Every test works in its own temporary directories, so workers share nothing mutable.
 # Hypothesis runs its derandomized `fixed` profile (tests/conftest.py); HYPOTHESIS_PROFILE=random opts out.
 test: setup
 	$(VENV)/bin/python -m pytest -n 2 --dist loadscope

@@ -1,91 +1,81 @@
 """Acceptance: on every AWS, GCP and Azure fixture plan, tfkit's checks equal Checkov's own CLI.
 
-Each plan goes through Checkov twice (its CLI directly, and tfkit cold); two plans run at a time.
-Then a partial re-scan (one resource changed, the rest from the cache) is compared with a full scan.
+Checkov's CLI side is recorded (``tests/fixtures/checkov-cli.json``, written by real runs of the pinned
+Checkov: ``python tests/scan/record_checkov_cli.py``); tfkit's side runs live, real Checkov through
+tfkit with a cold cache, one test per plan. A record made with another Checkov version than the
+installed one, or of a plan whose bytes changed since, fails the test with the re-record command:
+it never compares against stale results. Then a partial re-scan (one resource changed, the rest from
+the cache) is compared with a live run of the CLI on the changed plan.
+
+Distribution: ``make test`` runs ``pytest -n 2 --dist loadscope``, which gives each module, or each
+class, to one worker whole. The per-plan tests are therefore dealt round-robin into four classes (four
+scopes of 6-7 Checkov runs), so both workers share them and the scheduler can fill gaps left by
+other modules. ``--dist loadgroup`` with ``xdist_group`` marks was not chosen: it spreads every
+unmarked test one by one, so the module-scoped fixtures of other modules would run on both workers.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
-from scanutil import PLANS
+from checkov_cli import PLANS, RECORD, RECORD_COMMAND, Check, cloud_plans, run_cli, sha256
 
 from tfkit.errors import ScanError
 from tfkit.plan import load_plan
+from tfkit.scan._runner import executable, version
+from tfkit.scan.cache import ResultCache
 from tfkit.scan.checkov import scan_plan
 from tfkit.scan.settings import CheckovSettings
 
-CLOUDS = {"aws", "google", "google-beta", "azurerm"}
-Check = tuple[str, str, str]
-#: Checkov CLI's checks, its parsing errors, and tfkit's checks (or its error line).
-Outcome = tuple[set[Check], int, set[Check] | str]
+PLAN_FILES = cloud_plans()
+CLASSES = 4
 
 
-def _cloud_plans() -> list[Path]:
-    found = []
-    for path in sorted(PLANS.glob("*/*.json")):
-        doc = json.loads(path.read_bytes())
-        providers = {rc.get("provider_name", "").split("/")[-1] for rc in doc.get("resource_changes") or ()}
-        if providers & CLOUDS:
-            found.append(path)
-    return found
+@pytest.fixture(scope="session")
+def recorded() -> dict[str, Any]:
+    """The recorded CLI results."""
+    doc: dict[str, Any] = json.loads(RECORD.read_text())
+    return doc
 
 
-PLAN_FILES = _cloud_plans()
+@pytest.fixture(scope="session")
+def checkov_version(checkov_exe: str) -> str:
+    """The installed Checkov's version, as tfkit's scanner asks it (faster than ``checkov --version``)."""
+    return version(executable(checkov_exe), ResultCache(None))
 
 
-def _direct(checkov: str, path: Path) -> tuple[set[Check], int]:
-    """`checkov -f PLAN --framework terraform_plan -o json`, as a user runs it (offline)."""
-    proc = subprocess.run(
-        [checkov, "-f", str(path), "--framework", "terraform_plan", "-o", "json", "--skip-download"],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
-    )
-    assert proc.returncode in (0, 1), proc.stderr[-2000:]
-    doc = json.loads(proc.stdout)
-    out: set[Check] = set()
-    errors = 0
-    for report in doc if isinstance(doc, list) else [doc]:
-        errors += (report.get("summary") or report).get("parsing_errors", 0)
-        for key, status in (("passed_checks", "passed"), ("failed_checks", "failed")):
-            for c in (report.get("results") or {}).get(key, ()):
-                out.add((c["check_id"], c.get("resource_address") or c["resource"], status))
-    return out, errors
+def _stale(message: str) -> NoReturn:
+    pytest.fail(f"{message}: re-record with `{RECORD_COMMAND}`", pytrace=False)
 
 
-def _tfkit(path: Path, cache: Path) -> set[Check] | str:
+def _recorded_cli(path: Path, recorded: dict[str, Any], checkov_version: str) -> tuple[set[Check], int]:
+    """The CLI's recorded checks and parsing errors on ``path``; fails when the record is stale."""
+    name = path.relative_to(PLANS).as_posix()
+    if recorded["checkov_version"] != checkov_version:
+        _stale(f"{RECORD.name} is of Checkov {recorded['checkov_version']}, {checkov_version} is installed")
+    entry = recorded["plans"].get(name)
+    if entry is None:
+        _stale(f"{RECORD.name} has no record of {name}")
+    elif entry["sha256"] != sha256(path):
+        _stale(f"{name} changed since {RECORD.name} was recorded")
+    return {(c, a, s) for c, a, s in entry["checks"]}, entry["parsing_errors"]
+
+
+def _tfkit(path: Path, cache: Path) -> tuple[set[Check], str] | str:
+    """tfkit's checks on ``path`` and the Checkov version it ran, or its error line."""
     try:
         report = scan_plan(load_plan(path.read_bytes()), CheckovSettings(cache_dir=cache))
     except ScanError as exc:
         return str(exc)
-    return {
+    checks = {
         (f.check_id, f.address or "", "passed" if f.passed else "failed")
         for f in report.findings
         if not f.check_id.startswith("TFKIT_")
     }
-
-
-@pytest.fixture(scope="module")
-def both_ways(
-    checkov_exe: str, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, tuple[set[Check], set[Check]]]:
-    os.environ["TFKIT_CHECKOV"] = checkov_exe
-    cache = tmp_path_factory.mktemp("checkov-cache")
-
-    def one(path: Path) -> tuple[str, Outcome]:
-        direct, errors = _direct(checkov_exe, path)
-        return path.name, (direct, errors, _tfkit(path, cache / path.name))
-
-    with ThreadPoolExecutor(2) as pool:
-        return dict(pool.map(one, PLAN_FILES))
+    return checks, report.version
 
 
 def test_fixture_set_covers_the_three_clouds() -> None:
@@ -93,15 +83,60 @@ def test_fixture_set_covers_the_three_clouds() -> None:
     assert len(PLAN_FILES) >= 20 and "aws" in names and "gcp" in names and "azure" in names
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("path", PLAN_FILES, ids=lambda p: p.name)
-def test_same_checks_as_checkov_cli(path: Path, both_ways: dict[str, Outcome]) -> None:
-    direct, parse_errors, mine = both_ways[path.name]
-    if parse_errors:  # Checkov's CLI rejects the file (a duplicate JSON key): tfkit must not pass it
-        assert not direct and isinstance(mine, str) and mine.startswith("checkov could not parse the plan")
-        return
-    assert mine == direct
-    assert direct, "Checkov found no check to run: the comparison would prove nothing"
+def test_record_holds_exactly_the_cloud_plans(recorded: dict[str, Any]) -> None:
+    names = sorted(p.relative_to(PLANS).as_posix() for p in PLAN_FILES)
+    if sorted(recorded["plans"]) != names:
+        _stale(f"{RECORD.name} records other plans than the cloud fixture plans")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each ``_SameChecks`` class is parametrised with its share of the plans."""
+    plans = getattr(metafunc.cls, "plans", None)
+    if plans is not None and "path" in metafunc.fixturenames:
+        metafunc.parametrize("path", plans, ids=lambda p: p.name)
+
+
+class _SameChecks:
+    """tfkit's live checks on each of ``plans`` equal the CLI's recorded ones."""
+
+    plans: list[Path]
+
+    @pytest.mark.slow
+    def test_same_checks_as_checkov_cli(
+        self,
+        path: Path,
+        recorded: dict[str, Any],
+        checkov_version: str,
+        checkov_env: str,
+        tmp_path: Path,
+    ) -> None:
+        direct, parse_errors = _recorded_cli(path, recorded, checkov_version)
+        mine = _tfkit(path, tmp_path / "cache")
+        if parse_errors:  # Checkov's CLI rejects the file (a duplicate JSON key): tfkit must not pass it
+            assert not direct and isinstance(mine, str)
+            assert mine.startswith("checkov could not parse the plan")
+            return
+        assert not isinstance(mine, str), mine
+        checks, version = mine
+        assert version == checkov_version
+        assert checks == direct
+        assert direct, "Checkov found no check to run: the comparison would prove nothing"
+
+
+class TestPlansA(_SameChecks):
+    plans = PLAN_FILES[0::CLASSES]
+
+
+class TestPlansB(_SameChecks):
+    plans = PLAN_FILES[1::CLASSES]
+
+
+class TestPlansC(_SameChecks):
+    plans = PLAN_FILES[2::CLASSES]
+
+
+class TestPlansD(_SameChecks):
+    plans = PLAN_FILES[3::CLASSES]
 
 
 @pytest.mark.slow
@@ -129,6 +164,6 @@ def test_partial_rescan_equals_full_scan(tmp_path: Path, checkov_env: str) -> No
     mine = {
         (f.check_id, f.address, f.passed) for f in partial.findings if not f.check_id.startswith("TFKIT_")
     }
-    direct = {(c, a, s == "passed") for c, a, s in _direct(checkov_env, changed)[0]}
+    direct = {(c, a, s == "passed") for c, a, s in run_cli(checkov_env, changed)[0]}
     assert mine == direct
     assert ("CKV_AWS_20", target["address"], False) in mine  # the public ACL was seen

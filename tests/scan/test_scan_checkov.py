@@ -1,4 +1,7 @@
-"""Checkov run for real: failures as one-line errors, offline, typed findings, and the cache."""
+"""Checkov run for real: failures as one-line errors, offline, typed findings, and the cache.
+
+The offline and typed-findings tests share one scan of the same plan with the same settings.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ import pytest
 from scanutil import PLANS, fake_checkov
 
 from tfkit.errors import ScanConfigError, ScanError
-from tfkit.plan import load_plan
+from tfkit.plan import Plan, load_plan
 from tfkit.scan.checkov import scan_plan
+from tfkit.scan.report import ScanReport
 from tfkit.scan.settings import CheckovSettings
 
 IAM = PLANS / "checkov" / "iam-data-source-read-v1.1.json"
@@ -78,23 +82,46 @@ def test_unknown_check_id_is_a_config_error(tmp_path: Path, checkov_env: str) ->
             scan_plan(load_plan(IAM.read_bytes()), settings)
 
 
+@pytest.fixture(scope="module")
+def offline_scan(
+    checkov_exe: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Plan, ScanReport, list[str]]:
+    """One cold scan of IAM with a blocker in Checkov's process logging every network attempt.
+
+    Shared by the tests of offline running and of typed findings (the same plan and settings).
+    """
+    tmp = tmp_path_factory.mktemp("offline")
+    site = tmp / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCKER)
+    log = tmp / "net.log"
+    plan = load_plan(IAM.read_bytes())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TFKIT_CHECKOV", checkov_exe)
+        mp.setenv("PYTHONPATH", str(site))
+        mp.setenv("TFKIT_NET_LOG", str(log))
+        report = scan_plan(plan, _settings(tmp, fail_on=("HIGH",)), file=str(IAM))
+    return plan, report, log.read_text().splitlines()
+
+
 @pytest.mark.slow
 def test_no_network_connection_is_attempted(
-    tmp_path: Path, checkov_env: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    checkov_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    offline_scan: tuple[Plan, ScanReport, list[str]],
 ) -> None:
+    _, report, lines = offline_scan
+    assert report.runs == 1 and report.failed
+    assert "loaded" in lines, "the blocker did not load in Checkov's process"
+    assert [line for line in lines if line != "loaded"] == []
+    # Control: the same blocker does see Checkov's network use when it is not switched off.
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER)
     log = tmp_path / "net.log"
     monkeypatch.setenv("PYTHONPATH", str(site))
     monkeypatch.setenv("TFKIT_NET_LOG", str(log))
-    report = scan_plan(load_plan(IAM.read_bytes()), _settings(tmp_path))
-    assert report.runs == 1 and report.failed
-    lines = log.read_text().splitlines()
-    assert "loaded" in lines, "the blocker did not load in Checkov's process"
-    assert [line for line in lines if line != "loaded"] == []
-    # Control: the same blocker does see Checkov's network use when it is not switched off.
-    log.unlink()
     env = {k: v for k, v in os.environ.items() if k != "BC_SKIP_MAPPING"}
     subprocess.run(
         [checkov_env, "-f", str(IAM), "--framework", "terraform_plan", "-o", "json"],
@@ -107,9 +134,8 @@ def test_no_network_connection_is_attempted(
 
 
 @pytest.mark.slow
-def test_findings_are_typed(tmp_path: Path, checkov_env: str) -> None:
-    plan = load_plan(IAM.read_bytes())
-    report = scan_plan(plan, _settings(tmp_path, fail_on=("HIGH",)), file=str(IAM))
+def test_findings_are_typed(offline_scan: tuple[Plan, ScanReport, list[str]]) -> None:
+    plan, report, _ = offline_scan
     assert report.tool == "checkov" and report.version.count(".") == 2
     addresses = {rc.address for rc in plan.resource_changes}
     failed = {(f.check_id, f.address) for f in report.failed}
