@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from testsupport import PLANS
 
@@ -139,6 +139,29 @@ LAYOUTS = {
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values=st.lists(records, min_size=1, max_size=8), seed=st.integers(0, 2**32 - 1))
+@example(  # found by the fixed-seed profile: the mask's mark of apiKey is under tags, which is unknown
+    values=[
+        {},
+        {
+            "name": None,
+            "tags": None,
+            "input": {
+                "name": None,
+                "tags": None,
+                "input": {"name": None, "tags": None},
+                "triggers_replace": {"name": None, "tags": None, "input": None, "triggers_replace": None},
+            },
+            "triggers_replace": [None, [None, None, None]],
+        },
+        {
+            "name": [None, [None], [None, None, None]],
+            "tags": {"a,secret": None, "apiKey": None, "name": None, "tags": None},
+            "input": None,
+            "apiKey": "",
+        },
+    ],
+    seed=0,
+)
 def test_every_value_the_policies_would_flag_is_a_suspect(layout: str, values: list[Any], seed: int) -> None:
     rng = random.Random(seed)
     masks = [_mask_for(v, rng) for v in values]
@@ -326,7 +349,17 @@ def test_long_key_names_are_not_token_runs() -> None:
 def test_a_credential_key_with_a_comma_in_it_is_found() -> None:
     assert suspicious(b'{"n":1,"a,db_secret":"x"}', b'{"db_secret":true}')
     assert not suspicious(b'{"n":1,"a,db_secret":"x"}', b'{"a,db_secret":true}')
-    assert not suspicious(b'{"n":1,"a,secret":"x"}')  # not named like a credential: "a,secret" is one word
+    # One word, "a_secret,_arn", named like metadata (an ARN), though its part after the comma is a secret's name.
+    assert not suspicious(b'{"n":1,"a_secret,_arn":"x"}')
+
+
+def test_a_mark_under_an_unknown_attribute_does_not_hide_a_clear_value() -> None:
+    """Terraform marks a sensitive attribute known only after apply, and leaves it out of ``after``."""
+    clear = b'{"api_key":"plaintext-key-0123456789"}'
+    assert suspicious(clear, b'{"input":{"api_key":true}}', b'{"input":true}')
+    assert suspicious(clear, b'{"tags":{"api_key":true}}', b'{"tags":{"api_key":true}}')
+    assert not suspicious(clear, b'{"api_key":true}', b'{"input":true}')  # its own mark, not covered
+    assert not suspicious(b'{"api_key":"x","input":null}', b'{"api_key":true,"input":{"api_key":true}}')
 
 
 @given(st.lists(records, min_size=1, max_size=6))

@@ -271,8 +271,9 @@ def _unmasked(
 
     Masks are read once per run of consecutive values with the same mask (the instances of one resource
     block share theirs); a value is picked if a key appears in it more often than its mask marks the key
-    ``true`` (at any path), since one of them is then in the clear. Where the run's ``after_unknown``
-    names the key, some marks may be for attributes ``after`` leaves out: none is counted for the run.
+    ``true`` (at any path), since one of them is then in the clear. A mark at or under a path that an
+    ``after_unknown`` of the run marks unknown is for an attribute ``after`` leaves out (Terraform marks
+    sensitive attributes known only after apply), so it is not counted (``_uncovered_marks``).
     """
     found: set[int] = set()
     first = 0
@@ -280,7 +281,7 @@ def _unmasked(
         last = first + len(list(run))
         masked = _masked_keys(bytes(mask))
         if masked is not _ALL_MASKED:
-            found |= _clear_in_run(values, first, last, masked, keys, unknowns)
+            found |= _clear_in_run(values, first, last, bytes(mask), masked, keys, unknowns)
         first = last
     return found
 
@@ -289,6 +290,7 @@ def _clear_in_run(
     values: Packed,
     first: int,
     last: int,
+    mask: bytes,
     masked: Mapping[bytes, int],
     keys: set[bytes],
     unknowns: Sequence[JsonText] | None,
@@ -296,21 +298,60 @@ def _clear_in_run(
     """The values ``first`` to ``last`` (one mask, marking ``masked``) holding one of ``keys`` in clear."""
     found: set[int] = set()
     lo, hi = values.span(first, last)
-    unknown: bytes | None = None  # the run's after_unknown texts, joined when first needed
+    unknown: frozenset[bytes] | None = None  # the run's distinct after_unknown texts, read when first needed
     for key in keys:
         needle = b'"' + key + b'"'
         times = masked.get(key, 0)
         if times and unknowns is not None:
             if unknown is None:
-                unknown = b"\x00".join(map(bytes, unknowns[first:last]))
-            if needle in unknown:
-                times = 0
+                unknown = frozenset(map(bytes, unknowns[first:last])) - _NOTHING_UNKNOWN
+            if unknown:
+                times = _uncovered_marks(mask, unknown, key)
         # A value holds a known key at least as often as its mask marks it, as spelled there (the same
         # encoder wrote both), so unless the run holds it more often in all, no value holds it more often.
         shortcut = times and values.buffer.find(b"\\", lo, hi) < 0
         if not shortcut or values.buffer.count(needle, lo, hi) > times * (last - first):
             found |= values.records_of(values.find_all(needle, lo, hi), more_than=times)
     return found
+
+
+_NOTHING_UNKNOWN = frozenset({b"false", b"{}", b"[]", b"null"})
+
+
+@functools.lru_cache(maxsize=1024)
+def _uncovered_marks(mask: bytes, unknowns: frozenset[bytes], key: bytes) -> int:
+    """How many ``true`` marks of ``key`` (raw) in ``mask`` no ``after_unknown`` of ``unknowns`` covers.
+
+    The mask and the distinct unknown texts of a run are decoded (they are small, and the instances of a
+    block share theirs); a mark is covered when an unknown text is ``true`` at its path or an ancestor.
+    Text that does not decode counts no mark, so the values are looked at closely.
+    """
+    try:
+        name = msgspec.json.decode(b'"' + key + b'"', type=str)
+        tree = msgspec.json.decode(mask)
+        covers = [msgspec.json.decode(text) for text in unknowns]
+    except msgspec.DecodeError:
+        return 0
+
+    def count(node: Any, cover: list[Any]) -> int:
+        if any(c is True for c in cover):
+            return 0
+        if isinstance(node, dict):
+            total = 0
+            for k, v in node.items():
+                below = [c[k] for c in cover if isinstance(c, dict) and k in c]
+                total += (1 if k == name and not any(c is True for c in below) else 0) if v is True else 0
+                total += count(v, below) if isinstance(v, dict | list) else 0
+            return total
+        if isinstance(node, list):
+            return sum(
+                count(v, [c[i] for c in cover if isinstance(c, list) and i < len(c)])
+                for i, v in enumerate(node)
+                if isinstance(v, dict | list)
+            )
+        return 0
+
+    return count(tree, covers)
 
 
 @functools.lru_cache(maxsize=1024)
