@@ -349,7 +349,7 @@ def test_long_key_names_are_not_token_runs() -> None:
 def test_a_credential_key_with_a_comma_in_it_is_found() -> None:
     assert suspicious(b'{"n":1,"a,db_secret":"x"}', b'{"db_secret":true}')
     assert not suspicious(b'{"n":1,"a,db_secret":"x"}', b'{"a,db_secret":true}')
-    # One word, "a_secret,_arn", named like metadata (an ARN), though its part after the comma is a secret's name.
+    # One word, "a_secret,_arn", named like metadata (an ARN); its part before the comma names a secret.
     assert not suspicious(b'{"n":1,"a_secret,_arn":"x"}')
 
 
