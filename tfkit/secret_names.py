@@ -7,8 +7,6 @@ around it: ``db_password``, ``apiToken``, ``clientSecret``, ``MYSQL_PWD``. A nam
 the secret's metadata is not one: ``password_length``, ``secret_arn``, ``token_ttl``, ``token_validity``,
 ``api_key_source``, ``access_key_id``, ``secret_name``. Names are read in ASCII: ``ſecret`` is not
 ``secret``.
-
-``KEYWORDS`` are literals every secret name contains (lower case), for pre-filters that search raw text.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["KEYWORDS", "is_secret_name"]
+__all__ = ["is_secret_name"]
 
 _WORDS = (
     "password",
@@ -39,8 +37,6 @@ _WORDS = (
     "auth-key",
     "credential",
 )
-#: Lower-case literals of which every secret name contains at least one.
-KEYWORDS: tuple[bytes, ...] = tuple(word.encode() for word in _WORDS)
 
 _SECRET_WORD = re.compile("|".join(map(re.escape, _WORDS)), re.IGNORECASE | re.ASCII)
 _METADATA_SUFFIX = re.compile(
