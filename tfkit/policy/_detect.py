@@ -114,6 +114,8 @@ _URL_PASSWORD = re.compile(rb':(?://|\\/\\/)(?:[^"/@\s\\]|\\[^/])+:(?:[^"/@\s\\]
 _ESCAPE = re.compile(rb"\\u(?!00(?:3[cCeE]|26|[01][0-9a-fA-F])|202[89])")
 #: An object key in JSON text (escapes included), within one of ``Packed.distinct``'s pieces.
 _KEY = re.compile(rb'"([^"\\\x00]*+(?:\\.[^"\\\x00]*+)*+)"\s*+:')
+#: A piece of ``Packed.distinct`` that starts with a key's closing quote: a key ending in a comma was cut.
+_CUT_KEY = re.compile(rb'\x00"\s*:')
 #: Each check of ``suspects``: a pattern, and the view of the JSON text it looks at.
 _CHECKS: tuple[tuple[re.Pattern[bytes], Callable[[bytes], bytes]], ...] = (
     (_VALUE_RUN, lambda text: _shape(text)),  # (a lambda: _shape is defined below)
@@ -186,9 +188,9 @@ class Packed:
         """The distinct pieces of the text, split before each quote that follows a comma, joined by NUL.
 
         Big plans repeat themselves (instances of one block share most of their key/value pairs), so this is
-        a small fraction of the text. In JSON a ',"' only ever comes before a key or a string in a list (a
-        quote inside a string is escaped), so each piece starts with its opening quote and every key is
-        whole in one piece.
+        a small fraction of the text. A ',"' comes before a key or a string in a list, and also where a
+        string ends in a comma (``"DB_PASSWORD,":``, a quote inside a string is escaped but its end is not):
+        then a key is cut, and a piece starts with that key's closing quote and its colon (``_CUT_KEY``).
         """
         if self._distinct is None:
             self._distinct = b'\x00"' + b'\x00"'.join(set(self.buffer.split(b',"')))
@@ -243,7 +245,9 @@ def suspects(
     for pattern, view in _CHECKS:
         if pattern.search(view(distinct)):
             found |= values.records_of(m.start() for m in pattern.finditer(view(values.buffer)))
-    keys = {key for key in set(_KEY.findall(distinct)) if _is_secret_raw_key(key)}
+    # Keys are read from the distinct pieces unless one was cut there (a key ending in a comma).
+    key_text = values.buffer if _CUT_KEY.search(distinct) else distinct
+    keys = {key for key in set(_KEY.findall(key_text)) if _is_secret_raw_key(key)}
     if keys:
         found |= _unmasked(values, masks, keys, unknowns)
     return sorted(found)
