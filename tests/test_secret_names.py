@@ -9,6 +9,11 @@ from tfkit.policy import _detect
 from tfkit.secret_names import is_secret_name
 
 SECRET = [
+    "oidc_id_token",
+    "client_id_secret",
+    "db_max_password",
+    "old_expired_token",
+    "service_arn_private_key",
     "password",
     "db_password",
     "DB_PASSWORD",
@@ -31,6 +36,9 @@ SECRET = [
     "disable_password_authentication",
 ]
 NOT_SECRET = [
+    "token_max_age",
+    "token_expires_at",
+    "password_min_length",
     "password_length",
     "password_min_length",
     "password_policy",

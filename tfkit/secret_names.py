@@ -40,9 +40,10 @@ _WORDS = (
 
 _SECRET_WORD = re.compile("|".join(map(re.escape, _WORDS)), re.IGNORECASE | re.ASCII)
 _METADATA_SUFFIX = re.compile(
-    r"[_-](?:arns?|ids?|names?|length|ttl|version|policy|path|file|enabled|count|type|rotation\w*|"
-    r"expir\w*|validity\w*|duration|url|uri|endpoint|kind|format|prefix|suffix|source|mode|algorithm|"
-    r"size|bits|min\w*|max\w*|ref|reference|arn_\w+|id_\w+)$",
+    # The last word only: "oidc_id_token" and "db_max_password" are secrets, "token_expires_at" is not.
+    r"[_-](?:arns?|ids?|names?|length|ttl|age|at|days|version|policy|path|file|enabled|count|type|rotation[A-Za-z0-9]*|"
+    r"expir[A-Za-z0-9]*|validity[A-Za-z0-9]*|duration|url|uri|endpoint|kind|format|prefix|suffix|source|"
+    r"mode|algorithm|size|bits|min[A-Za-z0-9]*|max[A-Za-z0-9]*|ref|reference)$",
     re.IGNORECASE | re.ASCII,
 )
 
