@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from tfkit.plan import Plan
     from tfkit.project import Environment, Project
 
-__all__ = ["encryption_key", "gate_json", "record_success", "snapshot_store"]
+__all__ = ["encryption_key", "gate_json", "record_success", "recorded_plan", "snapshot_store"]
 
 _KEY_HINT = (
     "generate one with: python -c "
@@ -80,6 +80,15 @@ def _sensitive_variables(plan: Plan, environment: Environment) -> set[str]:
     return names
 
 
+def recorded_plan(plan: Plan) -> bytes:
+    """The plan as a snapshot stores it: redacted, and every registered secret masked.
+
+    Rollback compares a new plan with a snapshot's in this form too, so a masked value is never taken
+    for a change.
+    """
+    return mask_json(plan.redacted())
+
+
 def gate_json(result: GateResult | None) -> bytes:
     """The gate result as stored in a snapshot (masked), or ``{"evaluated": false}`` without a gate."""
     if result is None:
@@ -119,7 +128,7 @@ def record_success(
     variables = {n: v.value for n, v in plan.variables.items() if n not in sensitive}
     files: dict[str, bytes] = {f"bundle/{rel}": data for rel, data in sorted(bundle.items())}
     files["variables.json"] = json.dumps(variables, indent=2, sort_keys=True).encode()
-    files["plan.json"] = mask_json(plan.redacted())
+    files["plan.json"] = recorded_plan(plan)
     files["gate.json"] = gate_json(gate_result)
     if key is not None:
         from cryptography.fernet import Fernet

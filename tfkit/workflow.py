@@ -45,7 +45,7 @@ from tfkit.ledger import Ledger, Override
 from tfkit.locks import environment_lock
 from tfkit.plan import PlanDifference, load_plan
 from tfkit.promotion import check_promotion
-from tfkit.recording import encryption_key, record_success, snapshot_store
+from tfkit.recording import encryption_key, record_success, recorded_plan, snapshot_store
 from tfkit.redact import mask, register_plan_secrets
 from tfkit.secrets import secret_environment
 from tfkit.snapshots import Snapshot
@@ -655,7 +655,8 @@ def _rollback_locked(
     snapshot = _pick_snapshot(environment, to)
     with snapshot_session(environment, snapshot, options) as s:
         planned = s.plan()
-        differences = planned.plan.compare_planned_values(load_plan(snapshot.read("plan.json")))
+        recorded = load_plan(snapshot.read("plan.json"))
+        differences = load_plan(recorded_plan(planned.plan)).compare_planned_values(recorded)
         gate_result = _gate(planned, environment, options)
         if gate_result is not None and not gate_result.passed:
             raise _gate_failed(gate_result, environment.name)
