@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from tfkit.cli._app import State, cli, env_option, out, pass_state, render_gate
 from tfkit.cli.report_options import Reporting, report_options
 from tfkit.errors import PlanError
-
-if TYPE_CHECKING:
-    pass
 
 
 def _scanners_available() -> bool:

@@ -65,7 +65,7 @@ def parse_waiver(raw: Any, where: str, path: str) -> Waiver:
 
 def load_waivers(project: Project) -> list[Waiver]:
     """Every waiver in the project's tfkit.toml, in file order."""
-    raw = project.config.raw.get("waivers", [])
+    raw = project.config.waivers
     path = str(project.config.path)
     waivers = [parse_waiver(item, f"waivers[{i}]", path) for i, item in enumerate(raw)]
     for i, waiver in enumerate(waivers):

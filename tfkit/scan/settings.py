@@ -65,7 +65,8 @@ def load_settings(project: Project | None, environment: str | None) -> CheckovSe
     top = project.config.checkov
     env_cfg = project.config.environment(environment) if environment else None
     per_env = env_cfg.checkov if env_cfg is not None else None
-    configured = top is not None or per_env is not None
+    # Writing a [checkov] table opts in; an environment's empty table alone does not.
+    configured = top is not None or (per_env is not None and per_env != CheckovConfig())
     merged = (top or CheckovConfig()).merged(per_env or CheckovConfig())
     where = str(project.config.path)
     dirs = tuple(_checks_dir(project.root / d, d, where) for d in merged.external_checks_dirs or ())
