@@ -149,16 +149,18 @@ def test_a_manifest_field_from_a_newer_tfkit_is_ignored_with_a_warning(tmp_path:
 def test_a_ledger_entry_from_a_newer_tfkit_is_read_with_a_warning(tmp_path: Path) -> None:
     import json
 
-    from tfkit.ledger import Ledger, Override
+    from tfkit.ledger import LocalLedger, Override, new_entry, new_health
 
-    ledger = Ledger(tmp_path)
+    ledger = LocalLedger(tmp_path)
     entry = ledger.record(
-        "dev",
-        kind="apply",
-        snapshot="s1",
-        modules={"modules/a": "d1"},
-        git_commit=None,
-        overrides=[Override("allow-unstable", "INC-1")],
+        new_entry(
+            "dev",
+            kind="apply",
+            snapshot="s1",
+            modules={"modules/a": "d1"},
+            git_commit=None,
+            overrides=[Override("allow-unstable", "INC-1")],
+        )
     )
     path = tmp_path / "ledger" / "dev" / "s1.json"
     document = json.loads(path.read_text())
@@ -166,7 +168,7 @@ def test_a_ledger_entry_from_a_newer_tfkit_is_read_with_a_warning(tmp_path: Path
     document["overrides"][0]["ticket"] = "INC-1"
     path.write_text(json.dumps(document))
     health = tmp_path / "health" / "dev.json"
-    ledger.set_health("dev", stable=False, reason="apply failed")
+    ledger.set_health(new_health("dev", stable=False, reason="apply failed"))
     health.write_text(json.dumps({**json.loads(health.read_text()), "runner": "ci-7"}))
     with pytest.warns(SnapshotWarning) as caught:
         assert ledger.last("dev") == entry

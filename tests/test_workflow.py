@@ -29,9 +29,10 @@ from tfkit.errors import (
     TerraformError,
     UnstableEnvironmentError,
 )
-from tfkit.ledger import Ledger
+from tfkit.ledger import LocalLedger
 from tfkit.project import Project
-from tfkit.workflow import RunOptions, Session, apply, promote, rollback, snapshot_store, status
+from tfkit.snapshots import LocalSnapshotStore
+from tfkit.workflow import RunOptions, Session, apply, promote, rollback, status
 
 MODULES = {"modules/access", "modules/network", "modules/service"}
 
@@ -66,7 +67,7 @@ def apply_v1(project: Project, world: RecordedTerraform, *envs: str) -> None:
 
 def test_apply_records_snapshot_ledger_and_health(project: Project, world: RecordedTerraform) -> None:
     apply_v1(project, world, "dev", "staging")
-    (snap,) = snapshot_store(project).list("staging")
+    (snap,) = LocalSnapshotStore(project.state_dir / "snapshots").list("staging")
     manifest = snap.manifest
     assert manifest.kind == "apply" and manifest.environment == "staging" and manifest.engine == "recorded"
     assert manifest.lineage == world.states["staging"]["lineage"] and manifest.serial == 1
@@ -83,7 +84,7 @@ def test_apply_records_snapshot_ledger_and_health(project: Project, world: Recor
     for path in snap.path.rglob("*"):
         mode = path.stat().st_mode & 0o777
         assert mode == (0o700 if path.is_dir() else 0o600), path
-    ledger = Ledger(project.state_dir)
+    ledger = LocalLedger(project.state_dir)
     assert ledger.last("staging").snapshot == snap.id and ledger.last("staging").modules == manifest.modules
     assert ledger.health("staging").stable
     rows = {r.environment: r for r in status(project)}
@@ -100,7 +101,10 @@ def test_a_plan_that_fails_the_gate_is_never_applied(project: Project, world: Re
         apply(project.environment("dev"), auto_approve=True, options=seam(world, gate=True))
     assert refused.value.exit_code == 1 and not refused.value.result.passed
     assert world.applied == []
-    assert snapshot_store(project).list("dev") == [] and Ledger(project.state_dir).last("dev") is None
+    assert (
+        LocalSnapshotStore(project.state_dir / "snapshots").list("dev") == []
+        and LocalLedger(project.state_dir).last("dev") is None
+    )
 
 
 def test_failed_apply_marks_unstable_and_rollback_restores_v1(
@@ -113,7 +117,7 @@ def test_failed_apply_marks_unstable_and_rollback_restores_v1(
     world.serve("dev", "dev-v2")
     with pytest.raises(TerraformError, match="migration failed"):
         apply(dev, auto_approve=True, options=seam(world))
-    ledger = Ledger(project.state_dir)
+    ledger = LocalLedger(project.state_dir)
     health = ledger.health("dev")
     assert not health.stable and "apply failed: local-exec provisioner error" in health.reason
     with pytest.raises(UnstableEnvironmentError) as refused:
@@ -126,7 +130,7 @@ def test_failed_apply_marks_unstable_and_rollback_restores_v1(
     assert outcome.differences == (), "the rollback plans exactly the recorded good values"
     assert ledger.health("dev").stable
     assert world.applied[-1] == ("dev", "dev-back-to-v1")
-    store = snapshot_store(project)
+    store = LocalSnapshotStore(project.state_dir / "snapshots")
     assert [s.manifest.kind for s in store.list("dev")] == ["apply", "rollback"]
     assert store.latest("dev").manifest.restored_from == outcome.restored
     assert "primary-v2" not in store.latest("dev").bundle()["modules/service/main.tf"].decode()
@@ -141,7 +145,7 @@ def test_rollback_on_failure_in_one_call(project: Project, world: RecordedTerraf
         apply(project.environment("dev"), auto_approve=True, rollback_on_failure=True, options=seam(world))
     assert failed.value.rollback is not None and "rolled back to snapshot" in str(failed.value)
     assert failed.value.exit_code == 1 and isinstance(failed.value.cause, TerraformError)
-    assert Ledger(project.state_dir).health("dev").stable
+    assert LocalLedger(project.state_dir).health("dev").stable
     assert [name for _, name in world.applied] == ["dev-create", "dev-v2", "dev-back-to-v1"]
 
 
@@ -181,7 +185,7 @@ def test_override_is_recorded(project: Project, world: RecordedTerraform) -> Non
         skip_promotion_check="hotfix INC-42",
         options=seam(world),
     )
-    ledger = Ledger(project.state_dir)
+    ledger = LocalLedger(project.state_dir)
     entry = ledger.last("staging")
     assert [(o.rule, o.reason) for o in entry.overrides] == [("skip-promotion-check", "hotfix INC-42")]
     assert entry.modules["modules/service"] != ledger.last("dev").modules["modules/service"]
@@ -202,9 +206,9 @@ def test_promote_uses_modules_as_previous_environment_applied_them(
     world.serve("production", "production-v2", "production-v2-noop")
     outcome = promote(project.environment("production"), auto_approve=True, options=seam(world))
     assert outcome.applied and outcome.converged
-    ledger = Ledger(project.state_dir)
+    ledger = LocalLedger(project.state_dir)
     assert ledger.last("production").modules == ledger.last("staging").modules
-    assert snapshot_store(project).latest("production").manifest.kind == "promote"
+    assert LocalSnapshotStore(project.state_dir / "snapshots").latest("production").manifest.kind == "promote"
 
 
 def test_apply_needs_confirmation_without_terminal(project: Project, world: RecordedTerraform) -> None:
@@ -223,7 +227,7 @@ def test_unknown_snapshot_id(project: Project, world: RecordedTerraform) -> None
     apply_v1(project, world, "dev", "staging")
     with pytest.raises(SnapshotError, match="no snapshot with id 'nope'"):
         rollback(project.environment("staging"), to="nope", auto_approve=True, options=seam(world))
-    dev_snapshot = snapshot_store(project).latest("dev").id
+    dev_snapshot = LocalSnapshotStore(project.state_dir / "snapshots").latest("dev").id
     with pytest.raises(SnapshotError, match="belongs to 'dev'"):
         rollback(project.environment("staging"), to=dev_snapshot, auto_approve=True, options=seam(world))
 
@@ -239,7 +243,7 @@ def test_lineage_mismatch_is_refused(project: Project, world: RecordedTerraform)
 
 def test_tampered_snapshot_is_detected(project: Project, world: RecordedTerraform) -> None:
     apply_v1(project, world, "dev")
-    snap = snapshot_store(project).latest("dev")
+    snap = LocalSnapshotStore(project.state_dir / "snapshots").latest("dev")
     target = snap.path / "bundle" / "modules" / "network" / "main.tf"
     target.write_text(target.read_text() + "\n# edited\n")
     with pytest.raises(SnapshotError, match=r"bundle/modules/network/main\.tf does not match its digest"):
@@ -262,7 +266,7 @@ def test_encrypted_state_and_key_errors(
     monkeypatch.setenv("TFKIT_TEST_KEY", key)
     world.serve("dev", "dev-create", "dev-noop")
     snapshot_id = apply(project.environment("dev"), auto_approve=True, options=seam(world)).snapshot
-    snap = snapshot_store(project).get(snapshot_id)
+    snap = LocalSnapshotStore(project.state_dir / "snapshots").get(snapshot_id)
     assert snap.manifest.state_encrypted
     lineage = world.states["dev"]["lineage"]
     assert lineage.encode() not in (snap.path / "state.enc").read_bytes()
@@ -354,18 +358,18 @@ def test_journey_failed_apply_then_rollback_on_the_embedded_engine(applied: Proj
     staging = applied.environment("staging")
     with pytest.raises(TerraformError, match=r"migration failed|local-exec"):
         apply(staging, auto_approve=True, skip_promotion_check="testing a failure", options=options)
-    assert not Ledger(applied.state_dir).health("staging").stable
+    assert not LocalLedger(applied.state_dir).health("staging").stable
     assert state_inputs(applied, "staging", options) != v1_inputs  # the apply got part-way
 
     outcome = rollback(staging, auto_approve=True, options=options)
     assert outcome.applied and outcome.converged
-    assert Ledger(applied.state_dir).health("staging").stable
+    assert LocalLedger(applied.state_dir).health("staging").stable
     assert state_inputs(applied, "staging", options) == v1_inputs
     shutil.rmtree(repo / "modules")
     shutil.copytree(v1_modules, repo / "modules")
     with Session(staging, options) as s:
         assert not s.plan().has_changes, "the v1 configuration plans no changes after the rollback"
-    kinds = [s.manifest.kind for s in snapshot_store(applied).list("staging")]
+    kinds = [s.manifest.kind for s in LocalSnapshotStore(applied.state_dir / "snapshots").list("staging")]
     assert kinds == ["apply", "rollback"]
     for path in applied.state_dir.rglob("*"):
         if path.is_file():
@@ -386,6 +390,10 @@ def test_journey_rollback_on_failure_on_the_binary_engine(applied: Project, terr
             options=options,
         )
     assert failed.value.rollback is not None and "rolled back to snapshot" in str(failed.value)
-    assert Ledger(applied.state_dir).health("staging").stable
+    assert LocalLedger(applied.state_dir).health("staging").stable
     assert state_inputs(applied, "staging", options) == v1_inputs
-    assert snapshot_store(applied).latest("staging").manifest.engine.startswith("binary:")
+    assert (
+        LocalSnapshotStore(applied.state_dir / "snapshots")
+        .latest("staging")
+        .manifest.engine.startswith("binary:")
+    )

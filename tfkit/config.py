@@ -37,6 +37,7 @@ __all__ = [
     "PoliciesConfig",
     "SecretSource",
     "SnapshotsConfig",
+    "StoreConfig",
     "load_config",
     "schema",
 ]
@@ -76,6 +77,20 @@ class SnapshotsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     keep: int = 20
     encryption_key_env: str | None = None
+
+
+class StoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[store]``: where tfkit's memory lives; ``url`` unset means the local ``.tfkit/`` store.
+
+    ``TFKIT_STORE_URL`` overrides ``url`` (``tfkit.store.settings``); a URL written here must not carry a
+    password, which would sit in the repository.
+    """
+
+    url: str | None = None
+    project: str | None = None
+    terraform_state: bool = True
+    terraform_lock_timeout: str = "60s"
+    connect_timeout: int = 10
 
 
 class PoliciesConfig(msgspec.Struct, frozen=True):
@@ -161,6 +176,7 @@ class Config:
     #: The top-level ``[checkov]`` keys; ``None`` when tfkit.toml has no ``[checkov]`` table.
     checkov: CheckovConfig | None = None
     guard: GuardConfig = field(default_factory=GuardConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     #: The ``[[waivers]]`` tables as written; ``tfkit.policy.waivers`` types and checks them.
     waivers: tuple[Mapping[str, Any], ...] = ()
 
@@ -247,6 +263,8 @@ def _config_error(error: Any, path: Path) -> ConfigError:
         msg = f"key '{where}' must be one of {options}, got {error.instance!r}"
     elif "propertyNames" in error.schema_path:
         msg = f"invalid name {error.instance!r} under '{where}': use lower-case letters, digits, - and _"
+    elif validator == "pattern" and where == "store.url":  # may hold a password: never echo it
+        msg = f"key '{where}' must be a postgresql:// (or postgres://) URL{allowed_text}"
     elif validator == "pattern":
         msg = f"key '{where}' has an invalid value {error.instance!r}{allowed_text}"
     elif validator in ("minProperties", "maxProperties") and "secret" in str(desc or "") + where:
@@ -280,6 +298,23 @@ def _policies(table: Mapping[str, Any]) -> PoliciesConfig:
 
 def _checkov(table: Mapping[str, Any] | None) -> CheckovConfig | None:
     return None if table is None else msgspec.convert(table, CheckovConfig)
+
+
+def _store(table: Mapping[str, Any], path: Path) -> StoreConfig:
+    """The ``[store]`` table; a URL with a password is refused (without ever echoing it)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    url = table.get("url")
+    if url:
+        parts = urlsplit(url)
+        if parts.password is not None or "password" in parse_qs(parts.query):
+            raise ConfigError(
+                f"{path}: store.url holds a password; remove it from tfkit.toml and pass the URL in "
+                "TFKIT_STORE_URL (from a CI secret) or a ~/.pgpass / PGPASSFILE entry",
+                file=str(path),
+                key="store.url",
+            )
+    return msgspec.convert(table, StoreConfig)
 
 
 def _build(data: Mapping[str, Any], path: Path) -> Config:
@@ -319,6 +354,7 @@ def _typed(data: Mapping[str, Any], path: Path) -> Config:
         policies=_policies(data.get("policies", {})),
         checkov=_checkov(data.get("checkov")),
         guard=msgspec.convert(data.get("guard", {}), GuardConfig),
+        store=_store(data.get("store", {}), path),
         waivers=tuple(data.get("waivers", ())),
     )
 

@@ -105,11 +105,12 @@ def drift(environment: Environment, options: RunOptions | None = None) -> DriftR
 
     Raises ``SnapshotError`` (exit 2) when the environment has no snapshot yet.
     """
-    from tfkit.recording import snapshot_store
+    from tfkit.store import open_store
     from tfkit.workflow import RunOptions, snapshot_session
 
     options = options or RunOptions()
-    snapshot = snapshot_store(environment.project).latest(environment.name)
+    with open_store(environment.project) as store:
+        snapshot = store.snapshots.latest(environment.name)
     if snapshot is None:
         raise SnapshotError(
             f"no snapshot of '{environment.name}' to compare with; drift is measured against the last "

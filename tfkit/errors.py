@@ -31,6 +31,8 @@ name what went wrong; ``str(error)`` is one line that says what is wrong and how
     ├── ApplyFailedError               1  an apply failed part-way (carries the cause and the rollback)
     ├── SnapshotError                  2  a snapshot is missing, tampered with, or cannot be read
     ├── LockHeldError                  3  another run holds tfkit's lock on the environment
+    ├── StoreError                     5  the shared store cannot be reached or used (server, login, link)
+    │   └── StoreSchemaError           2  the database holds another tool's tables or a newer tfkit's schema
     └── RefusedError                   4  refused by a rule of the repository
         ├── ProtectedEnvironmentError     a protected environment refuses a destructive operation
         ├── UnstableEnvironmentError      the environment is unstable after a failed apply
@@ -78,6 +80,8 @@ __all__ = [
     "SnapshotError",
     "StalePlanError",
     "StateLockError",
+    "StoreError",
+    "StoreSchemaError",
     "TerraformConfigError",
     "TerraformError",
     "TfkitError",
@@ -331,6 +335,18 @@ class LockHeldError(TfkitError):
     def __init__(self, message: str, *, holder: object = None) -> None:
         super().__init__(message)
         self.holder = holder
+
+
+class StoreError(TfkitError):
+    """The shared store (PostgreSQL) cannot be reached or used; never names the URL's password."""
+
+    exit_code = 5
+
+
+class StoreSchemaError(StoreError):
+    """The database holds another tool's tables, or a schema newer than this tfkit knows."""
+
+    exit_code = 2
 
 
 class RefusedError(TfkitError):

@@ -14,13 +14,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from tfkit.errors import SnapshotError
 from tfkit.fsutil import atomic_write
 from tfkit.redact import mask
 from tfkit.snapshots import SnapshotWarning, known_fields
 
-__all__ = ["Health", "Ledger", "LedgerEntry", "Override"]
+__all__ = [
+    "Health",
+    "Ledger",
+    "LedgerEntry",
+    "LocalLedger",
+    "Override",
+    "entry_from_dict",
+    "new_entry",
+    "new_health",
+]
 
 
 def _now() -> str:
@@ -65,38 +75,68 @@ class Health:
         return self.status != "unstable"
 
 
-class Ledger:
+class Ledger(Protocol):
+    """Ledger entries and health records: the local ``.tfkit/`` files or the PostgreSQL store.
+
+    ``record`` and ``set_health`` take the records whole, so a migration copies them exactly.
+    """
+
+    def record(self, entry: LedgerEntry) -> LedgerEntry: ...
+    def entries(self, environment: str) -> list[LedgerEntry]: ...
+    def last(self, environment: str) -> LedgerEntry | None: ...
+    def health(self, environment: str) -> Health: ...
+    def set_health(self, health: Health) -> Health: ...
+    def environments(self) -> list[str]: ...
+
+
+def new_entry(
+    environment: str,
+    *,
+    kind: str,
+    snapshot: str,
+    modules: Mapping[str, str],
+    git_commit: str | None,
+    overrides: Sequence[Override] = (),
+) -> LedgerEntry:
+    """The entry of a successful apply or rollback recorded now (its id is the snapshot's)."""
+    return LedgerEntry(
+        id=snapshot,
+        environment=environment,
+        kind=kind,
+        snapshot=snapshot,
+        time=_now(),
+        modules=dict(modules),
+        git_commit=git_commit,
+        overrides=tuple(overrides),
+    )
+
+
+def new_health(environment: str, *, stable: bool, reason: str = "", snapshot: str | None = None) -> Health:
+    """``environment``'s health as of now; the reason is masked (it may quote Terraform's error)."""
+    return Health(environment, "stable" if stable else "unstable", _now(), mask(reason), snapshot)
+
+
+def entry_from_dict(raw: Mapping[str, object], where: Path | str) -> LedgerEntry:
+    """A ledger entry from its JSON form; fields of a newer tfkit are ignored with a warning."""
+    known = known_fields(LedgerEntry, raw, where, SnapshotWarning)
+    known["overrides"] = tuple(
+        Override(**known_fields(Override, o, where, SnapshotWarning)) for o in known.get("overrides", ())
+    )
+    return LedgerEntry(**known)
+
+
+class LocalLedger:
     """Ledger entries and health records under ``.tfkit/`` (one file each, written atomically)."""
 
     def __init__(self, state_dir: Path) -> None:
         self.root = Path(state_dir) / "ledger"
         self.health_dir = Path(state_dir) / "health"
 
-    def record(
-        self,
-        environment: str,
-        *,
-        kind: str,
-        snapshot: str,
-        modules: Mapping[str, str],
-        git_commit: str | None,
-        overrides: Sequence[Override] = (),
-    ) -> LedgerEntry:
-        """Append an entry for a successful apply or rollback."""
-        entry = LedgerEntry(
-            id=snapshot,
-            environment=environment,
-            kind=kind,
-            snapshot=snapshot,
-            time=_now(),
-            modules=dict(modules),
-            git_commit=git_commit,
-            overrides=tuple(overrides),
-        )
-        data = asdict(entry)
+    def record(self, entry: LedgerEntry) -> LedgerEntry:
+        """Append ``entry``."""
         atomic_write(
-            self.root / environment / f"{snapshot}.json",
-            json.dumps(data, indent=2, sort_keys=True),
+            self.root / entry.environment / f"{entry.id}.json",
+            json.dumps(asdict(entry), indent=2, sort_keys=True),
             mode=0o600,
         )
         return entry
@@ -112,12 +152,7 @@ class Ledger:
                 raw = json.loads(path.read_text(encoding="utf-8"))
                 if not isinstance(raw, dict):
                     raise TypeError("not a JSON object")
-                known = known_fields(LedgerEntry, raw, path, SnapshotWarning)
-                known["overrides"] = tuple(
-                    Override(**known_fields(Override, o, path, SnapshotWarning))
-                    for o in known.get("overrides", ())
-                )
-                found.append(LedgerEntry(**known))
+                found.append(entry_from_dict(raw, path))
             except (OSError, ValueError, TypeError) as exc:
                 raise SnapshotError(f"{path}: corrupted ledger entry ({exc}); restore or remove it") from None
         return found
@@ -140,12 +175,16 @@ class Ledger:
         except (OSError, ValueError, TypeError) as exc:
             raise SnapshotError(f"{path}: corrupted health record ({exc}); remove it") from None
 
-    def set_health(
-        self, environment: str, *, stable: bool, reason: str = "", snapshot: str | None = None
-    ) -> Health:
-        """Record that ``environment`` is now stable or unstable."""
-        health = Health(environment, "stable" if stable else "unstable", _now(), mask(reason), snapshot)
+    def set_health(self, health: Health) -> Health:
+        """Record ``health`` as the environment's current health."""
         atomic_write(
-            self.health_dir / f"{environment}.json", json.dumps(asdict(health), indent=2), mode=0o600
+            self.health_dir / f"{health.environment}.json", json.dumps(asdict(health), indent=2), mode=0o600
         )
         return health
+
+    def environments(self) -> list[str]:
+        """Environments with ledger entries or a health record."""
+        names = {p.name for p in self.root.iterdir() if p.is_dir()} if self.root.is_dir() else set()
+        if self.health_dir.is_dir():
+            names |= {p.stem for p in self.health_dir.glob("*.json")}
+        return sorted(names)

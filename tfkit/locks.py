@@ -18,14 +18,24 @@ import os
 import socket
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from tfkit.errors import LockHeldError
 
-__all__ = ["LockHolder", "StaleLockWarning", "environment_lock", "parse_timeout"]
+__all__ = [
+    "LocalLocks",
+    "LockHolder",
+    "Locks",
+    "StaleLockWarning",
+    "ci_job_url",
+    "current_holder",
+    "environment_lock",
+    "parse_timeout",
+]
 
 
 class StaleLockWarning(UserWarning):
@@ -41,13 +51,28 @@ class LockHolder:
     host: str
     user: str
     started: str
+    ci_job: str | None = None
 
     def describe(self) -> str:
-        """``apply by alice (pid 123 on host-1) since 2026-...``."""
-        return f"{self.operation} by {self.user} (pid {self.pid} on {self.host}) since {self.started}"
+        """``apply by alice (pid 123 on host-1) since 2026-..., CI job https://...``."""
+        job = f", CI job {self.ci_job}" if self.ci_job else ""
+        return f"{self.operation} by {self.user} (pid {self.pid} on {self.host}) since {self.started}{job}"
 
 
-def _current(operation: str) -> LockHolder:
+def ci_job_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The URL of the CI job this process runs in (GitHub Actions, GitLab CI, Buildkite, Jenkins), if any."""
+    env = os.environ if environ is None else environ
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    for name in ("CI_JOB_URL", "BUILDKITE_BUILD_URL", "BUILD_URL"):
+        if env.get(name):
+            return env[name]
+    return None
+
+
+def current_holder(operation: str) -> LockHolder:
+    """This process as a lock holder."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -58,7 +83,33 @@ def _current(operation: str) -> LockHolder:
         host=socket.gethostname(),
         user=user,
         started=datetime.now(UTC).isoformat(timespec="seconds"),
+        ci_job=ci_job_url(),
     )
+
+
+class Locks(Protocol):
+    """tfkit's per-environment lock: ``.tfkit/locks`` on one machine, or PostgreSQL across runners.
+
+    ``hold`` raises ``LockHeldError`` (exit code 3) naming the holder when another run has the lock
+    after ``timeout`` seconds.
+    """
+
+    def hold(
+        self, environment: str, operation: str, *, timeout: float = 0.0
+    ) -> contextlib.AbstractContextManager[LockHolder]: ...
+
+
+class LocalLocks:
+    """``flock``-based locks in a directory (``.tfkit/locks``): one machine."""
+
+    def __init__(self, lock_dir: Path) -> None:
+        self.lock_dir = Path(lock_dir)
+
+    def hold(
+        self, environment: str, operation: str, *, timeout: float = 0.0
+    ) -> contextlib.AbstractContextManager[LockHolder]:
+        """The lock of ``environment`` for a ``with`` block."""
+        return environment_lock(self.lock_dir, environment, operation, timeout=timeout)
 
 
 def _holder_from(text: str) -> LockHolder | None:
@@ -67,7 +118,8 @@ def _holder_from(text: str) -> LockHolder | None:
         return None
     try:
         data = json.loads(text)
-        return LockHolder(**{k: data[k] for k in ("operation", "pid", "host", "user", "started")})
+        holder = {k: data[k] for k in ("operation", "pid", "host", "user", "started")}
+        return LockHolder(**holder, ci_job=data.get("ci_job"))
     except (ValueError, KeyError, TypeError):
         return LockHolder("unknown", -1, "unknown", "unknown", "unknown")
 
@@ -141,7 +193,7 @@ def environment_lock(
                 StaleLockWarning,
                 stacklevel=3,
             )
-        me = _current(operation)
+        me = current_holder(operation)
         _write_fd(fd, json.dumps(asdict(me)))
         try:
             yield me

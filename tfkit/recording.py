@@ -2,8 +2,9 @@
 
 ``record_success`` is called by the operations in ``tfkit.workflow`` once Terraform has applied. It
 decides what goes into a snapshot (the configuration bundle, the non-sensitive variable values, the
-redacted plan, the gate result, and the full state only when it can be encrypted), writes it to the
-store, appends the ledger entry, marks the environment stable, and prunes old snapshots.
+redacted plan, the gate result, and the full state only when it can be encrypted), and hands the
+snapshot, its ledger entry and the stable health to the store together (one transaction in
+PostgreSQL), then prunes old snapshots.
 """
 
 from __future__ import annotations
@@ -18,26 +19,22 @@ from typing import TYPE_CHECKING, Any
 from tfkit.bundle import files_digest
 from tfkit.errors import ConfigError
 from tfkit.git import head_commit
-from tfkit.ledger import Ledger, Override
+from tfkit.ledger import Override, new_entry, new_health
 from tfkit.redact import mask, mask_json
-from tfkit.snapshots import LocalSnapshotStore, Snapshot, SnapshotManifest, new_snapshot_id
+from tfkit.snapshots import Snapshot, SnapshotManifest, new_snapshot_id
 
 if TYPE_CHECKING:
     from tfkit.gate import GateResult
     from tfkit.plan import Plan
     from tfkit.project import Environment, Project
+    from tfkit.store import Store
 
-__all__ = ["encryption_key", "gate_json", "record_success", "recorded_plan", "snapshot_store"]
+__all__ = ["encryption_key", "gate_json", "record_success", "recorded_plan"]
 
 _KEY_HINT = (
     "generate one with: python -c "
     "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
 )
-
-
-def snapshot_store(project: Project) -> LocalSnapshotStore:
-    """The project's snapshot store (``.tfkit/snapshots``)."""
-    return LocalSnapshotStore(project.state_dir / "snapshots")
 
 
 def encryption_key(project: Project) -> bytes | None:
@@ -109,6 +106,7 @@ def record_success(
     plan: Plan,
     gate_result: GateResult | None,
     *,
+    store: Store,
     state: Mapping[str, Any],
     engine: str,
     kind: str,
@@ -117,7 +115,7 @@ def record_success(
     overrides: Sequence[Override] = (),
     restored_from: str | None = None,
 ) -> Snapshot:
-    """Write the snapshot, the ledger entry and the stable health of a successful ``kind`` apply.
+    """Record a successful ``kind`` apply in ``store``: snapshot, ledger entry and stable health.
 
     ``state`` is the state after the apply (only its lineage and serial are kept in the clear; the
     whole of it only encrypted); ``plan`` is the plan that was applied.
@@ -154,17 +152,15 @@ def record_success(
         state_encrypted=key is not None,
         restored_from=restored_from,
     )
-    store = snapshot_store(project)
-    snapshot = store.save(manifest, files)
-    ledger = Ledger(project.state_dir)
-    ledger.record(
+    entry = new_entry(
         environment.name,
         kind=kind,
-        snapshot=snapshot.id,
+        snapshot=manifest.id,
         modules=modules,
         git_commit=commit,
         overrides=overrides,
     )
-    ledger.set_health(environment.name, stable=True, reason=f"{kind} succeeded", snapshot=snapshot.id)
-    store.prune(environment.name, project.config.snapshots.keep)
+    health = new_health(environment.name, stable=True, reason=f"{kind} succeeded", snapshot=manifest.id)
+    snapshot = store.record_apply(manifest, files, entry, health)
+    store.snapshots.prune(environment.name, project.config.snapshots.keep)
     return snapshot

@@ -33,8 +33,10 @@ from tfkit.errors import SnapshotError
 from tfkit.fsutil import atomic_write, fsync_dir
 
 __all__ = [
+    "DirectoryFiles",
     "LocalSnapshotStore",
     "Snapshot",
+    "SnapshotFiles",
     "SnapshotManifest",
     "SnapshotStore",
     "SnapshotWarning",
@@ -84,7 +86,7 @@ class SnapshotManifest:
         return json.dumps(data, indent=2, sort_keys=True).encode()
 
     @classmethod
-    def from_json(cls, data: bytes, where: Path) -> SnapshotManifest:
+    def from_json(cls, data: bytes, where: Path | str) -> SnapshotManifest:
         """Parse a manifest; a broken one is a ``SnapshotError`` naming the file.
 
         A field this tfkit does not know (written by a newer tfkit) is ignored with a
@@ -101,12 +103,48 @@ class SnapshotManifest:
             raise SnapshotError(f"{where}: corrupted snapshot manifest ({exc}); remove it") from None
 
 
+class SnapshotFiles(Protocol):
+    """Where a snapshot's files are read from (a directory, or a database's blobs)."""
+
+    def read_file(self, name: str) -> bytes:
+        """The stored bytes of file ``name`` (unverified); ``SnapshotError`` if unreadable."""
+        ...
+
+    def file_names(self) -> builtins.set[str]:
+        """Every file stored for the snapshot, manifest excluded (to find planted extras)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryFiles:
+    """A snapshot's files in a directory of the local store."""
+
+    path: Path
+
+    def read_file(self, name: str) -> bytes:
+        """The file's bytes."""
+        try:
+            return (self.path / name).read_bytes()
+        except OSError as exc:
+            raise SnapshotError(f"cannot read {name}: {exc.strerror or exc}") from None
+
+    def file_names(self) -> builtins.set[str]:
+        """Every regular file below the directory except the manifest."""
+        names = {p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()}
+        return names - {MANIFEST}
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A stored snapshot; every read checks the file's digest against the manifest."""
+    """A stored snapshot; every read checks the file's digest against the manifest.
+
+    ``files`` reads the stored bytes, wherever the store keeps them; ``path`` is the snapshot's directory
+    in the local store (``None`` in a database).
+    """
 
     manifest: SnapshotManifest
-    path: Path
+    files: SnapshotFiles
+    path: Path | None = None
 
     @property
     def id(self) -> str:
@@ -118,11 +156,10 @@ class Snapshot:
         expected = self.manifest.files.get(name)
         if expected is None:
             raise SnapshotError(f"snapshot {self.id} has no file {name}")
-        target = self.path / name
         try:
-            data = target.read_bytes()
-        except OSError as exc:
-            raise SnapshotError(f"snapshot {self.id}: cannot read {name}: {exc.strerror or exc}") from None
+            data = self.files.read_file(name)
+        except SnapshotError as exc:
+            raise SnapshotError(f"snapshot {self.id}: {exc}") from None
         if _sha256(data) != expected:
             raise SnapshotError(
                 f"snapshot {self.id}: {name} does not match its digest (tampered with or corrupted); "
@@ -134,13 +171,13 @@ class Snapshot:
         """Check every file's digest (raises ``SnapshotError`` on the first mismatch)."""
         for name in self.manifest.files:
             self.read(name)
-        extra = (
-            {p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()}
-            - set(self.manifest.files)
-            - {MANIFEST}
-        )
+        extra = self.files.file_names() - set(self.manifest.files)
         if extra:
             raise SnapshotError(f"snapshot {self.id}: unexpected file {sorted(extra)[0]} (tampered with)")
+
+    def size(self) -> int:
+        """The bytes of every file (verified)."""
+        return sum(len(self.read(name)) for name in self.manifest.files)
 
     def bundle(self) -> dict[str, bytes]:
         """The configuration bundle: ``{path relative to the repository root: content}``."""
@@ -177,7 +214,7 @@ class SnapshotWarning(UserWarning):
 
 
 def known_fields(
-    cls: type[Any], raw: Mapping[str, Any], where: Path, category: type[Warning]
+    cls: type[Any], raw: Mapping[str, Any], where: Path | str, category: type[Warning]
 ) -> dict[str, Any]:
     """The entries of ``raw`` that are fields of dataclass ``cls``; unknown ones are warned about, once.
 
@@ -196,13 +233,17 @@ def known_fields(
 
 
 class SnapshotStore(Protocol):
-    """Where snapshots live; the local store is one implementation."""
+    """Where snapshots live: the local ``.tfkit/snapshots`` or the PostgreSQL store.
+
+    ``save`` fills in the manifest's file digests and writes the snapshot atomically as a whole.
+    """
 
     def save(self, manifest: SnapshotManifest, files: Mapping[str, bytes]) -> Snapshot: ...
     def list(self, environment: str) -> builtins.list[Snapshot]: ...
     def get(self, snapshot_id: str) -> Snapshot: ...
     def latest(self, environment: str) -> Snapshot | None: ...
     def prune(self, environment: str, keep: int) -> builtins.list[str]: ...
+    def environments(self) -> builtins.list[str]: ...
 
 
 class LocalSnapshotStore:
@@ -232,14 +273,14 @@ class LocalSnapshotStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return Snapshot(final_manifest, env_dir / manifest.id)
+        return Snapshot(final_manifest, DirectoryFiles(env_dir / manifest.id), env_dir / manifest.id)
 
     def _load(self, path: Path) -> Snapshot:
         try:
             data = (path / MANIFEST).read_bytes()
         except OSError:
             raise SnapshotError(f"{path}: snapshot has no readable manifest; remove it") from None
-        return Snapshot(SnapshotManifest.from_json(data, path / MANIFEST), path)
+        return Snapshot(SnapshotManifest.from_json(data, path / MANIFEST), DirectoryFiles(path), path)
 
     def list(self, environment: str) -> builtins.list[Snapshot]:
         """The snapshots of ``environment``, oldest first (incomplete writes are ignored)."""
@@ -270,6 +311,12 @@ class LocalSnapshotStore:
         found = self.list(environment)
         return found[-1] if found else None
 
+    def environments(self) -> builtins.list[str]:
+        """The environments that have a snapshot folder."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
     def prune(self, environment: str, keep: int) -> builtins.list[str]:
         """Delete all but the newest ``keep`` snapshots and leftovers of interrupted writes."""
         env_dir = self.root / environment
@@ -281,6 +328,7 @@ class LocalSnapshotStore:
                     shutil.rmtree(leftover, ignore_errors=True)
         snapshots = self.list(environment)
         for snapshot in snapshots[: max(0, len(snapshots) - keep)]:
+            assert snapshot.path is not None
             shutil.rmtree(snapshot.path)
             removed.append(snapshot.id)
         return removed

@@ -10,9 +10,11 @@ materialized in a temporary directory that is wired to the environment's real st
 
 This module decides; others know: what a snapshot holds and its encryption (``tfkit.recording``),
 how two plans differ (``Plan.compare_planned_values``), promotion order (``tfkit.promotion``),
-the ledger and health (``tfkit.ledger``). Terraform is reached only through the ``Engine``
-protocol, opened by ``RunOptions.engine_factory``. ``ApplyFailedError``, ``LineageMismatchError``,
-``PlanDifference``, ``encryption_key`` and ``snapshot_store`` are re-exported from where they live.
+the ledger and health (``tfkit.ledger``). tfkit's memory (snapshots, ledger, health, locks) is reached
+only through the ``Store`` protocol (``tfkit.store``: local ``.tfkit/`` or PostgreSQL), opened once per
+operation, and Terraform only through the ``Engine`` protocol, opened by ``RunOptions.engine_factory``.
+``ApplyFailedError``, ``LineageMismatchError``, ``PlanDifference``, ``encryption_key`` and ``open_store``
+are re-exported from where they live.
 """
 
 from __future__ import annotations
@@ -41,14 +43,14 @@ from tfkit.errors import (
     TfkitError,
     UnstableEnvironmentError,
 )
-from tfkit.ledger import Ledger, Override
-from tfkit.locks import environment_lock
+from tfkit.ledger import Ledger, Override, new_health
 from tfkit.plan import PlanDifference, load_plan
 from tfkit.promotion import check_promotion
-from tfkit.recording import encryption_key, record_success, recorded_plan, snapshot_store
+from tfkit.recording import encryption_key, record_success, recorded_plan
 from tfkit.redact import mask, register_plan_secrets
 from tfkit.secrets import secret_environment
 from tfkit.snapshots import Snapshot
+from tfkit.store import Store, open_store
 from tfkit.terraform import ApplyResult, ChangeCounts, Engine, OutputValue, ValidateResult, open_engine
 from tfkit.terraform.engine import EngineFactory
 from tfkit.terraform.runner import EventCallback
@@ -71,12 +73,12 @@ __all__ = [
     "apply",
     "destroy",
     "encryption_key",
+    "open_store",
     "output",
     "plan",
     "promote",
     "rollback",
     "snapshot_session",
-    "snapshot_store",
     "status",
     "validate",
 ]
@@ -352,11 +354,9 @@ def destroy(
         raise ProtectedEnvironmentError(
             f"environment '{environment.name}' is protected; destroying it needs --allow-protected"
         )
-    project = environment.project
     with (
-        environment_lock(
-            project.state_dir / "locks", environment.name, "destroy", timeout=options.lock_timeout
-        ),
+        open_store(environment.project) as store,
+        store.locks.hold(environment.name, "destroy", timeout=options.lock_timeout),
         Session(environment, options) as s,
     ):
         planned = s.plan(destroy=True)
@@ -368,7 +368,7 @@ def destroy(
         review = Review(environment.name, "destroy", planned.plan, gate_result)
         if not _confirmed(review, auto_approve, confirm, options):
             return ApplyOutcome(environment.name, planned.plan, applied=False, gate=gate_result)
-        result = _apply_or_mark_unstable(s, planned, Ledger(project.state_dir), "destroy")
+        result = _apply_or_mark_unstable(s, planned, store.ledger, "destroy")
         return ApplyOutcome(environment.name, planned.plan, True, result, gate=gate_result)
 
 
@@ -401,6 +401,7 @@ def _record(
     planned: PlanOutcome,
     gate_result: GateResult | None,
     *,
+    store: Store,
     kind: str,
     bundle: Mapping[str, bytes],
     modules: Mapping[str, str],
@@ -414,6 +415,7 @@ def _record(
         session.environment,
         planned.plan,
         gate_result,
+        store=store,
         state=state,
         engine=session.engine.name,
         kind=kind,
@@ -441,15 +443,18 @@ def _apply_or_mark_unstable(session: Session, planned: PlanOutcome, ledger: Ledg
         return session.apply(planned)
     except BaseException as exc:
         summary = exc.errors[0].summary if isinstance(exc, TerraformError) and exc.errors else str(exc)
-        ledger.set_health(session.environment.name, stable=False, reason=mask(f"{what} failed: {summary}"))
+        reason = f"{what} failed: {summary}"
+        ledger.set_health(new_health(session.environment.name, stable=False, reason=reason))
         raise
 
 
-def _rolled_back(environment: Environment, cause: TerraformError, options: RunOptions) -> TfkitError:
+def _rolled_back(
+    environment: Environment, cause: TerraformError, options: RunOptions, store: Store
+) -> TfkitError:
     """Roll back after a failed apply; the error to raise says what happened to both."""
     name = environment.name
     try:
-        rolled = _rollback_locked(environment, None, True, None, options)
+        rolled = _rollback_locked(environment, None, True, None, options, store)
     except TfkitError as failed:
         return ApplyFailedError(
             f"apply of '{name}' failed ({cause}); the rollback failed too: {failed}",
@@ -501,7 +506,7 @@ def _gate_confirm_apply(
     planned: PlanOutcome,
     operation: str,
     *,
-    ledger: Ledger,
+    store: Store,
     auto_approve: bool,
     confirm: ConfirmCallback | None,
     options: RunOptions,
@@ -525,7 +530,7 @@ def _gate_confirm_apply(
     if not _confirmed(Review(name, operation, planned.plan, gate_result), auto_approve, confirm, options):
         return ApplyOutcome(name, planned.plan, applied=False, gate=gate_result)
     try:
-        result = _apply_or_mark_unstable(session, planned, ledger, operation)
+        result = _apply_or_mark_unstable(session, planned, store.ledger, operation)
     except TerraformError as exc:
         if on_failure is None:
             raise
@@ -535,6 +540,7 @@ def _gate_confirm_apply(
         session,
         planned,
         gate_result,
+        store=store,
         kind=operation,
         bundle=record.bundle,
         modules=record.modules,
@@ -562,10 +568,12 @@ def apply(
     """
     options = options or RunOptions()
     project = environment.project
-    ledger = Ledger(project.state_dir)
-    lock_dir = project.state_dir / "locks"
     encryption_key(project)  # a bad key is a config error now, not after Terraform has applied
-    with environment_lock(lock_dir, environment.name, "apply", timeout=options.lock_timeout):
+    with (
+        open_store(project) as store,
+        store.locks.hold(environment.name, "apply", timeout=options.lock_timeout),
+    ):
+        ledger = store.ledger
         overrides = _check_health(environment, ledger, allow_unstable)
         with Session(environment, options) as s:
             planned = s.plan()
@@ -577,12 +585,14 @@ def apply(
                 overrides.append(Override("skip-promotion-check", skip_promotion_check))
             elif planned.has_changes:
                 check_promotion(environment, modules, ledger)
-            failure = (lambda exc: _rolled_back(environment, exc, options)) if rollback_on_failure else None
+            failure = (
+                (lambda exc: _rolled_back(environment, exc, options, store)) if rollback_on_failure else None
+            )
             return _gate_confirm_apply(
                 s,
                 planned,
                 "apply",
-                ledger=ledger,
+                store=store,
                 auto_approve=auto_approve,
                 confirm=confirm,
                 options=options,
@@ -595,16 +605,15 @@ def apply(
 # ------------------------------------------------------------------------------------ rollback
 
 
-def _pick_snapshot(environment: Environment, to: str | None) -> Snapshot:
-    store = snapshot_store(environment.project)
+def _pick_snapshot(environment: Environment, to: str | None, store: Store) -> Snapshot:
     if to is not None:
-        snapshot = store.get(to)
+        snapshot = store.snapshots.get(to)
         if snapshot.manifest.environment != environment.name:
             raise SnapshotError(
                 f"snapshot {to} belongs to '{snapshot.manifest.environment}', not '{environment.name}'"
             )
     else:
-        latest = store.latest(environment.name)
+        latest = store.snapshots.latest(environment.name)
         if latest is None:
             raise SnapshotError(
                 f"no snapshot of '{environment.name}' to roll back to; tfkit writes one after each "
@@ -650,9 +659,10 @@ def _rollback_locked(
     auto_approve: bool,
     confirm: ConfirmCallback | None,
     options: RunOptions,
+    store: Store,
 ) -> RollbackOutcome:
     encryption_key(environment.project)
-    snapshot = _pick_snapshot(environment, to)
+    snapshot = _pick_snapshot(environment, to, store)
     with snapshot_session(environment, snapshot, options) as s:
         planned = s.plan()
         recorded = load_plan(snapshot.read("plan.json"))
@@ -668,7 +678,7 @@ def _rollback_locked(
                 return RollbackOutcome(
                     environment.name, snapshot.id, None, planned.plan, differences, False, None
                 )
-            _apply_or_mark_unstable(s, planned, Ledger(environment.project.state_dir), "rollback")
+            _apply_or_mark_unstable(s, planned, store.ledger, "rollback")
             applied = True
             converged, _ = _verify(s)
         elif options.show is not None:
@@ -677,6 +687,7 @@ def _rollback_locked(
             s,
             planned,
             gate_result,
+            store=store,
             kind="rollback",
             bundle=snapshot.bundle(),
             modules=snapshot.manifest.modules,
@@ -702,9 +713,11 @@ def rollback(
     infrastructure, not only the state file, returns to the recorded good configuration.
     """
     options = options or RunOptions()
-    lock_dir = environment.project.state_dir / "locks"
-    with environment_lock(lock_dir, environment.name, "rollback", timeout=options.lock_timeout):
-        return _rollback_locked(environment, to, auto_approve, confirm, options)
+    with (
+        open_store(environment.project) as store,
+        store.locks.hold(environment.name, "rollback", timeout=options.lock_timeout),
+    ):
+        return _rollback_locked(environment, to, auto_approve, confirm, options, store)
 
 
 # ----------------------------------------------------------------------------------- promotion
@@ -723,16 +736,28 @@ def promote(
     if previous is None:
         raise RefusedError(f"'{environment.name}' is the first environment; there is nothing to promote from")
     project = environment.project
-    ledger = Ledger(project.state_dir)
-    source = snapshot_store(project).latest(previous.name)
+    encryption_key(project)
+    with open_store(project) as store:
+        return _promote(environment, previous, store, auto_approve, confirm, options)
+
+
+def _promote(
+    environment: Environment,
+    previous: Environment,
+    store: Store,
+    auto_approve: bool,
+    confirm: ConfirmCallback | None,
+    options: RunOptions,
+) -> ApplyOutcome:
+    project = environment.project
+    ledger = store.ledger
+    source = store.snapshots.latest(previous.name)
     if source is None:
         raise SnapshotError(
             f"'{previous.name}' has no snapshot to promote from; apply '{previous.name}' first"
         )
     source.verify()
-    encryption_key(project)
-    lock_dir = project.state_dir / "locks"
-    with environment_lock(lock_dir, environment.name, "promote", timeout=options.lock_timeout):
+    with store.locks.hold(environment.name, "promote", timeout=options.lock_timeout):
         overrides = _check_health(environment, ledger, None)
         with Session(environment, options) as probe:
             own_modules = probe.modules()
@@ -756,7 +781,7 @@ def promote(
                     s,
                     planned,
                     "promote",
-                    ledger=ledger,
+                    store=store,
                     auto_approve=auto_approve,
                     confirm=confirm,
                     options=options,
@@ -782,7 +807,11 @@ class EnvironmentStatus:
 
 def status(project: Project) -> list[EnvironmentStatus]:
     """Each environment: last apply, its snapshot, health, and modules it is behind the previous on."""
-    ledger = Ledger(project.state_dir)
+    with open_store(project) as store:
+        return _status(project, store.ledger)
+
+
+def _status(project: Project, ledger: Ledger) -> list[EnvironmentStatus]:
     rows = []
     for environment in project.environments:
         last = ledger.last(environment.name)

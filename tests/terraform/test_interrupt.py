@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from testsupport import core_config
 
-from tfkit.ledger import Ledger
+from tfkit.ledger import LocalLedger
 
 pytestmark = pytest.mark.slow
 
@@ -132,5 +132,5 @@ def test_ctrl_c_during_tfkit_apply_exits_130_and_marks_the_environment_unstable(
     ]
     assert "Traceback" not in err
     assert not lock.exists()
-    health = Ledger(example_repo / ".tfkit").health("dev")
+    health = LocalLedger(example_repo / ".tfkit").health("dev")
     assert not health.stable and "apply failed" in health.reason

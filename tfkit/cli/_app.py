@@ -52,6 +52,7 @@ EXIT_CODES: dict[int, str] = {
     2: "usage or configuration error (bad flag, unknown environment, invalid tfkit.toml, malformed input)",
     3: "a lock is held by another run",
     4: "refused by promotion order, environment health or protection",
+    5: "the shared store (PostgreSQL) cannot be reached or used; nothing was recorded half-way",
     130: "interrupted (Ctrl-C); Terraform was stopped gracefully",
 }
 

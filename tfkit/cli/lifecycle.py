@@ -106,10 +106,11 @@ def snapshots() -> None:
 @pass_state
 def snapshots_list(state: State, env_name: str) -> None:
     """The snapshots of an environment, oldest first."""
-    from tfkit.workflow import snapshot_store
+    from tfkit.store import open_store
 
     env = state.project.environment(env_name)
-    found = snapshot_store(state.project).list(env.name)
+    with open_store(state.project) as store:
+        found = store.snapshots.list(env.name)
     if not found:
         out(f"{env.name}: no snapshots yet")
     for snap in found:
@@ -126,10 +127,13 @@ def snapshots_list(state: State, env_name: str) -> None:
 @pass_state
 def snapshots_show(state: State, snapshot_id: str, show_state: bool) -> None:
     """A snapshot's manifest, after checking every file's digest."""
-    from tfkit.workflow import encryption_key, snapshot_store
+    from tfkit.store import open_store
+    from tfkit.workflow import encryption_key
 
-    snap = snapshot_store(state.project).get(snapshot_id)
-    snap.verify()
+    with open_store(state.project) as store:
+        snap = store.snapshots.get(snapshot_id)
+        snap.verify()
+        size = snap.size()
     m = snap.manifest
     out(f"snapshot {m.id} of {m.environment} ({m.kind}), {m.created}")
     out(f"  terraform {m.terraform_version} via {m.engine}; tfkit {m.tfkit_version}")
@@ -138,7 +142,6 @@ def snapshots_show(state: State, snapshot_id: str, show_state: bool) -> None:
     out(f"  sensitive variables (not stored): {', '.join(m.sensitive_variables) or '-'}")
     for module, digest in sorted(m.modules.items()):
         out(f"  module {module} {digest[:12]}")
-    size = sum((snap.path / n).stat().st_size for n in m.files)
     out(f"  {len(m.files)} files, {size} bytes, all digests verified")
     if show_state:
         document = json.loads(snap.state(encryption_key(state.project)))
