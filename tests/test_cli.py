@@ -35,7 +35,7 @@ def assert_user_error(result, code: int, *fragments: str) -> None:
 
 
 def test_exit_codes_are_documented() -> None:
-    assert set(EXIT_CODES) == {0, 1, 2, 3, 4, 130}
+    assert set(EXIT_CODES) == {0, 1, 2, 3, 4, 5, 130}
 
 
 def test_envs_lists_promotion_order(example_repo: Path) -> None:

@@ -1,0 +1,251 @@
+"""``tfkit store status``/``migrate`` and the store's configuration errors: one line, an exit code,
+no password.
+
+The audit-hook test sees the processes tfkit itself starts (git, the binary engine's Terraform).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from testsupport import invoke_tfkit
+
+from tfkit.ledger import new_entry, new_health
+from tfkit.project import Project
+from tfkit.snapshots import SnapshotManifest, new_snapshot_id
+from tfkit.store.local import LocalStore
+from tfkit.store.settings import STORE_URL_ENV, store_settings
+
+PASSWORD = "pw-6d2f0c9e41"
+
+
+def _with_store(repo: Path, table: str) -> None:
+    config = repo / "tfkit.toml"
+    config.write_text(config.read_text() + "\n[store]\n" + table + "\n")
+
+
+def _one_line(result: subprocess.CompletedProcess[str], code: int) -> str:
+    """The single error line of a failed run, after checking its exit code and that no traceback came."""
+    assert result.returncode == code, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    return lines[0]
+
+
+def _record(project: Project) -> str:
+    """One recorded staging apply (snapshot, ledger entry) and an unstable dev, in the local store."""
+    store = LocalStore(project.state_dir, store_settings(project.config, project.root, environ={}))
+    manifest = SnapshotManifest(
+        id=new_snapshot_id(),
+        environment="staging",
+        kind="apply",
+        created="2026-12-01T00:00:00+00:00",
+        tfkit_version="0.1.0",
+        terraform_version="1.15.5",
+        engine="embedded",
+        lineage="l-1",
+        serial=1,
+    )
+    entry = new_entry("staging", kind="apply", snapshot=manifest.id, modules={}, git_commit=None)
+    snapshot = store.record_apply(manifest, {"plan.json": b"{}"}, entry, new_health("staging", stable=True))
+    store.ledger.set_health(new_health("dev", stable=False, reason="apply failed: boom"))
+    return snapshot.id
+
+
+# ------------------------------------------------------------------------------------------ store status
+
+
+def test_store_status_of_the_local_store(example_repo: Path) -> None:
+    project = Project.load(example_repo)
+    _record(project)
+    result = invoke_tfkit("store", "status", cwd=example_repo, env={STORE_URL_ENV: ""})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"store: {project.state_dir} (local directory)",
+        "project: repo",
+        "connection: ok",
+        "dev: 0 snapshots, 0 ledger entries, unstable: apply failed: boom; Terraform state: local file",
+        "staging: 1 snapshots, 1 ledger entries, stable; Terraform state: local file",
+        "production: 0 snapshots, 0 ledger entries, stable (nothing recorded); Terraform state: local file",
+    ]
+
+
+def test_store_status_as_json(example_repo: Path) -> None:
+    _record(Project.load(example_repo))
+    result = invoke_tfkit("store", "status", "--format", "json", cwd=example_repo, env={STORE_URL_ENV: ""})
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["kind"], data["project"], data["reachable"], data["schema_version"]) == (
+        "local",
+        "repo",
+        True,
+        None,
+    )
+    rows = {row["environment"]: row for row in data["environments"]}
+    assert list(rows) == ["dev", "staging", "production"]
+    assert rows["staging"]["snapshots"] == 1 and rows["staging"]["ledger_entries"] == 1
+    assert rows["dev"]["health"] == "unstable" and rows["dev"]["health_reason"] == "apply failed: boom"
+    assert rows["production"]["health_since"] == "" and rows["production"]["terraform_state"] == "local file"
+
+
+def test_store_status_names_records_of_an_environment_tfkit_toml_no_longer_has(example_repo: Path) -> None:
+    project = Project.load(example_repo)
+    LocalStore(project.state_dir, store_settings(project.config, project.root, environ={})).ledger.set_health(
+        new_health("qa", stable=True)
+    )
+    result = invoke_tfkit("store", "status", cwd=example_repo, env={STORE_URL_ENV: ""})
+    assert result.stdout.splitlines()[-1] == (
+        "qa (not in tfkit.toml): 0 snapshots, 0 ledger entries, stable; Terraform state: unknown"
+    )
+
+
+def test_an_environment_with_its_own_backend_keeps_it(example_repo: Path) -> None:
+    (example_repo / "envs" / "production" / "backend.tf").write_text('terraform {\n  backend "s3" {}\n}\n')
+    result = invoke_tfkit("store", "status", cwd=example_repo, env={STORE_URL_ENV: ""})
+    assert result.stdout.splitlines()[-1].endswith("Terraform state: own backend (s3)")
+
+
+# ------------------------------------------------------------------------------- configuration errors
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://tfkit:{PASSWORD}@db.internal:5432/tfkit",
+        f"postgresql://tfkit@db/tfkit?password={PASSWORD}",
+    ],
+)
+@pytest.mark.parametrize("command", [("status",), ("store", "status"), ("plan", "--env", "dev")])
+def test_a_password_in_tfkit_toml_is_refused_without_showing_it(
+    example_repo: Path, url: str, command: tuple[str, ...]
+) -> None:
+    _with_store(example_repo, f'url = "{url}"')
+    line = _one_line(invoke_tfkit(*command, cwd=example_repo, env={STORE_URL_ENV: ""}), 2)
+    assert "store.url holds a password" in line and "TFKIT_STORE_URL" in line
+    assert PASSWORD not in line
+
+
+def test_a_password_in_tfkit_toml_is_refused_even_when_the_variable_is_set(example_repo: Path) -> None:
+    """The secret would still sit in the repository: the variable does not excuse it."""
+    _with_store(example_repo, f'url = "postgresql://tfkit:{PASSWORD}@db/tfkit"')
+    line = _one_line(invoke_tfkit("status", cwd=example_repo, env={STORE_URL_ENV: "postgresql://x@h/db"}), 2)
+    assert "store.url holds a password" in line and PASSWORD not in line
+
+
+def test_a_non_postgresql_scheme_in_tfkit_toml_is_one_line(example_repo: Path) -> None:
+    _with_store(example_repo, f'url = "mysql://tfkit@db/{PASSWORD}"')
+    line = _one_line(invoke_tfkit("status", cwd=example_repo, env={STORE_URL_ENV: ""}), 2)
+    assert "key 'store.url' must be a postgresql:// (or postgres://) URL" in line
+    assert PASSWORD not in line
+
+
+def test_a_non_postgresql_scheme_in_the_variable_is_one_line(example_repo: Path) -> None:
+    env = {STORE_URL_ENV: f"mysql://tfkit:{PASSWORD}@db/tfkit"}
+    line = _one_line(invoke_tfkit("store", "status", cwd=example_repo, env=env), 2)
+    assert "TFKIT_STORE_URL must be a postgresql:// URL" in line and PASSWORD not in line
+
+
+def test_the_variable_overrides_tfkit_toml(example_repo: Path) -> None:
+    _with_store(example_repo, 'url = "postgresql://tfkit@from-toml.internal/tfkit"\nproject = "infra"')
+    project = Project.load(example_repo)
+    env = {STORE_URL_ENV: f"postgresql://ci:{PASSWORD}@from-env.internal/tfkit"}
+    settings = store_settings(project.config, project.root, environ=env)
+    assert settings.url == env[STORE_URL_ENV] and settings.project == "infra"
+    assert settings.describe() == "postgresql://ci:***@from-env.internal/tfkit"
+    assert store_settings(project.config, project.root, environ={}).url == (
+        "postgresql://tfkit@from-toml.internal/tfkit"
+    )
+    # and the command reads it: a variable with a wrong scheme wins over a valid tfkit.toml URL
+    line = _one_line(invoke_tfkit("status", cwd=example_repo, env={STORE_URL_ENV: "sqlite:///x"}), 2)
+    assert line.startswith("error: TFKIT_STORE_URL must be a postgresql:// URL")
+
+
+# ------------------------------------------------------------------------------------ store migrate
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((), "give exactly one of --to URL|local and --to-env VAR"),
+        (("--to", "local", "--to-env", "X"), "give exactly one of --to URL|local and --to-env VAR"),
+        (
+            ("--to-env", "TFKIT_TEST_UNSET_VARIABLE"),
+            "environment variable TFKIT_TEST_UNSET_VARIABLE is not set",
+        ),
+        (("--to", f"mysql://u:{PASSWORD}@h/db"), "Invalid value for --to: must be a postgresql:// URL"),
+        (("--to", "local"), "the target is the store in use already (local .tfkit/)"),
+    ],
+)
+def test_store_migrate_argument_errors(example_repo: Path, args: tuple[str, ...], expected: str) -> None:
+    result = invoke_tfkit("store", "migrate", *args, cwd=example_repo, env={STORE_URL_ENV: ""})
+    line = _one_line(result, 2)
+    assert expected in line and PASSWORD not in line
+
+
+def test_a_password_in_to_is_warned_about(example_repo: Path) -> None:
+    url = f"postgresql://tfkit:{PASSWORD}@127.0.0.1:1/tfkit"
+    result = invoke_tfkit(
+        "store", "migrate", "--to", url, "--records-only", cwd=example_repo, env={STORE_URL_ENV: ""}
+    )
+    assert "warning: --to carries a password, which other users can see in `ps`" in result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------------- the password and child argv
+
+AUDIT = textwrap.dedent(
+    """
+    import json, sys
+
+    log = open(sys.argv[1], "a")
+
+    def audit(event, args):
+        if event in ("subprocess.Popen", "os.posix_spawn", "os.exec", "os.system"):
+            argv = args[:2]  # (executable, argv); the environment that follows is not argv
+            log.write(json.dumps([event, repr(argv)]) + "\\n")
+            log.flush()
+
+    sys.addaudithook(audit)
+    from tfkit.cli import main
+    main(sys.argv[2:])
+    """
+)
+
+
+def test_the_password_never_reaches_a_child_s_argv_or_a_file(
+    example_repo: Path, terraform_binary: str, tmp_path: Path
+) -> None:
+    """Every process tfkit starts (git, Terraform) is logged by an audit hook: none carries the password."""
+    script = tmp_path / "audited.py"
+    script.write_text(AUDIT)
+    log = tmp_path / "children.jsonl"
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "TFKIT_ENGINE": "binary",
+        "TFKIT_BINARY": terraform_binary,
+        STORE_URL_ENV: f"postgresql://tfkit:{PASSWORD}@127.0.0.1:1/tfkit",
+    }
+    for command in (["plan", "--env", "dev"], ["status"], ["store", "status"]):
+        done = subprocess.run(
+            [sys.executable, str(script), str(log), *command],
+            cwd=example_repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert PASSWORD not in done.stdout + done.stderr
+    started = log.read_text()
+    assert "'git'" in started and "terraform" in started, "the hook saw the children"
+    assert PASSWORD not in started
+    for path in example_repo.rglob("*"):
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), path
