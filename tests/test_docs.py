@@ -187,13 +187,17 @@ def test_the_ci_recipe_commands_run(tmp_path: Path) -> None:
     commands = _workflow_commands()
     assert commands["plan"][0] == "tfkit validate --all"
     assert commands["plan"][1].startswith("tfkit plan --all")
-    assert [c.split()[3] for c in commands["apply"][:3]] == ["dev", "staging", "production"]
-    assert all("--rollback-on-failure" in c for c in commands["apply"][:3])
+    assert commands["apply"][0] == "tfkit store status", "the apply job checks the shared store first"
+    applies = [c for c in commands["apply"] if c.startswith("tfkit apply ")]
+    assert [c.split()[3] for c in applies] == ["dev", "staging", "production"]
+    assert all("--rollback-on-failure" in c for c in applies)
+    assert commands["rollback"][0].startswith("tfkit rollback --env ")
     gitlab = _marked_commands(DOCS / "ci.md", "<!-- gitlab-ci -->")
     assert not gitlab, "GitLab commands are in a script list, checked below"
     gitlab_text = (DOCS / "ci.md").read_text().split("<!-- gitlab-ci -->", 1)[1]
-    for command in commands["apply"][:3]:
+    for command in ["tfkit store status", *applies]:
         assert f".venv/bin/{command}" in gitlab_text, "the GitLab recipe applies in the same order"
+    assert "TFKIT_STORE_URL" in gitlab_text.split("```", 2)[1], "GitLab takes the store from a CI variable"
     root = copy_example(tmp_path / "repo")
     summary = tmp_path / "step-summary.md"
     summary.touch()
@@ -205,6 +209,7 @@ def test_the_ci_recipe_commands_run(tmp_path: Path) -> None:
     jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text())).validate(sarif)
     assert (root / "tfkit-junit.xml").read_text().startswith("<?xml")
     outputs = _run(commands["apply"], root, env)
-    assert "production: apply complete" in outputs[2]
+    assert outputs[0].splitlines()[2] == "connection: ok"
+    assert "production: apply complete" in outputs[commands["apply"].index(applies[2])]
     assert "## tfkit drift: passed" in summary.read_text()
     assert all(TEST_SECRET not in text for text in [*outputs, summary.read_text()])
