@@ -291,7 +291,7 @@ class PgServer:
     url: str
     tcp_url: str | None
     bindir: Path | None
-    version: str = ""
+    version: str = ""  # the server's version number, e.g. "18.6"
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     base: Path | None = None
     created: list[str] = field(default_factory=list, repr=False)
@@ -500,7 +500,7 @@ def external_server(url: str) -> PgServer:
 def _server_version(server: PgServer) -> str:
     with server.connect() as conn:
         row = conn.execute("SELECT current_setting('server_version')").fetchone()
-    return str(row[0]) if row else ""
+    return str(row[0]).split()[0] if row else ""  # "15.18 (Debian 15.18-0+deb12u1)" -> "15.18"
 
 
 def open_server(environ: Mapping[str, str] | None = None) -> PgServer:

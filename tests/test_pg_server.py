@@ -41,7 +41,7 @@ def test_server_answers_version(pg_server: PgServer) -> None:
         out = subprocess.run(
             [str(pg_server.bindir / "postgres"), "--version"], capture_output=True, text=True, check=True
         )
-        assert out.stdout.split()[-1] == pg_server.version
+        assert out.stdout.split()[2] == pg_server.version  # "postgres (PostgreSQL) 18.6"
 
 
 def test_unix_socket_and_tcp_urls(pg_server: PgServer) -> None:
@@ -205,21 +205,27 @@ def test_close_stops_the_server_reaps_it_and_removes_its_directory() -> None:
 
 
 def test_external_server_url_uses_the_same_api(pg_server: PgServer) -> None:
-    if pg_server.tcp_url is None:
-        pytest.skip(f"{ENV_URL} names a socket: no TCP URL to derive from")
-    tcp_without_mode = pg_server.tcp_url.replace("?sslmode=disable", "")
-    external = pgs.external_server(tcp_without_mode)
-    assert external.bindir is None and external.pid is None
-    assert external.version == pg_server.version
-    assert dict(parse_qsl(urlsplit(external.tcp_url or "").query)) == {"sslmode": "disable"}
-    if pg_server.process is not None:
-        assert pgs.external_server(pg_server.url).tcp_url is None  # a socket URL has no TCP twin
-
-    name = external.create_database()
-    with psycopg.connect(external.url_for(name, tcp=True)) as conn:
+    # TFKIT_TEST_PG_URL's path, pointed at the session's server: over its socket URL ...
+    by_socket = pgs.external_server(pg_server.url)
+    assert by_socket.bindir is None and by_socket.pid is None
+    assert by_socket.version == pg_server.version
+    if urlsplit(pg_server.url).hostname is None:
+        assert by_socket.tcp_url is None  # a socket URL has no TCP twin
+        with pytest.raises(ValueError, match="no TCP URL"):
+            by_socket.url_for("postgres", tcp=True)
+    name = by_socket.create_database()
+    with psycopg.connect(by_socket.url_for(name)) as conn:
         assert conn.execute("SELECT current_database()").fetchone() == (name,)
-    external.close()  # drops what this session created on someone else's server
+    by_socket.close()  # drops what this session created on someone else's server
     with pg_server.connect() as conn:
         assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,)).fetchone() == (0,)
     if pg_server.process is not None:
         assert pg_server.process.poll() is None  # closing the external view stopped nothing
+
+    # ... and over TCP without an sslmode, which then gets sslmode=disable (Terraform's lib/pq needs it).
+    if pg_server.tcp_url is not None:
+        by_tcp = pgs.external_server(pg_server.tcp_url.replace("?sslmode=disable", ""))
+        assert by_tcp.tcp_url is not None
+        assert dict(parse_qsl(urlsplit(by_tcp.tcp_url).query)) == {"sslmode": "disable"}
+        with psycopg.connect(by_tcp.url_for("postgres", tcp=True)) as conn:
+            assert conn.execute("SELECT inet_server_addr()::text").fetchone() == ("127.0.0.1/32",)
