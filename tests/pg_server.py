@@ -517,10 +517,13 @@ def open_server(environ: Mapping[str, str] | None = None) -> PgServer:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """The session's PostgreSQL server (see the module docstring); fails, never skips, without one."""
+    problem = ""
     try:
         server = open_server()
     except PgUnavailableError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    if problem:  # failed outside the except block, so no chained exception is printed: one line
+        pytest.fail(problem, pytrace=False)
     try:
         yield server
     finally:

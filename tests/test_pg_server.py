@@ -13,6 +13,8 @@ import psycopg
 import pytest
 from pg_server import ENV_BINDIR, ENV_URL, MAX_SOCKET_PATH, PgServer, PgUnavailableError
 
+pytest_plugins = ["pytester"]
+
 USER_TABLES = (
     "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'"
@@ -163,6 +165,32 @@ def test_without_binaries_resolving_fails_with_one_line(
 
     with pytest.raises(PgUnavailableError, match=f"^{ENV_BINDIR}=.* holds no initdb/postgres$"):
         pgs.resolve_bindir({ENV_BINDIR: str(tmp_path / "empty")})
+
+
+def test_without_binaries_the_fixture_fails_with_one_line_and_never_skips(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(pgs, "_wheel_bindir", lambda: None)
+    monkeypatch.setattr(pgs, "DEBIAN_ROOT", tmp_path / "postgresql")
+    monkeypatch.delenv(ENV_URL, raising=False)
+    monkeypatch.delenv(ENV_BINDIR, raising=False)
+    pytester.makeconftest('pytest_plugins = ["pg_server"]')
+    pytester.makepyfile(
+        test_needs_pg="""
+        def test_a(pg_url):
+            pass
+
+        def test_b(pg_server):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rE")
+    result.assert_outcomes(errors=2)  # never "skipped"
+    output = result.stdout.str()
+    shown = [line for line in output.splitlines() if line.startswith("no PostgreSQL server binaries")]
+    assert len(shown) == 2  # the message, once per test, as its whole report
+    for noise in ("Traceback", "During handling", "pg_server.py:", "Skipped", "SKIP"):
+        assert noise not in output
 
 
 def test_binaries_fall_back_to_the_variable_then_debian(
