@@ -484,7 +484,10 @@ def start_server(bindir: Path) -> PgServer:
 
 
 def external_server(url: str) -> PgServer:
-    """``TFKIT_TEST_PG_URL``'s server; its TCP URL gets ``sslmode=disable`` unless the URL sets a mode."""
+    """``TFKIT_TEST_PG_URL``'s server; its TCP URL gets ``sslmode=disable`` unless the URL sets a mode.
+
+    Raises :class:`PgUnavailableError` (one line) when the URL is not a URL or the server does not answer.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres"):
         raise PgUnavailableError(f"{ENV_URL} must be a postgresql:// URL")
@@ -493,7 +496,11 @@ def external_server(url: str) -> PgServer:
     if host and not host.startswith("/"):
         tcp_url = url if "sslmode=" in parts.query else _with_query(url, sslmode="disable")
     server = PgServer(url=url, tcp_url=tcp_url, bindir=None)
-    server.version = _server_version(server)
+    try:
+        server.version = _server_version(server)
+    except psycopg.OperationalError as exc:  # libpq's message names host and port, never the password
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PgUnavailableError(f"{ENV_URL}: cannot connect: {first}") from None
     return server
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -191,6 +192,19 @@ def test_without_binaries_the_fixture_fails_with_one_line_and_never_skips(
     assert len(shown) == 2  # the message, once per test, as its whole report
     for noise in ("Traceback", "During handling", "pg_server.py:", "Skipped", "SKIP"):
         assert noise not in output
+
+
+def test_an_unreachable_external_server_is_a_one_line_error_without_its_password() -> None:
+    with socket.socket() as sock:  # a port nobody listens on: bound, never listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        with pytest.raises(PgUnavailableError) as caught:
+            pgs.external_server(f"postgresql://tfkit:hunter2-pw@127.0.0.1:{port}/postgres?connect_timeout=5")
+    message = str(caught.value)
+    assert message.startswith(f"{ENV_URL}: cannot connect: ")
+    assert "\n" not in message and "hunter2-pw" not in message
+    with pytest.raises(PgUnavailableError, match="must be a postgresql:// URL"):
+        pgs.external_server("host=127.0.0.1 dbname=postgres")
 
 
 def test_binaries_fall_back_to_the_variable_then_debian(
