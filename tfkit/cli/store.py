@@ -85,7 +85,6 @@ def store_migrate(
     state: State, to: str | None, to_env: str | None, records_only: bool, lock_timeout: str | None
 ) -> None:
     """Copy snapshots, ledger and health from the current store to another, verified; safe to re-run."""
-    from tfkit.locks import parse_timeout
     from tfkit.store import open_store
     from tfkit.store.migrate import migrate, stored_environments
     from tfkit.store.settings import store_settings
@@ -93,10 +92,7 @@ def store_migrate(
     project = state.project
     source_settings = store_settings(project.config, project.root)
     target_settings = _target(project, source_settings, to, to_env)
-    try:
-        timeout = parse_timeout(lock_timeout)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--lock-timeout") from None
+    timeout = state.options(lock_timeout=lock_timeout).lock_timeout
     moves = _state_moves(project, source_settings, target_settings)
     mover = _mover(moves, records_only)
     with open_store(project) as source, open_store(project, target_settings) as target:
