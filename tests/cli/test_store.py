@@ -166,6 +166,26 @@ def test_the_variable_overrides_tfkit_toml(example_repo: Path) -> None:
     assert line.startswith("error: TFKIT_STORE_URL must be a postgresql:// URL")
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"postgres://ci:{PASSWORD}@db:5432/tfkit", "postgres://ci:***@db:5432/tfkit"),
+        ("postgresql:///tfkit?host=/var/run/postgresql", "postgresql:///tfkit?host=/var/run/postgresql"),
+        (
+            f"postgresql:///tfkit?host=/run/pg&password={PASSWORD}",
+            "postgresql:///tfkit?host=/run/pg&password=***",
+        ),
+    ],
+)
+def test_postgres_scheme_and_socket_urls_select_postgresql(example_repo: Path, url: str, shown: str) -> None:
+    project = Project.load(example_repo)
+    settings = store_settings(project.config, project.root, environ={STORE_URL_ENV: url})
+    assert (settings.kind, settings.url, settings.describe()) == ("postgresql", url, shown)
+    scheme = url.split("://")[0]
+    assert settings.conninfo().startswith(url.split("?")[0] + "?"), "libpq reads it: the // is kept"
+    assert settings.terraform_conn_str().startswith(f"{scheme}://")
+
+
 # ------------------------------------------------------------------------------------ store migrate
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from tfkit.config import Config
 from tfkit.errors import ConfigError
@@ -72,7 +72,18 @@ def _with_query(url: str, extra: Mapping[str, str]) -> str:
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     for key, value in extra.items():
         query.setdefault(key, value)
-    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+    return _unsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+
+
+def _unsplit(parts: SplitResult) -> str:
+    """``urlunsplit`` that keeps the ``//`` of an empty host (``postgresql:///db?host=/socket``).
+
+    The standard library drops it for schemes it does not know, and libpq does not read the result.
+    """
+    text = urlunsplit(parts)
+    if not parts.netloc:
+        text = f"{parts.scheme}://{text.removeprefix(parts.scheme + ':')}"
+    return text
 
 
 def display_url(url: str) -> str:
@@ -84,7 +95,7 @@ def display_url(url: str) -> str:
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:***@{host}"
     query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="/*", quote_via=quote)))
+    return _unsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="/*", quote_via=quote)))
 
 
 def _checked_url(url: str, source: str) -> str:
