@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -249,32 +248,11 @@ class Session:
             remove_stale_overrides(self.workdir)
         if self.pg_state is not None and self._override is None:
             self._override = write_override(self.workdir, session=self._own_directory)
-        self._init_backend()
+        self.engine.init(backend_config=self.environment.backend)
         if self._wire_state and self._uses_local_state():
             self._write_backend_override()
             self.engine.init(backend_config=self._local_backend_config(), reconfigure=True)
         self._initialised = True
-
-    def _init_backend(self) -> None:
-        """``init``; with the pg backend, retried while another run holds its state-creation lock.
-
-        Terraform's pg backend creates a new state under a database-wide lock that it tries once,
-        without ``-lock-timeout`` (hashicorp/terraform #33217): a run meeting another one's creation
-        fails at once. tfkit retries within the lock timeout, as ``-lock-timeout`` would.
-        """
-        deadline = time.monotonic() + (self.pg_state.lock_timeout if self.pg_state is not None else 0.0)
-        delay = 0.2
-        while True:
-            try:
-                self.engine.init(backend_config=self.environment.backend)
-                return
-            except TerraformError as exc:
-                text = " ".join([str(exc), exc.stderr, *(f"{d.summary} {d.detail}" for d in exc.diagnostics)])
-                creation = "locked for workspace creation" in text
-                if self.pg_state is None or not creation or time.monotonic() + delay > deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
 
     def _backend_record(self) -> dict[str, Any]:
         """Terraform's record of the initialised backend (``type``, ``config``), or ``{}``."""
