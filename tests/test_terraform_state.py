@@ -227,6 +227,18 @@ def test_state_lives_in_the_database_and_the_url_in_no_argv_or_file(
     assert all("-lock-timeout=60s" in argv for argv in spy.argv("plan") + spy.argv("apply"))
 
 
+def test_each_engine_keeps_the_state_in_the_database_and_no_connection_after(
+    pg_project: Project, engine_kind: str, pg_server: PgServer, pg_url: str, project_id: str
+) -> None:
+    db = _dbname(pg_url)
+    baseline = pg_server.connections(db)
+    state = _apply_dev(pg_project.environment("dev"), RunOptions(engine=engine_kind))
+    assert pg_server.connections(db) == baseline
+    stored = _state_row(pg_url, schema_name(project_id, "dev"))
+    assert stored is not None and (stored["lineage"], stored["serial"]) == (state["lineage"], state["serial"])
+    assert not list(pg_project.environment("dev").directory.glob("*.tfstate*"))
+
+
 def test_lock_timeout_is_the_larger_one(pg_project: Project) -> None:
     dev = pg_project.environment("dev")
     spy = Spy()
