@@ -319,22 +319,28 @@ def test_a_materialized_session_uses_the_same_state(pg_project: Project) -> None
     assert seen is not None and (seen["lineage"], seen["serial"]) == (state["lineage"], state["serial"])
 
 
-def test_two_concurrent_plans_on_new_states_both_succeed(pg_project: Project) -> None:
-    failures: list[BaseException] = []
+def test_concurrent_plans_on_new_states_all_succeed(pg_project: Project, project_id: str) -> None:
+    """Each new state holds lock -1 for its whole first plan; the others wait for it (three rounds)."""
+    config = pg_project.root / "tfkit.toml"
+    text = config.read_text()
+    for round_ in range(3):
+        config.write_text(text.replace(f'project = "{project_id}"', f'project = "{project_id}-{round_}"'))
+        project = Project.load(pg_project.root)
+        failures: list[BaseException] = []
 
-    def plan(name: str) -> None:
-        try:
-            with Session(pg_project.environment(name)) as s:
-                s.plan()
-        except BaseException as exc:
-            failures.append(exc)
+        def plan(name: str, project: Project = project, failures: list[BaseException] = failures) -> None:
+            try:
+                with Session(project.environment(name)) as s:
+                    s.plan()
+            except BaseException as exc:
+                failures.append(exc)
 
-    threads = [threading.Thread(target=plan, args=(name,)) for name in ("dev", "staging")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert failures == []
+        threads = [threading.Thread(target=plan, args=(name,)) for name in project.names]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
 
 
 def test_connections_are_bounded_in_a_session_and_released_after(

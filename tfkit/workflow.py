@@ -52,7 +52,13 @@ from tfkit.redact import mask, register_plan_secrets
 from tfkit.secrets import secret_environment
 from tfkit.snapshots import Snapshot
 from tfkit.store import Store, open_store, store_settings
-from tfkit.store.terraform_state import PgState, pg_state, remove_stale_overrides, write_override
+from tfkit.store.terraform_state import (
+    BACKEND_OVERRIDE,
+    PgState,
+    pg_state,
+    remove_stale_overrides,
+    write_override,
+)
 from tfkit.terraform import ApplyResult, ChangeCounts, Engine, OutputValue, ValidateResult, open_engine
 from tfkit.terraform.engine import EngineFactory
 from tfkit.terraform.runner import EventCallback
@@ -88,7 +94,6 @@ __all__ = [
 #: Called with a short step name ("init", "plan", ...) as an operation proceeds.
 StepCallback = Callable[[str], None]
 
-BACKEND_OVERRIDE = "tfkit_backend_override.tf"
 SNAPSHOT_VARS = "tfkit-snapshot.tfvars.json"
 
 
@@ -203,7 +208,7 @@ class Session:
         self.workdir = Path(workdir) if workdir is not None else environment.directory
         self.var_files = tuple(var_files) if var_files is not None else environment.var_files
         self._wire_state = state_of_environment
-        self._own_directory = workdir is None
+        self._own_directory = self.workdir.resolve() == environment.directory.resolve()
         project = environment.project
         config = project.config.engine
         kind = options.engine or os.environ.get("TFKIT_ENGINE") or config.kind

@@ -37,6 +37,7 @@ from tfkit.hcl import load_module
 from tfkit.store.settings import StoreSettings
 
 __all__ = [
+    "BACKEND_OVERRIDE",
     "OVERRIDE_PATTERN",
     "PgState",
     "declares_backend",
@@ -48,7 +49,9 @@ __all__ = [
     "write_override",
 ]
 
-#: tfkit's backend override files (the session ones and ``tfkit_backend_override.tf`` of a materialized copy).
+#: tfkit's backend override in a materialized copy (``pg``, or ``local`` pointing at the real state file).
+BACKEND_OVERRIDE = "tfkit_backend_override.tf"
+#: tfkit's backend override files (the session ones and ``BACKEND_OVERRIDE``).
 OVERRIDE_PATTERN = re.compile(r"^tfkit_backend_(?:\d+_[0-9a-f]+_)?override\.tf$")
 _HEADER = "# Written by tfkit (pid {pid} on {host})"
 _HEADER_RE = re.compile(r"^# Written by tfkit \(pid (\d+) on (.*)\)$")
@@ -149,10 +152,10 @@ def write_override(directory: Path, *, session: bool) -> Path:
     """Write tfkit's ``backend "pg"`` override into ``directory`` and return its path.
 
     ``session`` names it for one session (the environment's own directory); otherwise it is
-    ``tfkit_backend_override.tf`` (a private materialized copy).
+    ``BACKEND_OVERRIDE`` (a private materialized copy).
     """
-    name = f"tfkit_backend_{os.getpid()}_{secrets.token_hex(4)}_override.tf" if session else None
-    path = Path(directory) / (name or "tfkit_backend_override.tf")
+    name = f"tfkit_backend_{os.getpid()}_{secrets.token_hex(4)}_override.tf" if session else BACKEND_OVERRIDE
+    path = Path(directory) / name
     header = _HEADER.format(pid=os.getpid(), host=socket.gethostname())
     note = "# Terraform's state of this environment is in tfkit's PostgreSQL store while tfkit runs here;\n"
     note += "# tfkit removes this file when its run ends. Never commit it.\n"
