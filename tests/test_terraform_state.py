@@ -104,6 +104,14 @@ class Spy:
         return [argv for argv, _ in self.calls if argv[0] == command]
 
 
+def _dead_pid() -> int:
+    """The pid of a process that has exited."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(done.stdout)
+
+
 def _files_containing(root: Path, needle: bytes) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
 
@@ -182,10 +190,7 @@ def test_declared_backends(tmp_path: Path) -> None:
 
 
 def test_stale_override_of_a_dead_run_is_removed(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
-    )
-    dead = int(done.stdout)
+    dead = _dead_pid()
     mine = write_override(tmp_path, session=True)
     stale = mine.with_name(f"tfkit_backend_{dead}_00ff00ff_override.tf")
     stale.write_text(mine.read_text().replace(f"pid {os.getpid()} ", f"pid {dead} "))
@@ -377,6 +382,21 @@ def test_apply_and_rollback_leave_no_connection_and_no_local_state(
     assert state is not None and state["resources"]
     assert not list(dev.directory.glob("*.tfstate*"))
     assert not list(dev.directory.glob("tfkit_backend_*"))
+
+
+def test_a_killed_runs_override_is_not_taken_for_the_users_backend(
+    pg_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed with its override in place: the next run, even with the local store, removes it."""
+    dev = pg_project.environment("dev")
+    leftover = write_override(dev.directory, session=True)
+    leftover.write_text(leftover.read_text().replace(f"pid {os.getpid()} ", f"pid {_dead_pid()} "))
+    assert not declares_backend(dev.directory)
+    monkeypatch.delenv("TFKIT_STORE_URL")
+    local = Project.load(pg_project.root).environment("dev")
+    state = _apply_dev(local, RunOptions())
+    assert not leftover.exists()
+    assert json.loads((dev.directory / "terraform.tfstate").read_text())["lineage"] == state["lineage"]
 
 
 def test_a_password_in_the_url_never_shows(
