@@ -399,6 +399,18 @@ def test_a_killed_runs_override_is_not_taken_for_the_users_backend(
     assert json.loads((dev.directory / "terraform.tfstate").read_text())["lineage"] == state["lineage"]
 
 
+def test_the_pytest_plugins_copies_never_plan_the_stored_state(
+    pg_project: Project, pg_url: str, project_id: str, tmp_path: Path
+) -> None:
+    """``tfkit_plan`` plans a private copy from no state, whatever store the project uses."""
+    from tfkit.testing.planner import Planner
+
+    _apply_dev(pg_project.environment("dev"), RunOptions())
+    plan = Planner(pg_project, tmp_path / "work").plan("dev")
+    assert plan.resource_changes and all(c.change.actions == ("create",) for c in plan.resource_changes)
+    assert _state_row(pg_url, schema_name(project_id, "dev")) is not None  # the real state is there
+
+
 def test_a_password_in_the_url_never_shows(
     pg_project: Project, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

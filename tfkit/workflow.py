@@ -174,6 +174,9 @@ class RunOptions:
     lock_timeout: float = 0.0
     today: date | None = None
     engine_factory: EngineFactory = open_engine
+    #: Whether an environment without a backend of its own keeps its state in a PostgreSQL store; the
+    #: pytest plugin's private copies plan without it, from no state, as with the local store.
+    store_state: bool = True
 
 
 class Session:
@@ -214,9 +217,11 @@ class Session:
         kind = options.engine or os.environ.get("TFKIT_ENGINE") or config.kind
         binary = options.binary or os.environ.get("TFKIT_BINARY") or config.binary
         extra = secret_environment(environment.secrets, base=project.root)
-        settings = store_settings(project.config, project.root)
         # Where the state is follows the environment's own directory, also for a materialized copy.
-        self.pg_state: PgState | None = pg_state(settings, environment.directory, environment.name)
+        self.pg_state: PgState | None = None
+        if options.store_state:
+            settings = store_settings(project.config, project.root)
+            self.pg_state = pg_state(settings, environment.directory, environment.name)
         if self.pg_state is not None:
             extra = {**extra, **self.pg_state.environment()}
         self.engine: Engine = options.engine_factory(
