@@ -200,6 +200,18 @@ def test_stale_override_of_a_dead_run_is_removed(tmp_path: Path) -> None:
     assert mine.exists() and elsewhere.exists()
 
 
+def test_the_guard_never_reports_a_running_tfkits_override(tmp_path: Path) -> None:
+    from tfkit.guard.git import changed_files
+
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "start"], check=True)
+    (tmp_path / "envs" / "dev").mkdir(parents=True)
+    write_override(tmp_path / "envs" / "dev", session=True)
+    (tmp_path / "envs" / "dev" / "main.tf").write_text("")
+    assert [c.path for c in changed_files(tmp_path, "HEAD")] == ["envs/dev/main.tf"]
+
+
 # ------------------------------------------------------------------------- with real Terraform
 
 
