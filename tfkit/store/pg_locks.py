@@ -1,0 +1,144 @@
+"""tfkit's per-environment locks across runners: PostgreSQL session advisory locks.
+
+A lock is ``pg_try_advisory_lock(int4, int4)`` on a connection of its own, held for the whole ``with``
+block and released by ``pg_advisory_unlock`` and closing that connection. The server drops a session's
+locks when its connection goes, so a runner killed with SIGKILL releases its lock at once, and one whose
+machine vanished releases it when TCP keepalives give up (about a minute, see ``KEEPALIVES`` in
+``tfkit.store.settings``). The two-int key space cannot collide with Terraform's pg backend, which locks
+one-bigint keys. The key is the first 8 bytes of sha256(project, environment) split in two: two different
+environments share a key with probability about n²/2⁶⁵ for n environments in one database (1e-8 for a
+million), and a collision would only make them wait for each other.
+
+The holder is named in ``tfkit.locks`` (written after the lock is taken, deleted before it is released)
+and in the connection's ``application_name`` (visible in ``pg_stat_activity``). A row found when the lock
+is free was left by a run that died: it is taken over with a ``StaleLockWarning``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from tfkit.errors import LockHeldError
+from tfkit.locks import LockHolder, StaleLockWarning, current_holder
+from tfkit.store.pg_db import Database, connect, store_error
+
+__all__ = ["PgLocks", "lock_key"]
+
+POLL_INTERVAL = 0.2
+#: How long to wait for a holder's row when its lock is taken but the row is not written yet.
+HOLDER_GRACE = 2.0
+
+
+def lock_key(project: str, environment: str) -> tuple[int, int]:
+    """The two signed int4 advisory keys of ``environment`` of ``project``."""
+    digest = hashlib.sha256(f"tfkit-lock\0{project}\0{environment}".encode()).digest()
+    return (
+        int.from_bytes(digest[0:4], "big", signed=True),
+        int.from_bytes(digest[4:8], "big", signed=True),
+    )
+
+
+def _holder(raw: object) -> LockHolder:
+    if isinstance(raw, dict):
+        try:
+            return LockHolder(
+                **{k: raw[k] for k in ("operation", "pid", "host", "user", "started")},
+                ci_job=raw.get("ci_job"),
+            )
+        except (KeyError, TypeError):
+            pass
+    return LockHolder("unknown", -1, "unknown", "unknown", "unknown")
+
+
+class PgLocks:
+    """Locks of one project's environments, shared by every runner that uses the database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.settings = db.settings
+
+    def _row(self, conn: psycopg.Connection[Any], environment: str) -> LockHolder | None:
+        row = conn.execute(
+            "SELECT holder FROM tfkit.locks WHERE project = %s AND environment = %s",
+            (self.settings.project, environment),
+        ).fetchone()
+        return None if row is None else _holder(row[0])
+
+    def _held_by(self, conn: psycopg.Connection[Any], environment: str) -> LockHolder | None:
+        """The holder of a lock we could not take; it writes its row just after taking it, so wait briefly."""
+        deadline = time.monotonic() + HOLDER_GRACE
+        holder = self._row(conn, environment)
+        while holder is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            holder = self._row(conn, environment)
+        return holder
+
+    @contextlib.contextmanager
+    def _hold(self, environment: str, operation: str, timeout: float) -> Iterator[LockHolder]:
+        self.db.connection()  # the schema (and its locks table) exists before the lock connection uses it
+        me = current_holder(operation)
+        project = self.settings.project
+        conn = connect(
+            self.settings, f"tfkit {operation} {project}/{environment} {me.user}@{me.host} pid {me.pid}"
+        )
+        key = lock_key(project, environment)
+        acquired = False
+        try:
+            try:
+                deadline = time.monotonic() + timeout
+                while True:
+                    row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()
+                    if row is not None and row[0]:
+                        acquired = True
+                        break
+                    if time.monotonic() >= deadline:
+                        holder = self._held_by(conn, environment)
+                        who = holder.describe() if holder else "another run"
+                        raise LockHeldError(
+                            f"environment '{environment}' is locked by {who}; wait for it to finish or pass "
+                            "--lock-timeout",
+                            holder=holder,
+                        )
+                    time.sleep(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
+                stale = self._row(conn, environment)
+                if stale is not None:
+                    warnings.warn(
+                        f"took over the lock on '{environment}' left by a run that died: {stale.describe()}",
+                        StaleLockWarning,
+                        stacklevel=4,
+                    )
+                conn.execute(
+                    "INSERT INTO tfkit.locks (project, environment, holder) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (project, environment) DO UPDATE "
+                    "SET holder = EXCLUDED.holder, since = now()",
+                    (project, environment, Jsonb(asdict(me))),
+                )
+            except psycopg.Error as exc:
+                raise store_error(exc, self.settings, conn) from None
+            yield me
+        finally:
+            try:
+                if acquired and not conn.closed:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute(
+                            "DELETE FROM tfkit.locks WHERE project = %s AND environment = %s",
+                            (project, environment),
+                        )
+                        conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+            finally:
+                conn.close()  # a session's advisory locks go with it, whatever happened above
+
+    def hold(
+        self, environment: str, operation: str, *, timeout: float = 0.0
+    ) -> contextlib.AbstractContextManager[LockHolder]:
+        """The lock of ``environment`` for a ``with`` block; ``LockHeldError`` (exit 3) naming the holder."""
+        return self._hold(environment, operation, timeout)
