@@ -129,8 +129,9 @@ class Database:
         try:
             ensure_schema(conn, self.settings.describe())
         except psycopg.Error as exc:
+            error = store_error(exc, self.settings, conn)
             conn.close()
-            raise store_error(exc, self.settings, conn) from None
+            raise error from None
         except BaseException:
             conn.close()
             raise

@@ -85,7 +85,12 @@ LATEST_VERSION = len(MIGRATIONS)
 
 def _installed_version(conn: psycopg.Connection[Any]) -> int | None:
     """The schema version recorded in the database, ``None`` when there is no ``schema_version`` table."""
-    row = conn.execute("SELECT to_regclass('tfkit.schema_version') IS NOT NULL").fetchone()
+    # pg_class through a query, not to_regclass(): the catalog cache of a session that waited for the
+    # schema lock may predate the tables another runner just created.
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'tfkit' AND c.relname = 'schema_version')"
+    ).fetchone()
     if not row or not row[0]:
         return None
     found = conn.execute("SELECT coalesce(max(version), 0) FROM tfkit.schema_version").fetchone()
