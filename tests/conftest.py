@@ -1,4 +1,4 @@
-"""Shared fixtures: copies of the example repository in temporary directories, and both engines.
+"""Shared fixtures: copies of the example repository in temporary directories, both engines, and PostgreSQL.
 
 Also the Hypothesis profiles: ``fixed`` (the default, used by ``make test`` and CI) derandomizes every
 property test, so a run's outcome depends on the code alone; ``random`` (``HYPOTHESIS_PROFILE=random``)
@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 from testsupport import REPO, copy_example, make_terraform_shim, run_tfkit
+
+#: The suite's own PostgreSQL server: fixtures pg_server, pg_url and pg_fresh_url (tests/pg_server.py).
+pytest_plugins = ["pg_server"]
 
 settings.register_profile("fixed", derandomize=True, deadline=None, print_blob=True, database=None)
 settings.register_profile("random", max_examples=500, deadline=None, print_blob=True)

@@ -52,6 +52,25 @@ def change_service_module(repo: Path) -> None:
     main.write_text(main.read_text().replace(V1_ROLE, V2_ROLE, 1))
 
 
+#: A resource whose creation fails part-way through an apply (after the primary changed).
+FAILING_RESOURCE = """
+resource "terraform_data" "migration" {
+  input = "v2"
+  depends_on = [terraform_data.primary]
+  provisioner "local-exec" {
+    command = "echo migration failed >&2; exit 1"
+  }
+}
+"""
+
+
+def add_failing_migration(repo: Path) -> None:
+    """v2 of the service module, plus a resource whose creation fails part-way through the apply."""
+    change_service_module(repo)
+    main = repo / "modules" / "service" / "main.tf"
+    main.write_text(main.read_text() + FAILING_RESOURCE)
+
+
 def plan_bytes(name: str) -> bytes:
     """A recorded plan by name (``dev-create``, ``staging-noop``, ...)."""
     return (RECORDED / f"{name}.json").read_bytes()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from recorded import RecordedTerraform, change_service_module
+from recorded import RecordedTerraform, add_failing_migration, change_service_module
 from testsupport import TEST_SECRET, copy_example
 
 from tfkit.bundle import files_digest
@@ -288,23 +288,6 @@ def test_var_files_must_live_in_the_environment(example_repo: Path) -> None:
 
 
 # ------------------------------------------------------------------ journeys with real Terraform
-
-FAILING_RESOURCE = """
-resource "terraform_data" "migration" {
-  input = "v2"
-  depends_on = [terraform_data.primary]
-  provisioner "local-exec" {
-    command = "echo migration failed >&2; exit 1"
-  }
-}
-"""
-
-
-def add_failing_migration(repo: Path) -> None:
-    """v2 of the service module, plus a resource whose creation fails part-way through the apply."""
-    change_service_module(repo)
-    main = repo / "modules" / "service" / "main.tf"
-    main.write_text(main.read_text() + FAILING_RESOURCE)
 
 
 def state_inputs(project: Project, env: str, options: RunOptions) -> dict[str, object]:

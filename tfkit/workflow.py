@@ -44,6 +44,7 @@ from tfkit.errors import (
     UnstableEnvironmentError,
 )
 from tfkit.ledger import Ledger, Override, new_health
+from tfkit.locks import current_holder
 from tfkit.plan import PlanDifference, load_plan
 from tfkit.promotion import check_promotion
 from tfkit.recording import encryption_key, record_success, recorded_plan
@@ -369,6 +370,7 @@ def destroy(
         if not _confirmed(review, auto_approve, confirm, options):
             return ApplyOutcome(environment.name, planned.plan, applied=False, gate=gate_result)
         result = _apply_or_mark_unstable(s, planned, store.ledger, "destroy")
+        store.ledger.set_health(new_health(environment.name, stable=True, reason="destroy succeeded"))
         return ApplyOutcome(environment.name, planned.plan, True, result, gate=gate_result)
 
 
@@ -438,7 +440,17 @@ def _verify(session: Session) -> tuple[bool, tuple[str, ...]]:
 
 
 def _apply_or_mark_unstable(session: Session, planned: PlanOutcome, ledger: Ledger, what: str) -> ApplyResult:
-    """Apply; any failure or interruption part-way leaves the environment marked unstable."""
+    """Apply; any failure, interruption or death part-way leaves the environment marked unstable.
+
+    The mark is written before Terraform starts, so a run that is killed (SIGKILL, a lost CI runner)
+    leaves the environment unstable in the store for the next runner; recording the apply (or a failure
+    that tells more) replaces it.
+    """
+    name = session.environment.name
+    holder = current_holder(what).describe()
+    ledger.set_health(
+        new_health(name, stable=False, reason=f"{what} did not finish: started by {holder}, never recorded")
+    )
     try:
         return session.apply(planned)
     except BaseException as exc:

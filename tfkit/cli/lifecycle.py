@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
 from tfkit.cli._app import State, ask, cli, env_option, err, lock_timeout_option, out, pass_state, show_review
 from tfkit.cli.report_options import Reporting, report_options
 from tfkit.cli.run import report_apply
+
+if TYPE_CHECKING:
+    from tfkit.workflow import EnvironmentStatus
 
 
 @cli.command()
@@ -64,7 +69,11 @@ def promote(state: State, target: str, auto_approve: bool, lock_timeout: str | N
 @report_options()
 @pass_state
 def status(state: State, as_json: bool, reporting: Reporting) -> None:
-    """Each environment: health, last apply, its snapshot, and what it is behind on."""
+    """Each environment: health, last apply, its snapshot, and what it is behind on.
+
+    Exits 4 while an environment is unstable (releases are paused until a rollback or a fix), so a CI
+    step can stop on it.
+    """
     from dataclasses import asdict
 
     from tfkit import workflow
@@ -80,6 +89,7 @@ def status(state: State, as_json: bool, reporting: Reporting) -> None:
         fmt = "json" if as_json else reporting.format
         Reporting(fmt, reporting.outputs).emit(report, show=fmt != "text")
         if fmt != "text":
+            _exit_if_unstable(rows)
             return
     for row in rows:
         last = (
@@ -94,6 +104,13 @@ def status(state: State, as_json: bool, reporting: Reporting) -> None:
         )
         behind = f"; behind the previous environment on {', '.join(row.behind)}" if row.behind else ""
         out(f"{row.environment}: {health}; {last}{behind}")
+    _exit_if_unstable(rows)
+
+
+def _exit_if_unstable(rows: Sequence[EnvironmentStatus]) -> None:
+    """Exit 4 (refused by environment health) when any environment is unstable."""
+    if any(row.health == "unstable" for row in rows):
+        raise SystemExit(4)
 
 
 @cli.group()
