@@ -1,0 +1,180 @@
+"""The PostgreSQL store's own guarantees: shared blobs, verified reads, projects apart, atomic applies."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from storecase import FILES, entry, manifest, pg_settings
+
+import tfkit.store.postgres as postgres_module
+from tfkit.errors import SnapshotError, StoreError
+from tfkit.ledger import Health, new_health
+from tfkit.store.postgres import PostgresStore
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _count(url: str, query: str, *args: object) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(query, args).fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    return int(row[0])
+
+
+def test_blobs_are_stored_once_however_many_snapshots_share_them(
+    pg_store: PostgresStore, pg_url: str
+) -> None:
+    unique = {**FILES, "plan.json": f'{{"test": "{pg_store.settings.project}"}}'.encode()}
+    first = pg_store.snapshots.save(manifest(), unique)
+    second = pg_store.snapshots.save(manifest("production"), unique)
+    with PostgresStore(pg_settings(pg_url)) as other_project:
+        other_project.snapshots.save(manifest(), unique)
+    digest = _sha(unique["plan.json"])
+    assert _count(pg_url, "SELECT count(*) FROM tfkit.blobs WHERE sha256 = %s", digest) == 1
+    assert _count(pg_url, "SELECT count(*) FROM tfkit.snapshot_files WHERE sha256 = %s", digest) == 3
+    assert first.read("plan.json") == second.read("plan.json") == unique["plan.json"]
+
+
+def test_the_manifest_is_kept_byte_for_byte(pg_store: PostgresStore, pg_url: str) -> None:
+    snap = pg_store.snapshots.save(manifest(), FILES)
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute(
+            "SELECT manifest FROM tfkit.snapshots WHERE project = %s AND id = %s",
+            (pg_store.settings.project, snap.id),
+        ).fetchone()
+    assert row is not None and bytes(row[0]) == snap.manifest.to_json()
+    assert snap.path is None
+
+
+def test_a_corrupted_blob_is_detected_on_read(pg_store: PostgresStore, pg_url: str) -> None:
+    content = f"variable {pg_store.settings.project}".encode()
+    snap = pg_store.snapshots.save(manifest(), {**FILES, "variables.json": content})
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE tfkit.blobs SET data = %s WHERE sha256 = %s", (b"tampered", _sha(content)))
+    with pytest.raises(SnapshotError, match=f"snapshot {snap.id}: variables.json: corrupted blob") as info:
+        pg_store.snapshots.get(snap.id).read("variables.json")
+    assert info.value.exit_code == 2
+    with pytest.raises(SnapshotError, match="corrupted blob"):
+        pg_store.snapshots.get(snap.id).verify()
+    assert pg_store.snapshots.get(snap.id).read("plan.json") == b"{}"  # the other files are fine
+
+
+def test_a_file_planted_in_the_index_is_detected(pg_store: PostgresStore, pg_url: str) -> None:
+    snap = pg_store.snapshots.save(manifest(), FILES)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO tfkit.snapshot_files (project, snapshot_id, name, sha256) VALUES (%s, %s, %s, %s)",
+            (pg_store.settings.project, snap.id, "bundle/evil.tf", _sha(FILES["plan.json"])),
+        )
+    with pytest.raises(SnapshotError, match=r"unexpected file bundle/evil\.tf"):
+        pg_store.snapshots.get(snap.id).verify()
+
+
+def test_pruning_collects_only_blobs_nobody_refers_to(pg_store: PostgresStore, pg_url: str) -> None:
+    tag = pg_store.settings.project
+    only_old, shared = f"old {tag}".encode(), f"shared {tag}".encode()
+    old = pg_store.snapshots.save(manifest(), {"a": only_old, "b": shared})
+    with PostgresStore(pg_settings(pg_url)) as other_project:
+        other_project.snapshots.save(manifest(), {"b": shared})
+    pg_store.snapshots.save(manifest(), {"c": f"new {tag}".encode()})
+    assert pg_store.snapshots.prune("staging", 1) == [old.id]
+    assert _count(pg_url, "SELECT count(*) FROM tfkit.blobs WHERE sha256 = %s", _sha(only_old)) == 0
+    assert _count(pg_url, "SELECT count(*) FROM tfkit.blobs WHERE sha256 = %s", _sha(shared)) == 1
+    assert _count(pg_url, "SELECT count(*) FROM tfkit.snapshot_files WHERE snapshot_id = %s", old.id) == 0
+
+
+def test_projects_sharing_a_database_see_only_their_own_records(pg_store: PostgresStore, pg_url: str) -> None:
+    m = manifest()
+    pg_store.record_apply(m, FILES, entry(m), new_health("staging", stable=False, reason="mine"))
+    with PostgresStore(pg_settings(pg_url)) as other:
+        assert other.snapshots.list("staging") == [] and other.snapshots.environments() == []
+        assert other.ledger.entries("staging") == [] and other.ledger.environments() == []
+        assert other.ledger.health("staging") == Health("staging", "stable", "")
+        with pytest.raises(SnapshotError, match="no snapshot with id"):
+            other.snapshots.get(m.id)
+        with other.locks.hold("staging", "apply"), pg_store.locks.hold("staging", "apply"):
+            pass  # same environment name, different projects: different locks
+
+
+def _recorded(url: str, project: str, snapshot_id: str) -> tuple[int, int, int]:
+    """(snapshot rows, file rows, ledger rows) of ``snapshot_id``."""
+    return (
+        _count(
+            url, "SELECT count(*) FROM tfkit.snapshots WHERE project = %s AND id = %s", project, snapshot_id
+        ),
+        _count(
+            url,
+            "SELECT count(*) FROM tfkit.snapshot_files WHERE project = %s AND snapshot_id = %s",
+            project,
+            snapshot_id,
+        ),
+        _count(url, "SELECT count(*) FROM tfkit.ledger WHERE project = %s AND id = %s", project, snapshot_id),
+    )
+
+
+def test_a_failing_health_write_records_nothing_of_the_apply(pg_store: PostgresStore, pg_url: str) -> None:
+    m = manifest()
+    content = f"only in this apply {m.id}".encode()
+    broken = Health("staging", "stable", "now", reason="a NUL \x00 no JSON column takes")
+    with pytest.raises(StoreError, match="failed") as info:
+        pg_store.record_apply(m, {**FILES, "plan.json": content}, entry(m), broken)
+    assert info.value.exit_code == 5
+    assert _recorded(pg_url, pg_store.settings.project, m.id) == (0, 0, 0)
+    assert _count(pg_url, "SELECT count(*) FROM tfkit.blobs WHERE sha256 = %s", _sha(content)) == 0
+    assert pg_store.ledger.health("staging") == Health("staging", "stable", "")
+    good = manifest()  # the store is usable afterwards
+    pg_store.record_apply(good, FILES, entry(good), new_health("staging", stable=True))
+    assert _recorded(pg_url, pg_store.settings.project, good.id) == (1, len(FILES), 1)
+
+
+def test_a_connection_dropped_mid_apply_records_nothing(
+    pg_store: PostgresStore, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server ends the session between the ledger entry and the health write: all is rolled back."""
+    real = postgres_module.upsert_health
+
+    def killed_first(conn: psycopg.Connection[Any], project: str, health: Health) -> None:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+        real(conn, project, health)
+
+    monkeypatch.setattr(postgres_module, "upsert_health", killed_first)
+    m = manifest()
+    with pytest.raises(StoreError, match=r"lost the connection to the store .*nothing of it was recorded"):
+        pg_store.record_apply(m, FILES, entry(m), new_health("staging", stable=True, snapshot=m.id))
+    monkeypatch.setattr(postgres_module, "upsert_health", real)
+    assert _recorded(pg_url, pg_store.settings.project, m.id) == (0, 0, 0)
+    assert pg_store.ledger.health("staging").snapshot is None  # and the store reconnects for the next call
+    assert pg_store.snapshots.list("staging") == []
+
+
+def test_unstable_health_is_recorded_after_the_connection_dropped(
+    pg_store: PostgresStore, pg_url: str
+) -> None:
+    """An apply that failed while the data connection was lost is still marked unstable (one retry)."""
+    pg_store.ledger.health("staging")  # the data connection is open
+    pid = pg_store._db.connection().info.backend_pid
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    unstable = new_health("staging", stable=False, reason="apply failed part-way")
+    pg_store.ledger.set_health(unstable)
+    assert pg_store._db.connection().info.backend_pid != pid
+    with PostgresStore(pg_store.settings) as fresh:
+        assert fresh.ledger.health("staging") == unstable
+
+
+def test_close_leaves_no_connection_open(pg_server: Any, pg_fresh_url: str) -> None:
+    dbname = urlsplit(pg_fresh_url).path.lstrip("/")
+    with PostgresStore(pg_settings(pg_fresh_url)) as store:
+        m = manifest()
+        store.record_apply(m, FILES, entry(m), new_health("staging", stable=True))
+        with store.locks.hold("staging", "apply"):
+            assert pg_server.connections(dbname, settle=0) == 2  # data + the lock's own
+        store.snapshots.get(m.id).verify()
+    assert pg_server.connections(dbname) == 0
