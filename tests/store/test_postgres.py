@@ -118,19 +118,35 @@ def _recorded(url: str, project: str, snapshot_id: str) -> tuple[int, int, int]:
     )
 
 
-def test_a_failing_health_write_records_nothing_of_the_apply(pg_store: PostgresStore, pg_url: str) -> None:
+def test_a_failing_health_write_records_nothing_of_the_apply(
+    pg_store: PostgresStore, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The health write fails in the server after the snapshot and the ledger entry: all is rolled back."""
+
+    def failing(conn: psycopg.Connection[Any], project: str, health: Health) -> None:
+        conn.execute("SELECT 1 / 0")
+
+    monkeypatch.setattr(postgres_module, "upsert_health", failing)
     m = manifest()
     content = f"only in this apply {m.id}".encode()
-    broken = Health("staging", "stable", "now", reason="a NUL \x00 no JSON column takes")
-    with pytest.raises(StoreError, match="failed") as info:
-        pg_store.record_apply(m, {**FILES, "plan.json": content}, entry(m), broken)
+    with pytest.raises(StoreError, match="failed: division by zero") as info:
+        pg_store.record_apply(
+            m, {**FILES, "plan.json": content}, entry(m), new_health("staging", stable=True)
+        )
     assert info.value.exit_code == 5
+    monkeypatch.undo()
     assert _recorded(pg_url, pg_store.settings.project, m.id) == (0, 0, 0)
     assert _count(pg_url, "SELECT count(*) FROM tfkit.blobs WHERE sha256 = %s", _sha(content)) == 0
     assert pg_store.ledger.health("staging") == Health("staging", "stable", "")
     good = manifest()  # the store is usable afterwards
     pg_store.record_apply(good, FILES, entry(good), new_health("staging", stable=True))
     assert _recorded(pg_url, pg_store.settings.project, good.id) == (1, len(FILES), 1)
+
+
+def test_a_nul_in_a_health_reason_does_not_lose_the_unstable_mark(pg_store: PostgresStore) -> None:
+    pg_store.ledger.set_health(new_health("staging", stable=False, reason="provider said \x00 here"))
+    health = pg_store.ledger.health("staging")
+    assert not health.stable and health.reason == "provider said \ufffd here"
 
 
 def test_a_connection_dropped_mid_apply_records_nothing(

@@ -7,17 +7,23 @@ first use (when the schema is also created or upgraded) and closed by ``close()`
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from tfkit.errors import StoreError
 from tfkit.store.pg_schema import ensure_schema
 from tfkit.store.settings import StoreSettings
 
-__all__ = ["Database", "connect", "store_error"]
+__all__ = ["Database", "connect", "record_json", "store_error"]
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 T = TypeVar("T")
 
@@ -97,6 +103,26 @@ def store_error(
     return StoreError(f"the store {where} failed: {_reason(exc)}")
 
 
+def _without_nul(value: Any) -> Any:
+    """``value`` with NUL characters replaced (U+FFFD): PostgreSQL's text and jsonb cannot hold them."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def record_json(record: DataclassInstance) -> Jsonb:
+    """A record (ledger entry, health, lock holder) as a jsonb parameter.
+
+    A NUL in a text (Terraform's error quoted in a health reason, say) would make the write fail and an
+    unstable mark be lost; it is stored as U+FFFD instead.
+    """
+    return Jsonb(_without_nul(asdict(record)))
+
+
 def connect(settings: StoreSettings, application: str = "tfkit") -> psycopg.Connection[Any]:
     """A new autocommit connection to the store; ``StoreError`` (one line) when it cannot be opened.
 
@@ -125,7 +151,7 @@ class Database:
         """The open connection (opened, and the schema created or upgraded, on first use)."""
         if self._conn is not None and not self._conn.closed:
             return self._conn
-        conn = connect(self.settings)
+        conn = connect(self.settings, f"tfkit {self.settings.project} pid {os.getpid()}")
         try:
             ensure_schema(conn, self.settings.describe())
         except psycopg.Error as exc:

@@ -7,16 +7,14 @@ must be marked unstable even when the connection went away while Terraform ran.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from tfkit.errors import SnapshotError
 from tfkit.ledger import Health, LedgerEntry, entry_from_dict
 from tfkit.snapshots import SnapshotWarning, known_fields
-from tfkit.store.pg_db import Database
+from tfkit.store.pg_db import Database, record_json
 
 __all__ = ["PgLedger", "insert_entry", "upsert_health"]
 
@@ -26,7 +24,7 @@ def insert_entry(conn: psycopg.Connection[Any], project: str, entry: LedgerEntry
     conn.execute(
         "INSERT INTO tfkit.ledger (project, environment, id, entry) VALUES (%s, %s, %s, %s) "
         "ON CONFLICT (project, environment, id) DO UPDATE SET entry = EXCLUDED.entry",
-        (project, entry.environment, entry.id, Jsonb(asdict(entry))),
+        (project, entry.environment, entry.id, record_json(entry)),
     )
 
 
@@ -35,7 +33,7 @@ def upsert_health(conn: psycopg.Connection[Any], project: str, health: Health) -
     conn.execute(
         "INSERT INTO tfkit.health (project, environment, record) VALUES (%s, %s, %s) "
         "ON CONFLICT (project, environment) DO UPDATE SET record = EXCLUDED.record, updated = now()",
-        (project, health.environment, Jsonb(asdict(health))),
+        (project, health.environment, record_json(health)),
     )
 
 

@@ -21,15 +21,13 @@ import hashlib
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from tfkit.errors import LockHeldError
 from tfkit.locks import LockHolder, StaleLockWarning, current_holder
-from tfkit.store.pg_db import Database, connect, store_error
+from tfkit.store.pg_db import Database, connect, record_json, store_error
 
 __all__ = ["PgLocks", "lock_key"]
 
@@ -120,7 +118,7 @@ class PgLocks:
                     "INSERT INTO tfkit.locks (project, environment, holder) VALUES (%s, %s, %s) "
                     "ON CONFLICT (project, environment) DO UPDATE "
                     "SET holder = EXCLUDED.holder, since = now()",
-                    (project, environment, Jsonb(asdict(me))),
+                    (project, environment, record_json(me)),
                 )
             except psycopg.Error as exc:
                 raise store_error(exc, self.settings, conn) from None
