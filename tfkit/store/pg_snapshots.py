@@ -13,7 +13,7 @@ import builtins
 import hashlib
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psycopg
@@ -58,25 +58,36 @@ def insert_snapshot(
 
 @dataclass(frozen=True, slots=True)
 class BlobFiles:
-    """A stored snapshot's files, read from the blobs (each checked against its own sha256)."""
+    """A stored snapshot's files, read from the blobs (each checked against its own sha256 on every read).
+
+    The first read fetches every file of the snapshot in one query (a snapshot is read whole: verify,
+    bundle, rollback) and keeps them for this object's life; a snapshot never changes once written.
+    """
 
     db: Database
     project: str
     snapshot_id: str
+    _blobs: dict[str, tuple[str, bytes]] = field(default_factory=dict, compare=False, repr=False)
+
+    def _load(self) -> dict[str, tuple[str, bytes]]:
+        if not self._blobs:
+            rows = self.db.run(
+                lambda conn: conn.execute(
+                    "SELECT f.name, b.sha256, b.data FROM tfkit.snapshot_files f "
+                    "JOIN tfkit.blobs b USING (sha256) WHERE f.project = %s AND f.snapshot_id = %s",
+                    (self.project, self.snapshot_id),
+                ).fetchall(),
+                retry=True,
+            )
+            self._blobs.update({str(name): (str(digest), bytes(data)) for name, digest, data in rows})
+        return self._blobs
 
     def read_file(self, name: str) -> bytes:
         """The file's bytes; ``SnapshotError`` when missing or when the blob does not match its sha256."""
-        row = self.db.run(
-            lambda conn: conn.execute(
-                "SELECT b.sha256, b.data FROM tfkit.snapshot_files f JOIN tfkit.blobs b USING (sha256) "
-                "WHERE f.project = %s AND f.snapshot_id = %s AND f.name = %s",
-                (self.project, self.snapshot_id, name),
-            ).fetchone(),
-            retry=True,
-        )
-        if row is None:
+        found = self._load().get(name)
+        if found is None:
             raise SnapshotError(f"cannot read {name}: not in the store")
-        digest, data = str(row[0]), bytes(row[1])
+        digest, data = found
         if _sha256(data) != digest:
             raise SnapshotError(
                 f"{name}: corrupted blob {digest[:12]} in the store (its content does not match its sha256); "
@@ -86,14 +97,7 @@ class BlobFiles:
 
     def file_names(self) -> builtins.set[str]:
         """The names of every file stored for the snapshot."""
-        rows = self.db.run(
-            lambda conn: conn.execute(
-                "SELECT name FROM tfkit.snapshot_files WHERE project = %s AND snapshot_id = %s",
-                (self.project, self.snapshot_id),
-            ).fetchall(),
-            retry=True,
-        )
-        return {str(row[0]) for row in rows}
+        return set(self._load())
 
 
 class PgSnapshotStore:
