@@ -157,7 +157,7 @@ def bench_recording(url: str, cycles: int) -> None:
 def worker(kind: str, where: str, project: str, envs: int, cycles: int, seed: int) -> None:
     """One runner: prints one JSON line with what it recorded and when it held which lock."""
     rng = random.Random(seed)
-    held: list[tuple[str, float, float]] = []
+    held: list[tuple[str, float, float, float]] = []
     recorded: list[tuple[str, str]] = []
     cycle_ms: list[float] = []
     print("ready", flush=True)
@@ -166,6 +166,7 @@ def worker(kind: str, where: str, project: str, envs: int, cycles: int, seed: in
         for cycle in range(cycles):
             environment = f"env{rng.randrange(envs):02d}"
             start = time.perf_counter()
+            asked = time.monotonic()
             with store.locks.hold(environment, "apply", timeout=600):
                 got = time.monotonic()
                 store.ledger.health(environment)
@@ -173,7 +174,7 @@ def worker(kind: str, where: str, project: str, envs: int, cycles: int, seed: in
                 snapshot_id = record(store, environment, snapshot_files(rng, cycle))
                 recorded.append((environment, snapshot_id))
                 left = time.monotonic()
-            held.append((environment, got, left))
+            held.append((environment, got, left, asked))
             cycle_ms.append((time.perf_counter() - start) * 1000)
     print(json.dumps({"held": held, "recorded": recorded, "cycle_ms": cycle_ms}), flush=True)
 
@@ -192,7 +193,11 @@ def bench_runners(kind: str, where: str, procs: int, envs: int, cycles: int) -> 
     for child in children:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
     start = time.perf_counter()
-    outputs = [child.communicate("go\n")[0] for child in children]
+    for child in children:  # all started before any is waited for
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    outputs = [child.communicate()[0] for child in children]
     wall = time.perf_counter() - start
     if any(child.returncode for child in children):
         raise SystemExit(f"a {kind} runner failed")
@@ -203,11 +208,12 @@ def bench_runners(kind: str, where: str, procs: int, envs: int, cycles: int) -> 
         stored = {(e.environment, e.id) for env in {h[0] for h in held} for e in store.ledger.entries(env)}
     expected = {tuple(rec) for r in results for rec in r["recorded"]}
     lost = len(expected - stored)
+    waited = sum(1 for h in held if any(o[0] == h[0] and o[1] <= h[3] < o[2] for o in held if o is not h))
     cycle_ms = [t for r in results for t in r["cycle_ms"]]
     print(
         f"{kind + f': {procs} runners x {cycles} cycles, {envs} envs':{WIDTH}}"
         f"{pct(cycle_ms, 50):9.2f}{pct(cycle_ms, 95):9.2f}  wall {wall:5.1f} s  "
-        f"lost ledger entries {lost}  overlapping holders {overlaps}"
+        f"lock waits {waited}  lost ledger entries {lost}  overlapping holders {overlaps}"
     )
 
 

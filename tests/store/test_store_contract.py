@@ -90,6 +90,11 @@ def test_lock_held_by_another_runner(case: StoreCase) -> None:
         message = str(info.value)
         assert "apply by" in message and f"pid {holder.pid} on {socket.gethostname()}" in message
         assert "--lock-timeout" in message and info.value.exit_code == 3
+        with (
+            pytest.raises(LockHeldError, match=f"pid {holder.pid}"),
+            case.store.locks.hold("staging", "rollback", timeout=0.3),
+        ):
+            pass  # a wait that runs out names the holder too
         with case.store.locks.hold("dev", "apply") as me:  # other environments are free
             assert me.operation == "apply" and me.pid == os.getpid()
     finally:

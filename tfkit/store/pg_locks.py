@@ -1,12 +1,14 @@
 """tfkit's per-environment locks across runners: PostgreSQL session advisory locks.
 
-A lock is ``pg_try_advisory_lock(int4, int4)`` on a connection of its own, held for the whole ``with``
+A lock is an advisory lock on two ``int4`` keys, taken on a connection of its own (``pg_try_advisory_lock``
+without a timeout; with one, ``pg_advisory_lock`` waiting in the server under ``lock_timeout``, so a
+released lock passes to the next waiter at once and waiters are served in turn), held for the whole ``with``
 block and released by ``pg_advisory_unlock`` and closing that connection. The server drops a session's
 locks when its connection goes, so a runner killed with SIGKILL releases its lock at once, and one whose
 machine vanished releases it when TCP keepalives give up (about a minute, see ``KEEPALIVES`` in
 ``tfkit.store.settings``). The two-int key space cannot collide with Terraform's pg backend, which locks
 one-bigint keys. The key is the first 8 bytes of sha256(project, environment) split in two: two different
-environments share a key with probability about n²/2⁶⁵ for n environments in one database (1e-8 for a
+environments share a key with probability about n²/2⁶⁵ for n environments in one database (3e-8 for a
 million), and a collision would only make them wait for each other.
 
 The holder is named in ``tfkit.locks`` (written after the lock is taken, deleted before it is released)
@@ -24,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from tfkit.errors import LockHeldError
 from tfkit.locks import LockHolder, StaleLockWarning, current_holder
@@ -31,7 +34,6 @@ from tfkit.store.pg_db import Database, connect, record_json, store_error
 
 __all__ = ["PgLocks", "lock_key"]
 
-POLL_INTERVAL = 0.2
 #: How long to wait for a holder's row when its lock is taken but the row is not written yet.
 HOLDER_GRACE = 2.0
 
@@ -80,6 +82,23 @@ class PgLocks:
             holder = self._row(conn, environment)
         return holder
 
+    @staticmethod
+    def _acquire(conn: psycopg.Connection[Any], key: tuple[int, int], timeout: float) -> bool:
+        """Take the lock: at once, or waiting in the server up to ``timeout`` s (handed over on release)."""
+        if timeout <= 0:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()
+            return bool(row and row[0])
+        conn.execute(
+            sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{max(1, round(timeout * 1000))}ms"))
+        )
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s, %s)", key)
+            return True
+        except psycopg.errors.LockNotAvailable:
+            return False
+        finally:
+            conn.execute("RESET lock_timeout")
+
     @contextlib.contextmanager
     def _hold(self, environment: str, operation: str, timeout: float) -> Iterator[LockHolder]:
         self.db.connection()  # the schema (and its locks table) exists before the lock connection uses it
@@ -92,21 +111,15 @@ class PgLocks:
         acquired = False
         try:
             try:
-                deadline = time.monotonic() + timeout
-                while True:
-                    row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()
-                    if row is not None and row[0]:
-                        acquired = True
-                        break
-                    if time.monotonic() >= deadline:
-                        holder = self._held_by(conn, environment)
-                        who = holder.describe() if holder else "another run"
-                        raise LockHeldError(
-                            f"environment '{environment}' is locked by {who}; wait for it to finish or pass "
-                            "--lock-timeout",
-                            holder=holder,
-                        )
-                    time.sleep(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
+                acquired = self._acquire(conn, key, timeout)
+                if not acquired:
+                    holder = self._held_by(conn, environment)
+                    who = holder.describe() if holder else "another run"
+                    raise LockHeldError(
+                        f"environment '{environment}' is locked by {who}; wait for it to finish or pass "
+                        "--lock-timeout",
+                        holder=holder,
+                    )
                 stale = self._row(conn, environment)
                 if stale is not None:
                     warnings.warn(
