@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import textwrap
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 from storecase import REPO, pg_settings
 
 import tfkit.store.pg_schema as pg_schema
-from tfkit.errors import StoreSchemaError
+from tfkit.errors import StoreError, StoreSchemaError
+from tfkit.ledger import new_health
 from tfkit.store.postgres import PostgresStore
 
 
@@ -123,3 +128,37 @@ def test_runners_creating_the_schema_together_take_turns(pg_fresh_url: str) -> N
     ]
     assert outcomes == [(0, "[]", "")] * 4
     assert _versions(pg_fresh_url) == list(range(1, pg_schema.LATEST_VERSION + 1))
+
+
+def test_a_role_without_create_on_the_database_uses_a_schema_made_for_it(
+    pg_server: Any, pg_fresh_url: str
+) -> None:
+    role = f"tfkit_owner_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_fresh_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        admin.execute(sql.SQL("CREATE SCHEMA tfkit AUTHORIZATION {}").format(sql.Identifier(role)))
+        try:
+            parts = urlsplit(pg_fresh_url)
+            url = urlunsplit(parts._replace(netloc=f"{role}@{parts.netloc.rpartition('@')[2]}"))
+            with PostgresStore(pg_settings(url)) as store:
+                store.ledger.set_health(new_health("staging", stable=False, reason="x"))
+                assert not store.ledger.health("staging").stable
+            assert _versions(pg_fresh_url) == list(range(1, pg_schema.LATEST_VERSION + 1))
+        finally:
+            admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_a_role_that_may_not_create_the_schema_is_told_what_to_grant(pg_fresh_url: str) -> None:
+    role = f"tfkit_plain_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_fresh_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        try:
+            parts = urlsplit(pg_fresh_url)
+            url = urlunsplit(parts._replace(netloc=f"{role}@{parts.netloc.rpartition('@')[2]}"))
+            with PostgresStore(pg_settings(url)) as store, pytest.raises(StoreError) as info:
+                store.ledger.environments()
+            assert "the role may not create schemas there; GRANT CREATE ON DATABASE" in str(info.value)
+            assert "CREATE SCHEMA tfkit AUTHORIZATION" in str(info.value) and info.value.exit_code == 5
+        finally:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

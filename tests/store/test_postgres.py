@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from storecase import FILES, entry, manifest, pg_settings
+from storecase import FILES, REPO, entry, manifest, pg_settings
 
 import tfkit.store.postgres as postgres_module
 from tfkit.errors import SnapshotError, StoreError
@@ -194,3 +197,47 @@ def test_close_leaves_no_connection_open(pg_server: Any, pg_fresh_url: str) -> N
             assert pg_server.connections(dbname, settle=0) == 2  # data + the lock's own
         store.snapshots.get(m.id).verify()
     assert pg_server.connections(dbname) == 0
+
+
+PRUNER = """
+import sys
+from tfkit.snapshots import SnapshotManifest, new_snapshot_id
+from tfkit.store.postgres import PostgresStore
+from tfkit.store.settings import StoreSettings
+url, project, shared = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+with PostgresStore(StoreSettings(url=url, project=project)) as store:
+    store.snapshots.environments()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for _ in range(150):
+        m = SnapshotManifest(new_snapshot_id(), "pruned", "apply", "now", "0", "1", "embedded", None, None)
+        store.snapshots.save(m, {"shared": shared})
+        store.snapshots.prune("pruned", 0)  # the shared blob is unreferenced now and collected
+print("done", flush=True)
+"""
+
+
+def test_saves_and_blob_collection_running_at_once_never_lose_a_blob(
+    pg_store: PostgresStore, pg_url: str
+) -> None:
+    """A save that reuses a blob while another runner's prune collects it keeps it (the blob lock)."""
+    shared = f"shared by a saver and a pruner {pg_store.settings.project}"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    pruner = subprocess.Popen(
+        [sys.executable, "-c", PRUNER, pg_url, pg_store.settings.project + "-pruner", shared],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert pruner.stdin is not None and pruner.stdout is not None
+    assert pruner.stdout.readline().strip() == "ready"
+    pruner.stdin.write("go\n")
+    pruner.stdin.flush()
+    saved = [pg_store.snapshots.save(manifest(), {"shared": shared.encode()}) for _ in range(150)]
+    out, err = pruner.communicate(timeout=300)
+    assert (pruner.returncode, out.strip(), err) == (0, "done", "")
+    for snap in saved:
+        pg_store.snapshots.get(snap.id).verify()
+    assert _count(pg_url, "SELECT count(*) FROM tfkit.blobs WHERE sha256 = %s", _sha(shared.encode())) == 1

@@ -4,7 +4,8 @@ Each migration is a numbered list of statements; ``tfkit.schema_version`` has on
 Creation and upgrades run in one transaction holding a transaction-level advisory lock, so runners that
 start together on an empty database take turns instead of colliding. A schema newer than this tfkit knows
 is refused (never downgraded), and a ``tfkit`` schema holding tables without ``schema_version`` belongs to
-something else and is left alone.
+something else and is left alone. The role tfkit connects as needs CREATE on the database, or an empty
+schema ``tfkit`` it owns (``CREATE SCHEMA tfkit AUTHORIZATION <role>``, made by an administrator).
 
 Advisory keys use PostgreSQL's two-``int4`` key space (``pg_advisory_lock(int4, int4)``), which is distinct
 from the one-``bigint`` space Terraform's pg backend locks in, so the two can never block each other.
@@ -17,7 +18,7 @@ from typing import Any, LiteralString
 
 import psycopg
 
-from tfkit.errors import StoreSchemaError
+from tfkit.errors import StoreError, StoreSchemaError
 
 __all__ = ["BLOB_GC_KEY", "LATEST_VERSION", "SCHEMA", "SCHEMA_KEY", "TFKIT_CLASSID", "ensure_schema"]
 
@@ -132,7 +133,18 @@ def ensure_schema(conn: psycopg.Connection[Any], where: str) -> int:
                     f"the database of {where} has a schema '{SCHEMA}' that is not tfkit's (no "
                     "schema_version table); use another database, or drop or rename that schema"
                 )
-            conn.execute("CREATE SCHEMA IF NOT EXISTS tfkit")
+            exists = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'tfkit')"
+            ).fetchone()
+            if not (exists and exists[0]):  # CREATE SCHEMA needs CREATE on the database, even IF NOT EXISTS
+                try:
+                    conn.execute("CREATE SCHEMA tfkit")
+                except psycopg.errors.InsufficientPrivilege:
+                    raise StoreError(
+                        f"cannot create tfkit's schema in {where}: the role may not create schemas there; "
+                        "GRANT CREATE ON DATABASE to it, or have an administrator run "
+                        "CREATE SCHEMA tfkit AUTHORIZATION <the role>"
+                    ) from None
             version = 0
         _check_not_newer(version, where)
         for number in range(version + 1, LATEST_VERSION + 1):
