@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from storecase import FILES, REPO, entry, manifest, pg_settings
 
+import tfkit.store.pg_ledger as pg_ledger
 import tfkit.store.postgres as postgres_module
 from tfkit.errors import SnapshotError, StoreError
 from tfkit.ledger import Health, new_health
@@ -241,3 +242,23 @@ def test_saves_and_blob_collection_running_at_once_never_lose_a_blob(
     for snap in saved:
         pg_store.snapshots.get(snap.id).verify()
     assert _count(pg_url, "SELECT count(*) FROM tfkit.blobs WHERE sha256 = %s", _sha(shared.encode())) == 1
+
+
+def test_a_health_write_cut_off_midway_is_done_again_on_a_new_connection(
+    pg_store: PostgresStore, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = pg_ledger.upsert_health
+    calls: list[int] = []
+
+    def cut_off_once(conn: psycopg.Connection[Any], project: str, health: Health) -> None:
+        calls.append(conn.info.backend_pid)
+        if len(calls) == 1:  # inside the transaction, the server ends the session
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+        real(conn, project, health)
+
+    monkeypatch.setattr(pg_ledger, "upsert_health", cut_off_once)
+    unstable = new_health("staging", stable=False, reason="apply failed part-way")
+    pg_store.ledger.set_health(unstable)
+    assert len(calls) == 2 and calls[0] != calls[1]
+    assert pg_store.ledger.health("staging") == unstable
