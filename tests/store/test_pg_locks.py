@@ -11,7 +11,7 @@ import pytest
 from storecase import go, outcome, pg_settings, release, start_holder, unique_project
 
 from tfkit.locks import StaleLockWarning
-from tfkit.store.pg_locks import lock_key
+from tfkit.store.pg_locks import LockLostWarning, lock_key
 from tfkit.store.postgres import PostgresStore
 
 
@@ -98,10 +98,13 @@ def test_the_key_space_is_apart_from_terraforms(pg_store: PostgresStore, pg_url:
         ) in held  # ours in the two-int space (2), Terraform's in the bigint one (1)
 
 
-def test_a_lock_whose_connection_the_server_ended_is_free_again(pg_url: str) -> None:
+def test_a_lock_whose_connection_the_server_ended_is_reported_lost_and_free_again(pg_url: str) -> None:
     settings = pg_settings(pg_url)
     with PostgresStore(settings) as store, psycopg.connect(pg_url, autocommit=True) as admin:
-        with store.locks.hold("staging", "apply"):
+        with (
+            pytest.warns(LockLostWarning, match="'staging' was lost while held"),
+            store.locks.hold("staging", "apply"),
+        ):
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE %s",
                 (f"%{settings.project}/staging%",),

@@ -32,10 +32,14 @@ from tfkit.errors import LockHeldError
 from tfkit.locks import LockHolder, StaleLockWarning, current_holder
 from tfkit.store.pg_db import Database, connect, record_json, store_error
 
-__all__ = ["PgLocks", "lock_key"]
+__all__ = ["LockLostWarning", "PgLocks", "lock_key"]
 
 #: How long to wait for a holder's row when its lock is taken but the row is not written yet.
 HOLDER_GRACE = 2.0
+
+
+class LockLostWarning(UserWarning):
+    """A lock's connection dropped while the lock was held (the server then released the lock)."""
 
 
 def lock_key(project: str, environment: str) -> tuple[int, int]:
@@ -138,13 +142,20 @@ class PgLocks:
             yield me
         finally:
             try:
-                if acquired and not conn.closed:
-                    with contextlib.suppress(psycopg.Error):
+                if acquired:
+                    try:
                         conn.execute(
                             "DELETE FROM tfkit.locks WHERE project = %s AND environment = %s",
                             (project, environment),
                         )
                         conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+                    except psycopg.Error:
+                        warnings.warn(
+                            f"the lock on '{environment}' was lost while held: its connection to "
+                            f"{self.settings.describe()} dropped, so another run may have taken it meanwhile",
+                            LockLostWarning,
+                            stacklevel=4,
+                        )
             finally:
                 conn.close()  # a session's advisory locks go with it, whatever happened above
 
