@@ -166,7 +166,7 @@ def test_a_connection_dropped_mid_apply_records_nothing(
 
     monkeypatch.setattr(postgres_module, "upsert_health", killed_first)
     m = manifest()
-    with pytest.raises(StoreError, match=r"lost the connection to the store .*nothing of it was recorded"):
+    with pytest.raises(StoreError, match=r"lost the connection to the store .*nothing half-recorded is left"):
         pg_store.record_apply(m, FILES, entry(m), new_health("staging", stable=True, snapshot=m.id))
     monkeypatch.setattr(postgres_module, "upsert_health", real)
     assert _recorded(pg_url, pg_store.settings.project, m.id) == (0, 0, 0)

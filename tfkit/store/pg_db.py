@@ -97,8 +97,8 @@ def store_error(
     where = settings.describe()
     if conn is not None and (conn.broken or conn.closed):
         return StoreError(
-            f"lost the connection to the store {where} ({_reason(exc)}); the transaction was rolled back, "
-            "nothing of it was recorded; run the operation again"
+            f"lost the connection to the store {where} ({_reason(exc)}); PostgreSQL rolls back an unfinished "
+            "transaction as a whole, so nothing half-recorded is left; run the operation again"
         )
     return StoreError(f"the store {where} failed: {_reason(exc)}")
 

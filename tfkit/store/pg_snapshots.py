@@ -13,7 +13,7 @@ import builtins
 import hashlib
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -35,10 +35,12 @@ def insert_snapshot(
 ) -> SnapshotManifest:
     """Write a snapshot inside the caller's transaction; returns the manifest with its files' digests."""
     digests = {name: _sha256(data) for name, data in files.items()}
-    final = SnapshotManifest(**{**asdict(manifest), "files": digests})
+    final = replace(manifest, files=digests)
     conn.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", BLOB_GC_KEY)
     blobs = {digest: files[name] for name, digest in digests.items()}
-    with conn.cursor() as cur:
+    with (
+        conn.cursor() as cur
+    ):  # blobs in sha256 order: concurrent saves of the same new blobs cannot deadlock
         cur.executemany(
             "INSERT INTO tfkit.blobs (sha256, size, data) VALUES (%s, %s, %s) "
             "ON CONFLICT (sha256) DO NOTHING",
@@ -168,14 +170,19 @@ class PgSnapshotStore:
     def prune(self, environment: str, keep: int) -> builtins.list[str]:
         """Delete all but the newest ``keep`` snapshots, then the blobs no snapshot refers to any more."""
 
-        def work(conn: psycopg.Connection[Any]) -> builtins.list[str]:
-            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", BLOB_GC_KEY)
+        def surplus(conn: psycopg.Connection[Any]) -> builtins.list[str]:
             rows = conn.execute(
                 "SELECT id FROM tfkit.snapshots WHERE project = %s AND environment = %s "
                 "ORDER BY id DESC OFFSET %s",
                 (self.project, environment, max(0, keep)),
             ).fetchall()
-            doomed = sorted(str(row[0]) for row in rows)
+            return sorted(str(row[0]) for row in rows)
+
+        def work(conn: psycopg.Connection[Any]) -> builtins.list[str]:
+            if not surplus(conn):  # the usual case: nothing to delete, so no lock taken
+                return []
+            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", BLOB_GC_KEY)
+            doomed = surplus(conn)  # again, now that concurrent saves and prunes are done
             if not doomed:
                 return []
             blobs = conn.execute(
@@ -193,4 +200,4 @@ class PgSnapshotStore:
             )
             return doomed
 
-        return self.db.run(work)
+        return self.db.run(work, retry=True)
