@@ -30,8 +30,9 @@ __all__ = [
 ]
 
 #: Names of local data, never configuration: state (with its backups, workspaces and lock), Terraform's
-#: working data, plans, tfkit's own data and Python caches. What a local run leaves behind must not change
-#: what a configuration is (its digest, a snapshot's bundle, the pytest plugin's private copy).
+#: working data, plans, tfkit's own data (its backend override files too) and Python caches. What a local
+#: run leaves behind must not change what a configuration is (its digest, a snapshot's bundle, the pytest
+#: plugin's private copy).
 LOCAL_DATA = (
     "*.tfstate",
     "*.tfstate.*",
@@ -40,6 +41,7 @@ LOCAL_DATA = (
     ".terraform",
     ".terraform.lock.hcl.bak",
     "*.tfplan",
+    "tfkit_backend_*override.tf",
     ".tfkit",
     "__pycache__",
 )

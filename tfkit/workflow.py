@@ -51,7 +51,14 @@ from tfkit.recording import encryption_key, record_success, recorded_plan
 from tfkit.redact import mask, register_plan_secrets
 from tfkit.secrets import secret_environment
 from tfkit.snapshots import Snapshot
-from tfkit.store import Store, open_store
+from tfkit.store import Store, open_store, store_settings
+from tfkit.store.terraform_state import (
+    BACKEND_OVERRIDE,
+    PgState,
+    pg_state,
+    remove_stale_overrides,
+    write_override,
+)
 from tfkit.terraform import ApplyResult, ChangeCounts, Engine, OutputValue, ValidateResult, open_engine
 from tfkit.terraform.engine import EngineFactory
 from tfkit.terraform.runner import EventCallback
@@ -87,7 +94,6 @@ __all__ = [
 #: Called with a short step name ("init", "plan", ...) as an operation proceeds.
 StepCallback = Callable[[str], None]
 
-BACKEND_OVERRIDE = "tfkit_backend_override.tf"
 SNAPSHOT_VARS = "tfkit-snapshot.tfvars.json"
 
 
@@ -168,6 +174,9 @@ class RunOptions:
     lock_timeout: float = 0.0
     today: date | None = None
     engine_factory: EngineFactory = open_engine
+    #: Whether an environment without a backend of its own keeps its state in a PostgreSQL store; the
+    #: pytest plugin's private copies plan without it, from no state, as with the local store.
+    store_state: bool = True
 
 
 class Session:
@@ -176,6 +185,13 @@ class Session:
     ``workdir`` and ``var_files`` default to the environment's own; a materialized configuration
     (rollback, promotion) passes its temporary directory and sets ``state_of_environment`` so the
     session is wired to the environment's real state.
+
+    With a PostgreSQL store, an environment whose own directory declares no backend keeps its state
+    through Terraform's pg backend in the store's database (``tfkit.store.terraform_state``): the
+    session writes tfkit's override file into its working directory before ``init`` and removes it on
+    close, puts the connection string and the environment's schema in the engine's environment only,
+    and gives Terraform at least ``[store] terraform_lock_timeout`` to wait for state locks. A
+    materialized session of the same environment uses the same schema, hence the same state.
     """
 
     def __init__(
@@ -195,13 +211,23 @@ class Session:
         self.workdir = Path(workdir) if workdir is not None else environment.directory
         self.var_files = tuple(var_files) if var_files is not None else environment.var_files
         self._wire_state = state_of_environment
-        config = environment.project.config.engine
+        self._own_directory = self.workdir.resolve() == environment.directory.resolve()
+        project = environment.project
+        config = project.config.engine
         kind = options.engine or os.environ.get("TFKIT_ENGINE") or config.kind
         binary = options.binary or os.environ.get("TFKIT_BINARY") or config.binary
-        extra = secret_environment(environment.secrets, base=environment.project.root)
+        extra = secret_environment(environment.secrets, base=project.root)
+        # Where the state is follows the environment's own directory, also for a materialized copy.
+        self.pg_state: PgState | None = None
+        if options.store_state:
+            settings = store_settings(project.config, project.root)
+            self.pg_state = pg_state(settings, environment.directory, environment.name)
+        if self.pg_state is not None:
+            extra = {**extra, **self.pg_state.environment()}
         self.engine: Engine = options.engine_factory(
             kind, self.workdir, binary=binary, env=extra, on_event=options.on_event
         )
+        self._override: Path | None = None
         self._initialised = False
         self._plans = 0
 
@@ -214,14 +240,24 @@ class Session:
         self.close()
 
     def close(self) -> None:
-        """Remove the engine's run directory and the plan files in it."""
-        self.engine.close()
+        """Stop the engine (its worker's connections go with it), remove its run directory and the
+        plan files in it, and tfkit's backend override file."""
+        try:
+            self.engine.close()
+        finally:
+            if self._override is not None:
+                self._override.unlink(missing_ok=True)
+                self._override = None
 
     def init(self) -> None:
         """``terraform init`` with the environment's backend settings (once per session)."""
         if self._initialised:
             return
         self.on_step("init")
+        if self._own_directory:
+            remove_stale_overrides(self.workdir)
+        if self.pg_state is not None and self._override is None:
+            self._override = write_override(self.workdir, session=self._own_directory)
         self.engine.init(backend_config=self.environment.backend)
         if self._wire_state and self._uses_local_state():
             self._write_backend_override()
@@ -282,9 +318,14 @@ class Session:
         return self.engine.apply(planned.plan_file, lock_timeout=self._terraform_lock_timeout())
 
     def _terraform_lock_timeout(self) -> str | None:
-        """``--lock-timeout`` also waits for Terraform's own state lock."""
+        """``--lock-timeout`` also waits for Terraform's own state lock; with the pg backend at least
+        ``[store] terraform_lock_timeout`` (its database-wide creation lock makes unrelated runs meet)."""
         seconds = self.options.lock_timeout
-        return f"{int(seconds)}s" if seconds else None
+        if self.pg_state is not None:
+            seconds = max(seconds, self.pg_state.lock_timeout)
+        if not seconds:
+            return None
+        return f"{int(seconds)}s" if seconds == int(seconds) else f"{int(seconds * 1000)}ms"
 
     def output(self) -> dict[str, OutputValue]:
         """The environment's outputs (sensitive ones flagged)."""

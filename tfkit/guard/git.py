@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tfkit.errors import GuardError
 from tfkit.git import GitError, GitMissingError, run_git
+from tfkit.store.terraform_state import is_tfkit_override
 
 __all__ = [
     "BlobChange",
@@ -100,7 +101,8 @@ def changed_files(root: Path, base: str, *, uncommitted: bool = True) -> list[Ch
         found.update((c.path, c) for c in _name_status(working))
         untracked = _git(root, "ls-files", "-z", "--others", "--exclude-standard")
         for path in untracked.decode("utf-8", "surrogateescape").split("\0"):
-            if path:
+            # A running tfkit's backend override (tfkit.store.terraform_state) is not a change.
+            if path and not is_tfkit_override(path.rpartition("/")[2]):
                 found[path] = Change(path, "?")
     return [found[p] for p in sorted(found)]
 

@@ -35,6 +35,28 @@ KEEPALIVES = {
 }
 
 
+#: The URL parameters Terraform's pg backend driver (lib/pq) understands; others are left out of PG_CONN_STR.
+LIB_PQ_PARAMETERS = frozenset(
+    {
+        "dbname",
+        "user",
+        "password",
+        "host",
+        "port",
+        "sslmode",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "sslinline",
+        "sslsni",
+        "connect_timeout",
+        "application_name",
+        "fallback_application_name",
+        "passfile",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
     """Where tfkit's memory lives: ``url`` is ``None`` for the local store."""
@@ -61,9 +83,16 @@ class StoreSettings:
         return _with_query(self.url, extra)
 
     def terraform_conn_str(self) -> str:
-        """The connection string for Terraform's pg backend, passed only in ``PG_CONN_STR``."""
+        """The connection string for Terraform's pg backend, passed only in ``PG_CONN_STR``.
+
+        Terraform's driver (lib/pq) sends every parameter it does not know to the server, which refuses
+        libpq-only ones such as ``keepalives``: only the parameters lib/pq understands are kept.
+        """
         assert self.url is not None
-        return _with_query(self.url, {"connect_timeout": str(self.connect_timeout)})
+        parts = urlsplit(self.url)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k in LIB_PQ_PARAMETERS]
+        url = urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+        return _with_query(url, {"connect_timeout": str(self.connect_timeout)})
 
 
 def _with_query(url: str, extra: Mapping[str, str]) -> str:

@@ -25,6 +25,14 @@ from tfkit.terraform.runner import Completed, EventCallback, SubprocessRunner, W
 
 _R = TypeVar("_R", bound="CommandResult")
 
+#: Terraform's pg backend opens a connection pool in every command that reaches the backend and never
+#: closes it, so the embedded worker (one process, many commands) holds one PostgreSQL connection per
+#: such command until it exits. The engine restarts its worker after this many of them: a session
+#: then holds at most this many connections, for one worker start (~0.4 s) per four commands.
+PG_COMMANDS_PER_WORKER = 4
+#: Commands that never reach the backend (``show`` of a saved plan reads the plan file).
+_NO_BACKEND = frozenset({"show", "version", "validate", "fmt"})
+
 __all__ = [
     "ApplyResult",
     "ChangeCounts",
@@ -209,6 +217,7 @@ class CliEngine:
         self._env = base_environment(
             env or {}, data_dir=self._run_dir / "data", cli_config=self._run_dir / "terraform.rc"
         )
+        self._pg_commands = 0
 
     @property
     def run_dir(self) -> Path:
@@ -241,6 +250,7 @@ class CliEngine:
             on_event=self.on_event if stream else None,
             label=f"terraform {argv[0]}",
         )
+        self._bound_pg_connections(argv[0])
         if done.returncode not in ok:
             raise error_for(
                 argv[0] if argv[0] != "state" else "state pull",
@@ -250,6 +260,26 @@ class CliEngine:
                 stderr=done.stderr,
             )
         return done
+
+    def _bound_pg_connections(self, command: str) -> None:
+        """Restart the worker after ``PG_COMMANDS_PER_WORKER`` commands on a pg backend (its leak)."""
+        if not isinstance(self._runner, WorkerRunner) or command in _NO_BACKEND:
+            return
+        if self.backend_type() != "pg":
+            return
+        self._pg_commands += 1
+        if self._pg_commands >= PG_COMMANDS_PER_WORKER:
+            self._runner.close()
+            self._pg_commands = 0
+
+    def backend_type(self) -> str | None:
+        """The type of the backend ``init`` configured (Terraform's record in the data dir), or None."""
+        try:
+            record = json.loads((self.data_dir / "terraform.tfstate").read_text()).get("backend")
+        except (OSError, ValueError, AttributeError):
+            return None
+        kind = record.get("type") if isinstance(record, dict) else None
+        return kind if isinstance(kind, str) else None
 
     def _result(self, cls: type[_R], command: str, done: Completed, **extra: Any) -> _R:
         return cls(

@@ -163,7 +163,9 @@ class Planner:
             extra = environment.directory / f"zz-tfkit-test-{_digest(dict(vars))[:12]}.tfvars.json"
             atomic_write(extra, json.dumps(dict(vars), sort_keys=True), mode=0o600)
             var_files = (*var_files, extra)
-        with Session(environment, RunOptions(engine=self.engine), var_files=var_files) as session:
+        # A test plans the configuration, never the real state a PostgreSQL store may hold.
+        options = RunOptions(engine=self.engine, store_state=False)
+        with Session(environment, options, var_files=var_files) as session:
             return session.plan().plan
 
 
