@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 import shutil
 from pathlib import Path
 
+import psycopg
 import pytest
 from recorded import RecordedTerraform, change_service_module
 
@@ -19,7 +21,7 @@ from tfkit.ledger import new_health
 from tfkit.project import Project
 from tfkit.store.local import LocalStore
 from tfkit.store.migrate import migrate, stored_environments
-from tfkit.store.settings import store_settings
+from tfkit.store.settings import StoreSettings, store_settings
 from tfkit.workflow import RunOptions, apply
 
 
@@ -163,3 +165,68 @@ def test_unknown_fields_of_a_newer_tfkit_are_not_a_conflict_on_rerun(
     with pytest.warns(UserWarning, match="added_by_a_newer_tfkit"):
         report = migrate(source, target, ["dev"])
     assert report.environments[0].health == "unchanged"
+
+
+# ------------------------------------------------------------------------------------------ PostgreSQL
+
+
+def _pg(pg_url: str) -> StoreSettings:
+    """Settings of the shared test database under a project id of this test's own."""
+    return StoreSettings(url=pg_url, project=f"migrate-{secrets.token_hex(4)}")
+
+
+def _rows(pg_url: str, project: str) -> dict[str, int]:
+    """How many rows of each of tfkit's tables belong to ``project`` (read straight from the database)."""
+    with psycopg.connect(pg_url) as conn:
+        return {
+            table: conn.execute(
+                f"SELECT count(*) FROM tfkit.{table} WHERE project = %s", (project,)
+            ).fetchone()[0]
+            for table in ("snapshots", "ledger", "health")
+        }
+
+
+def test_local_to_postgresql_to_local_round_trips_exactly(
+    recorded: Project, pg_url: str, tmp_path: Path
+) -> None:
+    from tfkit.store.postgres import PostgresStore
+
+    source, back = _store(recorded), _store(recorded, tmp_path / "back")
+    settings = _pg(pg_url)
+    with PostgresStore(settings) as database:
+        there = migrate(source, database, stored_environments(source))
+        assert (there.snapshots_copied, there.entries_copied) == (2, 2)
+        assert _rows(pg_url, settings.project) == {"snapshots": 2, "ledger": 2, "health": 2}
+        assert not database.ledger.health("dev").stable
+        assert database.ledger.health("dev") == source.ledger.health("dev")
+
+        again = migrate(source, database, stored_environments(source))
+        assert (again.snapshots_copied, again.entries_copied) == (0, 0)
+        assert _rows(pg_url, settings.project) == {"snapshots": 2, "ledger": 2, "health": 2}
+
+        assert stored_environments(database) == ["dev", "staging"]
+        home = migrate(database, back, stored_environments(database))
+        assert (home.snapshots_copied, home.entries_copied) == (2, 2)
+        assert migrate(database, back, ["dev", "staging"]).snapshots_copied == 0
+    assert _tree(tmp_path / "back") == _tree(recorded.state_dir), "byte for byte after the round trip"
+
+
+def test_a_corrupted_blob_in_the_database_is_not_copied_out(
+    recorded: Project, pg_fresh_url: str, tmp_path: Path
+) -> None:
+    """A database of its own: blobs are shared by content, so corrupting one would reach other tests."""
+    from tfkit.store.postgres import PostgresStore
+
+    with PostgresStore(_pg(pg_fresh_url)) as database:
+        migrate(_store(recorded), database, ["staging"])
+        snapshot = database.snapshots.latest("staging")
+        assert snapshot is not None
+        with psycopg.connect(pg_fresh_url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE tfkit.blobs SET data = %s WHERE sha256 = %s",
+                (b"{}", snapshot.manifest.files["plan.json"]),
+            )
+        target = _store(recorded, tmp_path / "out")
+        with pytest.raises(SnapshotError, match=r"plan\.json.*(corrupted|does not match its digest)"):
+            migrate(database, target, ["staging"])
+    assert target.snapshots.list("staging") == [] and target.ledger.entries("staging") == []

@@ -7,10 +7,13 @@ The audit-hook test sees the processes tfkit itself starts (git, the binary engi
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from testsupport import invoke_tfkit
@@ -19,9 +22,11 @@ from tfkit.ledger import new_entry, new_health
 from tfkit.project import Project
 from tfkit.snapshots import SnapshotManifest, new_snapshot_id
 from tfkit.store.local import LocalStore
-from tfkit.store.settings import STORE_URL_ENV, store_settings
+from tfkit.store.pg_schema import LATEST_VERSION
+from tfkit.store.settings import STORE_URL_ENV, display_url, store_settings
 
 PASSWORD = "pw-6d2f0c9e41"
+UNREACHABLE = f"postgresql://tfkit:{PASSWORD}@127.0.0.1:1/tfkit"
 
 
 def _with_store(repo: Path, table: str) -> None:
@@ -238,10 +243,24 @@ AUDIT = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("server", ["unreachable", "reachable"])
 def test_the_password_never_reaches_a_child_s_argv_or_a_file(
-    example_repo: Path, terraform_binary: str, tmp_path: Path
+    example_repo: Path, terraform_binary: str, tmp_path: Path, request: pytest.FixtureRequest, server: str
 ) -> None:
-    """Every process tfkit starts (git, Terraform) is logged by an audit hook: none carries the password."""
+    """Every process tfkit starts (git, Terraform) is logged by an audit hook: none carries the password.
+
+    ``reachable``: the suite's server (it trusts local connections, so the planted password is accepted
+    and ignored), and a real apply whose state goes to the database.
+    """
+    if server == "reachable":
+        parts = urlsplit(request.getfixturevalue("pg_url"))
+        user, _, host = parts.netloc.rpartition("@")
+        url = urlunsplit(parts._replace(netloc=f"{user or 'postgres'}:{PASSWORD}@{host}"))
+        _project(example_repo, f"argv-{secrets.token_hex(4)}")
+        commands = [["apply", "--env", "dev", "--auto-approve"], ["status"], ["store", "status"]]
+    else:
+        url = UNREACHABLE
+        commands = [["plan", "--env", "dev"], ["status"], ["store", "status"]]
     script = tmp_path / "audited.py"
     script.write_text(AUDIT)
     log = tmp_path / "children.jsonl"
@@ -250,9 +269,12 @@ def test_the_password_never_reaches_a_child_s_argv_or_a_file(
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
         "TFKIT_ENGINE": "binary",
         "TFKIT_BINARY": terraform_binary,
-        STORE_URL_ENV: f"postgresql://tfkit:{PASSWORD}@127.0.0.1:1/tfkit",
+        STORE_URL_ENV: url,
     }
-    for command in (["plan", "--env", "dev"], ["status"], ["store", "status"]):
+    if checkov := os.environ.get("TFKIT_CHECKOV"):
+        env["TFKIT_CHECKOV"] = checkov
+    codes = []
+    for command in commands:
         done = subprocess.run(
             [sys.executable, str(script), str(log), *command],
             cwd=example_repo,
@@ -263,9 +285,123 @@ def test_the_password_never_reaches_a_child_s_argv_or_a_file(
             check=False,
         )
         assert PASSWORD not in done.stdout + done.stderr
+        codes.append(done.returncode)
+    assert codes == ([0, 0, 0] if server == "reachable" else [codes[0], 5, 5]), codes
     started = log.read_text()
-    assert "'git'" in started and "terraform" in started, "the hook saw the children"
+    assert "'git'" in started and "'init'" in started, "the hook saw the children"
+    assert server == "unreachable" or "'apply'" in started
     assert PASSWORD not in started
     for path in example_repo.rglob("*"):
         if path.is_file():
             assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+# ------------------------------------------------------------------------------------------ PostgreSQL
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("status",),
+        ("store", "status"),
+        ("store", "migrate", "--to", "local", "--records-only"),
+        ("rollback", "--env", "dev"),
+    ],
+)
+def test_an_unreachable_store_is_one_line_exit_5_without_the_password(
+    example_repo: Path, command: tuple[str, ...]
+) -> None:
+    line = _one_line(invoke_tfkit(*command, cwd=example_repo, env={STORE_URL_ENV: UNREACHABLE}), 5)
+    assert "postgresql://tfkit:***@127.0.0.1:1/tfkit" in line and PASSWORD not in line
+
+
+def test_an_unreachable_target_is_one_line_exit_5(example_repo: Path) -> None:
+    env = {STORE_URL_ENV: "", "NEW_STORE": UNREACHABLE}
+    result = invoke_tfkit(
+        "store", "migrate", "--to-env", "NEW_STORE", "--records-only", cwd=example_repo, env=env
+    )
+    line = _one_line(result, 5)
+    assert "postgresql://tfkit:***@127.0.0.1:1/tfkit" in line and PASSWORD not in line
+
+
+def _project(repo: Path, project: str) -> None:
+    _with_store(repo, f'project = "{project}"')
+
+
+def test_migrate_to_postgresql_and_back_to_a_fresh_clone(
+    example_repo: Path, pg_url: str, tmp_path: Path
+) -> None:
+    """The records of one clone reach another clone that shares nothing but the database."""
+    from testsupport import copy_example
+
+    project_id = f"cli-{secrets.token_hex(4)}"
+    _project(example_repo, project_id)
+    snapshot = _record(Project.load(example_repo))
+    local = {STORE_URL_ENV: "", "NEW_STORE": pg_url}
+
+    refused = invoke_tfkit("store", "migrate", "--to-env", "NEW_STORE", cwd=example_repo, env=local)
+    line = _one_line(refused, 2)
+    assert (
+        "the Terraform state of dev, staging, production lives elsewhere" in line and "--records-only" in line
+    )
+
+    moved = invoke_tfkit(
+        "store", "migrate", "--to-env", "NEW_STORE", "--records-only", cwd=example_repo, env=local
+    )
+    assert moved.returncode == 0, moved.stderr
+    assert moved.stdout.splitlines()[:3] == [
+        "dev: snapshots 0 copied, 0 already there; ledger entries 0 copied, 0 already there; health copied",
+        "production: snapshots 0 copied, 0 already there; ledger entries 0 copied, 0 already there; "
+        "health none recorded",
+        "staging: snapshots 1 copied, 0 already there; ledger entries 1 copied, 0 already there; "
+        "health copied",
+    ]
+    assert f"from local .tfkit/ to {display_url(pg_url)}" in moved.stdout
+    assert "tfkit: dev: Terraform state not moved (--records-only)" in moved.stderr
+
+    shared = {STORE_URL_ENV: pg_url}
+    status = invoke_tfkit("store", "status", cwd=example_repo, env=shared)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines()[:4] == [
+        f"store: {display_url(pg_url)} (PostgreSQL, schema version {LATEST_VERSION})",
+        f"project: {project_id}",
+        "connection: ok",
+        "dev: 0 snapshots, 0 ledger entries, unstable: apply failed: boom; "
+        "Terraform state: not in the database",
+    ]
+
+    fresh = copy_example(tmp_path / "fresh")
+    _project(fresh, project_id)
+    back = invoke_tfkit("store", "migrate", "--to", "local", "--records-only", cwd=fresh, env=shared)
+    assert back.returncode == 0, back.stderr
+    assert "staging: snapshots 1 copied" in back.stdout
+    assert "to use the target store, unset TFKIT_STORE_URL and [store] url" in back.stdout
+    fresh_status = invoke_tfkit("status", cwd=fresh, env={STORE_URL_ENV: ""})
+    assert fresh_status.returncode == 4, "dev's unstable mark came along"
+    assert "dev: unstable: apply failed: boom" in fresh_status.stdout
+    snapshots = invoke_tfkit("snapshots", "show", snapshot, cwd=fresh, env={STORE_URL_ENV: ""})
+    assert snapshots.returncode == 0 and "all digests verified" in snapshots.stdout
+
+
+def test_store_status_sees_terraform_state_in_the_database_after_an_apply(
+    example_repo: Path, pg_url: str
+) -> None:
+    _project(example_repo, f"state-{secrets.token_hex(4)}")
+    (example_repo / "envs" / "production" / "backend.tf").write_text('terraform {\n  backend "s3" {}\n}\n')
+    shared = {STORE_URL_ENV: pg_url}
+    applied = invoke_tfkit("apply", "--env", "dev", "--auto-approve", cwd=example_repo, env=shared)
+    assert applied.returncode == 0, applied.stderr
+    status = invoke_tfkit("store", "status", "--format", "json", cwd=example_repo, env=shared)
+    assert status.returncode == 0, status.stderr
+    rows = {row["environment"]: row for row in json.loads(status.stdout)["environments"]}
+    assert {name: row["terraform_state"] for name, row in rows.items()} == {
+        "dev": "in the database",
+        "staging": "not in the database",
+        "production": "own backend (s3)",
+    }
+    assert (rows["dev"]["snapshots"], rows["dev"]["ledger_entries"], rows["dev"]["health"]) == (
+        1,
+        1,
+        "stable",
+    )
+    assert not (example_repo / "envs" / "dev" / "terraform.tfstate").exists()

@@ -91,7 +91,7 @@ class StoreSettings:
         assert self.url is not None
         parts = urlsplit(self.url)
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k in LIB_PQ_PARAMETERS]
-        url = urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+        url = _unsplit(parts._replace(query=urlencode(query, quote_via=quote)))
         return _with_query(url, {"connect_timeout": str(self.connect_timeout)})
 
 

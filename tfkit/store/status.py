@@ -7,24 +7,17 @@ Reading the counts is also the connectivity check: a store that cannot be reache
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 from tfkit.store import Store
+from tfkit.store.terraform_state import pg_state
 from tfkit.store.tfstate import state_home, state_in_database
 
 if TYPE_CHECKING:
     from tfkit.project import Environment, Project
+    from tfkit.store.settings import StoreSettings
 
-__all__ = ["EnvironmentRecords", "StoreStatus", "VersionedStore", "store_status"]
-
-
-@runtime_checkable
-class VersionedStore(Protocol):
-    """A store with a versioned schema (PostgreSQL): the version its database holds."""
-
-    def schema_version(self) -> int:
-        """The schema version recorded in the database."""
-        ...
+__all__ = ["EnvironmentRecords", "StoreStatus", "store_status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +25,8 @@ class EnvironmentRecords:
     """What the store holds for one environment, and where its Terraform state lives.
 
     ``terraform_state`` is ``own backend (s3)``, ``local file``, ``in the database``, ``not in the
-    database`` or ``unknown`` (tfkit cannot tell); ``configured`` is false for an environment the store
-    holds records of but tfkit.toml no longer names.
+    database`` or ``unknown`` (an environment tfkit.toml does not name, or whose directory is missing);
+    ``configured`` is false for an environment the store holds records of but tfkit.toml no longer names.
     """
 
     environment: str
@@ -65,9 +58,23 @@ def store_status(project: Project, store: Store) -> StoreStatus:
     stored = set(store.snapshots.environments()) | set(store.ledger.environments())
     names = [env.name for env in project.environments] + sorted(stored - set(configured))
     rows = tuple(_records(store, name, configured.get(name)) for name in names)
-    version = store.schema_version() if isinstance(store, VersionedStore) else None
+    version = None if settings.url is None else _schema_version(settings)
     where = settings.describe() if settings.url is not None else str(project.state_dir)
     return StoreStatus(settings.kind, where, settings.project, True, version, rows)
+
+
+def _schema_version(settings: StoreSettings) -> int | None:
+    """The version of tfkit's schema in the database (read on a connection of its own, closed at once)."""
+    import psycopg
+
+    from tfkit.store.pg_db import connect, store_error
+
+    with connect(settings, "tfkit store status") as conn:
+        try:
+            row = conn.execute("SELECT max(version) FROM tfkit.schema_version").fetchone()
+        except psycopg.Error as exc:
+            raise store_error(exc, settings, conn) from None
+    return int(row[0]) if row and row[0] is not None else None
 
 
 def _records(store: Store, name: str, environment: Environment | None) -> EnvironmentRecords:
@@ -87,8 +94,6 @@ def _records(store: Store, name: str, environment: Environment | None) -> Enviro
 def _terraform_state(store: Store, environment: Environment | None) -> str:
     if environment is None or not environment.directory.is_dir():
         return "unknown"
-    home = state_home(environment, store.settings)
-    if not home.startswith("database "):
-        return home
-    known = state_in_database(store, environment)
-    return "unknown" if known is None else ("in the database" if known else "not in the database")
+    if pg_state(store.settings, environment.directory, environment.name) is None:
+        return state_home(environment, store.settings)
+    return "in the database" if state_in_database(store.settings, environment) else "not in the database"
