@@ -160,6 +160,7 @@ def _mover(moves: list[str], records_only: bool) -> StateMover | None:
     if mover is None:
         raise click.UsageError(
             f"the Terraform state of {', '.join(moves)} lives elsewhere with the target store and this tfkit "
-            "cannot move it yet; move it with `terraform init -migrate-state`, then pass --records-only"
+            "cannot move it yet; move it with `terraform init -migrate-state` (see docs/store.md), then pass "
+            "--records-only"
         )
     return mover
