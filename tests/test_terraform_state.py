@@ -26,7 +26,7 @@ from pg_server import PgServer
 from psycopg import sql
 
 from tfkit.bundle import environment_files
-from tfkit.errors import ConfigError, RefusedError, TerraformError
+from tfkit.errors import ConfigError, LockHeldError, RefusedError, TerraformError
 from tfkit.project import Environment, Project
 from tfkit.store import StoreSettings
 from tfkit.store.local import LocalStore
@@ -37,6 +37,7 @@ from tfkit.store.terraform_state import (
     remove_stale_overrides,
     schema_name,
     state_document,
+    state_row,
     write_override,
 )
 from tfkit.terraform import open_engine
@@ -203,6 +204,42 @@ def test_an_empty_local_state_is_no_reason_to_refuse(pg_project: Project, conten
     dev = pg_project.environment("dev")
     (dev.directory / "terraform.tfstate").write_text(content)
     check_no_local_state(dev, StoreSettings("postgresql://tfkit@db/tfkit", "p"))
+
+
+def test_the_state_row_is_taken_under_terraforms_own_lock(pg_url: str) -> None:
+    """``state_row`` takes the advisory keys Terraform's pg backend takes (the row's id, the creation key -1):
+    it waits while a Terraform run holds them, and a run trying them meanwhile is refused."""
+    schema = f"tfstate_lock_{secrets.token_hex(4)}"
+    settings = StoreSettings(pg_url, "p")
+    with psycopg.connect(pg_url, autocommit=True) as terraform:
+        # the layout Terraform's pg backend creates (internal/backend/remote-state/pg/backend.go)
+        terraform.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        terraform.execute(
+            sql.SQL("CREATE TABLE {}.states (id bigserial PRIMARY KEY, name text UNIQUE, data text)").format(
+                sql.Identifier(schema)
+            )
+        )
+        with state_row(settings, schema, timeout=5) as row:
+            assert row is not None and row.read() is None
+            row.write(b'{"lineage": "l"}')  # no row yet: written under the creation key
+            busy = terraform.execute("SELECT pg_try_advisory_lock(-1)").fetchone()
+            assert busy == (False,)
+        key = terraform.execute(sql.SQL("SELECT id FROM {}.states").format(sql.Identifier(schema))).fetchone()
+        assert key is not None
+        terraform.execute("SELECT pg_advisory_lock(%s)", (key[0],))  # a Terraform run holds the state
+        with (
+            pytest.raises(LockHeldError, match=f"Terraform's state in schema {schema} is locked"),
+            state_row(settings, schema, timeout=0.5),
+        ):
+            pass
+        terraform.execute("SELECT pg_advisory_unlock(%s)", (key[0],))
+        with state_row(settings, schema, timeout=5) as row:
+            assert row is not None and row.read() == b'{"lineage": "l"}'
+            assert terraform.execute("SELECT pg_try_advisory_lock(%s)", (key[0],)).fetchone() == (False,)
+        assert terraform.execute("SELECT pg_try_advisory_lock(%s)", (key[0],)).fetchone() == (True,)
+        terraform.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    with state_row(settings, schema, timeout=0) as row:
+        assert row is None, "no states table: nothing Terraform ever stored"
 
 
 def test_bytes_that_are_no_state_are_never_taken_for_an_empty_one() -> None:

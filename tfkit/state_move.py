@@ -45,16 +45,34 @@ def move_state(
 ) -> str:
     """Move the environment's state from where ``source`` keeps it to where ``target`` does; one line.
 
-    Only a local file and the store's database are moved (an environment with its own backend keeps
-    it). Raises ``RefusedError`` when the target holds a different state, ``SnapshotError`` when the
-    copy does not read back the same, ``LockHeldError`` when a Terraform run holds the state's lock.
+    A local file and a store's database are moved between (an environment with its own backend keeps
+    it), two databases too. Raises ``RefusedError`` when the target holds a different state,
+    ``SnapshotError`` when the copy does not read back the same, ``LockHeldError`` when a Terraform run
+    holds the state's lock.
     """
     into = pg_state(target, environment.directory, environment.name)
     out_of = pg_state(source, environment.directory, environment.name)
-    if into is not None and out_of is None:
-        return _into_database(environment, target, into, options)
+    if out_of is None and into is not None:
+        path = local_state_path(environment)
+        line, moved = _into_database(environment, target, into, options, _read(path), str(path))
+        if moved:
+            _remove_local(path)
+            line += f"; local {path.name} removed"
+        return line
     if out_of is not None and into is None:
         return _out_of_database(environment, source, out_of, target, options)
+    if out_of is not None and into is not None:
+        timeout = max(options.lock_timeout, out_of.lock_timeout)
+        where = f"schema {out_of.schema} of {source.describe()}"
+        with state_row(source, out_of.schema, timeout=timeout) as row:
+            if row is not None and (raw := row.read()) is not None:
+                line, moved = _into_database(environment, target, into, options, raw, where)
+                if moved:
+                    row.delete()
+                    line += f"; removed from {where}"
+                return line
+        # No source row: nothing to hold (its creation key would block the target's in one database).
+        return _into_database(environment, target, into, options, None, where)[0]
     return "stays where it is"
 
 
@@ -106,11 +124,15 @@ def _remove_local(path: Path) -> None:
 
 
 def _into_database(
-    environment: Environment, target: StoreSettings, backend: PgState, options: RunOptions
-) -> str:
-    path = local_state_path(environment)
-    raw = _read(path)
-    moving = state_document(raw, str(path))
+    environment: Environment,
+    target: StoreSettings,
+    backend: PgState,
+    options: RunOptions,
+    raw: bytes | None,
+    source: str,
+) -> tuple[str, bool]:
+    """Put the state ``raw`` (read from ``source``) into the target's row; whether the source may go now."""
+    moving = state_document(raw, source)
     where = f"schema {backend.schema}"
     timeout = max(options.lock_timeout, backend.lock_timeout)
     with (
@@ -123,17 +145,17 @@ def _into_database(
             stored = row.read()
             there = state_document(stored, where)
             if moving is None:
-                return (
+                line = (
                     f"already in the database ({where}, {_summary(there)})" if there else "no state to move"
                 )
+                return line, False
             assert raw is not None
             if there is not None and not _same(there, moving):
                 _refuse(environment, where, there, moving)
             if stored != raw:
                 row.write(raw)
             _check(_pulled(session, where), moving, where)
-    _remove_local(path)
-    return f"moved into the database ({where}, {_summary(moving)}); local {path.name} removed"
+    return f"moved into the database ({where}, {_summary(moving)})", True
 
 
 def _out_of_database(

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from pg_server import PgServer
 from testsupport import invoke_tfkit
 
 from tfkit.ledger import new_entry, new_health
@@ -433,7 +434,7 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_migration_local_to_postgresql_to_local_round_trips_records_and_state_exactly(
-    example_repo: Path, pg_url: str, tmp_path: Path
+    example_repo: Path, pg_url: str, pg_server: PgServer, tmp_path: Path
 ) -> None:
     """Real embedded Terraform: two applies on the local store, the state into the database with its lineage
     and serial, plans clean there, back to a fresh local store byte for byte, then a rollback from the
@@ -477,6 +478,7 @@ def test_migration_local_to_postgresql_to_local_round_trips_records_and_state_ex
     assert "staging: snapshots 0 copied" in moved and "Terraform state: no state to move" in moved
     assert _row(pg_url, schema) == original, "the document arrives byte for byte: same lineage and serial"
     assert not list(dev.glob("*.tfstate*")), "no local state file (or backup) left behind"
+    assert pg_server.connections(urlsplit(pg_url).path.lstrip("/")) == 0, "no connection left open"
 
     again = _ok(invoke_tfkit("store", "migrate", "--to-env", "NEW_STORE", cwd=example_repo, env=local))
     assert "dev: snapshots 0 copied, 2 already there" in again
@@ -524,3 +526,27 @@ def test_migration_local_to_postgresql_to_local_round_trips_records_and_state_ex
     after = json.loads(_row(pg_url, schema) or b"{}")
     assert after["lineage"] == document["lineage"] and after["serial"] > document["serial"]
     assert not list(dev.glob("*.tfstate*"))
+
+
+def test_migration_between_two_databases_moves_the_state_row(
+    example_repo: Path, pg_url: str, pg_fresh_url: str
+) -> None:
+    from tfkit.store.terraform_state import schema_name
+
+    project_id = f"twodb-{secrets.token_hex(4)}"
+    _project(example_repo, project_id)
+    schema = schema_name(project_id, "dev")
+    _ok(
+        invoke_tfkit("apply", "--env", "dev", "--auto-approve", cwd=example_repo, env={STORE_URL_ENV: pg_url})
+    )
+    original = _row(pg_url, schema)
+    assert original is not None
+
+    env = {STORE_URL_ENV: pg_url, "NEW_STORE": pg_fresh_url}
+    moved = _ok(invoke_tfkit("store", "migrate", "--to-env", "NEW_STORE", cwd=example_repo, env=env))
+    assert f"Terraform state: moved into the database (schema {schema}, lineage" in moved
+    assert _row(pg_fresh_url, schema) == original and _row(pg_url, schema) is None
+    again = _ok(invoke_tfkit("store", "migrate", "--to-env", "NEW_STORE", cwd=example_repo, env=env))
+    assert f"Terraform state: already in the database (schema {schema}" in again
+    plan = invoke_tfkit("plan", "--env", "dev", cwd=example_repo, env={STORE_URL_ENV: pg_fresh_url})
+    assert "No changes" in _ok(plan)
