@@ -26,15 +26,18 @@ from pg_server import PgServer
 from psycopg import sql
 
 from tfkit.bundle import environment_files
-from tfkit.errors import ConfigError, TerraformError
+from tfkit.errors import ConfigError, LockHeldError, RefusedError, TerraformError
 from tfkit.project import Environment, Project
 from tfkit.store import StoreSettings
 from tfkit.store.local import LocalStore
 from tfkit.store.terraform_state import (
+    check_no_local_state,
     declares_backend,
-    duration_seconds,
+    pg_state,
     remove_stale_overrides,
     schema_name,
+    state_document,
+    state_row,
     write_override,
 )
 from tfkit.terraform import open_engine
@@ -168,12 +171,81 @@ def test_schema_names_are_valid_identifiers_and_distinct() -> None:
     assert long_a != long_b
 
 
-def test_durations() -> None:
-    assert duration_seconds("60s") == 60
-    assert duration_seconds("1m30s") == 90
-    assert duration_seconds("500ms") == 0.5
-    with pytest.raises(ConfigError, match="terraform_lock_timeout"):
-        duration_seconds("60")
+def test_the_terraform_lock_timeout_is_read_like_tfkits_own(tmp_path: Path) -> None:
+    """``[store] terraform_lock_timeout`` (``^[0-9]+(s|m|h)$`` in the schema) is read by ``parse_timeout``."""
+    (tmp_path / "main.tf").write_text('resource "terraform_data" "x" {}\n')
+    for text, seconds in (("60s", 60.0), ("2m", 120.0), ("1h", 3600.0)):
+        settings = StoreSettings("postgresql://tfkit@db/tfkit", "p", terraform_lock_timeout=text)
+        backend = pg_state(settings, tmp_path, "dev")
+        assert backend is not None and backend.lock_timeout == seconds
+
+
+def test_a_local_state_beside_the_pg_backend_is_refused_before_init(pg_project: Project) -> None:
+    """Terraform would stop at init asking to migrate it (exit 1); tfkit says what to run, changes nothing."""
+    dev = pg_project.environment("dev")
+    state = dev.directory / "terraform.tfstate"
+    document = {"version": 4, "lineage": "l-1", "serial": 3, "resources": [{"type": "terraform_data"}]}
+    state.write_text(json.dumps(document))
+    spy = Spy()
+    with pytest.raises(ConfigError) as caught, Session(dev, RunOptions(engine_factory=spy)) as s:
+        s.plan()
+    message = str(caught.value)
+    assert "'dev' has a local Terraform state (envs/dev/terraform.tfstate)" in message
+    assert "tfkit store migrate --to-env VAR" in message and "TFKIT_STORE_URL" in message
+    assert "\n" not in message and PASSWORD not in message
+    assert spy.calls == [], "Terraform never ran"
+    assert json.loads(state.read_text()) == document
+    assert not list(dev.directory.glob("tfkit_backend_*")), "no override written"
+
+
+@pytest.mark.parametrize("content", ["", '{"version": 4, "lineage": "l", "serial": 1, "resources": []}'])
+def test_an_empty_local_state_is_no_reason_to_refuse(pg_project: Project, content: str) -> None:
+    """A 0-byte file (what Terraform's own migration leaves) or a state without resources is no obstacle."""
+    dev = pg_project.environment("dev")
+    (dev.directory / "terraform.tfstate").write_text(content)
+    check_no_local_state(dev, StoreSettings("postgresql://tfkit@db/tfkit", "p"))
+
+
+def test_the_state_row_is_taken_under_terraforms_own_lock(pg_url: str) -> None:
+    """``state_row`` takes the advisory keys Terraform's pg backend takes (the row's id, the creation key -1):
+    it waits while a Terraform run holds them, and a run trying them meanwhile is refused."""
+    schema = f"tfstate_lock_{secrets.token_hex(4)}"
+    settings = StoreSettings(pg_url, "p")
+    with psycopg.connect(pg_url, autocommit=True) as terraform:
+        # the layout Terraform's pg backend creates (internal/backend/remote-state/pg/backend.go)
+        terraform.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        terraform.execute(
+            sql.SQL("CREATE TABLE {}.states (id bigserial PRIMARY KEY, name text UNIQUE, data text)").format(
+                sql.Identifier(schema)
+            )
+        )
+        with state_row(settings, schema, timeout=5) as row:
+            assert row is not None and row.read() is None
+            row.write(b'{"lineage": "l"}')  # no row yet: written under the creation key
+            busy = terraform.execute("SELECT pg_try_advisory_lock(-1)").fetchone()
+            assert busy == (False,)
+        key = terraform.execute(sql.SQL("SELECT id FROM {}.states").format(sql.Identifier(schema))).fetchone()
+        assert key is not None
+        terraform.execute("SELECT pg_advisory_lock(%s)", (key[0],))  # a Terraform run holds the state
+        with (
+            pytest.raises(LockHeldError, match=f"Terraform's state in schema {schema} is locked"),
+            state_row(settings, schema, timeout=0.5),
+        ):
+            pass
+        terraform.execute("SELECT pg_advisory_unlock(%s)", (key[0],))
+        with state_row(settings, schema, timeout=5) as row:
+            assert row is not None and row.read() == b'{"lineage": "l"}'
+            assert terraform.execute("SELECT pg_try_advisory_lock(%s)", (key[0],)).fetchone() == (False,)
+        assert terraform.execute("SELECT pg_try_advisory_lock(%s)", (key[0],)).fetchone() == (True,)
+        terraform.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    with state_row(settings, schema, timeout=0) as row:
+        assert row is None, "no states table: nothing Terraform ever stored"
+
+
+def test_bytes_that_are_no_state_are_never_taken_for_an_empty_one() -> None:
+    with pytest.raises(RefusedError, match="does not hold a Terraform state document"):
+        state_document(b"not json", "terraform.tfstate")
+    assert state_document(b"", "x") is None and state_document(None, "x") is None
 
 
 def test_declared_backends(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
-"""Atomic file writes: a temporary file in the same directory, fsync, rename, fsync the directory.
+"""Files on this host: atomic writes, and whether the process that left a file behind still runs.
 
-A reader sees either the old file or the new one, never a half-written file, even if the
-process is killed mid-write.
+An atomic write is a temporary file in the same directory, fsync, rename, fsync the directory: a
+reader sees either the old file or the new one, never a half-written file, even if the process is
+killed mid-write. ``process_alive`` tells a leftover of a killed run (removable) from a live one's.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write", "fsync_dir"]
+__all__ = ["atomic_write", "fsync_dir", "process_alive"]
 
 
 def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644, sync_dir: bool = True) -> None:
@@ -47,3 +48,14 @@ def fsync_dir(directory: Path) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (one of another user's counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tfkit.errors import SnapshotError
-from tfkit.fsutil import atomic_write, fsync_dir
+from tfkit.fsutil import atomic_write, fsync_dir, process_alive
 
 __all__ = [
     "DirectoryFiles",
@@ -324,7 +324,7 @@ class LocalSnapshotStore:
         if env_dir.is_dir():
             for leftover in env_dir.glob(".tmp-*"):
                 pid = leftover.name.rsplit("-", 1)[-1]
-                if not (pid.isdigit() and _alive(int(pid))):
+                if not (pid.isdigit() and process_alive(int(pid))):
                     shutil.rmtree(leftover, ignore_errors=True)
         snapshots = self.list(environment)
         for snapshot in snapshots[: max(0, len(snapshots) - keep)]:
@@ -332,13 +332,3 @@ class LocalSnapshotStore:
             shutil.rmtree(snapshot.path)
             removed.append(snapshot.id)
         return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

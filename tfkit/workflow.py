@@ -55,6 +55,7 @@ from tfkit.store import Store, open_store, store_settings
 from tfkit.store.terraform_state import (
     BACKEND_OVERRIDE,
     PgState,
+    check_no_local_state,
     pg_state,
     remove_stale_overrides,
     write_override,
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from tfkit.gate import GateResult
     from tfkit.plan import Plan
     from tfkit.project import Environment, Project
+    from tfkit.store.settings import StoreSettings
 
 __all__ = [
     "ApplyFailedError",
@@ -192,6 +194,10 @@ class Session:
     close, puts the connection string and the environment's schema in the engine's environment only,
     and gives Terraform at least ``[store] terraform_lock_timeout`` to wait for state locks. A
     materialized session of the same environment uses the same schema, hence the same state.
+    ``store`` names the store whose state location to use instead of the project's own (``tfkit store
+    migrate`` reads and verifies a state where the target store keeps it). On the environment's own
+    directory, a non-empty local state beside the pg backend is refused before ``init`` (``ConfigError``):
+    Terraform would stop there asking to migrate it, which tfkit does with ``tfkit store migrate``.
     """
 
     def __init__(
@@ -202,6 +208,7 @@ class Session:
         workdir: Path | None = None,
         var_files: Sequence[Path] | None = None,
         state_of_environment: bool = False,
+        store: StoreSettings | None = None,
     ) -> None:
         options = options or RunOptions()
         environment.check()
@@ -219,9 +226,10 @@ class Session:
         extra = secret_environment(environment.secrets, base=project.root)
         # Where the state is follows the environment's own directory, also for a materialized copy.
         self.pg_state: PgState | None = None
+        self._store: StoreSettings | None = None
         if options.store_state:
-            settings = store_settings(project.config, project.root)
-            self.pg_state = pg_state(settings, environment.directory, environment.name)
+            self._store = store or store_settings(project.config, project.root)
+            self.pg_state = pg_state(self._store, environment.directory, environment.name)
         if self.pg_state is not None:
             extra = {**extra, **self.pg_state.environment()}
         self.engine: Engine = options.engine_factory(
@@ -253,6 +261,8 @@ class Session:
         """``terraform init`` with the environment's backend settings (once per session)."""
         if self._initialised:
             return
+        if self.pg_state is not None and self._store is not None and self._own_directory:
+            check_no_local_state(self.environment, self._store)
         self.on_step("init")
         if self._own_directory:
             remove_stale_overrides(self.workdir)

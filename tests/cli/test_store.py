@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from pg_server import PgServer
 from testsupport import invoke_tfkit
 
 from tfkit.ledger import new_entry, new_health
@@ -339,12 +340,6 @@ def test_migrate_to_postgresql_and_back_to_a_fresh_clone(
     snapshot = _record(Project.load(example_repo))
     local = {STORE_URL_ENV: "", "NEW_STORE": pg_url}
 
-    refused = invoke_tfkit("store", "migrate", "--to-env", "NEW_STORE", cwd=example_repo, env=local)
-    line = _one_line(refused, 2)
-    assert (
-        "the Terraform state of dev, staging, production lives elsewhere" in line and "--records-only" in line
-    )
-
     moved = invoke_tfkit(
         "store", "migrate", "--to-env", "NEW_STORE", "--records-only", cwd=example_repo, env=local
     )
@@ -405,3 +400,153 @@ def test_store_status_sees_terraform_state_in_the_database_after_an_apply(
         "stable",
     )
     assert not (example_repo / "envs" / "dev" / "terraform.tfstate").exists()
+
+
+# ------------------------------------------------------------------------- Terraform's state moves too
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    """Every file of a local store (snapshots, ledger, health) by relative path; locks left out."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "locks" not in p.relative_to(root).parts
+    }
+
+
+def _row(url: str, schema: str) -> bytes | None:
+    """The pg backend's default state row in ``schema``, as stored."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass(%s)", (f"{schema}.states",)).fetchone() == (None,):
+            return None
+        row = conn.execute(
+            sql.SQL("SELECT data FROM {}.states WHERE name = 'default'").format(sql.Identifier(schema))
+        ).fetchone()
+    return None if row is None else str(row[0]).encode()
+
+
+def _ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    return result.stdout
+
+
+def test_migration_local_to_postgresql_to_local_round_trips_records_and_state_exactly(
+    example_repo: Path, pg_url: str, pg_server: PgServer, tmp_path: Path
+) -> None:
+    """Real embedded Terraform: two applies on the local store, the state into the database with its lineage
+    and serial, plans clean there, back to a fresh local store byte for byte, then a rollback from the
+    database to a snapshot taken before the move."""
+    from recorded import change_service_module
+
+    from tfkit.store.terraform_state import schema_name
+
+    project_id = f"move-{secrets.token_hex(4)}"
+    _project(example_repo, project_id)
+    local, shared = {STORE_URL_ENV: "", "NEW_STORE": pg_url}, {STORE_URL_ENV: pg_url}
+    dev = example_repo / "envs" / "dev"
+    state_file, schema = dev / "terraform.tfstate", schema_name(project_id, "dev")
+
+    _ok(invoke_tfkit("apply", "--env", "dev", "--auto-approve", cwd=example_repo, env=local))
+    first = LocalStore(
+        example_repo / ".tfkit", store_settings(Project.load(example_repo).config, example_repo, environ={})
+    )
+    before_move = first.snapshots.latest("dev")
+    assert before_move is not None
+    change_service_module(example_repo)
+    _ok(invoke_tfkit("apply", "--env", "dev", "--auto-approve", cwd=example_repo, env=local))
+    original = state_file.read_bytes()
+    document = json.loads(original)
+    assert document["serial"] > 1 and document["resources"]
+    records = _tree(example_repo / ".tfkit")
+
+    # Switching to the database with the state still local: one line, nothing changed.
+    refused = invoke_tfkit("plan", "--env", "dev", cwd=example_repo, env=shared)
+    line = _one_line(refused, 2)
+    assert "'dev' has a local Terraform state (envs/dev/terraform.tfstate)" in line
+    assert "tfkit store migrate --to-env VAR" in line
+    assert state_file.read_bytes() == original and _row(pg_url, schema) is None
+    assert not list(dev.glob("tfkit_backend_*"))
+
+    moved = _ok(invoke_tfkit("store", "migrate", "--to-env", "NEW_STORE", cwd=example_repo, env=local))
+    assert (
+        f"Terraform state: moved into the database (schema {schema}, lineage {document['lineage']}, serial "
+        f"{document['serial']}, {len(document['resources'])} resources); local terraform.tfstate removed"
+    ) in moved
+    assert "staging: snapshots 0 copied" in moved and "Terraform state: no state to move" in moved
+    assert _row(pg_url, schema) == original, "the document arrives byte for byte: same lineage and serial"
+    assert not list(dev.glob("*.tfstate*")), "no local state file (or backup) left behind"
+    assert pg_server.connections(urlsplit(pg_url).path.lstrip("/")) == 0, "no connection left open"
+
+    again = _ok(invoke_tfkit("store", "migrate", "--to-env", "NEW_STORE", cwd=example_repo, env=local))
+    assert "dev: snapshots 0 copied, 2 already there" in again
+    assert f"Terraform state: already in the database (schema {schema}" in again
+    assert _row(pg_url, schema) == original
+
+    assert "No changes" in _ok(invoke_tfkit("plan", "--env", "dev", cwd=example_repo, env=shared))
+    assert _row(pg_url, schema) == original
+
+    # Back to a fresh local store: records and state exactly as they were.
+    (example_repo / ".tfkit").rename(tmp_path / "tfkit-before")
+    back = _ok(invoke_tfkit("store", "migrate", "--to", "local", cwd=example_repo, env=shared))
+    assert "dev: snapshots 2 copied" in back
+    assert f"Terraform state: moved into terraform.tfstate (lineage {document['lineage']}" in back
+    assert state_file.read_bytes() == original
+    assert _row(pg_url, schema) is None, "the database holds the state no more"
+    assert _tree(example_repo / ".tfkit") == records, "snapshots, ledger and health byte for byte"
+    assert "No changes" in _ok(invoke_tfkit("plan", "--env", "dev", cwd=example_repo, env=local))
+
+    # A target holding a different state is refused in one line; nothing overwritten.
+    other = json.dumps({**document, "lineage": "another-lineage", "serial": 7}).encode()
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("INSERT INTO {}.states (name, data) VALUES ('default', %s)").format(
+                sql.Identifier(schema)
+            ),
+            (other.decode(),),
+        )
+    conflict = invoke_tfkit("store", "migrate", "--to-env", "NEW_STORE", cwd=example_repo, env=local)
+    line = _one_line(conflict, 4)
+    assert "refusing to move the state of 'dev'" in line and "nothing overwritten" in line
+    assert _row(pg_url, schema) == other and state_file.read_bytes() == original
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DELETE FROM {}.states").format(sql.Identifier(schema)))
+
+    # Into the database again, and roll back there to a snapshot taken before the first move.
+    _ok(invoke_tfkit("store", "migrate", "--to-env", "NEW_STORE", cwd=example_repo, env=local))
+    rolled = invoke_tfkit(
+        "rollback", "--env", "dev", "--to", before_move.id, "--auto-approve", cwd=example_repo, env=shared
+    )
+    assert rolled.returncode == 0, (rolled.stdout, rolled.stderr)
+    after = json.loads(_row(pg_url, schema) or b"{}")
+    assert after["lineage"] == document["lineage"] and after["serial"] > document["serial"]
+    assert not list(dev.glob("*.tfstate*"))
+
+
+def test_migration_between_two_databases_moves_the_state_row(
+    example_repo: Path, pg_url: str, pg_fresh_url: str
+) -> None:
+    from tfkit.store.terraform_state import schema_name
+
+    project_id = f"twodb-{secrets.token_hex(4)}"
+    _project(example_repo, project_id)
+    schema = schema_name(project_id, "dev")
+    _ok(
+        invoke_tfkit("apply", "--env", "dev", "--auto-approve", cwd=example_repo, env={STORE_URL_ENV: pg_url})
+    )
+    original = _row(pg_url, schema)
+    assert original is not None
+
+    env = {STORE_URL_ENV: pg_url, "NEW_STORE": pg_fresh_url}
+    moved = _ok(invoke_tfkit("store", "migrate", "--to-env", "NEW_STORE", cwd=example_repo, env=env))
+    assert f"Terraform state: moved into the database (schema {schema}, lineage" in moved
+    assert _row(pg_fresh_url, schema) == original and _row(pg_url, schema) is None
+    again = _ok(invoke_tfkit("store", "migrate", "--to-env", "NEW_STORE", cwd=example_repo, env=env))
+    assert f"Terraform state: already in the database (schema {schema}" in again
+    plan = invoke_tfkit("plan", "--env", "dev", cwd=example_repo, env={STORE_URL_ENV: pg_fresh_url})
+    assert "No changes" in _ok(plan)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from tfkit.project import Project
     from tfkit.store.settings import StoreSettings
     from tfkit.store.status import StoreStatus
-    from tfkit.store.tfstate import StateMover
+    from tfkit.workflow import RunOptions
 
 
 @cli.group()
@@ -77,7 +78,7 @@ def _status_lines(found: StoreStatus) -> list[str]:
 @click.option(
     "--records-only",
     is_flag=True,
-    help="Copy tfkit's records only; you move Terraform's state yourself (terraform init -migrate-state).",
+    help="Copy tfkit's records only and leave each environment's Terraform state where it is.",
 )
 @lock_timeout_option()
 @pass_state
@@ -92,24 +93,21 @@ def store_migrate(
     project = state.project
     source_settings = store_settings(project.config, project.root)
     target_settings = _target(project, source_settings, to, to_env)
-    timeout = state.options(lock_timeout=lock_timeout).lock_timeout
-    moves = _state_moves(project, source_settings, target_settings)
-    mover = _mover(moves, records_only)
+    options = dataclasses.replace(state.options(lock_timeout=lock_timeout), on_step=None)  # lines say it
+    moves = [] if records_only else _state_moves(project, source_settings, target_settings)
+    step = _state_step(project, moves, source_settings, target_settings, options) if moves else None
     with open_store(project) as source, open_store(project, target_settings) as target:
         names = set(stored_environments(source)) | set(project.names)
-        report = migrate(source, target, names, lock_timeout=timeout)
+        report = migrate(source, target, names, lock_timeout=options.lock_timeout, state=step)
         for row in report.environments:
             out(row.one_line())
-        if mover is not None:
-            for env_name in moves:
-                environment = project.environment(env_name)
-                out(f"{env_name}: Terraform state: {mover(environment, source_settings, target_settings)}")
     out(
         f"migrated {report.snapshots_copied} snapshots and {report.entries_copied} ledger entries from "
         f"{report.source} to {report.target}; every snapshot's digests verified in the target"
     )
-    for env_name in moves if mover is None else ():
-        err(f"tfkit: {env_name}: Terraform state not moved (--records-only)")
+    if records_only:
+        for env_name in _state_moves(project, source_settings, target_settings):
+            err(f"tfkit: {env_name}: Terraform state not moved (--records-only)")
     where = "set TFKIT_STORE_URL to it" if target_settings.url else "unset TFKIT_STORE_URL and [store] url"
     out(f"to use the target store, {where}")
 
@@ -141,7 +139,7 @@ def _target(project: Project, source: StoreSettings, to: str | None, to_env: str
 
 def _state_moves(project: Project, source: StoreSettings, target: StoreSettings) -> list[str]:
     """The configured environments whose Terraform state lives in a different place in the target."""
-    from tfkit.store.tfstate import state_home
+    from tfkit.store.terraform_state import state_home
 
     return [
         env.name
@@ -150,17 +148,15 @@ def _state_moves(project: Project, source: StoreSettings, target: StoreSettings)
     ]
 
 
-def _mover(moves: list[str], records_only: bool) -> StateMover | None:
-    """The state-moving step, or a one-line refusal when state must move and this tfkit cannot move it."""
-    from tfkit.store.tfstate import state_mover
+def _state_step(
+    project: Project, moves: list[str], source: StoreSettings, target: StoreSettings, options: RunOptions
+) -> Callable[[str], str]:
+    """The per-environment step that moves Terraform's state (``tfkit.state_move``) of ``moves``."""
+    from tfkit.state_move import move_state
 
-    if not moves or records_only:
-        return None
-    mover = state_mover()
-    if mover is None:
-        raise click.UsageError(
-            f"the Terraform state of {', '.join(moves)} lives elsewhere with the target store and this tfkit "
-            "cannot move it yet; move it with `terraform init -migrate-state` (see docs/store.md), then pass "
-            "--records-only"
-        )
-    return mover
+    def step(name: str) -> str:
+        if name not in moves:
+            return ""
+        return move_state(project.environment(name), source, target, options)
+
+    return step

@@ -8,14 +8,15 @@ and completes it. A record present on both sides with different content is a con
 overwritten. Afterwards every copied snapshot is read back and checked file by file against the
 source's digests, and the counts are compared.
 
-Terraform's own state is moved separately (``tfkit.store.tfstate.StateMover``); ``migrate`` copies
-tfkit's records only.
+Terraform's own state is moved by the ``state`` step the caller passes (``tfkit.state_move``, which needs
+the engine), run for each environment under the same locks, after its records.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tfkit.errors import ConfigError, SnapshotError
@@ -38,14 +39,16 @@ class EnvironmentMigration:
     health: str  # "copied", "unchanged", "none recorded", "kept the target's newer record"
     snapshots_in_target: int
     entries_in_target: int
+    state: str = ""  # what the state step did ("" when it did not run)
 
     def one_line(self) -> str:
         """``staging: snapshots 2 copied, 1 already there; ledger entries ...; health copied``."""
-        return (
+        line = (
             f"{self.environment}: snapshots {self.snapshots_copied} copied, {self.snapshots_present} already "
             f"there; ledger entries {self.entries_copied} copied, {self.entries_present} already there; "
             f"health {self.health}"
         )
+        return f"{line}; Terraform state: {self.state}" if self.state else line
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +76,17 @@ def stored_environments(store: Store) -> list[str]:
 
 
 def migrate(
-    source: Store, target: Store, environments: Iterable[str], *, lock_timeout: float = 0.0
+    source: Store,
+    target: Store,
+    environments: Iterable[str],
+    *,
+    lock_timeout: float = 0.0,
+    state: Callable[[str], str] | None = None,
 ) -> MigrationReport:
     """Copy the snapshots, ledger entries and health of ``environments`` from ``source`` to ``target``.
+
+    ``state(name)``, when given, moves the environment's Terraform state under the same locks and
+    returns a one-line outcome (``""``: nothing to do for it).
 
     Raises ``SnapshotError`` when a source snapshot fails its digests, when a record with the same id holds
     different content in the target, or when the read-back after the copy differs; ``LockHeldError`` when a
@@ -88,7 +99,10 @@ def migrate(
         with contextlib.ExitStack() as locks:
             locks.enter_context(source.locks.hold(name, "migrate", timeout=lock_timeout))
             locks.enter_context(target.locks.hold(name, "migrate", timeout=lock_timeout))
-            done.append(_migrate_environment(source, target, name))
+            moved = _migrate_environment(source, target, name)
+            if state is not None:
+                moved = dataclasses.replace(moved, state=state(name))
+            done.append(moved)
     return MigrationReport(source.settings.describe(), target.settings.describe(), tuple(done))
 
 

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tfkit.store import Store
-from tfkit.store.terraform_state import pg_state
-from tfkit.store.tfstate import state_home, state_in_database
+from tfkit.store.terraform_state import pg_state, state_home, state_in_database
 
 if TYPE_CHECKING:
     from tfkit.project import Environment, Project

@@ -1,4 +1,4 @@
-"""Terraform's state in the store's database: which environments keep it there, and how Terraform is told.
+"""Terraform's state with a store: where each environment keeps it, how Terraform is told, its pg row.
 
 With a PostgreSQL store (and ``[store] terraform_state`` on, the default), an environment whose root
 module declares no backend keeps its state through Terraform's own ``pg`` backend in the store's
@@ -18,6 +18,12 @@ data (``tfkit.bundle.LOCAL_DATA``: never in a snapshot, a digest or a copy) and 
 example repository's ``.gitignore``, which users are told to copy. Writing into the directory is what
 Terraform needs: it reads the root module from its working directory, and a copy elsewhere would break
 the ``../../modules`` paths and the dependency lock file.
+
+Also here: where a state lives, for people (``state_home``, ``state_in_database``: ``tfkit store
+status``); the local state file (``local_state_path``, ``check_no_local_state``: a session refuses to
+init the pg backend beside a local state Terraform would stop to ask about); and the pg backend's row
+under Terraform's own advisory lock (``state_row``), through which ``tfkit.state_move`` moves a state
+with its lineage and serial.
 """
 
 from __future__ import annotations
@@ -29,23 +35,40 @@ import os
 import re
 import secrets
 import socket
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from tfkit.errors import ConfigError
+from tfkit.errors import ConfigError, LockHeldError, RefusedError
+from tfkit.fsutil import process_alive
 from tfkit.hcl import load_module
+from tfkit.locks import parse_timeout
 from tfkit.store.settings import StoreSettings
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from tfkit.project import Environment
 
 __all__ = [
     "BACKEND_OVERRIDE",
     "OVERRIDE_PATTERN",
+    "WORKSPACE",
     "PgState",
+    "StateRow",
+    "check_no_local_state",
     "declares_backend",
-    "duration_seconds",
     "is_tfkit_override",
+    "local_state_path",
     "pg_state",
     "remove_stale_overrides",
     "schema_name",
+    "state_document",
+    "state_home",
+    "state_in_database",
+    "state_row",
     "write_override",
 ]
 
@@ -56,6 +79,10 @@ OVERRIDE_PATTERN = re.compile(r"^tfkit_backend_(?:\d+_[0-9a-f]+_)?override\.tf$"
 _HEADER = "# Written by tfkit (pid {pid} on {host})"
 _HEADER_RE = re.compile(r"^# Written by tfkit \(pid (\d+) on (.*)\)$")
 _PG_BLOCK = 'terraform {\n  backend "pg" {}\n}\n'
+#: Terraform's workspace: tfkit gives each environment a schema of its own and uses the default workspace.
+WORKSPACE = "default"
+#: The pg backend's database-wide advisory key, held while a state's row is being created.
+_CREATION_KEY = -1
 #: PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1).
 _MAX_IDENTIFIER = 63
 
@@ -100,21 +127,6 @@ def schema_name(project: str, environment: str) -> str:
     return f"{name[: _MAX_IDENTIFIER - len(digest) - 1]}_{digest}"
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def duration_seconds(text: str) -> float:
-    """Seconds in a Terraform duration such as ``60s``, ``1m30s`` or ``500ms`` (else ``ConfigError``)."""
-    parts = _DURATION.findall(text.strip())
-    if not parts or "".join(n + u for n, u in parts) != text.strip():
-        raise ConfigError(
-            f"store.terraform_lock_timeout must be a duration such as '60s' or '2m', not {text!r}",
-            key="store.terraform_lock_timeout",
-        )
-    return sum(float(n) * _UNIT[u] for n, u in parts)
-
-
 @dataclass(frozen=True, slots=True)
 class PgState:
     """An environment's state in the store's database: Terraform's pg backend in ``schema``.
@@ -144,7 +156,7 @@ def pg_state(settings: StoreSettings, directory: Path, environment: str) -> PgSt
     return PgState(
         settings.terraform_conn_str(),
         schema_name(settings.project, environment),
-        duration_seconds(settings.terraform_lock_timeout),
+        parse_timeout(settings.terraform_lock_timeout),
     )
 
 
@@ -175,7 +187,7 @@ def remove_stale_overrides(directory: Path) -> list[Path]:
         except (OSError, UnicodeDecodeError):
             continue
         found = _HEADER_RE.match(first)
-        if found is None or found.group(2) != host or _alive(int(found.group(1))):
+        if found is None or found.group(2) != host or process_alive(int(found.group(1))):
             continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -183,12 +195,202 @@ def remove_stale_overrides(directory: Path) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host."""
+# ------------------------------------------------------------------- where the state is, for people
+
+
+def _backend_type(environment: Environment) -> str:
+    """The type of the backend (or ``cloud``) block the environment declares, for messages."""
+    for block in load_module(environment.directory).backends:
+        return block.labels[0] if block.kind == "backend" and block.labels else block.kind
+    return "declared in a .tf.json file"
+
+
+def state_home(environment: Environment, settings: StoreSettings) -> str:
+    """Where the environment's state lives with the store ``settings`` describe, for messages.
+
+    ``database <url without password>, schema <name>``, ``own backend (s3)`` or ``local file``.
+    """
+    backend = pg_state(settings, environment.directory, environment.name)
+    if backend is not None:
+        return f"database {settings.describe()}, schema {backend.schema}"
+    if declares_backend(environment.directory):
+        return f"own backend ({_backend_type(environment)})"
+    return "local file"
+
+
+# ------------------------------------------------------------------------ the local state file
+
+
+def local_state_path(environment: Environment) -> Path:
+    """The environment's local state file: its backend's ``path`` in tfkit.toml, else terraform.tfstate."""
+    return environment.directory / (environment.backend.get("path") or "terraform.tfstate")
+
+
+def state_document(raw: bytes | None, where: str) -> dict[str, Any] | None:
+    """The state in ``raw`` (a state file's or row's bytes) when it holds resources or outputs, else None.
+
+    Like Terraform, a missing, 0-byte or empty state counts as no state (nothing to move or protect);
+    bytes that are not a state document are refused (``RefusedError``), never treated as empty.
+    """
+    if raw is None or not raw.strip():
+        return None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        document = json.loads(raw)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict) or "lineage" not in document:
+        raise RefusedError(f"{where} does not hold a Terraform state document; refusing to move it")
+    return document if document.get("resources") or document.get("outputs") else None
+
+
+def check_no_local_state(environment: Environment, settings: StoreSettings) -> None:
+    """Refuse (``ConfigError``) to init the pg backend beside a local state Terraform would want to migrate.
+
+    Terraform would stop at ``init`` asking for approval it cannot get; this says what to run instead.
+    """
+    path = local_state_path(environment)
+    try:
+        raw = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        return
+    if state_document(raw, str(path)) is None:
+        return
+    shown = (
+        path.relative_to(environment.project.root) if path.is_relative_to(environment.project.root) else path
+    )
+    raise ConfigError(
+        f"'{environment.name}' has a local Terraform state ({shown}) but the store {settings.describe()} "
+        "keeps its state in the database: move it there with `tfkit store migrate --to-env VAR` run on the "
+        "local store (TFKIT_STORE_URL unset; see docs/store.md), or unset TFKIT_STORE_URL to keep it local"
+    )
+
+
+# ------------------------------------------------------------------ the pg backend's state row
+
+
+class StateRow:
+    """The pg backend's row of one environment's state, on a connection that holds Terraform's lock on it."""
+
+    def __init__(self, conn: psycopg.Connection[Any], schema: str) -> None:
+        self._conn = conn
+        self._schema = schema
+
+    def _sql(self, text: str) -> Any:
+        from psycopg import sql
+
+        return sql.SQL(text).format(sql.Identifier(self._schema))
+
+    def read(self) -> bytes | None:
+        """The state document as Terraform stored it, or None when there is no row."""
+        row = self._conn.execute(
+            self._sql("SELECT data FROM {}.states WHERE name = %s"), (WORKSPACE,)
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0]).encode("utf-8")
+
+    def write(self, data: bytes) -> None:
+        """Store ``data`` byte for byte as the state (Terraform's upsert; lineage and serial untouched)."""
+        self._conn.execute(
+            self._sql(
+                "INSERT INTO {}.states (name, data) VALUES (%s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data"
+            ),
+            (WORKSPACE, data.decode("utf-8")),
+        )
+
+    def delete(self) -> None:
+        """Remove the state's row (the state has moved out of the database)."""
+        self._conn.execute(self._sql("DELETE FROM {}.states WHERE name = %s"), (WORKSPACE,))
+
+
+def _has_table(conn: psycopg.Connection[Any], schema: str) -> bool:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = 'states')",
+        (schema,),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _try_terraform_lock(conn: psycopg.Connection[Any], schema: str) -> int | None:
+    """One attempt at the lock Terraform's pg backend takes (``client.go`` ``Lock``): the row's id and the
+    creation key together, then the id alone; the creation key alone while the row does not exist."""
+    from psycopg import sql
+
+    row = conn.execute(
+        sql.SQL(
+            "SELECT id, pg_try_advisory_lock(id), pg_try_advisory_lock(%s) FROM {}.states WHERE name = %s"
+        ).format(sql.Identifier(schema)),
+        (_CREATION_KEY, WORKSPACE),
+    ).fetchone()
+    if row is None:
+        created = conn.execute("SELECT pg_try_advisory_lock(%s)", (_CREATION_KEY,)).fetchone()
+        return _CREATION_KEY if created and created[0] else None
+    key, mine, creation = int(row[0]), bool(row[1]), bool(row[2])
+    if creation:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_CREATION_KEY,))
+    if mine and creation:
+        return key
+    if mine:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    return None
+
+
+@contextlib.contextmanager
+def state_row(settings: StoreSettings, schema: str, *, timeout: float) -> Iterator[StateRow | None]:
+    """The state row of ``schema`` under Terraform's own lock, waiting up to ``timeout`` seconds for it.
+
+    Yields None when Terraform never created the schema's ``states`` table. ``LockHeldError`` (exit 3)
+    when a Terraform run keeps the lock; ``StoreError`` when the database fails.
+    """
+    import psycopg
+
+    from tfkit.store.pg_db import connect, store_error
+
+    with connect(settings, "tfkit store migrate") as conn:
+        try:
+            if not _has_table(conn, schema):
+                yield None
+                return
+            deadline = time.monotonic() + timeout
+            while (key := _try_terraform_lock(conn, schema)) is None:
+                if time.monotonic() >= deadline:
+                    raise LockHeldError(
+                        f"Terraform's state in schema {schema} is locked by a Terraform run; try again "
+                        "when it ends, or pass --lock-timeout"
+                    )
+                time.sleep(0.2)
+            try:
+                yield StateRow(conn, schema)
+            finally:
+                if not conn.broken:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        except psycopg.Error as exc:
+            raise store_error(exc, settings, conn) from None
+
+
+def state_in_database(settings: StoreSettings, environment: Environment) -> bool | None:
+    """Whether Terraform's state of the environment is in the store's database; ``None``: not kept there.
+
+    Reads the pg backend's ``states`` table in the environment's schema, on a connection of its own.
+    """
+    backend = pg_state(settings, environment.directory, environment.name)
+    if backend is None:
+        return None
+    import psycopg
+    from psycopg import sql
+
+    from tfkit.store.pg_db import connect, store_error
+
+    with connect(settings, "tfkit store status") as conn:
+        try:
+            if not _has_table(conn, backend.schema):
+                return False
+            row = conn.execute(
+                sql.SQL("SELECT EXISTS (SELECT 1 FROM {}.states WHERE name = %s)").format(
+                    sql.Identifier(backend.schema)
+                ),
+                (WORKSPACE,),
+            ).fetchone()
+        except psycopg.Error as exc:
+            raise store_error(exc, settings, conn) from None
+    return bool(row and row[0])
