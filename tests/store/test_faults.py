@@ -160,13 +160,16 @@ class Records:
         assert self.orphan_files == 0
 
 
-def _data_connections(url: str, project: str, *, waiting_on_lock: bool = False) -> list[int]:
-    """Backend pids of the data connections of tfkit runs on ``project`` (by ``application_name``)."""
-    query = "SELECT pid FROM pg_stat_activity WHERE application_name LIKE %s AND pid <> pg_backend_pid()"
+def _data_connections(
+    url: str, project: str, proc: subprocess.Popen[str], *, waiting_on_lock: bool = False
+) -> list[int]:
+    """Backend pids of the store's data connection of the tfkit run ``proc`` (by ``application_name``;
+    its lock's connection is named after the operation, Terraform's have no name)."""
+    query = "SELECT pid FROM pg_stat_activity WHERE application_name = %s"
     if waiting_on_lock:
         query += " AND wait_event_type = 'Lock'"
     with psycopg.connect(url, autocommit=True) as conn:
-        return [int(r[0]) for r in conn.execute(query, (f"tfkit {project} pid %",))]
+        return [int(r[0]) for r in conn.execute(query, (f"tfkit {project} pid {proc.pid}",))]
 
 
 def _terminate(url: str, pids: list[int]) -> None:
@@ -195,8 +198,9 @@ def _cut_mid_recording(
     _wait_for(Path(f"{release}.started").exists, proc, "Terraform's apply")
     with _ledger_blocked(url):
         release.touch()
-        _wait_for(lambda: bool(_data_connections(url, project, waiting_on_lock=True)), proc, "the recording")
-        _terminate(url, _data_connections(url, project, waiting_on_lock=True))
+        blocked = lambda: _data_connections(url, project, proc, waiting_on_lock=True)  # noqa: E731
+        _wait_for(lambda: bool(blocked()), proc, "the recording")
+        _terminate(url, blocked())
     return _finish(proc)
 
 
@@ -221,7 +225,7 @@ def test_connection_dropped_mid_apply_mid_snapshot_and_mid_rollback(tmp_path: Pa
     release = tmp_path / "r-2"
     proc = _start(repo, url, "apply", round_id="r2", release=release)
     _wait_for(Path(f"{release}.started").exists, proc, "Terraform's apply")
-    killed = _data_connections(pg_url, project)
+    killed = _data_connections(pg_url, project, proc)
     assert len(killed) == 1, killed
     _terminate(pg_url, killed)
     release.touch()
