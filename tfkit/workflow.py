@@ -415,7 +415,9 @@ def destroy(
         try:
             store.ledger.set_health(new_health(environment.name, stable=True, reason="destroy succeeded"))
         except StoreError as exc:
-            raise _not_recorded(environment.name, "destroy", "was applied", exc) from exc
+            raise _not_recorded(
+                environment.name, "destroy", "was applied", exc, then="apply it again when you want it back"
+            ) from exc
         return ApplyOutcome(environment.name, planned.plan, True, result, gate=gate_result)
 
 
@@ -483,12 +485,13 @@ def _record(
         raise _not_recorded(session.environment.name, kind, "was applied", exc) from exc
 
 
-def _not_recorded(name: str, what: str, outcome: str, exc: StoreError) -> StoreError:
-    """The one-line error of an apply the store could not record (``outcome``: what Terraform did)."""
+def _not_recorded(name: str, what: str, outcome: str, exc: StoreError, *, then: str = "") -> StoreError:
+    """The one-line error of an apply the store could not record (``outcome``: what Terraform did);
+    ``then`` is what to do once the store is back (by default, roll back to the last recorded snapshot)."""
+    then = then or f"when the store is back, run `tfkit rollback --env {name}`"
     return StoreError(
         f"{what} of '{name}' {outcome} but could not be recorded: {exc.reason}; '{name}' stays marked "
-        f"unstable (marked before Terraform started); when the store is back, run "
-        f"`tfkit rollback --env {name}`",
+        f"unstable (marked before Terraform started); {then}",
         reason=exc.reason,
     )
 
