@@ -51,11 +51,20 @@ resource "terraform_data" "step" {{
 }}
 """
 LOCAL_BACKEND = 'terraform {\n  backend "local" {}\n}\n'
+#: A resource whose destruction waits the same way (for the destroy test only).
+WAITING_DESTROY = """
+resource "terraform_data" "gone" {
+  provisioner "local-exec" {
+    when    = destroy
+    command = "touch \\"$FAULT_RELEASE.started\\"; while [ ! -f \\"$FAULT_RELEASE\\" ]; do sleep 0.05; done"
+  }
+}
+"""
 
 
-def _repo(path: Path, project: str, *, local_backend: bool = False) -> Path:
+def _repo(path: Path, project: str, *, local_backend: bool = False, extra: str = "") -> Path:
     (path / "envs" / "dev").mkdir(parents=True)
-    config = WAITING_CONFIG.format(backend=LOCAL_BACKEND if local_backend else "")
+    config = WAITING_CONFIG.format(backend=LOCAL_BACKEND if local_backend else "") + extra
     (path / "envs" / "dev" / "main.tf").write_text(config)
     (path / "tfkit.toml").write_text(f'[environments.dev]\n\n[store]\nproject = "{project}"\n')
     return path
@@ -309,6 +318,32 @@ def test_server_gone_mid_apply_says_the_apply_was_not_recorded(
     records.agree()
     assert not records.snapshots
     assert not records.stable and "apply did not finish" in records.health["reason"]
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_server_gone_mid_destroy_says_the_destroy_was_not_recorded(
+    tmp_path: Path, private_server: PgServer
+) -> None:
+    assert private_server.tcp_url is not None and private_server.process is not None
+    project = unique_project()
+    repo = _repo(tmp_path / "repo", project, local_backend=True, extra=WAITING_DESTROY)
+    url = _with_password(private_server.tcp_url)
+    _ok(_run(repo, url, "apply", round_id="r1", release=tmp_path / "r-1"), "the apply")
+    release = tmp_path / "r-destroy"
+    proc = _start(repo, url, "destroy", round_id="r1", release=release)
+    _wait_for(Path(f"{release}.started").exists, proc, "Terraform's destroy")
+    _stop(private_server.process)
+    release.touch()
+    line = _one_line_error(_finish(proc), 5)
+    assert "destroy of 'dev' was applied but could not be recorded: cannot reach the store" in line
+    assert "'dev' stays marked unstable" in line and "apply it again when you want it back" in line
+    assert "rollback" not in line, "a rollback would bring the destroyed resources back"
+    assert '"resources": []' in (repo / "envs" / "dev" / "terraform.tfstate").read_text(), "destroyed"
+
+    records = Records(_restart(private_server), project)
+    records.agree()
+    assert len(records.snapshots) == 1, "the apply's record is kept"
+    assert not records.stable and "destroy did not finish" in records.health["reason"]
 
 
 @pytest.mark.usefixtures("clean_env")
