@@ -416,7 +416,11 @@ def destroy(
             store.ledger.set_health(new_health(environment.name, stable=True, reason="destroy succeeded"))
         except StoreError as exc:
             raise _not_recorded(
-                environment.name, "destroy", "was applied", exc, then="apply it again when you want it back"
+                environment.name,
+                "destroy",
+                "was applied",
+                exc,
+                then="apply it again with --allow-unstable --reason '...' when you want it back",
             ) from exc
         return ApplyOutcome(environment.name, planned.plan, True, result, gate=gate_result)
 

@@ -336,7 +336,7 @@ def test_server_gone_mid_destroy_says_the_destroy_was_not_recorded(
     release.touch()
     line = _one_line_error(_finish(proc), 5)
     assert "destroy of 'dev' was applied but could not be recorded: cannot reach the store" in line
-    assert "'dev' stays marked unstable" in line and "apply it again when you want it back" in line
+    assert "'dev' stays marked unstable" in line and "apply it again with --allow-unstable --reason" in line
     assert "rollback" not in line, "a rollback would bring the destroyed resources back"
     assert '"resources": []' in (repo / "envs" / "dev" / "terraform.tfstate").read_text(), "destroyed"
 
