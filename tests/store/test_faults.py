@@ -231,18 +231,11 @@ def test_connection_dropped_mid_apply_mid_snapshot_and_mid_rollback(tmp_path: Pa
     assert len(Records(pg_url, project).entries) == 1
 
     # Mid-apply, the store's idle data connection is killed: the recording reconnects and succeeds.
-    release = tmp_path / "r-2"
-    proc = _start(repo, url, "apply", round_id="r2", release=release)
-    _wait_for(Path(f"{release}.started").exists, proc, "Terraform's apply")
-    killed = _data_connections(pg_url, project, proc)
-    assert len(killed) == 1, killed
-    _terminate(pg_url, killed)
-    release.touch()
-    _ok(_finish(proc), "the apply whose connection was killed while Terraform applied")
+    _ok(_kill_idle_mid_apply(repo, url, pg_url, project, "apply", tmp_path / "r-2"), "apply r2")
     records = Records(pg_url, project)
     records.agree()
     assert len(records.entries) == 2 and records.stable, records.health
-    assert records.health["snapshot"] in records.snapshots
+    assert records.health["snapshot"] == records.entries[-1]["snapshot"]
 
     # Mid-snapshot: the connection drops inside the recording's transaction; none of it is kept.
     proc = _start(repo, url, "apply", round_id="r3", release=tmp_path / "r-3")
@@ -254,22 +247,43 @@ def test_connection_dropped_mid_apply_mid_snapshot_and_mid_rollback(tmp_path: Pa
     assert after.snapshots == records.snapshots, "the interrupted recording left nothing"
     assert not after.stable and "did not finish" in after.health["reason"]
 
-    # Mid-rollback: the rollback's apply runs, its recording loses the connection; still unstable.
-    proc = _start(repo, url, "rollback", round_id="unused", release=tmp_path / "r-back")
-    line = _one_line_error(_cut_mid_recording(proc, pg_url, project, tmp_path / "r-back"), 5)
+    # Mid-rollback, while the rollback's Terraform applies: it reconnects to record, and 'dev' is stable.
+    rolled = _kill_idle_mid_apply(repo, url, pg_url, project, "rollback", tmp_path / "r-back-1")
+    _ok(rolled, "the rollback whose connection was killed while Terraform applied")
+    records = Records(pg_url, project)
+    records.agree()
+    assert len(records.entries) == 3 and records.entries[-1]["kind"] == "rollback" and records.stable
+
+    # Mid-rollback, inside its recording (after another apply cut the same way): nothing kept, unstable.
+    proc = _start(repo, url, "apply", round_id="r4", release=tmp_path / "r-4")
+    _one_line_error(_cut_mid_recording(proc, pg_url, project, tmp_path / "r-4"), 5)
+    proc = _start(repo, url, "rollback", round_id="unused", release=tmp_path / "r-back-2")
+    line = _one_line_error(_cut_mid_recording(proc, pg_url, project, tmp_path / "r-back-2"), 5)
     assert "rollback of 'dev' was applied but could not be recorded: lost the connection" in line
     after = Records(pg_url, project)
     after.agree()
     assert after.snapshots == records.snapshots and not after.stable, after.health
 
     # What the error says to do works: the rollback (nothing left to apply) records, and 'dev' is stable.
-    _ok(_run(repo, url, "rollback", round_id="unused", release=tmp_path / "r-back-2"), "the rollback")
+    _ok(_run(repo, url, "rollback", round_id="unused", release=tmp_path / "r-back-3"), "the rollback")
     final = Records(pg_url, project)
     final.agree()
-    assert final.stable and len(final.entries) == 3
-    assert (
-        final.entries[-1]["kind"] == "rollback" and final.health["snapshot"] == final.entries[-1]["snapshot"]
-    )
+    assert final.stable and len(final.entries) == 4
+    last = final.entries[-1]
+    assert last["kind"] == "rollback" and final.health["snapshot"] == last["snapshot"]
+
+
+def _kill_idle_mid_apply(
+    repo: Path, url: str, admin_url: str, project: str, operation: str, release: Path
+) -> subprocess.CompletedProcess[str]:
+    """``operation`` (apply or rollback) whose store data connection is killed while Terraform applies."""
+    proc = _start(repo, url, operation, round_id=release.name, release=release)
+    _wait_for(Path(f"{release}.started").exists, proc, "Terraform's apply")
+    killed = _data_connections(admin_url, project, proc)
+    assert len(killed) == 1, killed
+    _terminate(admin_url, killed)
+    release.touch()
+    return _finish(proc)
 
 
 @pytest.fixture
