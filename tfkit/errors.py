@@ -338,9 +338,17 @@ class LockHeldError(TfkitError):
 
 
 class StoreError(TfkitError):
-    """The shared store (PostgreSQL) cannot be reached or used; never names the URL's password."""
+    """The shared store (PostgreSQL) cannot be reached or used; never names the URL's password.
+
+    ``reason`` is what went wrong without the advice (the whole message unless given), for an error that
+    wraps this one with advice of its own (an apply that could not be recorded).
+    """
 
     exit_code = 5
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason if reason is not None else message
 
 
 class StoreSchemaError(StoreError):

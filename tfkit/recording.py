@@ -4,20 +4,21 @@
 decides what goes into a snapshot (the configuration bundle, the non-sensitive variable values, the
 redacted plan, the gate result, and the full state only when it can be encrypted), and hands the
 snapshot, its ledger entry and the stable health to the store together (one transaction in
-PostgreSQL), then prunes old snapshots.
+PostgreSQL), then prunes old snapshots (a failed pruning is a warning: the apply is recorded).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tfkit.bundle import files_digest
-from tfkit.errors import ConfigError
+from tfkit.errors import ConfigError, StoreError
 from tfkit.git import head_commit
 from tfkit.ledger import Override, new_entry, new_health
 from tfkit.redact import mask, mask_json
@@ -162,5 +163,12 @@ def record_success(
     )
     health = new_health(environment.name, stable=True, reason=f"{kind} succeeded", snapshot=manifest.id)
     snapshot = store.record_apply(manifest, files, entry, health)
-    store.snapshots.prune(environment.name, project.config.snapshots.keep)
+    try:
+        store.snapshots.prune(environment.name, project.config.snapshots.keep)
+    except StoreError as exc:  # the apply is recorded: old snapshots wait for the next apply's pruning
+        warnings.warn(
+            f"snapshot {manifest.id} of '{environment.name}' is recorded, but older snapshots could not be "
+            f"pruned ({exc.reason}); the next apply prunes them",
+            stacklevel=2,
+        )
     return snapshot

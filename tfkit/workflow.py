@@ -39,6 +39,7 @@ from tfkit.errors import (
     ProtectedEnvironmentError,
     RefusedError,
     SnapshotError,
+    StoreError,
     TerraformError,
     TfkitError,
     UnstableEnvironmentError,
@@ -421,7 +422,16 @@ def destroy(
         if not _confirmed(review, auto_approve, confirm, options):
             return ApplyOutcome(environment.name, planned.plan, applied=False, gate=gate_result)
         result = _apply_or_mark_unstable(s, planned, store.ledger, "destroy")
-        store.ledger.set_health(new_health(environment.name, stable=True, reason="destroy succeeded"))
+        try:
+            store.ledger.set_health(new_health(environment.name, stable=True, reason="destroy succeeded"))
+        except StoreError as exc:
+            raise _not_recorded(
+                environment.name,
+                "destroy",
+                "was applied",
+                exc,
+                then="apply it again with --allow-unstable --reason '...' when you want it back",
+            ) from exc
         return ApplyOutcome(environment.name, planned.plan, True, result, gate=gate_result)
 
 
@@ -460,22 +470,43 @@ def _record(
     modules: Mapping[str, str],
     overrides: Sequence[Override] = (),
     restored_from: str | None = None,
+    applied: bool = True,
 ) -> Snapshot:
-    """Record a successful apply (``tfkit.recording``): snapshot, ledger entry, stable health."""
+    """Record a successful apply (``tfkit.recording``): snapshot, ledger entry, stable health.
+
+    When the store fails after Terraform ``applied``, the error says so: the environment keeps the
+    unstable mark written before Terraform started, and a rollback brings it back to a recorded state.
+    """
     state = session.state() or {}
     session.on_step("snapshot")
-    return record_success(
-        session.environment,
-        planned.plan,
-        gate_result,
-        store=store,
-        state=state,
-        engine=session.engine.name,
-        kind=kind,
-        bundle=bundle,
-        modules=modules,
-        overrides=overrides,
-        restored_from=restored_from,
+    try:
+        return record_success(
+            session.environment,
+            planned.plan,
+            gate_result,
+            store=store,
+            state=state,
+            engine=session.engine.name,
+            kind=kind,
+            bundle=bundle,
+            modules=modules,
+            overrides=overrides,
+            restored_from=restored_from,
+        )
+    except StoreError as exc:
+        if not applied:
+            raise
+        raise _not_recorded(session.environment.name, kind, "was applied", exc) from exc
+
+
+def _not_recorded(name: str, what: str, outcome: str, exc: StoreError, *, then: str = "") -> StoreError:
+    """The one-line error of an apply the store could not record (``outcome``: what Terraform did);
+    ``then`` is what to do once the store is back (by default, roll back to the last recorded snapshot)."""
+    then = then or f"when the store is back, run `tfkit rollback --env {name}`"
+    return StoreError(
+        f"{what} of '{name}' {outcome} but could not be recorded: {exc.reason}; '{name}' stays marked "
+        f"unstable (marked before Terraform started); {then}",
+        reason=exc.reason,
     )
 
 
@@ -507,7 +538,12 @@ def _apply_or_mark_unstable(session: Session, planned: PlanOutcome, ledger: Ledg
     except BaseException as exc:
         summary = exc.errors[0].summary if isinstance(exc, TerraformError) and exc.errors else str(exc)
         reason = f"{what} failed: {summary}"
-        ledger.set_health(new_health(session.environment.name, stable=False, reason=reason))
+        try:
+            ledger.set_health(new_health(name, stable=False, reason=reason))
+        except StoreError as lost:
+            if not isinstance(exc, Exception):  # an interrupt stays one; the mark above is still there
+                raise exc from None
+            raise _not_recorded(name, what, f"failed part-way ({summary})", lost) from exc
         raise
 
 
@@ -755,6 +791,7 @@ def _rollback_locked(
             bundle=snapshot.bundle(),
             modules=snapshot.manifest.modules,
             restored_from=snapshot.id,
+            applied=applied,
         )
     return RollbackOutcome(
         environment.name, snapshot.id, new.id, planned.plan, differences, applied, converged

@@ -96,9 +96,11 @@ def store_error(
     """The ``StoreError`` for ``exc`` raised while using ``conn`` (a dropped connection says so)."""
     where = settings.describe()
     if conn is not None and (conn.broken or conn.closed):
+        lost = f"lost the connection to the store {where} ({_reason(exc)})"
         return StoreError(
-            f"lost the connection to the store {where} ({_reason(exc)}); PostgreSQL rolls back an unfinished "
-            "transaction as a whole, so nothing half-recorded is left; run the operation again"
+            f"{lost}; PostgreSQL rolls back an unfinished transaction as a whole, so nothing half-recorded "
+            "is left; run the operation again",
+            reason=lost,
         )
     return StoreError(f"the store {where} failed: {_reason(exc)}")
 

@@ -13,7 +13,9 @@ million), and a collision would only make them wait for each other.
 
 The holder is named in ``tfkit.locks`` (written after the lock is taken, deleted before it is released)
 and in the connection's ``application_name`` (visible in ``pg_stat_activity``). A row found when the lock
-is free was left by a run that died: it is taken over with a ``StaleLockWarning``.
+is free was left by a run that died: it is taken over with a ``StaleLockWarning``. A lock whose connection
+dropped while held is reported at release (``LockLostWarning``), unless the operation itself is failing
+with a ``StoreError``: its one-line error already says the store went away.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from tfkit.errors import LockHeldError
+from tfkit.errors import LockHeldError, StoreError
 from tfkit.locks import LockHolder, StaleLockWarning, current_holder
 from tfkit.store.pg_db import Database, connect, record_json, store_error
 
@@ -112,7 +114,7 @@ class PgLocks:
             self.settings, f"tfkit {operation} {project}/{environment} {me.user}@{me.host} pid {me.pid}"
         )
         key = lock_key(project, environment)
-        acquired = False
+        acquired = store_lost = False
         try:
             try:
                 acquired = self._acquire(conn, key, timeout)
@@ -139,7 +141,11 @@ class PgLocks:
                 )
             except psycopg.Error as exc:
                 raise store_error(exc, self.settings, conn) from None
-            yield me
+            try:
+                yield me
+            except StoreError:
+                store_lost = True  # the operation's own error already says the store went away
+                raise
         finally:
             try:
                 if acquired:
@@ -150,12 +156,14 @@ class PgLocks:
                         )
                         conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
                     except psycopg.Error:
-                        warnings.warn(
-                            f"the lock on '{environment}' was lost while held: its connection to "
-                            f"{self.settings.describe()} dropped, so another run may have taken it meanwhile",
-                            LockLostWarning,
-                            stacklevel=4,
-                        )
+                        if not store_lost:
+                            warnings.warn(
+                                f"the lock on '{environment}' was lost while held: its connection to "
+                                f"{self.settings.describe()} dropped, so another run may have taken it "
+                                "meanwhile",
+                                LockLostWarning,
+                                stacklevel=4,
+                            )
             finally:
                 conn.close()  # a session's advisory locks go with it, whatever happened above
 
