@@ -195,16 +195,13 @@ def worker(kind: str, where: str, project: str, envs: int, cycles: int, seed: in
     print(json.dumps({"held": held, "recorded": recorded, "cycle_ms": cycle_ms}), flush=True)
 
 
-def bench_runners(kind: str, where: str, procs: int, envs: int, cycles: int) -> None:
-    project = f"runners-{kind}-{os.getpid()}"
+def run_together(
+    commands: list[list[str]], env: dict[str, str] | None, what: str
+) -> tuple[list[dict[str, Any]], float]:
+    """Start the runners, release them together once all are ready; their JSON results and the wall time."""
     children = [
-        subprocess.Popen(
-            [sys.executable, __file__, "--worker", kind, where, project, str(envs), str(cycles), str(seed)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for seed in range(procs)
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        for command in commands
     ]
     for child in children:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
@@ -216,8 +213,17 @@ def bench_runners(kind: str, where: str, procs: int, envs: int, cycles: int) -> 
     outputs = [child.communicate()[0] for child in children]
     wall = time.perf_counter() - start
     if any(child.returncode for child in children):
-        raise SystemExit(f"a {kind} runner failed")
-    results = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+        raise SystemExit(f"{what} failed")
+    return [json.loads(out.strip().splitlines()[-1]) for out in outputs], wall
+
+
+def bench_runners(kind: str, where: str, procs: int, envs: int, cycles: int) -> None:
+    project = f"runners-{kind}-{os.getpid()}"
+    commands = [
+        [sys.executable, __file__, "--worker", kind, where, project, str(envs), str(cycles), str(seed)]
+        for seed in range(procs)
+    ]
+    results, wall = run_together(commands, None, f"a {kind} runner")
     held = sorted((tuple(h) for r in results for h in r["held"]), key=lambda h: (h[0], h[1]))
     overlaps = sum(1 for a, b in itertools.pairwise(held) if a[0] == b[0] and b[1] < a[2])
     with open_store(kind, where, project) as store:
@@ -367,28 +373,11 @@ def run_real(kind: str, roots: list[Path], envs: int, cycles: int, url: str | No
     env = {k: v for k, v in os.environ.items() if k not in ("TFKIT_STORE_URL", "TFKIT_ENGINE", ROUND_VAR)}
     if url is not None:
         env["TFKIT_STORE_URL"] = url
-    children = [
-        subprocess.Popen(
-            [sys.executable, __file__, "--real-worker", str(root), str(envs), str(cycles), str(seed)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
+    commands = [
+        [sys.executable, __file__, "--real-worker", str(root), str(envs), str(cycles), str(seed)]
         for seed, root in enumerate(roots)
     ]
-    for child in children:
-        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-    start = time.perf_counter()
-    for child in children:
-        assert child.stdin is not None
-        child.stdin.write("go\n")
-        child.stdin.flush()
-    outputs = [child.communicate()[0] for child in children]
-    wall = time.perf_counter() - start
-    if any(child.returncode for child in children):
-        raise SystemExit(f"a {kind} real-engine runner failed")
-    results = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+    results, wall = run_together(commands, env, f"a {kind} real-engine runner")
     applies = [a for r in results for a in r["applies"]]
     held = sorted((tuple(h) for r in results for h in r["held"]), key=lambda h: (h[0], h[1]))
     overlaps = sum(1 for a, b in itertools.pairwise(held) if a[0] == b[0] and b[1] < a[2])

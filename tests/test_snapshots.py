@@ -12,24 +12,12 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from testsupport import make_manifest
 
 from tfkit.errors import SnapshotError
-from tfkit.snapshots import LocalSnapshotStore, SnapshotManifest, SnapshotWarning, new_snapshot_id
+from tfkit.snapshots import LocalSnapshotStore, SnapshotWarning
 
-
-def manifest(env: str = "staging", **extra: object) -> SnapshotManifest:
-    return SnapshotManifest(
-        id=new_snapshot_id(),
-        environment=env,
-        kind="apply",
-        created="2026-11-25T00:00:00+00:00",
-        tfkit_version="0.1.0",
-        terraform_version="1.15.5",
-        engine="embedded",
-        lineage="abc",
-        serial=3,
-        **extra,  # type: ignore[arg-type]
-    )
+manifest = make_manifest
 
 
 FILES = {"bundle/envs/staging/main.tf": b'resource "terraform_data" "x" {}\n', "plan.json": b"{}"}

@@ -11,10 +11,12 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
 from tfkit.bundle import ignore_local_data
+from tfkit.snapshots import SnapshotManifest, new_snapshot_id
 
 REPO = Path(__file__).resolve().parents[1]
 #: Real plan JSON from others' Terraform runs, copied into the project (sources and licences in its README).
@@ -65,6 +67,38 @@ def run_tfkit(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpr
         timeout=1200,
         check=False,
     )
+
+
+def start_tfkit(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start ``python -m tfkit ARGS`` in a session of its own (a runner a test can kill as a whole).
+
+    ``env`` is added to this process's environment, without ``TF_VAR_db_password`` (so the file source
+    is used) and ``TFKIT_ENGINE`` (the repository's engine setting applies).
+    """
+    full_env = {k: v for k, v in os.environ.items() if k not in ("TF_VAR_db_password", "TFKIT_ENGINE")}
+    full_env.update(env or {})
+    return subprocess.Popen(
+        [sys.executable, "-m", "tfkit", *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def make_manifest(env: str = "staging", kind: str = "apply", **extra: Any) -> SnapshotManifest:
+    """A snapshot manifest as an apply would write one (files are filled in by the store's ``save``)."""
+    fields: dict[str, Any] = {
+        "created": "2026-12-07T00:00:00+00:00",
+        "tfkit_version": "0.1.0",
+        "terraform_version": "1.15.5",
+        "engine": "embedded",
+        "lineage": "abc",
+        "serial": 3,
+    }
+    return SnapshotManifest(id=new_snapshot_id(), environment=env, kind=kind, **{**fields, **extra})
 
 
 def invoke_tfkit(

@@ -17,11 +17,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from pg_server import PgServer
-from testsupport import invoke_tfkit
+from testsupport import invoke_tfkit, make_manifest
 
 from tfkit.ledger import new_entry, new_health
 from tfkit.project import Project
-from tfkit.snapshots import SnapshotManifest, new_snapshot_id
 from tfkit.store.local import LocalStore
 from tfkit.store.pg_schema import LATEST_VERSION
 from tfkit.store.settings import STORE_URL_ENV, display_url, store_settings
@@ -47,17 +46,7 @@ def _one_line(result: subprocess.CompletedProcess[str], code: int) -> str:
 def _record(project: Project) -> str:
     """One recorded staging apply (snapshot, ledger entry) and an unstable dev, in the local store."""
     store = LocalStore(project.state_dir, store_settings(project.config, project.root, environ={}))
-    manifest = SnapshotManifest(
-        id=new_snapshot_id(),
-        environment="staging",
-        kind="apply",
-        created="2026-12-01T00:00:00+00:00",
-        tfkit_version="0.1.0",
-        terraform_version="1.15.5",
-        engine="embedded",
-        lineage="l-1",
-        serial=1,
-    )
+    manifest = make_manifest("staging", lineage="l-1", serial=1)
     entry = new_entry("staging", kind="apply", snapshot=manifest.id, modules={}, git_commit=None)
     snapshot = store.record_apply(manifest, {"plan.json": b"{}"}, entry, new_health("staging", stable=True))
     store.ledger.set_health(new_health("dev", stable=False, reason="apply failed: boom"))

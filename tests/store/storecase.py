@@ -10,8 +10,10 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from testsupport import make_manifest
+
 from tfkit.ledger import LedgerEntry, new_entry
-from tfkit.snapshots import SnapshotManifest, new_snapshot_id
+from tfkit.snapshots import SnapshotManifest
 from tfkit.store import Store
 from tfkit.store.local import LocalStore
 from tfkit.store.postgres import PostgresStore
@@ -52,18 +54,7 @@ def pg_settings(url: str, project: str | None = None) -> StoreSettings:
     return StoreSettings(url=url, project=project or unique_project())
 
 
-def manifest(env: str = "staging", kind: str = "apply") -> SnapshotManifest:
-    return SnapshotManifest(
-        id=new_snapshot_id(),
-        environment=env,
-        kind=kind,
-        created="2026-12-07T00:00:00+00:00",
-        tfkit_version="0.1.0",
-        terraform_version="1.15.5",
-        engine="embedded",
-        lineage="abc",
-        serial=3,
-    )
+manifest = make_manifest
 
 
 def entry(m: SnapshotManifest) -> LedgerEntry:

@@ -13,10 +13,8 @@ never for a time.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +24,7 @@ import psycopg
 import pytest
 from pg_server import PgServer, _launch, _RunAs, _stop, resolve_bindir, start_server
 from storecase import unique_project
+from testsupport import start_tfkit
 
 pytestmark = pytest.mark.slow
 
@@ -71,21 +70,8 @@ def _repo(path: Path, project: str, *, local_backend: bool = False, extra: str =
 
 
 def _start(repo: Path, url: str, *args: str, round_id: str, release: Path) -> subprocess.Popen[str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("TF_VAR_db_password", "TFKIT_ENGINE")},
-        "TFKIT_STORE_URL": url,
-        "TF_VAR_round": round_id,
-        "FAULT_RELEASE": str(release),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "tfkit", *args, "--env", "dev", "--auto-approve"],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    env = {"TFKIT_STORE_URL": url, "TF_VAR_round": round_id, "FAULT_RELEASE": str(release)}
+    return start_tfkit(*args, "--env", "dev", "--auto-approve", cwd=repo, env=env)
 
 
 def _run(repo: Path, url: str, *args: str, round_id: str, release: Path) -> subprocess.CompletedProcess[str]:

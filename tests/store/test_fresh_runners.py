@@ -11,7 +11,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import psycopg
 import pytest
 from pg_server import PgServer
 from recorded import add_failing_migration
-from testsupport import REPO, TEST_SECRET, copy_example, core_config, run_tfkit
+from testsupport import REPO, TEST_SECRET, copy_example, core_config, run_tfkit, start_tfkit
 
 from tfkit.locks import StaleLockWarning
 from tfkit.project import Project
@@ -217,21 +216,8 @@ def waiting_repo(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -
 
 
 def _start(repo: Path, url: str, round_id: str, release: Path) -> subprocess.Popen[str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "TF_VAR_db_password"},
-        "TFKIT_STORE_URL": url,
-        "TF_VAR_round": round_id,
-        "TF_VAR_release": str(release),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "tfkit", "apply", "--env", "dev", "--auto-approve"],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    env = {"TFKIT_STORE_URL": url, "TF_VAR_round": round_id, "TF_VAR_release": str(release)}
+    return start_tfkit("apply", "--env", "dev", "--auto-approve", cwd=repo, env=env)
 
 
 def _first_to_exit(procs: list[subprocess.Popen[str]]) -> int:
