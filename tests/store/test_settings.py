@@ -6,12 +6,14 @@ import subprocess
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg
 import pytest
+from pg_server import PgServer
 
 from tfkit.config import load_config
 from tfkit.errors import ConfigError
 from tfkit.redact import mask
-from tfkit.store.settings import StoreSettings, display_url, project_id, store_settings
+from tfkit.store.settings import SERVER_KEEPALIVES, StoreSettings, display_url, project_id, store_settings
 
 
 def _settings(url: str) -> StoreSettings:
@@ -27,7 +29,7 @@ def test_display_url_hides_the_password_in_both_places() -> None:
 def test_terraform_gets_only_the_parameters_its_driver_understands() -> None:
     url = "postgresql://u@/tfkit?host=/run/pg&keepalives=1&target_session_attrs=any&sslmode=disable"
     query = parse_qs(urlsplit(_settings(url).terraform_conn_str()).query)
-    assert set(query) == {"host", "sslmode", "connect_timeout"}
+    assert set(query) == {"host", "sslmode", "connect_timeout", *SERVER_KEEPALIVES}
     conninfo = parse_qs(urlsplit(_settings(url).conninfo()).query)
     assert conninfo["keepalives_idle"] == ["30"] and conninfo["target_session_attrs"] == ["any"]
 
@@ -72,3 +74,24 @@ def test_project_id_without_a_remote_is_the_directory_name(tmp_path: Path) -> No
     repo = tmp_path / "Platform Infra"
     repo.mkdir()
     assert project_id(repo, None) == "platform-infra"
+
+
+def test_the_server_drops_a_vanished_runners_session_within_a_minute(pg_server: PgServer) -> None:
+    """tfkit asks the server for TCP keepalives on its sessions (its default follows the OS: hours)."""
+    settings = StoreSettings(url=pg_server.tcp_url, project="p")
+    with psycopg.connect(settings.conninfo()) as conn:
+        shown = {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+            for name in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")
+        }
+    assert shown == {
+        "tcp_keepalives_idle": "30",
+        "tcp_keepalives_interval": "10",
+        "tcp_keepalives_count": "3",
+    }
+    given = StoreSettings(url=pg_server.tcp_url + "&options=-c%20statement_timeout%3D5000", project="p")
+    with psycopg.connect(given.conninfo()) as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone()[0] == "5s"  # type: ignore[index]
+        assert conn.execute("SHOW tcp_keepalives_idle").fetchone()[0] == "30"  # type: ignore[index]
+    query = parse_qs(urlsplit(settings.terraform_conn_str()).query)
+    assert query["tcp_keepalives_idle"] == ["30"]  # lib/pq passes it to the server as a start-up setting

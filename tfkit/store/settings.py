@@ -25,13 +25,21 @@ __all__ = ["STORE_URL_ENV", "StoreSettings", "display_url", "project_id", "store
 STORE_URL_ENV = "TFKIT_STORE_URL"
 SCHEMES = ("postgresql", "postgres")
 
-#: libpq TCP keepalives: a runner that vanished (lost VM) is noticed within about idle + interval * count
-#: seconds (60 s), and its session locks go with its connection.
+#: libpq's TCP keepalives, on the runner's side: a server that vanished is noticed within about
+#: idle + interval * count seconds (60 s) instead of hanging.
 KEEPALIVES = {
     "keepalives": "1",
     "keepalives_idle": "30",
     "keepalives_interval": "10",
     "keepalives_count": "3",
+}
+#: The server's TCP keepalives for tfkit's sessions (settable by any role): a runner that vanished (lost
+#: VM, cut network) is dropped by the server after about 60 s, and its advisory locks with it. The
+#: server's own default follows the OS (often two hours).
+SERVER_KEEPALIVES = {
+    "tcp_keepalives_idle": "30",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "3",
 }
 
 
@@ -79,8 +87,15 @@ class StoreSettings:
     def conninfo(self, application: str = "tfkit") -> str:
         """The URL psycopg connects with: keepalives, a connect timeout and an application name added."""
         assert self.url is not None
-        extra = {**KEEPALIVES, "connect_timeout": str(self.connect_timeout), "application_name": application}
-        return _with_query(self.url, extra)
+        server = " ".join(f"-c {k}={v}" for k, v in SERVER_KEEPALIVES.items())
+        given = dict(parse_qsl(urlsplit(self.url).query)).get("options")
+        extra = {
+            **KEEPALIVES,
+            "connect_timeout": str(self.connect_timeout),
+            "application_name": application,
+        }
+        url = _with_query(self.url, extra)
+        return _with_query(_without(url, "options"), {"options": f"{given} {server}" if given else server})
 
     def terraform_conn_str(self) -> str:
         """The connection string for Terraform's pg backend, passed only in ``PG_CONN_STR``.
@@ -92,7 +107,16 @@ class StoreSettings:
         parts = urlsplit(self.url)
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k in LIB_PQ_PARAMETERS]
         url = _unsplit(parts._replace(query=urlencode(query, quote_via=quote)))
-        return _with_query(url, {"connect_timeout": str(self.connect_timeout)})
+        # lib/pq sends the server's own settings as start-up parameters, so its sessions (and Terraform's
+        # state lock) are dropped after about 60 s when the runner vanishes, as tfkit's are.
+        return _with_query(url, {"connect_timeout": str(self.connect_timeout), **SERVER_KEEPALIVES})
+
+
+def _without(url: str, key: str) -> str:
+    """``url`` without the query parameter ``key``."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != key]
+    return _unsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def _with_query(url: str, extra: Mapping[str, str]) -> str:
