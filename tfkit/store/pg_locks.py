@@ -5,11 +5,12 @@ without a timeout; with one, ``pg_advisory_lock`` waiting in the server under ``
 released lock passes to the next waiter at once and waiters are served in turn), held for the whole ``with``
 block and released by ``pg_advisory_unlock`` and closing that connection. The server drops a session's
 locks when its connection goes, so a runner killed with SIGKILL releases its lock at once, and one whose
-machine vanished releases it when TCP keepalives give up (about a minute, see ``KEEPALIVES`` in
-``tfkit.store.settings``). The two-int key space cannot collide with Terraform's pg backend, which locks
-one-bigint keys. The key is the first 8 bytes of sha256(project, environment) split in two: two different
-environments share a key with probability about n²/2⁶⁵ for n environments in one database (3e-8 for a
-million), and a collision would only make them wait for each other.
+machine vanished releases it when the server's TCP keepalives for tfkit's sessions give up (about a
+minute, see ``SERVER_KEEPALIVES`` in ``tfkit.store.settings``). The two-int key space cannot collide
+with Terraform's pg backend, which locks one-bigint keys. The key is the first 8 bytes of
+sha256(project, environment) split in two: two different environments share a key with probability
+about n²/2⁶⁵ for n environments in one database (3e-8 for a million), and a collision would only make
+them wait for each other.
 
 The holder is named in ``tfkit.locks`` (written after the lock is taken, deleted before it is released)
 and in the connection's ``application_name`` (visible in ``pg_stat_activity``). A row found when the lock
