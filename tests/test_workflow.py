@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from recorded import RecordedTerraform, add_failing_migration, change_service_module
-from testsupport import TEST_SECRET, copy_example
+from testsupport import TEST_SECRET, copy_example, core_config, invoke_tfkit
 
 from tfkit.bundle import files_digest
 from tfkit.errors import (
@@ -379,4 +379,74 @@ def test_journey_rollback_on_failure_on_the_binary_engine(applied: Project, terr
         LocalSnapshotStore(applied.state_dir / "snapshots")
         .latest("staging")
         .manifest.engine.startswith("binary:")
+    )
+
+
+@pytest.mark.slow
+def test_journey_rollback_on_failure_through_the_cli(applied: Project) -> None:
+    repo = applied.root
+    (repo / "tfkit.toml").write_text(core_config())  # policies only: no Checkov run in this journey
+    add_failing_migration(repo)
+    failed = invoke_tfkit(
+        "apply", "--env", "staging", "--auto-approve", "--rollback-on-failure",
+        "--skip-promotion-check", "--reason", "testing", cwd=repo,
+    )  # fmt: skip
+    assert failed.returncode == 1, failed.stderr
+    shown = failed.stdout
+    good = LocalSnapshotStore(applied.state_dir / "snapshots").list("staging")[0].id
+    heading = f"Rollback plan for 'staging' (restoring snapshot {good}):"
+    assert shown.count("Terraform ") == 2 and heading in shown  # two plan blocks, the second one headed
+    assert shown.index(heading) > shown.index("Terraform ")
+    rollback_block = shown[shown.index(heading) :]
+    # the rollback plan is not the recorded good plan (that one created staging), yet it restores it
+    assert "Plan: 0 to add, 1 to change, 1 to destroy." in rollback_block
+    assert "reproduces" not in shown
+    assert (
+        f"After this plan, the resources match the recorded good plan of snapshot {good}; "
+        "the changes above get them there." in rollback_block
+    )
+
+    listed = invoke_tfkit("snapshots", "list", cwd=repo)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines.index("dev:") < lines.index("staging:") < lines.index("production: no snapshots yet")
+    staging = lines[lines.index("staging:") + 1 : lines.index("production: no snapshots yet")]
+    assert [line.split()[1] for line in staging] == ["apply", "rollback"]
+    assert staging[0].split()[0] == good
+    only = invoke_tfkit("snapshots", "list", "--env", "staging", cwd=repo)
+    assert only.stdout.splitlines() == [line.strip() for line in staging]
+
+
+@pytest.mark.slow
+def test_journey_rollback_through_the_cli_says_what_the_plan_restores(applied: Project) -> None:
+    repo = applied.root
+    (repo / "tfkit.toml").write_text(core_config())
+    add_failing_migration(repo)
+    failed = invoke_tfkit(
+        "apply",
+        "--env",
+        "staging",
+        "--auto-approve",
+        "--skip-promotion-check",
+        "--reason",
+        "testing",
+        cwd=repo,
+    )
+    assert failed.returncode == 1 and "Rollback plan" not in failed.stdout
+    good = LocalSnapshotStore(applied.state_dir / "snapshots").latest("staging").id
+
+    rolled = invoke_tfkit("rollback", "--env", "staging", "--auto-approve", cwd=repo)
+    assert rolled.returncode == 0, rolled.stderr
+    assert rolled.stdout.startswith(f"Rollback plan for 'staging' (restoring snapshot {good}):\n")
+    assert "Plan: 0 to add, 1 to change, 1 to destroy." in rolled.stdout and "reproduces" not in rolled.stdout
+    assert (
+        f"the resources match the recorded good plan of snapshot {good}; the changes above" in rolled.stdout
+    )
+
+    again = invoke_tfkit("rollback", "--env", "staging", "--auto-approve", cwd=repo)
+    assert again.returncode == 0, again.stderr
+    latest = LocalSnapshotStore(applied.state_dir / "snapshots").list("staging")[-2].id
+    assert (
+        f"No changes: the resources already match the recorded good plan of snapshot {latest}."
+        in again.stdout
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import warnings
@@ -77,3 +78,44 @@ def test_outside_any_repository_a_bare_plan_is_checked(
     assert code == 0, output
     assert output.splitlines()[-1].startswith("gate passed")
     assert REPO not in tmp_path.parents
+
+
+PRODUCTION_ONLY = """
+from tfkit.policy import Violation, policy
+
+
+@policy(id="REPO901", title="production keeps backups", severity="soft", envs=["production"])
+def backups(rc):
+    yield from ()
+"""
+
+
+def test_policies_without_env_shows_each_environments_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _repository(tmp_path)
+    for name in ("staging", "production"):
+        (root / "envs" / name).mkdir()
+    (root / "policies" / "prod.py").write_text(PRODUCTION_ONLY)
+    (root / "tfkit.toml").write_text(
+        '[engine]\nkind = "embedded"\n\n[policies]\ndisabled = ["REPO900"]\n\n'
+        "[environments.dev]\n[environments.staging]\n"
+        '[environments.production.policies.REPO900]\nenabled = true\nseverity = "soft"\n'
+    )
+    code, output = _run(root, monkeypatch, "policies")
+    assert code == 0, output
+    lines = {line.split()[0]: line for line in output.splitlines() if line.startswith(("REPO", "TFK003"))}
+    assert lines["REPO901"].endswith("production keeps backups (dev, staging: disabled; production: soft)")
+    assert lines["REPO900"].endswith("nothing may be deleted here (dev, staging: disabled; production: soft)")
+    assert "(" not in lines["TFK003"].split("value")[-1]  # on everywhere with one severity: nothing added
+
+    code, output = _run(root, monkeypatch, "policies", "--json")
+    rows = {row["id"]: row for row in json.loads(output)}
+    assert rows["REPO901"]["environments"] == {"dev": "disabled", "staging": "disabled", "production": "soft"}
+    assert rows["REPO901"]["enabled"] is True
+
+    code, output = _run(root, monkeypatch, "policies", "--env", "dev")
+    assert "nothing may be deleted here (disabled)" in output
+    assert "production keeps backups (disabled)" in output
+    code, output = _run(root, monkeypatch, "policies", "--env", "production")
+    assert "(disabled)" not in output and "REPO900  soft" in output

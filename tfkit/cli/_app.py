@@ -183,15 +183,24 @@ def render_gate(result: GateResult) -> str:
 
 
 def show_review(review: Review) -> None:
-    """Print what is about to be applied: the plan, the gate's verdict, a rollback's differences."""
+    """Print what is about to be applied: the plan, the gate's verdict, a rollback's differences.
+
+    A rollback's plan gets a heading (after a failed apply it is the second plan on the screen), and its
+    comparison speaks of what the environment looks like afterwards: the planned values, not the changes.
+    """
+    if review.operation == "rollback":
+        out(f"Rollback plan for '{review.environment}' (restoring snapshot {review.snapshot}):")
     out(render_plan(review.plan))
     if review.differences is not None:
+        recorded = f"the recorded good plan of snapshot {review.snapshot}"
         if review.differences:
-            out(f"Differences from the recorded good plan of snapshot {review.snapshot}:")
+            out(f"After this plan, these resources differ from {recorded}:")
             for difference in review.differences:
                 out(f"  {difference.one_line()}")
+        elif review.plan.has_changes:
+            out(f"After this plan, the resources match {recorded}; the changes above get them there.")
         else:
-            out(f"The plan reproduces the recorded good plan of snapshot {review.snapshot}.")
+            out(f"No changes: the resources already match {recorded}.")
     if review.gate is not None:
         out(render_gate(review.gate))
 

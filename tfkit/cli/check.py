@@ -4,14 +4,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tfkit.cli._app import State, cli, env_option, out, pass_state, render_gate
 from tfkit.cli.report_options import Reporting, report_options
 from tfkit.errors import PlanError
+
+if TYPE_CHECKING:
+    from tfkit.policy.api import Policy
+    from tfkit.policy.settings import PolicySettings
 
 
 def _scanners_available() -> bool:
@@ -70,35 +75,64 @@ def check(
 @click.option("--json", "as_json", is_flag=True, help="Print the policies as JSON.")
 @pass_state
 def list_policies(state: State, env_name: str | None, as_json: bool) -> None:
-    """List every policy (built-in, repository, packages) with its severity and settings."""
+    """List every policy (built-in, repository, packages) with its severity and settings.
+
+    Without --env (in a repository), a policy whose state differs between environments says where it
+    is on and off, e.g. a production-only policy: "(production: hard; dev, staging: disabled)".
+    """
     from tfkit.policy import load_policies
     from tfkit.policy.settings import check_settings, resolve
 
     project = state.optional_project(needed=env_name is not None)
     if project is not None and env_name is not None:
         project.environment(env_name)
+    per_env = project.names if project is not None and env_name is None else ()
     policies = load_policies(project)
     check_settings(project, policies)
     rows: list[dict[str, Any]] = []
     for p in policies:
         settings = resolve(p, project, env_name)
         enabled = settings.enabled and p.applies_to(env_name)
-        rows.append(
-            {
-                "id": p.id,
-                "severity": settings.severity.value,
-                "enabled": enabled,
-                "title": p.title,
-                "source": p.source,
-                "params": dict(settings.params),
-            }
-        )
+        row: dict[str, Any] = {
+            "id": p.id,
+            "severity": settings.severity.value,
+            "enabled": enabled,
+            "title": p.title,
+            "source": p.source,
+            "params": dict(settings.params),
+        }
+        if per_env:
+            states = {name: _state_in(p, resolve(p, project, name), name) for name in per_env}
+            row["environments"] = states
+            row["enabled"] = any(word != "disabled" for word in states.values())
+        rows.append(row)
     if as_json:
         out(json.dumps(rows, indent=2, sort_keys=True, default=str))
         return
     for row in rows:
-        state_word = "" if row["enabled"] else " (disabled)"
+        state_word = _state_words(row)
         params = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in sorted(row["params"].items()))
         out(f"{row['id']:8} {row['severity']:8} {row['title']}{state_word}")
         if params:
             out(f"{'':17} {params}")
+
+
+def _state_in(policy: Policy, settings: PolicySettings, environment: str) -> str:
+    """A policy's state in one environment: its severity there, or ``disabled``."""
+    on = settings.enabled and policy.applies_to(environment)
+    return settings.severity.value if on else "disabled"
+
+
+def _state_words(row: Mapping[str, Any]) -> str:
+    """`` (disabled)``, or the environments grouped by state when they differ from the row's own."""
+    states: Mapping[str, str] | None = row.get("environments")
+    if not states:
+        return "" if row["enabled"] else " (disabled)"
+    if set(states.values()) == {row["severity"]}:
+        return ""
+    if set(states.values()) == {"disabled"}:
+        return " (disabled)"
+    groups: dict[str, list[str]] = {}
+    for name, word in states.items():
+        groups.setdefault(word, []).append(name)
+    return " (" + "; ".join(f"{', '.join(names)}: {word}" for word, names in groups.items()) + ")"

@@ -25,7 +25,15 @@ if TYPE_CHECKING:
 def rollback(
     state: State, env_name: str, to_id: str | None, auto_approve: bool, lock_timeout: str | None
 ) -> None:
-    """Restore the last passing snapshot by re-applying it through the same gate."""
+    """Restore the last passing snapshot by re-applying it through the same gate.
+
+    \b
+    What it does not do:
+    - revert git: the broken change is still committed, so the next push applies it again unless it is
+      reverted or fixed;
+    - restore data inside resources (database contents, bucket objects): only the resources and their
+      arguments come back, a re-created resource comes back empty.
+    """
     from tfkit import workflow
 
     env = state.project.environment(env_name)
@@ -119,21 +127,30 @@ def snapshots() -> None:
 
 
 @snapshots.command("list")
-@env_option()
+@env_option(required=False)
 @pass_state
-def snapshots_list(state: State, env_name: str) -> None:
-    """The snapshots of an environment, oldest first."""
+def snapshots_list(state: State, env_name: str | None) -> None:
+    """The snapshots of an environment (default: of every environment, in promotion order), oldest first."""
     from tfkit.store import open_store
 
-    env = state.project.environment(env_name)
-    with open_store(state.project) as store:
-        found = store.snapshots.list(env.name)
-    if not found:
-        out(f"{env.name}: no snapshots yet")
-    for snap in found:
-        m = snap.manifest
-        restored = f" restoring {m.restored_from}" if m.restored_from else ""
-        out(f"{m.id}  {m.kind:8} {m.created}  terraform {m.terraform_version}  serial {m.serial}{restored}")
+    project = state.project
+    envs = (project.environment(env_name),) if env_name is not None else project.environments
+    with open_store(project) as store:
+        listed = [(env.name, store.snapshots.list(env.name)) for env in envs]
+    for name, found in listed:
+        if not found:
+            out(f"{name}: no snapshots yet")
+            continue
+        if env_name is None:
+            out(f"{name}:")
+        for snap in found:
+            m = snap.manifest
+            restored = f" restoring {m.restored_from}" if m.restored_from else ""
+            indent = "  " if env_name is None else ""
+            out(
+                f"{indent}{m.id}  {m.kind:8} {m.created}  terraform {m.terraform_version}  "
+                f"serial {m.serial}{restored}"
+            )
 
 
 @snapshots.command("show")
