@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -450,3 +451,39 @@ def test_journey_rollback_through_the_cli_says_what_the_plan_restores(applied: P
         f"No changes: the resources already match the recorded good plan of snapshot {latest}."
         in again.stdout
     )
+
+
+@pytest.mark.slow
+def test_journey_a_backend_added_beside_local_state_is_refused_and_explained(
+    applied: Project, terraform_binary: str
+) -> None:
+    repo = applied.root
+    directory = repo / "envs" / "staging"
+    (directory / "backend.tf").write_text(
+        'terraform {\n  backend "local" {\n    path = "other.tfstate"\n  }\n}\n'
+    )
+    before = {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
+    assert json.loads(before["terraform.tfstate"])["resources"]
+
+    refused = invoke_tfkit("plan", "--env", "staging", cwd=repo)
+    assert refused.returncode == 2, refused.stdout
+    assert refused.stderr.splitlines() == [
+        "error: 'staging' now declares a backend of its own, but its state is still local in "
+        "envs/staging/terraform.tfstate: move it on purpose with `terraform -chdir=envs/staging init "
+        "-migrate-state` (or restore the previous backend); tfkit changed nothing"
+    ]
+    assert {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()} == before  # nothing moved
+
+    # The command the message names moves the state; then tfkit plans against it, with nothing to change.
+    migrated = subprocess.run(
+        [terraform_binary, "-chdir=envs/staging", "init", "-migrate-state", "-force-copy", "-input=false"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    assert json.loads((directory / "other.tfstate").read_bytes())["resources"]
+    planned = invoke_tfkit("plan", "--env", "staging", cwd=repo)
+    assert planned.returncode == 0, planned.stderr
+    assert "No changes" in planned.stdout

@@ -30,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from tfkit.backend_change import check_backend_change
 from tfkit.bundle import environment_files, local_modules, materialize, module_digests
 from tfkit.errors import (
     ApplyFailedError,
@@ -264,6 +265,8 @@ class Session:
             return
         if self.pg_state is not None and self._store is not None and self._own_directory:
             check_no_local_state(self.environment, self._store)
+        elif self._own_directory:
+            check_backend_change(self.environment)
         self.on_step("init")
         if self._own_directory:
             remove_stale_overrides(self.workdir)
