@@ -351,7 +351,7 @@ def destroy(state: State, env_name: str, auto_approve: bool, allow_protected: bo
     "--validate", "check_schema", is_flag=True, help="Also validate the file against the plan JSON Schema."
 )
 def show(plan_json: Path, as_json: bool, markdown: bool, check_schema: bool) -> None:
-    """Summarise a plan JSON file (from `terraform show -json`)."""
+    """Summarise a plan JSON file (from `terraform show -json`; at most 1 GiB)."""
     from tfkit.errors import PlanError
     from tfkit.plan import load_plan, read_plan_bytes, validate_plan_schema
     from tfkit.report.json import summary_json

@@ -11,7 +11,8 @@
     severity = "hard"
 
 An environment's table wins over the top-level one. Unknown policy ids and unknown parameters are
-configuration errors (exit code 2) with a "did you mean".
+configuration errors (exit code 2) with a "did you mean"; so is a parameter whose value does not have
+its default's type, is not a finite number, or is negative where the default is not.
 """
 
 from __future__ import annotations
