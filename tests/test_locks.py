@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tfkit.errors import LockHeldError
-from tfkit.locks import StaleLockWarning, environment_lock, parse_timeout
+from tfkit.locks import MAX_LOCK_TIMEOUT, StaleLockWarning, environment_lock, parse_timeout
 
 HOLD = textwrap.dedent(
     """
@@ -76,6 +76,13 @@ def test_parse_timeout() -> None:
     assert [parse_timeout(t) for t in (None, "30s", "2m", "1h", "5")] == [0.0, 30.0, 120.0, 3600.0, 5.0]
     with pytest.raises(ValueError, match="invalid lock timeout"):
         parse_timeout("soon")
+
+
+def test_parse_timeout_takes_finite_non_negative_durations_up_to_the_maximum() -> None:
+    assert parse_timeout("24h") == MAX_LOCK_TIMEOUT and parse_timeout("0s") == 0.0
+    for text in ("inf", "nan", "-5s", "1e400s", "86401", "25h"):
+        with pytest.raises(ValueError, match=f"invalid lock timeout '{text}'"):
+            parse_timeout(text)
 
 
 APPLY = textwrap.dedent(

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -215,14 +216,31 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: cannot read: {exc}", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", file=str(path)) from None
+    except RecursionError:
+        message = f"{path}: invalid TOML: tables or arrays nested too deeply"
+        raise ConfigError(message, file=str(path)) from None
     _validate(data, path)
     return _build(data, path)
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    r"""The ``pattern`` keyword as JSON Schema defines it (ECMA-262): ``$`` is the end of the string.
+
+    Python's ``$`` also matches before a final newline, so ``^[a-z]+$`` would accept ``"dev\n"`` as an
+    environment name; an unescaped ``$`` is read as ``\Z`` instead.
+    """
+    from jsonschema.exceptions import ValidationError
+
+    if isinstance(instance, str) and not re.search(re.sub(r"(?<!\\)\$", r"\\Z", pattern), instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
 def _validate(data: Mapping[str, Any], path: Path) -> None:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema())
+    keywords = {"pattern": _ecma_pattern}
+    strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, keywords)  # type: ignore[no-untyped-call]
+    validator = strict(schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         raise _config_error(error, path)
@@ -262,7 +280,12 @@ def _config_error(error: Any, path: Path) -> ConfigError:
         options = ", ".join(repr(o) for o in schema["enum"])
         msg = f"key '{where}' must be one of {options}, got {error.instance!r}"
     elif "propertyNames" in error.schema_path:
-        msg = f"invalid name {error.instance!r} under '{where}': use lower-case letters, digits, - and _"
+        name = (
+            repr(error.instance)
+            if len(error.instance) <= 70
+            else f"{error.instance[:60]!r}... ({len(error.instance)} characters)"
+        )
+        msg = f"invalid name {name} under '{where}': use {desc or 'letters, digits, - and _'}"
     elif validator == "pattern" and where == "store.url":  # may hold a password: never echo it
         msg = f"key '{where}' must be a postgresql:// (or postgres://) URL{allowed_text}"
     elif validator == "pattern":
@@ -314,6 +337,15 @@ def _store(table: Mapping[str, Any], path: Path) -> StoreConfig:
                 file=str(path),
                 key="store.url",
             )
+    timeout = table.get("terraform_lock_timeout")
+    if isinstance(timeout, str):
+        from tfkit.locks import parse_timeout
+
+        try:
+            parse_timeout(timeout)
+        except ValueError as exc:
+            key = "store.terraform_lock_timeout"
+            raise ConfigError(f"{path}: key '{key}': {exc}", file=str(path), key=key) from None
     return msgspec.convert(table, StoreConfig)
 
 

@@ -19,7 +19,7 @@ from typing import Protocol
 from tfkit.errors import SnapshotError
 from tfkit.fsutil import atomic_write
 from tfkit.redact import mask
-from tfkit.snapshots import SnapshotWarning, known_fields
+from tfkit.snapshots import SnapshotWarning, known_fields, typed_record
 
 __all__ = [
     "Health",
@@ -118,11 +118,13 @@ def new_health(environment: str, *, stable: bool, reason: str = "", snapshot: st
 
 def entry_from_dict(raw: Mapping[str, object], where: Path | str) -> LedgerEntry:
     """A ledger entry from its JSON form; fields of a newer tfkit are ignored with a warning."""
-    known = known_fields(LedgerEntry, raw, where, SnapshotWarning)
-    known["overrides"] = tuple(
-        Override(**known_fields(Override, o, where, SnapshotWarning)) for o in known.get("overrides", ())
-    )
-    return LedgerEntry(**known)
+    overrides = raw.get("overrides", ())
+    if isinstance(overrides, list):  # fields of a newer tfkit inside an override are ignored too
+        overrides = [
+            known_fields(Override, o, where, SnapshotWarning) if isinstance(o, Mapping) else o
+            for o in overrides
+        ]
+    return typed_record(LedgerEntry, {**raw, "overrides": overrides}, where, SnapshotWarning)
 
 
 class LocalLedger:
@@ -169,7 +171,7 @@ class LocalLedger:
             raw = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(raw, dict):
                 raise TypeError("not a JSON object")
-            return Health(**known_fields(Health, raw, path, SnapshotWarning))
+            return typed_record(Health, raw, path, SnapshotWarning)
         except FileNotFoundError:
             return Health(environment, "stable", "")
         except (OSError, ValueError, TypeError) as exc:

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import getpass
 import json
+import math
 import os
 import socket
 import time
@@ -27,6 +28,7 @@ from typing import Protocol
 from tfkit.errors import LockHeldError
 
 __all__ = [
+    "MAX_LOCK_TIMEOUT",
     "LocalLocks",
     "LockHolder",
     "Locks",
@@ -149,17 +151,29 @@ def _write_fd(fd: int, text: str) -> None:
     os.fsync(fd)
 
 
+#: The longest ``--lock-timeout`` accepted (24 hours): a longer wait is a typo, and Terraform's
+#: ``-lock-timeout`` and PostgreSQL's ``lock_timeout`` need a finite, bounded duration.
+MAX_LOCK_TIMEOUT = 24 * 3600.0
+
+
 def parse_timeout(text: str | None) -> float:
-    """Seconds from ``30s``, ``5m``, ``1h`` or a plain number; ``None`` means do not wait."""
+    """Seconds from ``30s``, ``5m``, ``1h`` or a plain number; ``None`` means do not wait.
+
+    ``ValueError`` (one line) unless it is a finite, non-negative duration of at most ``MAX_LOCK_TIMEOUT``.
+    """
     if not text:
         return 0.0
     units = {"s": 1, "m": 60, "h": 3600}
+    hint = "use e.g. 30s, 5m or 1h"
     try:
-        if text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
+        seconds = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
     except ValueError:
-        raise ValueError(f"invalid lock timeout {text!r}: use e.g. 30s, 5m or 1h") from None
+        raise ValueError(f"invalid lock timeout {text!r}: {hint}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"invalid lock timeout {text!r}: must be a finite, non-negative duration; {hint}")
+    if seconds > MAX_LOCK_TIMEOUT:
+        raise ValueError(f"invalid lock timeout {text!r}: at most {int(MAX_LOCK_TIMEOUT // 3600)}h")
+    return seconds
 
 
 @contextlib.contextmanager

@@ -36,6 +36,7 @@ from tfkit.errors import PlanError, PlanParseError, UnsupportedFormatError
 from tfkit.redact import MASK, REDACTED
 
 __all__ = [
+    "MAX_PLAN_BYTES",
     "REDACTED",
     "SENSITIVE_TEXT",
     "UNKNOWN_TEXT",
@@ -78,6 +79,7 @@ __all__ = [
     "format_path",
     "load_plan",
     "parse_path",
+    "read_plan_bytes",
     "validate_plan_schema",
 ]
 
@@ -1337,13 +1339,27 @@ def load_plan(data: bytes | str | Path) -> Plan:
     return plan
 
 
+#: The largest plan JSON file read (1 GiB): far above real plans, and it stops a device or a runaway
+#: file (``/dev/zero``) from exhausting memory before decoding starts.
+MAX_PLAN_BYTES = 1 << 30
+
+
+def read_plan_bytes(path: Path) -> bytes:
+    """The bytes of plan JSON file ``path``, at most ``MAX_PLAN_BYTES``; one-line ``PlanError`` otherwise."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_PLAN_BYTES:
+        raise PlanError(f"{path}: larger than {MAX_PLAN_BYTES >> 20} MiB, the limit for a plan JSON file")
+    return data
+
+
 def _read(data: bytes | str | Path) -> bytes:
     """The bytes to decode: the file's content for a ``Path``, UTF-8 for a ``str``."""
     if isinstance(data, Path):
-        try:
-            return data.read_bytes()
-        except OSError as exc:
-            raise PlanError(f"cannot read plan JSON {data}: {exc.strerror or exc}") from None
+        return read_plan_bytes(data)
     if isinstance(data, str):
         return data.encode("utf-8", "surrogatepass")
     if isinstance(data, bytes | bytearray | memoryview):

@@ -27,7 +27,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+import msgspec
 
 from tfkit.errors import SnapshotError
 from tfkit.fsutil import atomic_write, fsync_dir, process_alive
@@ -42,9 +44,11 @@ __all__ = [
     "SnapshotWarning",
     "known_fields",
     "new_snapshot_id",
+    "typed_record",
 ]
 
 MANIFEST = "manifest.json"
+_T = TypeVar("_T")
 BUNDLE_PREFIX = "bundle/"
 
 
@@ -96,9 +100,7 @@ class SnapshotManifest:
             raw = json.loads(data)
             if not isinstance(raw, dict):
                 raise TypeError("not a JSON object")
-            known = known_fields(cls, raw, where, SnapshotWarning)
-            known["sensitive_variables"] = tuple(known.get("sensitive_variables", ()))
-            return cls(**known)
+            return typed_record(cls, raw, where, SnapshotWarning)
         except (ValueError, TypeError) as exc:
             raise SnapshotError(f"{where}: corrupted snapshot manifest ({exc}); remove it") from None
 
@@ -232,6 +234,18 @@ def known_fields(
     return {k: v for k, v in raw.items() if k in names}
 
 
+def typed_record(cls: type[_T], raw: Mapping[str, Any], where: Path | str, category: type[Warning]) -> _T:
+    """Dataclass ``cls`` from the known fields of ``raw`` (see ``known_fields``), each of its declared type.
+
+    A record whose field has the wrong type (``"modules": "x"``) raises ``ValueError`` here, naming the
+    field, rather than failing later wherever the field is used.
+    """
+    try:
+        return msgspec.convert(known_fields(cls, raw, where, category), cls)
+    except msgspec.ValidationError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class SnapshotStore(Protocol):
     """Where snapshots live: the local ``.tfkit/snapshots`` or the PostgreSQL store.
 
@@ -299,7 +313,8 @@ class LocalSnapshotStore:
 
     def get(self, snapshot_id: str) -> Snapshot:
         """The snapshot with ``snapshot_id`` in any environment."""
-        if self.root.is_dir() and "/" not in snapshot_id and not snapshot_id.startswith("."):
+        plain = snapshot_id and not snapshot_id.startswith(".") and not {"/", "\0"} & set(snapshot_id)
+        if plain and self.root.is_dir():
             for env_dir in sorted(self.root.iterdir()):
                 candidate = env_dir / snapshot_id
                 if candidate.is_dir():

@@ -207,7 +207,9 @@ def show_review(review: Review) -> None:
 
 def lock_timeout_option() -> Callable[[Any], Any]:
     """``--lock-timeout``: how long to wait for another run's lock (default: fail at once)."""
-    return click.option("--lock-timeout", default=None, help="Wait this long for a held lock (e.g. 30s, 5m).")
+    return click.option(
+        "--lock-timeout", default=None, help="Wait this long for a held lock (e.g. 30s, 5m; at most 24h)."
+    )
 
 
 def ask(what: str) -> Callable[[Review], bool] | None:

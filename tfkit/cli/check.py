@@ -12,7 +12,6 @@ import click
 
 from tfkit.cli._app import State, cli, env_option, out, pass_state, render_gate
 from tfkit.cli.report_options import Reporting, report_options
-from tfkit.errors import PlanError
 
 if TYPE_CHECKING:
     from tfkit.policy.api import Policy
@@ -39,12 +38,9 @@ def check(
 ) -> None:
     """Run the gate (policies, and scanners if configured) on a plan JSON file; exit 1 if it fails."""
     from tfkit import gate
-    from tfkit.plan import load_plan
+    from tfkit.plan import load_plan, read_plan_bytes
 
-    try:
-        data = plan_json.read_bytes()
-    except OSError as exc:
-        raise PlanError(f"{plan_json}: cannot read: {exc.strerror or exc}") from None
+    data = read_plan_bytes(plan_json)
     plan = load_plan(data)
     project = state.optional_project(needed=env_name is not None)
     if project is not None and env_name is not None:

@@ -351,16 +351,13 @@ def destroy(state: State, env_name: str, auto_approve: bool, allow_protected: bo
     "--validate", "check_schema", is_flag=True, help="Also validate the file against the plan JSON Schema."
 )
 def show(plan_json: Path, as_json: bool, markdown: bool, check_schema: bool) -> None:
-    """Summarise a plan JSON file (from `terraform show -json`)."""
+    """Summarise a plan JSON file (from `terraform show -json`; at most 1 GiB)."""
     from tfkit.errors import PlanError
-    from tfkit.plan import load_plan, validate_plan_schema
+    from tfkit.plan import load_plan, read_plan_bytes, validate_plan_schema
     from tfkit.report.json import summary_json
     from tfkit.report.markdown import render_plan_markdown
 
-    try:
-        data = plan_json.read_bytes()
-    except OSError as exc:
-        raise PlanError(f"{plan_json}: cannot read: {exc.strerror or exc}") from None
+    data = read_plan_bytes(plan_json)
     decoded = load_plan(data)
     if check_schema:
         problems = validate_plan_schema(data)

@@ -14,7 +14,6 @@ import click
 
 from tfkit.cli._app import State, cli, env_option, err, out, pass_state
 from tfkit.cli.report_options import Reporting, report_options
-from tfkit.errors import PlanError
 
 if TYPE_CHECKING:
     from tfkit.plan import Plan
@@ -23,12 +22,9 @@ if TYPE_CHECKING:
 
 
 def _read_plan(path: Path) -> Plan:
-    from tfkit.plan import load_plan
+    from tfkit.plan import load_plan, read_plan_bytes
 
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    data = read_plan_bytes(path)
     return load_plan(data)
 
 

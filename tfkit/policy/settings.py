@@ -11,12 +11,14 @@
     severity = "hard"
 
 An environment's table wins over the top-level one. Unknown policy ids and unknown parameters are
-configuration errors (exit code 2) with a "did you mean".
+configuration errors (exit code 2) with a "did you mean"; so is a parameter whose value does not have
+its default's type, is not a finite number, or is negative where the default is not.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -93,7 +95,7 @@ def check_settings(project: Project | None, policies: Iterable[Policy]) -> None:
             if key not in by_id:
                 raise _unknown(path, where, key, by_id, extra=RESERVED_POLICY_KEYS)
             known = set(by_id[key].params) | _POLICY_KEYS
-            for param in value:
+            for param, setting in value.items():
                 if param not in known:
                     close = difflib.get_close_matches(param, sorted(known), n=1)
                     hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -103,6 +105,39 @@ def check_settings(project: Project | None, policies: Iterable[Policy]) -> None:
                         file=path,
                         key=f"{where}.{key}.{param}",
                     )
+                problem = _param_problem(by_id[key], param, setting)
+                if problem:
+                    name = f"{where}.{key}.{param}"
+                    raise ConfigError(f"{path}: key '{name}' {problem}", file=path, key=name)
+
+
+def _param_problem(policy: Policy, param: str, value: Any) -> str | None:
+    """Why ``value`` cannot be ``param`` of ``policy``, or None; a parameter's type is its default's.
+
+    A number must be finite, and not negative when its default is not (counts, lengths, thresholds);
+    a list takes a list of its default's element type (strings for an empty default). A default of
+    another type (or None) is not checked; ``enabled`` and ``severity`` are checked by the schema.
+    """
+    default = policy.params.get(param)
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+    if isinstance(default, int | float):
+        allowed = (int,) if isinstance(default, int) else (int, float)
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            kind = "an integer" if isinstance(default, int) else "a number"
+            return f"must be {kind}, got {type(value).__name__} {value!r}"
+        if not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+        if default >= 0 and value < 0:
+            return f"must not be negative, got {value!r}"
+        return None
+    if isinstance(default, str):
+        return None if isinstance(value, str) else f"must be a string, got {type(value).__name__} {value!r}"
+    if isinstance(default, list | tuple):
+        item = type(default[0]) if default else str
+        if not isinstance(value, list) or not all(isinstance(v, item) for v in value):
+            return f"must be a list of {item.__name__} values, got {value!r}"
+    return None
 
 
 def _unknown(
