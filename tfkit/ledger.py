@@ -28,6 +28,7 @@ __all__ = [
     "LocalLedger",
     "Override",
     "entry_from_dict",
+    "health_from_dict",
     "new_entry",
     "new_health",
 ]
@@ -116,6 +117,13 @@ def new_health(environment: str, *, stable: bool, reason: str = "", snapshot: st
     return Health(environment, "stable" if stable else "unstable", _now(), mask(reason), snapshot)
 
 
+def health_from_dict(raw: object, where: Path | str) -> Health:
+    """A health record from its JSON form, each field of its declared type (else ValueError or TypeError)."""
+    if not isinstance(raw, Mapping):
+        raise TypeError("not a JSON object")
+    return typed_record(Health, raw, where, SnapshotWarning)
+
+
 def entry_from_dict(raw: Mapping[str, object], where: Path | str) -> LedgerEntry:
     """A ledger entry from its JSON form; fields of a newer tfkit are ignored with a warning."""
     overrides = raw.get("overrides", ())
@@ -168,10 +176,7 @@ class LocalLedger:
         """The recorded health, stable when nothing was ever recorded."""
         path = self.health_dir / f"{environment}.json"
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(raw, dict):
-                raise TypeError("not a JSON object")
-            return typed_record(Health, raw, path, SnapshotWarning)
+            return health_from_dict(json.loads(path.read_text(encoding="utf-8")), path)
         except FileNotFoundError:
             return Health(environment, "stable", "")
         except (OSError, ValueError, TypeError) as exc:

@@ -69,6 +69,18 @@ def test_a_corrupted_blob_is_detected_on_read(pg_store: PostgresStore, pg_url: s
     assert pg_store.snapshots.get(snap.id).read("plan.json") == b"{}"  # the other files are fine
 
 
+def test_a_mistyped_health_record_is_one_line_not_a_crash(pg_store: PostgresStore, pg_url: str) -> None:
+    pg_store.ledger.set_health(new_health("dev", stable=False, reason="apply failed"))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE tfkit.health SET record = jsonb_set(record, '{status}', '1') WHERE project = %s",
+            (pg_store.settings.project,),
+        )
+    with pytest.raises(SnapshotError, match="corrupted health record") as info:
+        pg_store.ledger.health("dev")
+    assert info.value.exit_code == 2
+
+
 def test_a_file_planted_in_the_index_is_detected(pg_store: PostgresStore, pg_url: str) -> None:
     snap = pg_store.snapshots.save(manifest(), FILES)
     with psycopg.connect(pg_url, autocommit=True) as conn:

@@ -12,8 +12,7 @@ from typing import Any
 import psycopg
 
 from tfkit.errors import SnapshotError
-from tfkit.ledger import Health, LedgerEntry, entry_from_dict
-from tfkit.snapshots import SnapshotWarning, known_fields
+from tfkit.ledger import Health, LedgerEntry, entry_from_dict, health_from_dict
 from tfkit.store.pg_db import Database, record_json
 
 __all__ = ["PgLedger", "insert_entry", "upsert_health"]
@@ -91,9 +90,7 @@ class PgLedger:
             return Health(environment, "stable", "")
         where = self._where("health", environment)
         try:
-            if not isinstance(row[0], dict):
-                raise TypeError("not a JSON object")
-            return Health(**known_fields(Health, row[0], where, SnapshotWarning))
+            return health_from_dict(row[0], where)
         except (ValueError, TypeError) as exc:
             raise SnapshotError(f"{where}: corrupted health record ({exc}); remove it") from None
 
