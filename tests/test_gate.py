@@ -47,7 +47,7 @@ def test_gate_combines_policies_and_checkov(gated_repo: Path) -> None:
         ("CKV2_TFK_1", DATABASE),
         ("CKV_TFK_2", 'module.access.terraform_data.rule["ssh-vpn"]'),
     }
-    only_scan = gate.evaluate(plan, "staging", project=project, policies=False)
+    only_scan = gate.evaluate(plan, "staging", project=project, policies=False, plan_checks=False)
     assert {f.source for f in only_scan.findings} == {"checkov"}
     assert only_scan.passed
 

@@ -35,6 +35,7 @@ __all__ = [
     "EngineConfig",
     "EnvironmentConfig",
     "GuardConfig",
+    "PlanChecksConfig",
     "PoliciesConfig",
     "SecretSource",
     "SnapshotsConfig",
@@ -132,6 +133,14 @@ class CheckovConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return CheckovConfig(**own)
 
 
+class PlanChecksConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[plan_checks]``: the severities of the findings the plan itself gives (``tfkit.plan_findings``)."""
+
+    failed_checks: str = "soft"
+    failed_checks_protected: str = "hard"
+    incomplete: str = "soft"
+
+
 #: The secrets baseline of reviewed false positives, relative to tfkit.toml.
 DEFAULT_BASELINE = ".tfkit-secrets-baseline.json"
 
@@ -178,6 +187,7 @@ class Config:
     checkov: CheckovConfig | None = None
     guard: GuardConfig = field(default_factory=GuardConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    plan_checks: PlanChecksConfig = field(default_factory=PlanChecksConfig)
     #: The ``[[waivers]]`` tables as written; ``tfkit.policy.waivers`` types and checks them.
     waivers: tuple[Mapping[str, Any], ...] = ()
 
@@ -387,6 +397,7 @@ def _typed(data: Mapping[str, Any], path: Path) -> Config:
         checkov=_checkov(data.get("checkov")),
         guard=msgspec.convert(data.get("guard", {}), GuardConfig),
         store=_store(data.get("store", {}), path),
+        plan_checks=msgspec.convert(data.get("plan_checks", {}), PlanChecksConfig),
         waivers=tuple(data.get("waivers", ())),
     )
 

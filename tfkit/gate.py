@@ -1,10 +1,11 @@
-"""The one gate: policies and scanners on one plan, waivers applied, one verdict.
+"""The one gate: the plan's own findings, policies and scanners on one plan, waivers applied, one verdict.
 
 A plan that fails the gate is never applied, by any front door. ``evaluate`` is what ``tfkit plan``,
 ``tfkit check``, ``tfkit apply`` and the Python API call; ``combine`` turns findings gathered
 elsewhere (``tfkit scan`` runs only the scanners) into a result with the same waiver handling.
 Scanners run as ``[checkov]`` says (``tfkit.scan``); a scanner that cannot run raises its
-``ScanError`` rather than letting an unscanned plan pass.
+``ScanError`` rather than letting an unscanned plan pass. What Terraform itself says about the plan
+(errored, not applyable, incomplete, failed checks: ``tfkit.plan_findings``) comes first.
 """
 
 from __future__ import annotations
@@ -56,10 +57,13 @@ def evaluate(
     project: Project | None = None,
     policies: bool = True,
     scanners: bool = True,
+    plan_checks: bool = True,
     today: date | None = None,
 ) -> GateResult:
-    """Run the policies and scanners configured for ``environment`` on ``plan``."""
-    findings: list[Finding] = []
+    """The plan's own findings, then the policies and scanners configured for ``environment``, on ``plan``."""
+    from tfkit.plan_findings import plan_findings
+
+    findings: list[Finding] = plan_findings(plan, environment, project) if plan_checks else []
     timings: dict[str, float] = {}
     tools: dict[str, str] = {}
     if policies:

@@ -41,12 +41,14 @@ __all__ = [
     "SENSITIVE_TEXT",
     "UNKNOWN_TEXT",
     "Action",
+    "ActionInvocation",
     "AttributeChange",
     "AttributePath",
     "Change",
     "CheckAddress",
     "CheckInstance",
     "CheckInstanceAddress",
+    "CheckOutcome",
     "CheckProblem",
     "CheckResult",
     "ConfigModule",
@@ -54,10 +56,13 @@ __all__ = [
     "ConfigResource",
     "ConfigVariable",
     "Configuration",
+    "DeferredActionInvocation",
     "DeferredChange",
     "DriftChange",
     "EmptyReason",
     "Importing",
+    "InvokeActionTrigger",
+    "LifecycleActionTrigger",
     "ModuleCall",
     "OutputChange",
     "Plan",
@@ -590,6 +595,71 @@ class DeferredChange(msgspec.Struct, frozen=True):
     resource_change: ResourceChange
 
 
+class LifecycleActionTrigger(msgspec.Struct, frozen=True, kw_only=True):
+    """An action run by a resource's ``lifecycle { action_trigger }`` on one of its events."""
+
+    triggering_resource_address: str = ""
+    action_trigger_event: str = ""
+    action_trigger_block_index: int = 0
+    actions_list_index: int = 0
+    on_failure: str | None = None
+
+
+class InvokeActionTrigger(msgspec.Struct, frozen=True, kw_only=True):
+    """An action invoked on its own (``terraform plan -invoke=action.TYPE.NAME``)."""
+
+    calling_resource_address: str | None = None
+
+
+class ActionInvocation(msgspec.Struct, frozen=True, kw_only=True, dict=True):
+    """A provider action the plan will invoke (``action_invocations``, Terraform 1.14+).
+
+    Actions change no state, yet applying the plan runs them: they count as changes. The configuration
+    values are kept raw and decoded on first access; ``config_value`` reads them with their sensitive and
+    unknown masks applied, like ``Change.after_value``.
+    """
+
+    address: str = ""
+    type: str = ""
+    name: str = ""
+    provider_name: str = ""
+    config_values_raw: msgspec.Raw = msgspec.field(default=_NULL, name="config_values")
+    config_sensitive_raw: msgspec.Raw = msgspec.field(default=_NULL, name="config_sensitive")
+    config_unknown_raw: msgspec.Raw = msgspec.field(default=_NULL, name="config_unknown")
+    lifecycle_action_trigger: LifecycleActionTrigger | None = None
+    invoke_action_trigger: InvokeActionTrigger | None = None
+
+    def __repr__(self) -> str:
+        return f"ActionInvocation({self.address!r})"
+
+    @property
+    def trigger(self) -> str:
+        """What runs the action, in words: ``after_create of aws_instance.web`` or ``-invoke``."""
+        lifecycle = self.lifecycle_action_trigger
+        if lifecycle is not None:
+            event = lifecycle.action_trigger_event or "an event"
+            return f"{event} of {lifecycle.triggering_resource_address or '(unknown resource)'}"
+        return "-invoke"
+
+    @cached_property
+    def config_values(self) -> Any:
+        """The action's configuration, unknown parts omitted (decoded on first access)."""
+        return _decode_part(self.config_values_raw, Any, "$.action_invocations[].config_values")
+
+    def config_value(self, path: str | Sequence[str | int] = ()) -> Value:
+        """The configuration value at a path: known, unknown until apply, sensitive, or absent."""
+        unknown = _decode_part(self.config_unknown_raw, Any, "$.action_invocations[].config_unknown")
+        sensitive = _decode_part(self.config_sensitive_raw, Any, "$.action_invocations[].config_sensitive")
+        return _lookup(self.config_values, unknown, sensitive, parse_path(path))
+
+
+class DeferredActionInvocation(msgspec.Struct, frozen=True):
+    """An action invocation Terraform deferred to a later plan (``deferred_action_invocations``)."""
+
+    reason: str
+    action_invocation: ActionInvocation
+
+
 class Variable(msgspec.Struct, frozen=True):
     """One root module input variable's value as planned."""
 
@@ -648,6 +718,33 @@ class CheckResult(msgspec.Struct, frozen=True, kw_only=True):
     address: CheckAddress = CheckAddress()
     status: str = "unknown"
     instances: tuple[CheckInstance, ...] = ()
+
+
+class CheckOutcome(msgspec.Struct, frozen=True):
+    """One check instance that did not pass: ``fail``, ``error`` or ``unknown``, with one problem message.
+
+    ``kind`` is the checkable object's: ``check`` (a check block), ``resource`` or ``output_value`` (its
+    pre/postconditions); ``address`` is the instance as Terraform displays it (``check.x``, ``output.o``).
+    """
+
+    status: str
+    address: str
+    message: str
+    kind: str = ""
+
+
+def _outcomes(result: CheckResult) -> Iterator[CheckOutcome]:
+    """The outcomes of a checkable object that did not pass; one without instances stands for itself."""
+    if result.status == "pass":
+        return
+    kind, display = result.address.kind, result.address.to_display
+    instances = [i for i in result.instances if i.status != "pass"]
+    if not instances:
+        yield CheckOutcome(result.status, display, "", kind)
+    for instance in instances:
+        where = instance.address.to_display or display
+        for message in [p.message for p in instance.problems] or [""]:
+            yield CheckOutcome(instance.status, where, message, kind)
 
 
 # ------------------------------------------------------------------ state values (lazily decoded)
@@ -800,6 +897,7 @@ class EmptyReason(enum.Enum):
     ERRORED = "errored"
     NO_RESOURCES = "no-resources"
     DRIFT_ONLY = "drift-only"
+    REFRESH_ONLY = "refresh-only"
     NO_CHANGES = "no-changes"
 
 
@@ -809,6 +907,8 @@ class PlanSummary(msgspec.Struct, frozen=True, kw_only=True):
     A replace counts in ``add`` and ``destroy`` (and in ``replace``); a create-then-forget in ``add`` and
     ``forget``; reads and no-ops are not in add/change/destroy; a deleted data source is counted nowhere.
     ``import_`` (JSON key ``import``) counts imports, ``move`` objects moved from a ``previous_address``.
+    ``invoke`` counts action invocations (Terraform's ``Actions: N to invoke.``), ``deferred`` the resource
+    changes and action invocations deferred to a later plan.
     """
 
     add: int = 0
@@ -820,6 +920,8 @@ class PlanSummary(msgspec.Struct, frozen=True, kw_only=True):
     move: int = 0
     read: int = 0
     noop: int = 0
+    invoke: int = 0
+    deferred: int = 0
 
 
 class PlanDifference(msgspec.Struct, frozen=True):
@@ -890,6 +992,8 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
     resource_drift: tuple[DriftChange, ...] = ()
     output_changes: Mapping[str, OutputChange] = {}
     deferred_changes: tuple[DeferredChange, ...] = ()
+    action_invocations: tuple[ActionInvocation, ...] = ()
+    deferred_action_invocations: tuple[DeferredActionInvocation, ...] = ()
     relevant_attributes: tuple[RelevantAttribute, ...] = ()
     applyable: bool | None = None
     complete: bool | None = None
@@ -950,6 +1054,12 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
     def checks(self) -> tuple[CheckResult, ...]:
         """Check results (preconditions, postconditions, check blocks); decoded on first access."""
         return _decode_part(self.checks_raw, tuple[CheckResult, ...] | None, "$.checks") or ()
+
+    @cached_property
+    def check_outcomes(self) -> tuple[CheckOutcome, ...]:
+        """Every check instance that did not pass, one per problem message: ``fail``/``error`` first."""
+        outcomes = [outcome for result in self.checks for outcome in _outcomes(result)]
+        return tuple(sorted(outcomes, key=lambda o: o.status == "unknown"))
 
     # ---- queries by action
 
@@ -1019,8 +1129,11 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
 
     @cached_property
     def drift(self) -> tuple[ResourceChange, ...]:
-        """Objects changed outside of Terraform (``resource_drift`` entries other than no-ops)."""
-        return tuple([rc for rc in self.resource_drift if rc.change.action is not Action.NOOP])
+        """Objects changed outside of Terraform: ``resource_drift`` entries that change or move an object.
+
+        A no-op entry that moved (``previous_address``) is drift: refresh-only plans report moves there.
+        """
+        return tuple([rc for rc in self.resource_drift if rc.change.action is not Action.NOOP or rc.is_moved])
 
     # ---- other queries
 
@@ -1157,11 +1270,13 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
             move=len(self.moves),
             read=n[Action.READ],
             noop=n[Action.NOOP],
+            invoke=len(self.action_invocations),
+            deferred=len(self.deferred_changes) + len(self.deferred_action_invocations),
         )
 
     @cached_property
     def has_changes(self) -> bool:
-        """Applying would do something: a resource action, move or import, or a root output change."""
+        """Applying would do something: a resource action, move or import, an action, or an output change."""
         for rc in self.resource_changes:
             action = rc.change.action
             if action is Action.NOOP:
@@ -1169,7 +1284,25 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
                     return True
             elif not (action is Action.DELETE and rc.mode != "managed"):
                 return True
+        if self.action_invocations:
+            return True
         return any(oc.action is not Action.NOOP for oc in self.output_changes.values())
+
+    @cached_property
+    def is_refresh_only(self) -> bool:
+        """Made by ``terraform plan -refresh-only`` (the JSON has no mode key; this is how to tell).
+
+        Only refresh-only plans list move-only (no-op) entries in ``resource_drift``; and only they leave
+        ``resource_changes`` empty while the prior state holds managed resources (any other plan lists
+        each of them, if only as a no-op). An errored plan is never taken for one.
+        """
+        if self.errored or self.resource_changes:
+            return False
+        if any(rc.change.action is Action.NOOP for rc in self.resource_drift):
+            return True
+        state = self.prior_state
+        values = state.values if state is not None else None
+        return values is not None and any(r.mode == "managed" for r in values.root_module.walk())
 
     @cached_property
     def empty_reason(self) -> EmptyReason | None:
@@ -1178,6 +1311,8 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
             return None
         if self.errored:
             return EmptyReason.ERRORED
+        if self.is_refresh_only:
+            return EmptyReason.REFRESH_ONLY
         if self.resource_drift:
             return EmptyReason.DRIFT_ONLY
         if not _declares_resources(self.configuration):
@@ -1243,7 +1378,8 @@ def _redact(doc: Any) -> None:
     The rule of terraform-json's ``sanitize.SanitizePlan``: resource changes by their before/after masks,
     output changes likewise, variables declared sensitive in the root module, planned values by the
     changes' after masks and prior state by their before masks, and sensitive outputs; plus, so that
-    nothing slips, ``resource_drift``, ``deferred_changes``, each state resource's own
+    nothing slips, ``resource_drift``, ``deferred_changes``, action invocations' configuration values
+    (by ``config_sensitive``), each state resource's own
     ``sensitive_values``, and the defaults of sensitive variables in the configuration.
     """
     if not isinstance(doc, dict):
@@ -1256,6 +1392,7 @@ def _redact(doc: Any) -> None:
         _sanitize_change(inner.get("change") if isinstance(inner, dict) else None)
     for change in _dicts(doc, "output_changes"):
         _sanitize_change(change)
+    _redact_invocations(doc)
     _redact_variables(doc)
     masks = {
         rc["address"]: rc["change"]
@@ -1265,6 +1402,16 @@ def _redact(doc: Any) -> None:
     _redact_values(doc.get("planned_values"), masks, "after_sensitive")
     prior = doc.get("prior_state")
     _redact_values(prior.get("values") if isinstance(prior, dict) else None, masks, "before_sensitive")
+
+
+def _redact_invocations(doc: dict[str, Any]) -> None:
+    """Redact action invocations' configuration values by their ``config_sensitive`` masks."""
+    deferred = [d.get("action_invocation") for d in _dicts(doc, "deferred_action_invocations")]
+    for invocation in _dicts(doc, "action_invocations") + [d for d in deferred if isinstance(d, dict)]:
+        if "config_values" in invocation:
+            invocation["config_values"] = _sanitize(
+                invocation["config_values"], invocation.get("config_sensitive")
+            )
 
 
 def _redact_variables(doc: dict[str, Any]) -> None:

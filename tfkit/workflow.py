@@ -442,9 +442,17 @@ def destroy(
 
 
 def _gate(planned: PlanOutcome, environment: Environment, options: RunOptions) -> GateResult | None:
-    if not options.gate:
-        return None
+    """The gate's result on the plan about to be applied; without the gate, still refuse a plan
+    Terraform itself marks errored or not applyable (``tfkit.plan_findings``): no door applies one."""
     from tfkit import gate
+
+    if not options.gate:
+        from tfkit.plan_findings import blocking_state
+
+        hard = [f for f in blocking_state(planned.plan) if f.severity.value == "hard"]
+        if hard:
+            raise _gate_failed(gate.combine(hard, environment.name), environment.name)
+        return None
 
     environment_name = environment.name
     result = gate.evaluate(planned.plan, environment_name, project=environment.project, today=options.today)

@@ -74,7 +74,11 @@ def test_text_puts_the_root_first_then_modules_in_plan_order() -> None:
 def test_text_of_a_plan_without_changes_says_so() -> None:
     text = render_plan_text(fixture_plan("regula/cloudtrail-noop-drift-v1.0.json"))
     assert "Objects changed outside of Terraform (4):" in text
-    assert text.rstrip().endswith("No changes. Your infrastructure matches the configuration.")
+    # Terraform's words, and the drift it has just listed is not denied (a normal plan, not refresh-only).
+    assert text.rstrip().endswith(
+        "No changes. Your infrastructure matches the configuration, which already matches the "
+        "4 change(s) made outside of Terraform listed above."
+    )
     assert "Plan:" not in text
     errored = render_plan_text(load_plan(json.dumps(minimal_plan(errored=True))))
     assert "Planning failed" in errored and "do not apply it" in errored
@@ -93,7 +97,7 @@ def test_text_notes_moves_imports_forgets_and_deposed_objects() -> None:
     assert "a.moved  (moved from a.old)" in text
     assert "a.imported  (imported from i-1)" in text
     assert ". forget (removed from state, not destroyed) (1)" in text
-    assert "a.dep  (deposed object 00ab)" in text
+    assert "a.dep  (deposed object 00ab, left over from a partially-failed replacement)" in text
     assert "Plan: 1 to import, 0 to add, 0 to change, 1 to destroy." in text
     assert "(1 to forget, 1 moved.)" in text
 
@@ -169,7 +173,9 @@ def test_markdown_keeps_odd_addresses_inside_code() -> None:
 
 def test_markdown_of_drift_outputs_and_an_empty_plan() -> None:
     drift = render_plan_markdown(fixture_plan("regula/cloudtrail-noop-drift-v1.0.json"))
-    assert drift.startswith("### No changes. Your infrastructure matches the configuration.")
+    assert drift.startswith(
+        "### No changes. Your infrastructure matches the configuration, which already matches"
+    )
     assert "Changed outside of Terraform (4)" in drift
     outputs = render_plan_markdown(fixture_plan("tfplan2md/azuredevops-mixed-actions-v1.2.json"))
     assert "- `pipeline_id` update" in outputs

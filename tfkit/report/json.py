@@ -15,9 +15,9 @@ from importlib import resources
 from typing import Any
 
 from tfkit._version import __version__
-from tfkit.plan import Plan, ResourceChange
+from tfkit.plan import ActionInvocation, Plan, ResourceChange
 from tfkit.report.text import verdict_line
-from tfkit.report.vocabulary import changed_outputs, listed_changes, summary_line
+from tfkit.report.vocabulary import changed_outputs, check_problems, listed_changes, summary_line
 from tfkit.results import EnvironmentReport, Report
 
 __all__ = [
@@ -44,6 +44,7 @@ def summary_json(plan: Plan) -> dict[str, Any]:
         "complete": plan.complete,
         "errored": plan.errored,
         "has_changes": plan.has_changes,
+        "refresh_only": plan.is_refresh_only,
         "empty_reason": plan.empty_reason.value if plan.empty_reason else None,
         "summary": {
             "add": summary.add,
@@ -55,10 +56,20 @@ def summary_json(plan: Plan) -> dict[str, Any]:
             "move": summary.move,
             "read": summary.read,
             "noop": summary.noop,
+            "invoke": summary.invoke,
+            "deferred": summary.deferred,
         },
         "line": summary_line(summary),
         "resource_changes": [_change_json(rc) for rc in listed_changes(plan)],
-        "drift": [{"address": rc.address, "action": rc.change.action.value} for rc in plan.drift],
+        "drift": [
+            {"address": rc.address, "action": rc.change.action.value, "previous_address": rc.previous_address}
+            for rc in plan.drift
+        ],
+        "actions": [_invocation_json(a) for a in plan.action_invocations],
+        "checks": [
+            {"status": status, "address": where, "message": message}
+            for status, where, message in check_problems(plan)
+        ],
         "deferred": [
             {
                 "address": d.resource_change.address,
@@ -66,11 +77,29 @@ def summary_json(plan: Plan) -> dict[str, Any]:
                 "reason": d.reason,
             }
             for d in plan.deferred_changes
+        ]
+        + [
+            {"address": d.action_invocation.address, "action": "invoke", "reason": d.reason}
+            for d in plan.deferred_action_invocations
         ],
         "outputs": [
             {"name": name, "action": action.value, "sensitive": sensitive}
             for name, action, sensitive in changed_outputs(plan)
         ],
+    }
+
+
+def _invocation_json(invocation: ActionInvocation) -> dict[str, Any]:
+    """One action invocation, without its configuration values."""
+    lifecycle = invocation.lifecycle_action_trigger
+    return {
+        "address": invocation.address,
+        "type": invocation.type,
+        "name": invocation.name,
+        "provider_name": invocation.provider_name,
+        "trigger": invocation.trigger,
+        "triggering_resource": lifecycle.triggering_resource_address if lifecycle else None,
+        "event": lifecycle.action_trigger_event if lifecycle else None,
     }
 
 

@@ -17,14 +17,16 @@ from tfkit.guard.description import WHY_PLACEHOLDER
 from tfkit.plan import Plan, ResourceChange
 from tfkit.redact import MASK
 from tfkit.report.vocabulary import (
-    DRIFT,
     SYMBOL,
     TITLE,
     change_notes,
     changed_outputs,
     changed_paths,
+    check_problems,
+    drift_text,
     empty_text,
     grouped,
+    invocation_text,
     listed_changes,
     one_line,
     summary_line,
@@ -155,6 +157,16 @@ def _markdown_head(plan: Plan) -> str:
         lines += ["| " + " | ".join(names) + " |", "|" + "---:|" * len(names), _counts_row(values), ""]
     if plan.errored:
         lines += ["> [!CAUTION]", "> The plan is errored: Terraform reported an error while planning.", ""]
+    elif plan.applyable is False and plan.has_changes:
+        lines += ["> [!CAUTION]", "> Terraform marks this plan not applyable (applyable: false).", ""]
+    if plan.complete is False and not plan.errored:
+        lines += ["> [!WARNING]", "> The plan is incomplete: another plan and apply will be needed.", ""]
+    problems = check_problems(plan)
+    if problems:
+        lines += ["> [!CAUTION]", f"> Checks not passed ({len(problems)}):"]
+        lines += [f"> - **{status}** {_code(where)}: {_md_text(msg)}" for status, where, msg in problems[:20]]
+        lines += [f"> - _… and {len(problems) - 20} more_"] if len(problems) > 20 else []
+        lines.append("")
     destroyed = summary.destroy
     if destroyed:
         lines += [
@@ -174,9 +186,7 @@ def _markdown_sections(plan: Plan) -> list[_Section]:
     """Drift, then one section per module and action, then deferred changes and outputs."""
     sections = []
     if plan.drift:
-        items = [
-            f"{_code(rc.address)} {DRIFT.get(rc.change.action, rc.change.action.value)}" for rc in plan.drift
-        ]
+        items = [f"{_code(rc.address)} {_md_text(drift_text(rc))}" for rc in plan.drift]
         sections.append(_Section(f"Changed outside of Terraform ({len(items)})", items))
     for module, actions in grouped(listed_changes(plan)).items():
         where = f" in {_md_text(module)}" if module else ""
@@ -184,8 +194,15 @@ def _markdown_sections(plan: Plan) -> list[_Section]:
             items = [_markdown_item(rc) for rc in changes]
             title = f"<code>{SYMBOL[action]}</code> {TITLE[action].capitalize()}{where} ({len(items)})"
             sections.append(_Section(title, items, open=len(items) <= _OPEN_SECTION_ITEMS))
-    if plan.deferred_changes:
+    if plan.action_invocations:
+        items = [_md_text(invocation_text(a)) for a in plan.action_invocations]
+        sections.append(_Section(f"Actions to invoke ({len(items)})", items, open=True))
+    if plan.deferred_changes or plan.deferred_action_invocations:
         items = [f"{_code(d.resource_change.address)} ({_md_text(d.reason)})" for d in plan.deferred_changes]
+        items += [
+            f"{_md_text(invocation_text(d.action_invocation))} ({_md_text(d.reason)})"
+            for d in plan.deferred_action_invocations
+        ]
         sections.append(_Section(f"Deferred to a later plan ({len(items)})", items))
     outputs = changed_outputs(plan)
     if outputs:

@@ -16,16 +16,20 @@ from typing import Any
 from tfkit.findings import Finding, Severity
 from tfkit.gate import GateResult
 from tfkit.plan import Plan, ResourceChange
+from tfkit.plan_findings import first_key
 from tfkit.redact import MASK
 from tfkit.report.vocabulary import (
-    DRIFT,
+    INVOKE,
     SYMBOL,
     TITLE,
     change_notes,
     changed_outputs,
     changed_paths,
+    check_problems,
+    drift_text,
     empty_text,
     grouped,
+    invocation_text,
     listed_changes,
     one_line,
     summary_line,
@@ -54,6 +58,12 @@ def render_plan_text(plan: Plan) -> str:
         lines.append(
             "Warning: the plan is errored (Terraform reported an error while planning); do not apply it."
         )
+    elif plan.applyable is False and plan.has_changes:
+        lines.append("Warning: Terraform marks this plan not applyable (applyable: false); do not apply it.")
+    if plan.complete is False and not plan.errored:
+        lines.append(
+            "Warning: the plan is incomplete (complete: false): another plan and apply will be needed."
+        )
     lines += _text_drift(plan)
     changes = listed_changes(plan)
     for module, actions in grouped(changes).items():
@@ -61,8 +71,10 @@ def render_plan_text(plan: Plan) -> str:
         for action, items in actions.items():
             lines.append(f"  {SYMBOL[action]} {TITLE[action]} ({len(items)})")
             lines += [f"      {_text_item(rc)}" for rc in items]
+    lines += _text_actions(plan)
     lines += _text_deferred(plan)
     lines += _text_outputs(plan)
+    lines += _text_checks(plan)
     lines.append("")
     if changes:
         summary = plan.summary()
@@ -71,10 +83,13 @@ def render_plan_text(plan: Plan) -> str:
         extra += [f"{summary.forget} to forget"] if summary.forget else []
         extra += [f"{summary.move} moved"] if summary.move else []
         extra += [f"{summary.read} to read"] if summary.read else []
+        extra += [f"{summary.deferred} deferred"] if summary.deferred else []
         if extra:
             lines.append(f"({', '.join(extra)}.)")
     else:
         lines.append(empty_text(plan))
+    if changes and plan.errored:
+        lines.append(empty_text(plan) + " The partial plan above cannot be applied.")
     return "\n".join(lines) + "\n"
 
 
@@ -93,19 +108,40 @@ def _text_drift(plan: Plan) -> list[str]:
         return []
     lines = ["", f"Objects changed outside of Terraform ({len(plan.drift)}):"]
     for rc in plan.drift:
-        what = DRIFT.get(rc.change.action, rc.change.action.value)
-        lines.append(f"  {SYMBOL[rc.change.action]} {one_line(rc.address)} {what}")
+        lines.append(f"  {SYMBOL[rc.change.action]} {one_line(rc.address)} {one_line(drift_text(rc))}")
+    return lines
+
+
+def _text_actions(plan: Plan) -> list[str]:
+    """Provider actions applying the plan will invoke, with what triggers each."""
+    if not plan.action_invocations:
+        return []
+    lines = ["", f"Actions to invoke ({len(plan.action_invocations)}):"]
+    lines += [f"  {INVOKE} {invocation_text(a)}" for a in plan.action_invocations]
+    return lines
+
+
+def _text_checks(plan: Plan) -> list[str]:
+    """Checks and conditions that failed, errored or are not known yet, with the object and message."""
+    problems = check_problems(plan)
+    if not problems:
+        return []
+    lines = ["", f"Checks not passed ({len(problems)}):"]
+    lines += [f"  {status.upper():7} {where}: {message}" for status, where, message in problems]
     return lines
 
 
 def _text_deferred(plan: Plan) -> list[str]:
     """Changes deferred to a later plan."""
-    if not plan.deferred_changes:
+    count = len(plan.deferred_changes) + len(plan.deferred_action_invocations)
+    if not count:
         return []
-    lines = ["", f"Deferred to a later plan ({len(plan.deferred_changes)}):"]
+    lines = ["", f"Deferred to a later plan ({count}):"]
     for deferred in plan.deferred_changes:
         rc = deferred.resource_change
         lines.append(f"  {SYMBOL[rc.change.action]} {one_line(rc.address)}  ({deferred.reason})")
+    for action in plan.deferred_action_invocations:
+        lines.append(f"  {INVOKE} {invocation_text(action.action_invocation)}  ({action.reason})")
     return lines
 
 
@@ -162,7 +198,7 @@ def render_gate_text(result: GateResult, *, details: bool = True) -> str:
     """
     lines: list[str] = []
     for severity in (Severity.HARD, Severity.SOFT, Severity.ADVISORY):
-        group = sorted(result.by_severity(severity), key=lambda f: (f.check_id, f.address or ""))
+        group = sorted(result.by_severity(severity), key=first_key)
         if not group:
             continue
         lines.append(f"{_HEADINGS[severity]}:")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tfkit.plan import Action, Plan, PlanSummary, ResourceChange, format_path
+from tfkit.plan import Action, ActionInvocation, Plan, PlanSummary, ResourceChange, format_path
 
 __all__ = [
     "DRIFT",
@@ -22,8 +22,11 @@ __all__ = [
     "change_notes",
     "changed_outputs",
     "changed_paths",
+    "check_problems",
+    "drift_text",
     "empty_text",
     "grouped",
+    "invocation_text",
     "listed_changes",
     "one_line",
     "summary_line",
@@ -78,13 +81,20 @@ REASON = {
     "read_because_check_nested": "reloaded to verify a check block",
 }
 DRIFT = {Action.UPDATE: "has changed", Action.DELETE: "has been deleted"}
+INVOKE = "!"
+"""The symbol of an action invocation (Terraform prints none; tfkit lists them beside changes)."""
 MAX_PATHS = 5
 
 
 def summary_line(summary: PlanSummary) -> str:
-    """Terraform's own summary line: ``Plan: [N to import, ]X to add, Y to change, Z to destroy.``"""
+    """Terraform's own summary line: ``Plan: [N to import, ]X to add, Y to change, Z to destroy.``
+
+    With action invocations, Terraform (1.14+) adds `` Actions: N to invoke.``
+    """
     imports = f"{summary.import_} to import, " if summary.import_ else ""
-    return f"Plan: {imports}{summary.add} to add, {summary.change} to change, {summary.destroy} to destroy."
+    actions = f" Actions: {summary.invoke} to invoke." if summary.invoke else ""
+    line = f"{summary.add} to add, {summary.change} to change, {summary.destroy} to destroy."
+    return f"Plan: {imports}{line}{actions}"
 
 
 def listed_changes(plan: Plan) -> list[ResourceChange]:
@@ -114,7 +124,7 @@ def change_notes(rc: ResourceChange) -> list[str]:
         imported = rc.change.importing.id
         notes.append(f"imported from {imported}" if imported else "imported")
     if rc.deposed:
-        notes.append(f"deposed object {rc.deposed}")
+        notes.append(f"deposed object {rc.deposed}, left over from a partially-failed replacement")
     return notes
 
 
@@ -142,16 +152,69 @@ def grouped(changes: Iterable[ResourceChange]) -> dict[str, dict[Action, list[Re
 
 
 def empty_text(plan: Plan) -> str:
-    """Terraform's words for a plan without changes, with tfkit's reason when resource_changes is empty."""
+    """Terraform's words for a plan without listed changes, never "matches" when the plan says otherwise."""
     if plan.errored:
         return "Planning failed: Terraform encountered an error while generating this plan."
-    if plan.deferred_changes:
+    if plan.is_refresh_only:
+        return _refresh_only_text(plan)
+    if plan.deferred_changes or plan.deferred_action_invocations:
         return "No current changes. This plan requires another plan to be applied first."
+    if plan.action_invocations:
+        return (
+            f"No resource changes; applying this plan invokes {len(plan.action_invocations)} action(s). "
+            + summary_line(plan.summary())
+        )
     if plan.has_changes:
         return "Only outputs change: applying this plan saves their new values and changes no infrastructure."
+    if plan.drift:
+        return (
+            "No changes. Your infrastructure matches the configuration, which already matches the "
+            f"{len(plan.drift)} change(s) made outside of Terraform listed above."
+        )
     reason = plan.empty_reason
     detail = f" ({reason.value})" if reason is not None else ""
     return f"No changes. Your infrastructure matches the configuration.{detail}"
+
+
+def _refresh_only_text(plan: Plan) -> str:
+    """What applying a refresh-only plan would do, in Terraform's words."""
+    if plan.drift:
+        return (
+            f"Refresh-only plan: {len(plan.drift)} object(s) changed outside of Terraform. Applying it "
+            "records their current values in the Terraform state without changing any remote objects."
+        )
+    if plan.has_changes:
+        return (
+            "Refresh-only plan: applying it saves the new output values to the Terraform state, "
+            "without changing any real infrastructure."
+        )
+    return "No changes. Your infrastructure still matches the configuration. (refresh-only)"
+
+
+def drift_text(rc: ResourceChange) -> str:
+    """What happened to an object outside of Terraform: changed, deleted, moved (from where)."""
+    moved = f"from {rc.previous_address}" if rc.is_moved else ""
+    if rc.change.action is Action.NOOP:
+        return f"has moved {moved}" if moved else "is unchanged"
+    what = DRIFT.get(rc.change.action, rc.change.action.value)
+    deposed = f" (deposed object {rc.deposed})" if rc.deposed else ""
+    return f"{what}{deposed}{f', moved {moved}' if moved else ''}"
+
+
+def check_problems(plan: Plan) -> list[tuple[str, str, str]]:
+    """Every check instance that did not pass, as every format shows it: status, object, message."""
+    return [
+        (o.status, one_line(o.address), one_line(o.message or _NO_MESSAGE[o.status == "unknown"]))
+        for o in plan.check_outcomes
+    ]
+
+
+_NO_MESSAGE = {False: "(no message)", True: "not known until apply"}
+
+
+def invocation_text(invocation: ActionInvocation) -> str:
+    """An action invocation: its address and what triggers it."""
+    return f"{one_line(invocation.address)}  ({one_line(invocation.trigger)})"
 
 
 def changed_outputs(plan: Plan) -> list[tuple[str, Action, bool]]:
