@@ -22,7 +22,7 @@ from testsupport import REPO, core_config
 from tfkit import gate
 from tfkit.errors import GateFailedError, TerraformError
 from tfkit.findings import Severity
-from tfkit.plan import Action, EmptyReason, Plan, load_plan
+from tfkit.plan import Action, EmptyReason, Plan, load_plan, validate_plan_schema
 from tfkit.plan_findings import SOURCE, plan_findings
 from tfkit.policy import PolicyContext, Violation, evaluate, policy
 from tfkit.project import Project
@@ -395,3 +395,8 @@ def test_summaries_equal_terraforms_own_counts(made: Made, name: str) -> None:
     summary, counts = made.plan(name).summary(), made.counts[name]
     assert counts is not None
     assert (summary.add, summary.change, summary.destroy) == (counts.add, counts.change, counts.remove)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.json")))
+def test_the_hand_written_fixtures_follow_the_plan_schema(name: str) -> None:
+    assert validate_plan_schema((FIXTURES / name).read_bytes()) == []
