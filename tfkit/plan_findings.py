@@ -86,28 +86,21 @@ def blocking_state(plan: Plan, incomplete: Severity = Severity.SOFT) -> list[Fin
 
 
 def _check_findings(plan: Plan, failed: Severity) -> list[Finding]:
-    """One finding per check instance that failed, errored (TFP010) or is unknown (TFP011), and one passed
-    finding per checkable object that passed (so reports count it)."""
-    out = [
-        _finding(
-            "TFP010",
-            failed,
-            f"{_WORD.get(r.address.kind, 'check')} passed",
-            r.address.to_display or None,
-            passed=True,
-        )
-        for r in plan.checks
-        if r.status == "pass"
-    ]
+    """One finding per check instance that failed, errored (TFP010) or is unknown (TFP011), then one
+    passed finding per checkable object that passed (so reports count it)."""
+    out: list[Finding] = []
     for outcome in plan.check_outcomes:
         address = outcome.address or None
         if outcome.status == "unknown":
             out.append(_finding("TFP011", Severity.ADVISORY, "result not known until apply", address))
         else:
-            word = _WORD.get(outcome.kind, "check")
             status = {"fail": "failed", "error": "errored"}.get(outcome.status, outcome.status)
-            message = f"{word} {status}: {outcome.message or '(no message)'}"
+            message = f"{_WORD.get(outcome.kind, 'check')} {status}: {outcome.message or '(no message)'}"
             out.append(_finding("TFP010", failed, message, address))
+    for result in plan.checks:
+        if result.status == "pass":
+            word, address = _WORD.get(result.address.kind, "check"), result.address.to_display or None
+            out.append(_finding("TFP010", failed, f"{word} passed", address, passed=True))
     return out
 
 
