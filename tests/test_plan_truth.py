@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import recorded
 from recorded import RecordedTerraform, plan_bytes
-from testsupport import REPO, core_config
+from testsupport import REPO, core_config, run_tfkit
 
 from tfkit import gate
 from tfkit.errors import GateFailedError, TerraformError
@@ -201,6 +201,17 @@ def test_an_errored_plan_fails_the_gate_first_in_every_format(made: Made, projec
     assert "[!CAUTION]" in render_plan_markdown(plan)
 
 
+def test_tfkit_check_fails_an_errored_plan_with_its_finding_first(made: Made, project: Project) -> None:
+    path = project.root / "errored.json"
+    path.write_bytes(made.plans["errored"])
+    done = run_tfkit("check", str(path), "--env", "production", "--no-scanners", cwd=project.root)
+    assert done.returncode == 1, done.stderr
+    findings = [line.strip() for line in done.stdout.splitlines() if line.startswith("  ")]
+    assert findings[0].startswith("HARD     TFP001 (plan): Terraform reported an error while planning")
+    assert "HARD     TFP010 terraform_data.b: condition failed: a must be nope" in findings[1]
+    assert "gate FAILED for production" in done.stdout
+
+
 def test_apply_never_proceeds_with_an_errored_or_unapplyable_plan(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -369,6 +380,18 @@ def test_a_refresh_only_plan_reports_moved_objects_as_terraform_does(made: Made)
     assert MATCHES not in text and "records their current values in the Terraform state" in text
     markdown = render_plan_markdown(plan)
     assert MATCHES not in markdown and "has moved from terraform\\_data.old" in markdown
+
+
+def test_applying_a_refresh_only_plan_with_drift_records_it(made: Made) -> None:
+    moved_only = made.plan("refresh-moved")
+    assert moved_only.applyable is False and not moved_only.has_changes  # as Terraform: nothing to record
+    doc = json.loads(made.plans["refresh-moved"])
+    change = doc["resource_drift"][0]["change"]
+    change["actions"], change["before"] = ["update"], dict(change["before"], input="changed by hand")
+    changed = load_plan(json.dumps(dict(doc, applyable=True)))
+    assert changed.is_refresh_only and changed.has_changes
+    text = render_plan_text(changed)
+    assert "~ terraform_data.new has changed, moved from terraform_data.old" in text and MATCHES not in text
 
 
 def test_a_normal_plan_lists_the_move_as_a_change(made: Made) -> None:

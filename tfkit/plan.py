@@ -1276,7 +1276,8 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
 
     @cached_property
     def has_changes(self) -> bool:
-        """Applying would do something: a resource action, move or import, an action, or an output change."""
+        """Applying would do something: a resource action, move or import, an action, an output change, or
+        (refresh-only, when Terraform calls it applyable) recording drift in the state."""
         for rc in self.resource_changes:
             action = rc.change.action
             if action is Action.NOOP:
@@ -1286,6 +1287,8 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
                 return True
         if self.action_invocations:
             return True
+        if self.drift and self.applyable is not False and self.is_refresh_only:
+            return True  # applying a refresh-only plan records the drift in the state
         return any(oc.action is not Action.NOOP for oc in self.output_changes.values())
 
     @cached_property
