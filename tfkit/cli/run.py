@@ -165,7 +165,9 @@ def plan(
 
     Exit 4 if `tfkit apply` would refuse it (the environment is unstable, or a shared module has not
     passed the previous environment: the checks apply makes first), else 1 if the gate fails, else 0.
-    Terraform's warnings and a scanner that is off are stated in the output and the reports.
+    With --all, the environments are planned as the promotion sequence they are applied in, so only
+    health is checked. Terraform's warnings and a scanner that is off are stated in the output and
+    the reports.
     """
     from tfkit import gate, workflow
     from tfkit.errors import GateFailedError, RefusedError
@@ -239,7 +241,11 @@ def apply(
     lock_timeout: str | None,
     reporting: Reporting,
 ) -> None:
-    """Plan, gate, confirm and apply exactly that plan; then verify and snapshot it."""
+    """Plan, gate, confirm and apply exactly that plan; then verify and snapshot it.
+
+    The plan made right after the apply goes through the same gate: if it fails where the apply passed,
+    the apply stays recorded and the command exits 1 (the next apply would be refused).
+    """
     from tfkit import workflow
     from tfkit.errors import GateFailedError
 
