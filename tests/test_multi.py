@@ -38,9 +38,31 @@ def _untimed(text: str) -> str:
     return re.sub(r"\(\d+(?:\.\d+)?s\)", "(Ns)", text)
 
 
+def _applied_in_order(root: Path) -> None:
+    """Record that dev and staging applied these modules: no single plan is refused by promotion order."""
+    from tfkit.bundle import module_digests
+    from tfkit.ledger import new_entry
+    from tfkit.project import Project
+    from tfkit.store import open_store
+
+    modules = module_digests(sorted(p for p in (root / "modules").iterdir() if p.is_dir()), root)
+    with open_store(Project.load(root)) as store:
+        for name in ENVS[:-1]:
+            store.ledger.record(
+                new_entry(name, kind="apply", snapshot=f"s-{name}", modules=modules, git_commit=None)
+            )
+
+
+def _without_apply_note(text: str) -> str:
+    """A plan's text without its ``apply:`` line: a single run checks health and promotion order, while
+    ``--all`` plans the promotion sequence itself and checks health only (and says so)."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith("apply: "))
+
+
 @pytest.mark.slow
 def test_plan_all_equals_three_single_runs_with_grouped_output(tmp_path: Path) -> None:
     root = copy_example(tmp_path / "repo")
+    _applied_in_order(root)
     singles: dict = {}
     texts = {}
     for name in ENVS:
@@ -48,16 +70,18 @@ def test_plan_all_equals_three_single_runs_with_grouped_output(tmp_path: Path) -
         assert done.returncode == 0, done.stderr
         singles.update(_essence(json.loads(done.stdout)))
         texts[name] = run_tfkit("plan", "--env", name, cwd=root).stdout
+        assert "apply: not refused by health or promotion order" in texts[name]
     together = run_tfkit("plan", "--all", "--jobs", "2", "-o", "all.json", cwd=root)
     assert together.returncode == 0, together.stderr
     document = json.loads((root / "all.json").read_text())
     assert validate_report(document) == []
     assert [e["environment"] for e in document["environments"]] == list(ENVS), "promotion order"
     assert _essence(document) == singles
-    stdout = _untimed(together.stdout)
+    assert together.stdout.count("apply: not refused by health (the gate's verdict decides the rest)") == 3
+    stdout = _without_apply_note(_untimed(together.stdout))
     for name in ENVS:
         assert stdout.count(f"=== {name} (plan, ") == 1
-        block = _untimed(texts[name]).strip()
+        block = _without_apply_note(_untimed(texts[name])).strip()
         assert block in stdout, f"{name}'s output is one block, as a single run prints it"
     verdicts = "\n".join(f"  {name}: passed (exit 0)" for name in ENVS)
     assert stdout.rstrip().endswith(f"=== plan: exit 0 ===\n{verdicts}")

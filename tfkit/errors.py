@@ -28,6 +28,7 @@ name what went wrong; ``str(error)`` is one line that says what is wrong and how
     ├── RunInterruptedError          130  the run was interrupted (Ctrl-C)
     ├── ApplyRefusedError              2  apply needs confirmation and none can be given
     ├── GateFailedError                1  the plan failed the gate; it was not applied
+    ├── VerdictChangedError            1  applied and recorded, but the plan after it fails the same gate
     ├── ApplyFailedError               1  an apply failed part-way (carries the cause and the rollback)
     ├── SnapshotError                  2  a snapshot is missing, tampered with, or cannot be read
     ├── LockHeldError                  3  another run holds tfkit's lock on the environment
@@ -87,6 +88,7 @@ __all__ = [
     "TfkitError",
     "UnstableEnvironmentError",
     "UnsupportedFormatError",
+    "VerdictChangedError",
 ]
 
 
@@ -313,6 +315,20 @@ class ApplyRefusedError(TfkitError):
 
 class GateFailedError(TfkitError):
     """The plan failed the gate (policies or scanners); nothing was applied."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class VerdictChangedError(TfkitError):
+    """An apply passed the gate and was recorded, but the plan made right after it fails the same gate.
+
+    The next apply would be refused: a value only known after the apply (or a changed policy input)
+    turned the verdict. Carries the follow-up plan's ``GateResult``.
+    """
 
     exit_code = 1
 

@@ -4,15 +4,17 @@ A plan that fails the gate is never applied, by any front door. ``evaluate`` is 
 ``tfkit check``, ``tfkit apply`` and the Python API call; ``combine`` turns findings gathered
 elsewhere (``tfkit scan`` runs only the scanners) into a result with the same waiver handling.
 Scanners run as ``[checkov]`` says (``tfkit.scan``); a scanner that cannot run raises its
-``ScanError`` rather than letting an unscanned plan pass. What Terraform itself says about the plan
-(errored, not applyable, incomplete, failed checks: ``tfkit.plan_findings``) comes first.
+``ScanError`` rather than letting an unscanned plan pass, and one that is off says why in ``off``.
+With the policies, the var files the environment reads are secret-scanned (``tfkit.var_file_scan``).
+What Terraform itself says about the plan (errored, not applyable, incomplete, failed checks:
+``tfkit.plan_findings``) comes first.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -34,6 +36,8 @@ class GateResult:
     errors: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
     tools: Mapping[str, str] = field(default_factory=dict)
+    #: The scanners that did not run, each with why (``{"checkov": "tfkit.toml has no [checkov] table"}``).
+    off: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -60,12 +64,14 @@ def evaluate(
     plan_checks: bool = True,
     today: date | None = None,
 ) -> GateResult:
-    """The plan's own findings, then the policies and scanners configured for ``environment``, on ``plan``."""
+    """The plan's own findings, then the policies and scanners configured for ``environment``, on
+    ``plan``; with the policies, secret-scan the var files ``environment`` reads when ``project`` has it."""
     from tfkit.plan_findings import plan_findings
 
     findings: list[Finding] = plan_findings(plan, environment, project) if plan_checks else []
     timings: dict[str, float] = {}
     tools: dict[str, str] = {}
+    off: dict[str, str] = {}
     if policies:
         from tfkit.policy import evaluate as evaluate_policies
 
@@ -73,14 +79,22 @@ def evaluate(
         report = evaluate_policies(plan, env=environment, project=project)
         findings.extend(report.findings)
         timings["policies"] = time.perf_counter() - start
-    if scanners:
-        from tfkit.scan import run_scanners
+        if project is not None and environment in project.names:
+            from tfkit.var_file_scan import var_file_findings
 
+            start = time.perf_counter()
+            findings.extend(var_file_findings(project.environment(environment)))
+            timings["var files"] = time.perf_counter() - start
+    if scanners:
+        from tfkit.scan import run_scanners, scanners_off
+
+        off.update(scanners_off(project, environment))
         for scan in run_scanners(plan, environment=environment, project=project):
             findings.extend(scan.findings)
             timings[scan.tool] = scan.duration
             tools[scan.tool] = scan.version
-    return combine(findings, environment, project=project, today=today, timings=timings, tools=tools)
+    result = combine(findings, environment, project=project, today=today, timings=timings, tools=tools)
+    return replace(result, off=off) if off else result
 
 
 def combine(

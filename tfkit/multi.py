@@ -126,8 +126,17 @@ def _run(task: Task, progress: Any) -> _Done:
             else:
                 from tfkit import workflow
 
-                plan = workflow.plan(environment, options=options)
+                # --all plans the promotion sequence itself: only health is checked, not the order
+                previewed = workflow.preview(
+                    environment, options=options, check_apply=task.gate, promotion=False
+                )
+                plan = previewed.plan
                 plan_raw = plan.raw
+                parts["warnings"] = workflow.terraform_warnings(previewed.warnings)
+                parts["refusals"] = previewed.refusals
+                note = previewed.apply_note()
+                if note is not None:
+                    parts["details"] = {"apply": note}
                 if task.gate:
                     from tfkit import gate
 

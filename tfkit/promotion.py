@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tfkit.ledger import Ledger
     from tfkit.project import Environment
 
-__all__ = ["PromotionProblem", "check_promotion", "promotion_problems"]
+__all__ = ["PromotionProblem", "check_promotion", "promotion_problems", "promotion_refusal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +72,20 @@ def promotion_problems(
     return problems
 
 
+def promotion_refusal(environment: Environment, modules: Mapping[str, str], ledger: Ledger) -> str | None:
+    """The one-line refusal naming the first problem (``tfkit plan`` states it), or ``None``."""
+    problems = promotion_problems(environment, modules, ledger)
+    if not problems:
+        return None
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return (
+        f"refusing to apply '{environment.name}': {problems[0].message}{more}; "
+        "override with --skip-promotion-check --reason '...'"
+    )
+
+
 def check_promotion(environment: Environment, modules: Mapping[str, str], ledger: Ledger) -> None:
     """Raise ``PromotionError`` (exit code 4) naming the first problem, if any."""
-    problems = promotion_problems(environment, modules, ledger)
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise PromotionError(
-            f"refusing to apply '{environment.name}': {problems[0].message}{more}; "
-            "override with --skip-promotion-check --reason '...'"
-        )
+    refusal = promotion_refusal(environment, modules, ledger)
+    if refusal is not None:
+        raise PromotionError(refusal)

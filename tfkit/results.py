@@ -27,6 +27,8 @@ class EnvironmentReport:
 
     ``error`` is the one-line message of a ``TfkitError`` that stopped the environment and
     ``error_code`` its exit code; ``details`` holds JSON-ready data of apply, status and the like.
+    ``refusals`` are the rules (promotion order, health) that would refuse applying this plan, which
+    ``tfkit plan`` states so that a green plan means the apply will go ahead.
     """
 
     environment: str
@@ -41,12 +43,16 @@ class EnvironmentReport:
     duration: float | None = None
     log: str = ""
     directory: Path | None = None
+    refusals: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
-        """The CLI's exit code for this environment: the error's, 1 for a failed gate or drift, else 0."""
+        """The CLI's exit code for this environment: the error's, 4 when the apply would be refused,
+        1 for a failed gate or drift, else 0 (the apply checks refusals before the gate)."""
         if self.error is not None:
             return self.error_code or 1
+        if self.refusals:
+            return 4
         if self.gate is not None and not self.gate.passed:
             return 1
         if self.drift is not None and self.drift.has_drift:
@@ -55,9 +61,12 @@ class EnvironmentReport:
 
     @property
     def outcome(self) -> str:
-        """One word: ``error``, ``failed`` (the gate), ``drift``, ``passed`` (a gate ran) or ``ok``."""
+        """One word: ``error``, ``refused`` (the apply would be), ``failed`` (the gate), ``drift``,
+        ``passed`` (a gate ran) or ``ok``."""
         if self.error is not None:
             return "error"
+        if self.refusals:
+            return "refused"
         if self.gate is not None and not self.gate.passed:
             return "failed"
         if self.drift is not None and self.drift.has_drift:

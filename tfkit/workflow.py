@@ -4,9 +4,12 @@ Every front door (CLI, pytest plugin, CI scripts) calls these, so they behave th
 A ``Session`` holds one engine on one working directory for the duration of an operation, so the
 plan that was gated and shown is the plan file that gets applied.
 
-Apply is gated (policies and scanners), confirmed, verified by a follow-up plan, and recorded: a
-snapshot, a ledger entry and the environment's health. Rollback and promotion apply a configuration
-materialized in a temporary directory that is wired to the environment's real state.
+Apply is gated (policies and scanners), confirmed, verified by a follow-up plan that goes through the
+same gate (a verdict that does not hold is reported at once), and recorded: a snapshot, a ledger entry
+and the environment's health. ``preview`` is ``tfkit plan``: the plan, Terraform's warnings, and the
+rules (health, promotion order) that would refuse its apply, checked by the same functions apply uses.
+Rollback and promotion apply a configuration materialized in a temporary directory that is wired to
+the environment's real state.
 
 This module decides; others know: what a snapshot holds and its encryption (``tfkit.recording``),
 how two plans differ (``Plan.compare_planned_values``), promotion order (``tfkit.promotion``),
@@ -35,6 +38,7 @@ from tfkit.bundle import environment_files, local_modules, materialize, module_d
 from tfkit.errors import (
     ApplyFailedError,
     ApplyRefusedError,
+    Diagnostic,
     GateFailedError,
     LineageMismatchError,
     ProtectedEnvironmentError,
@@ -44,11 +48,12 @@ from tfkit.errors import (
     TerraformError,
     TfkitError,
     UnstableEnvironmentError,
+    VerdictChangedError,
 )
 from tfkit.ledger import Ledger, Override, new_health
 from tfkit.locks import current_holder
 from tfkit.plan import PlanDifference, load_plan
-from tfkit.promotion import check_promotion
+from tfkit.promotion import check_promotion, promotion_refusal
 from tfkit.recording import encryption_key, record_success, recorded_plan
 from tfkit.redact import mask, register_plan_secrets
 from tfkit.secrets import secret_environment
@@ -78,21 +83,26 @@ __all__ = [
     "LineageMismatchError",
     "PlanDifference",
     "PlanOutcome",
+    "PlanPreview",
     "Review",
     "RollbackOutcome",
     "RunOptions",
     "Session",
     "apply",
+    "apply_refusals",
     "destroy",
     "encryption_key",
     "open_store",
     "output",
     "plan",
+    "preview",
     "promote",
     "rollback",
     "snapshot_session",
     "status",
+    "terraform_warnings",
     "validate",
+    "verdict_changed",
 ]
 
 #: Called with a short step name ("init", "plan", ...) as an operation proceeds.
@@ -107,13 +117,32 @@ def _no_step(step: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class PlanOutcome:
-    """A saved, decoded plan of one environment."""
+    """A saved, decoded plan of one environment, with the warnings Terraform gave while planning."""
 
     environment: str
     plan: Plan
     plan_file: Path
     has_changes: bool
     counts: ChangeCounts | None
+    warnings: tuple[Diagnostic, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPreview:
+    """What ``tfkit plan`` shows: the plan, Terraform's warnings, and why its apply would be refused."""
+
+    plan: Plan
+    warnings: tuple[Diagnostic, ...]
+    #: One line per rule that would refuse the apply (health, promotion order); empty when none would.
+    refusals: tuple[str, ...]
+    #: The rules that were checked (none with ``--no-gate``).
+    checked: tuple[str, ...] = ()
+
+    def apply_note(self) -> str | None:
+        """One line on the apply when no checked rule refuses it (``None`` when refused or unchecked)."""
+        if self.refusals or not self.checked:
+            return None
+        return f"not refused by {' or '.join(self.checked)} (the gate's verdict decides the rest)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +178,12 @@ class RollbackOutcome:
 
 @dataclass(frozen=True, slots=True)
 class ApplyOutcome:
-    """The result of an apply: what was planned and gated, whether it ran, what it recorded."""
+    """The result of an apply: what was planned and gated, whether it ran, what it recorded.
+
+    ``follow_up_gate`` is the gate's verdict on the plan made right after the apply; ``verdict_held``
+    says whether it agrees with ``gate`` (the next apply would otherwise be refused). ``warnings`` holds
+    Terraform's warnings (``terraform: ...``) and tfkit's own about the apply.
+    """
 
     environment: str
     plan: Plan
@@ -159,6 +193,14 @@ class ApplyOutcome:
     warnings: tuple[str, ...] = ()
     gate: GateResult | None = None
     snapshot: str | None = None
+    follow_up_gate: GateResult | None = None
+
+    @property
+    def verdict_held(self) -> bool:
+        """The plan after the apply got the apply's verdict (true when either gate did not run)."""
+        if self.gate is None or self.follow_up_gate is None:
+            return True
+        return self.follow_up_gate.passed == self.gate.passed
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +366,9 @@ class Session:
         )
         decoded = load_plan(self.engine.show_plan(plan_file))
         register_plan_secrets(decoded)
-        return PlanOutcome(self.environment.name, decoded, plan_file, result.has_changes, result.counts)
+        return PlanOutcome(
+            self.environment.name, decoded, plan_file, result.has_changes, result.counts, result.warnings
+        )
 
     def apply(self, planned: PlanOutcome) -> ApplyResult:
         """Apply exactly the saved plan file of ``planned``."""
@@ -373,6 +417,57 @@ def plan(environment: Environment, *, options: RunOptions | None = None) -> Plan
     """Plan one environment and return the decoded plan (the plan file is discarded)."""
     with Session(environment, options) as s:
         return s.plan().plan
+
+
+def preview(
+    environment: Environment,
+    *,
+    options: RunOptions | None = None,
+    check_apply: bool = True,
+    promotion: bool = True,
+) -> PlanPreview:
+    """Plan one environment and say whether applying it would be refused, as ``apply`` would decide.
+
+    Reads the store (health, the ledger) without taking the environment's lock; module digests are
+    computed only when the plan has changes, since apply checks promotion order only then. Without
+    ``check_apply`` (``tfkit plan --no-gate``) the store is not read and no refusal is stated; without
+    ``promotion`` (``tfkit plan --all``: the environments are planned as the sequence they are applied
+    in, each after the one before) only health is checked.
+    """
+    options = options or RunOptions()
+    project = environment.project
+    promotion = promotion and check_apply
+    with Session(environment, options) as s:
+        planned = s.plan()
+        modules = module_digests(s.modules(), project.root) if planned.has_changes and promotion else {}
+    if not check_apply:
+        return PlanPreview(planned.plan, planned.warnings, ())
+    with open_store(project) as store:
+        refusals = apply_refusals(
+            environment, store.ledger, modules, has_changes=planned.has_changes and promotion
+        )
+    checked = ("health", "promotion order") if promotion else ("health",)
+    return PlanPreview(planned.plan, planned.warnings, refusals, checked)
+
+
+def apply_refusals(
+    environment: Environment, ledger: Ledger, modules: Mapping[str, str], *, has_changes: bool
+) -> tuple[str, ...]:
+    """The one-line refusals ``apply`` would raise, in its order: health, then promotion order (checked
+    when ``has_changes``, as apply does).
+
+    Protection refuses ``destroy`` only; for an apply it acts through the gate (TFK001 refuses deletes
+    and replacements in a protected environment), whose verdict ``tfkit plan`` shows beside these.
+    """
+    refusals = [r for r in (_health_refusal(environment, ledger),) if r is not None]
+    if has_changes:
+        refusals += [r for r in (promotion_refusal(environment, modules, ledger),) if r is not None]
+    return tuple(refusals)
+
+
+def terraform_warnings(diagnostics: Sequence[Diagnostic]) -> tuple[str, ...]:
+    """Terraform's warnings as report lines (``terraform: summary: detail``), each once."""
+    return tuple(dict.fromkeys(f"terraform: {d.one_line()}" for d in diagnostics if d.severity == "warning"))
 
 
 def output(environment: Environment, *, options: RunOptions | None = None) -> dict[str, OutputValue]:
@@ -521,15 +616,17 @@ def _not_recorded(name: str, what: str, outcome: str, exc: StoreError, *, then: 
     )
 
 
-def _verify(session: Session) -> tuple[bool, tuple[str, ...]]:
+def _verify(session: Session) -> tuple[bool, tuple[str, ...], PlanOutcome]:
+    """Plan again right after an apply: whether it converged, warnings, and that follow-up plan."""
     session.on_step("verify")
-    converged = not session.plan().has_changes
+    follow_up = session.plan()
+    converged = not follow_up.has_changes
     warnings: tuple[str, ...] = ()
     if not converged:
         warnings = (
             "a plan made right after the apply still has changes: the configuration does not converge",
         )
-    return converged, warnings
+    return converged, warnings, follow_up
 
 
 def _apply_or_mark_unstable(session: Session, planned: PlanOutcome, ledger: Ledger, what: str) -> ApplyResult:
@@ -579,16 +676,24 @@ def _rolled_back(
     )
 
 
-def _check_health(environment: Environment, ledger: Ledger, allow_unstable: str | None) -> list[Override]:
+def _health_refusal(environment: Environment, ledger: Ledger) -> str | None:
+    """Why an unstable environment refuses an apply (one line), or ``None`` when it is stable."""
     health = ledger.health(environment.name)
     if health.stable:
+        return None
+    return (
+        f"environment '{environment.name}' is unstable since {health.since} ({health.reason}); "
+        f"run `tfkit rollback --env {environment.name}`, or apply a fix with "
+        "--allow-unstable --reason '...'"
+    )
+
+
+def _check_health(environment: Environment, ledger: Ledger, allow_unstable: str | None) -> list[Override]:
+    refusal = _health_refusal(environment, ledger)
+    if refusal is None:
         return []
     if not allow_unstable:
-        raise UnstableEnvironmentError(
-            f"environment '{environment.name}' is unstable since {health.since} ({health.reason}); "
-            f"run `tfkit rollback --env {environment.name}`, or apply a fix with "
-            "--allow-unstable --reason '...'"
-        )
+        raise UnstableEnvironmentError(refusal)
     return [Override("allow-unstable", allow_unstable)]
 
 
@@ -631,21 +736,29 @@ def _gate_confirm_apply(
     """
     name = session.environment.name
     gate_result = _gate(planned, session.environment, options)
+    planned_warnings = terraform_warnings(planned.warnings)
     if gate_result is not None and not gate_result.passed:
         if options.show is not None:
             options.show(Review(name, operation, planned.plan, gate_result))
         raise _gate_failed(gate_result, name)
     if not planned.has_changes:
-        return ApplyOutcome(name, planned.plan, False, converged=True, gate=gate_result)
+        return ApplyOutcome(
+            name, planned.plan, False, converged=True, warnings=planned_warnings, gate=gate_result
+        )
     if not _confirmed(Review(name, operation, planned.plan, gate_result), auto_approve, confirm, options):
-        return ApplyOutcome(name, planned.plan, applied=False, gate=gate_result)
+        return ApplyOutcome(name, planned.plan, applied=False, warnings=planned_warnings, gate=gate_result)
     try:
         result = _apply_or_mark_unstable(session, planned, store.ledger, operation)
     except TerraformError as exc:
         if on_failure is None:
             raise
         raise on_failure(exc) from exc
-    converged, warnings = _verify(session) if verify else (None, ())
+    converged: bool | None = None
+    warnings = (*planned_warnings, *terraform_warnings(result.diagnostics))
+    follow_up: PlanOutcome | None = None
+    if verify:
+        converged, verified, follow_up = _verify(session)
+        warnings = (*warnings, *verified)
     snapshot = _record(
         session,
         planned,
@@ -656,7 +769,43 @@ def _gate_confirm_apply(
         modules=record.modules,
         overrides=record.overrides,
     )
-    return ApplyOutcome(name, planned.plan, True, result, converged, warnings, gate_result, snapshot.id)
+    # The follow-up plan goes through the same gate once the apply is recorded: its verdict is news
+    # about the next apply, not a reason to leave this one unrecorded.
+    follow_up_gate: GateResult | None = None
+    if follow_up is not None and gate_result is not None:
+        session.on_step("gate")
+        follow_up_gate = _gate(follow_up, session.environment, options)
+    return ApplyOutcome(
+        name,
+        planned.plan,
+        True,
+        result,
+        converged,
+        tuple(dict.fromkeys(warnings)),
+        gate_result,
+        snapshot.id,
+        follow_up_gate,
+    )
+
+
+def verdict_changed(outcome: ApplyOutcome) -> VerdictChangedError | None:
+    """The error to report when the plan after ``outcome``'s apply fails the gate the apply passed."""
+    follow_up = outcome.follow_up_gate
+    if outcome.verdict_held or follow_up is None:
+        return None
+    failures = follow_up.failures
+    first = failures[0].one_line() if failures else (follow_up.errors[0] if follow_up.errors else "")
+    count = len(failures) + len(follow_up.errors)
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    name = outcome.environment
+    return VerdictChangedError(
+        mask(
+            f"apply of '{name}' is complete and recorded (snapshot {outcome.snapshot}), but the plan right "
+            f"after it fails the gate the apply passed: {' '.join(first.split())}{more}; the next apply of "
+            f"'{name}' will be refused until this is fixed"
+        ),
+        result=follow_up,
+    )
 
 
 def apply(
@@ -790,7 +939,7 @@ def _rollback_locked(
                 )
             _apply_or_mark_unstable(s, planned, store.ledger, "rollback")
             applied = True
-            converged, _ = _verify(s)
+            converged, _, _ = _verify(s)
         elif options.show is not None:
             options.show(review)
         new = _record(

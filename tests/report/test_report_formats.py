@@ -305,10 +305,15 @@ def test_cli_writes_several_formats_and_exits_with_the_gate(
         cwd=root,
         env={"GITHUB_ACTIONS": "", "TFKIT_ENGINE": ""},
     )
-    assert done.returncode == 1, done.stderr
-    assert "error: the plan of 'staging' failed the gate" in done.stderr
+    # dev was never applied, so applying staging would be refused first (exit 4); the gate still ran.
+    assert done.returncode == 4, done.stderr
+    assert "error: refusing to apply 'staging': 'dev' has no successful apply yet" in done.stderr
     assert "Traceback" not in done.stderr
-    assert validate_report(json.loads(done.stdout)) == []
+    document = json.loads(done.stdout)
+    assert validate_report(document) == []
+    entry = document["environments"][0]
+    assert entry["outcome"] == "refused" and entry["exit_code"] == 4
+    assert entry["gate"]["passed"] is False and entry["refusals"]
     sarif_schema.validate(json.loads((root / "out/report.sarif").read_text()))
     junit_schema.validate(str(root / "out/junit.xml"))
     assert (root / "out/summary.md").read_text().startswith("## tfkit plan: FAILED")

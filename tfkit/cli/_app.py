@@ -47,11 +47,12 @@ __all__ = [
 
 #: The exit codes of every tfkit command (documented in DESIGN.md and the docs).
 EXIT_CODES: dict[int, str] = {
-    0: "success (for plan: the plan passed the gate)",
-    1: "the gate failed, or Terraform failed",
+    0: "success (for plan: the plan passed the gate and its apply would not be refused)",
+    1: "the gate failed, or Terraform failed; for apply and promote also: the apply is done and recorded, "
+    "but the plan right after it fails the gate the apply passed (VerdictChangedError)",
     2: "usage or configuration error (bad flag, unknown environment, invalid tfkit.toml, malformed input)",
     3: "a lock is held by another run",
-    4: "refused by promotion order, environment health or protection",
+    4: "refused by promotion order, environment health or protection (for plan: its apply would be refused)",
     5: "the shared store (PostgreSQL) cannot be reached or used; nothing was recorded half-way",
     130: "interrupted (Ctrl-C); Terraform was stopped gracefully",
 }

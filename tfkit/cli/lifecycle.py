@@ -70,6 +70,9 @@ def promote(state: State, target: str, auto_approve: bool, lock_timeout: str | N
         options=state.options(env.name, show=show_review, lock_timeout=lock_timeout),
     )
     report_apply(outcome, "promotion")
+    changed = workflow.verdict_changed(outcome)
+    if changed is not None:
+        raise changed
 
 
 @cli.command()

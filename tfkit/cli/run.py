@@ -30,6 +30,7 @@ from tfkit.results import EnvironmentReport, Report
 
 if TYPE_CHECKING:
     from tfkit import workflow
+    from tfkit.errors import TfkitError
     from tfkit.gate import GateResult
     from tfkit.plan import Plan
     from tfkit.project import Environment
@@ -144,7 +145,11 @@ def validate(state: State, env_name: str | None, all_envs: bool, jobs: int, repo
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also write the plan JSON (sensitive values redacted) to this file (with --env only).",
 )
-@click.option("--no-gate", is_flag=True, help="Only plan; do not run policies and scanners.")
+@click.option(
+    "--no-gate",
+    is_flag=True,
+    help="Only plan: do not run policies and scanners, nor check whether the apply would be refused.",
+)
 @report_options()
 @pass_state
 def plan(
@@ -156,9 +161,16 @@ def plan(
     no_gate: bool,
     reporting: Reporting,
 ) -> None:
-    """Plan an environment (or --all), run the gate, and show both; exit 1 if the gate fails."""
+    """Plan an environment (or --all), run the gate, and say whether its apply would be refused.
+
+    Exit 4 if `tfkit apply` would refuse it (the environment is unstable, or a shared module has not
+    passed the previous environment: the checks apply makes first), else 1 if the gate fails, else 0.
+    With --all, the environments are planned as the promotion sequence they are applied in, so only
+    health is checked. Terraform's warnings and a scanner that is off are stated in the output and
+    the reports.
+    """
     from tfkit import gate, workflow
-    from tfkit.errors import GateFailedError
+    from tfkit.errors import GateFailedError, RefusedError
 
     if all_envs:
         _selected(state, env_name, all_envs)
@@ -168,7 +180,8 @@ def plan(
         return
     env = _selected(state, env_name, all_envs)[0]
     start = time.perf_counter()
-    decoded = workflow.plan(env, options=state.options(env.name))
+    previewed = workflow.preview(env, options=state.options(env.name), check_apply=not no_gate)
+    decoded = previewed.plan
     if out_file is not None:
         from tfkit.fsutil import atomic_write
 
@@ -182,10 +195,21 @@ def plan(
         gate=result,
         duration=time.perf_counter() - start,
         directory=env.directory,
+        warnings=workflow.terraform_warnings(previewed.warnings),
+        refusals=previewed.refusals,
+        details=_apply_note(previewed),
     )
     reporting.emit(Report("plan", (entry,), root=state.project.root))
+    if previewed.refusals:
+        raise RefusedError(previewed.refusals[0])
     if result is not None and not result.passed:
         raise GateFailedError(f"the plan of '{env.name}' failed the gate", result=result)
+
+
+def _apply_note(previewed: workflow.PlanPreview) -> dict[str, str]:
+    """The plan report's ``apply`` detail when no checked rule refuses the apply."""
+    note = previewed.apply_note()
+    return {"apply": note} if note is not None else {}
 
 
 @cli.command()
@@ -217,7 +241,11 @@ def apply(
     lock_timeout: str | None,
     reporting: Reporting,
 ) -> None:
-    """Plan, gate, confirm and apply exactly that plan; then verify and snapshot it."""
+    """Plan, gate, confirm and apply exactly that plan; then verify and snapshot it.
+
+    The plan made right after the apply goes through the same gate: if it fails where the apply passed,
+    the apply stays recorded and the command exits 1 (the next apply would be refused).
+    """
     from tfkit import workflow
     from tfkit.errors import GateFailedError
 
@@ -248,8 +276,29 @@ def apply(
         raise
     if text:
         report_apply(outcome, "apply")
-    details = {"applied": outcome.applied, "snapshot": outcome.snapshot, "converged": outcome.converged}
-    _emit_apply(state, env, reporting, outcome.plan, outcome.gate, details)
+    details: dict[str, object] = {
+        "applied": outcome.applied,
+        "snapshot": outcome.snapshot,
+        "converged": outcome.converged,
+    }
+    changed = workflow.verdict_changed(outcome)
+    if outcome.follow_up_gate is not None:
+        details["follow_up_gate"] = _follow_up(outcome.follow_up_gate)
+    _emit_apply(state, env, reporting, outcome.plan, outcome.gate, details, outcome.warnings, changed)
+    if changed is not None:
+        raise changed
+
+
+def _follow_up(result: GateResult) -> dict[str, object]:
+    """The gate's verdict on the plan after the apply, for the reports' apply details."""
+    from tfkit.report.text import verdict_line
+
+    return {
+        "passed": result.passed,
+        "verdict": verdict_line(result),
+        "failures": [f.one_line() for f in result.failures],
+        "errors": list(result.errors),
+    }
 
 
 def _emit_apply(
@@ -259,8 +308,11 @@ def _emit_apply(
     plan: Plan,
     gate: GateResult | None,
     details: Mapping[str, object],
+    warnings: tuple[str, ...] = (),
+    error: TfkitError | None = None,
 ) -> None:
-    """The apply's report in the requested formats (text was already printed step by step)."""
+    """The apply's report in the requested formats (text was already printed step by step); ``error``
+    is what the command exits with after it (a verdict that did not hold)."""
     if reporting.format == "text" and not reporting.outputs:
         return
     report = Report.single(
@@ -269,6 +321,9 @@ def _emit_apply(
         plan=plan,
         gate=gate,
         details=details,
+        warnings=warnings,
+        error=None if error is None else str(error),
+        error_code=0 if error is None else error.exit_code,
         root=state.project.root,
         directory=env.directory,
     )
@@ -284,10 +339,12 @@ def report_apply(outcome: workflow.ApplyOutcome, what: str) -> None:
             if outcome.gate is not None:
                 out(render_gate(outcome.gate))
         out(f"{name}: no changes; nothing to {what}" if outcome.converged else f"{name}: {what} cancelled")
-        return
-    counts = outcome.result.counts if outcome.result else None
-    done = f"{counts.add} added, {counts.change} changed, {counts.remove} destroyed" if counts else "done"
-    out(f"{name}: {what} complete: {done}; snapshot {outcome.snapshot}")
+    else:
+        counts = outcome.result.counts if outcome.result else None
+        done = f"{counts.add} added, {counts.change} changed, {counts.remove} destroyed" if counts else "done"
+        out(f"{name}: {what} complete: {done}; snapshot {outcome.snapshot}")
+        if outcome.follow_up_gate is not None and not outcome.verdict_held:
+            out("the plan after the apply:\n" + render_gate(outcome.follow_up_gate))
     for warning in outcome.warnings:
         err(f"warning: {name}: {warning}")
 

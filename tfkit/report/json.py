@@ -159,6 +159,7 @@ def _gate(entry: EnvironmentReport) -> dict[str, Any] | None:
         "verdict": verdict_line(result),
         "errors": list(result.errors),
         "tools": dict(result.tools),
+        "off": dict(result.off),
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
         "findings": [_finding(f) for f in result.findings],
     }
@@ -187,6 +188,7 @@ def _environment(entry: EnvironmentReport) -> dict[str, Any]:
         "error": entry.error,
         "duration": None if entry.duration is None else round(entry.duration, 3),
         "warnings": list(entry.warnings),
+        "refusals": list(entry.refusals),
         "plan": summary_json(entry.plan) if entry.plan is not None else None,
         "gate": _gate(entry),
         "drift": _drift(entry),

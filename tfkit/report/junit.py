@@ -59,6 +59,9 @@ def _cases(entry: EnvironmentReport) -> list[_Case]:
     if entry.gate is not None:
         cases += [_finding_case(env, f) for f in entry.gate.findings]
         cases += [_Case(f"{env}.gate", "gate", "error", e, e) for e in entry.gate.errors]
+        cases += [_Case(f"{env}.{t}", t, "skipped", f"off: {w}") for t, w in sorted(entry.gate.off.items())]
+    cases += [_Case(f"{env}.apply", "refused", "failure", r, r) for r in entry.refusals]
+    cases += [_Case(f"{env}.terraform", "warning", out=w) for w in entry.warnings]
     if entry.drift is not None:
         result = entry.drift
         items = {i.address: i for i in (*result.to_return, *result.outside)}

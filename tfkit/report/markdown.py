@@ -39,7 +39,7 @@ DEFAULT_MARKDOWN_BUDGET = 65000
 """GitHub refuses comments over 65,536 characters; stay under it with some room."""
 
 _OPEN_SECTION_ITEMS = 10
-_ICON = {"ok": "✅", "passed": "✅", "failed": "❌", "drift": "⚠️", "error": "💥"}
+_ICON = {"ok": "✅", "passed": "✅", "failed": "❌", "drift": "⚠️", "error": "💥", "refused": "⛔"}
 _MIN_PLAN_BUDGET = 400
 
 
@@ -267,7 +267,7 @@ def _head(report: Report) -> str:
 
 def _items(entry: EnvironmentReport) -> list[str]:
     """List items about findings and drift, most important first."""
-    items: list[str] = []
+    items: list[str] = [f"⛔ apply would be refused: {_md_text(r)}" for r in entry.refusals]
     if entry.gate is not None:
         for finding in entry.gate.failures:
             items.append(f"❌ {_code(finding.one_line())}")
@@ -275,6 +275,7 @@ def _items(entry: EnvironmentReport) -> list[str]:
         for finding in entry.gate.findings:
             if not finding.passed and not finding.blocking:
                 items.append(f"ℹ️ {_code(finding.one_line())}")
+        items += [f"ℹ️ scanner {_md_text(t)} off: {_md_text(w)}" for t, w in sorted(entry.gate.off.items())]
     if entry.drift is not None:
         items += [f"⚠️ changed outside Terraform: {_code(i.one_line())}" for i in entry.drift.outside]
         items += [f"⚠️ to return: {_code(i.one_line())}" for i in entry.drift.to_return]

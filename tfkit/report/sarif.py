@@ -166,9 +166,24 @@ def sarif_document(report: Report) -> dict[str, Any]:
                 "executionSuccessful": all(e.error is None for e in report.environments),
                 "exitCode": report.exit_code,
                 "toolExecutionNotifications": [
-                    {"level": "error", "message": {"text": f"{e.environment}: {e.error}"}}
-                    for e in report.environments
-                    if e.error is not None
+                    *(
+                        {"level": "error", "message": {"text": f"{e.environment}: {e.error}"}}
+                        for e in report.environments
+                        if e.error is not None
+                    ),
+                    *(
+                        {
+                            "level": "error",
+                            "message": {"text": f"{e.environment}: apply would be refused: {r}"},
+                        }
+                        for e in report.environments
+                        for r in e.refusals
+                    ),
+                    *(
+                        {"level": "warning", "message": {"text": f"{e.environment}: {w}"}}
+                        for e in report.environments
+                        for w in e.warnings
+                    ),
                 ],
             }
         ],

@@ -210,6 +210,7 @@ def render_gate_text(result: GateResult, *, details: bool = True) -> str:
         for tool, version in sorted(result.tools.items()):
             took = result.timings.get(tool)
             lines.append(f"scanner: {tool} {version}" + (f" ({took:.2f}s)" if took is not None else ""))
+    lines += [f"scanner: {tool} off: {why}" for tool, why in sorted(result.off.items())]
     lines.append(verdict_line(result))
     return "\n".join(lines)
 
@@ -251,6 +252,7 @@ def render_environment_text(entry: EnvironmentReport) -> str:
         parts.append(render_plan_text(entry.plan).rstrip("\n"))
     if entry.gate is not None:
         parts.append(render_gate_text(entry.gate))
+    parts += [f"apply would be refused (exit 4): {r}" for r in entry.refusals]
     drift_lines = render_drift_text(entry)
     if drift_lines:
         parts.append("\n".join(drift_lines))

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 from tfkit.errors import ScanConfigError, ScanError
 from tfkit.scan.report import ScanReport
-from tfkit.scan.settings import CheckovSettings, load_settings
+from tfkit.scan.settings import CheckovSettings, load_settings, off_reason
 
 if TYPE_CHECKING:
     from tfkit.plan import Plan
     from tfkit.project import Project
 
-__all__ = ["CheckovSettings", "ScanConfigError", "ScanError", "ScanReport", "run_scanners"]
+__all__ = ["CheckovSettings", "ScanConfigError", "ScanError", "ScanReport", "run_scanners", "scanners_off"]
 
 
 def run_scanners(
@@ -34,3 +34,9 @@ def run_scanners(
     if not settings.enabled:
         return []
     return [scan_plan(plan, settings, file=file)]
+
+
+def scanners_off(project: Project | None, environment: str | None) -> dict[str, str]:
+    """The scanners ``run_scanners`` skips for ``environment``, each with why (empty when all run)."""
+    reason = off_reason(project, environment)
+    return {"checkov": reason} if reason is not None else {}

@@ -21,7 +21,7 @@ from tfkit.findings import Severity
 if TYPE_CHECKING:
     from tfkit.project import Project
 
-__all__ = ["CHECKOV_SEVERITIES", "CheckovSettings", "find_checkov", "load_settings"]
+__all__ = ["CHECKOV_SEVERITIES", "CheckovSettings", "find_checkov", "load_settings", "off_reason"]
 
 #: Checkov's severities, plus UNKNOWN for checks that carry none (every built-in one offline).
 CHECKOV_SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO", "UNKNOWN")
@@ -62,17 +62,13 @@ def load_settings(project: Project | None, environment: str | None) -> CheckovSe
     """The settings for ``environment``; checks the directories. No project: disabled (nothing asks)."""
     if project is None:
         return CheckovSettings(enabled=False)
-    top = project.config.checkov
-    env_cfg = project.config.environment(environment) if environment else None
-    per_env = env_cfg.checkov if env_cfg is not None else None
-    # Writing a [checkov] table opts in; an environment's empty table alone does not.
-    configured = top is not None or (per_env is not None and per_env != CheckovConfig())
+    top, per_env = _tables(project, environment)
     merged = (top or CheckovConfig()).merged(per_env or CheckovConfig())
     where = str(project.config.path)
     dirs = tuple(_checks_dir(project.root / d, d, where) for d in merged.external_checks_dirs or ())
     default = CheckovSettings()
     return CheckovSettings(
-        enabled=configured if merged.enabled is None else merged.enabled,
+        enabled=off_reason(project, environment) is None,
         command=top.command if top is not None else None,
         checks=merged.checks or default.checks,
         skip_checks=merged.skip_checks or default.skip_checks,
@@ -83,6 +79,34 @@ def load_settings(project: Project | None, environment: str | None) -> CheckovSe
         cache_dir=_cache_root(project) / "checkov",
         local_install=project.root / ".venv-checkov" / "bin" / "checkov",
     )
+
+
+def _tables(project: Project, environment: str | None) -> tuple[CheckovConfig | None, CheckovConfig | None]:
+    """The top-level ``[checkov]`` table and ``environment``'s own, each ``None`` when absent."""
+    env_cfg = project.config.environment(environment) if environment else None
+    return project.config.checkov, env_cfg.checkov if env_cfg is not None else None
+
+
+def off_reason(project: Project | None, environment: str | None) -> str | None:
+    """Why Checkov does not scan ``environment``'s plans, in a few words; ``None`` when it does.
+
+    Writing a ``[checkov]`` table opts in (an environment's empty table alone does not), and
+    ``enabled = false`` (top-level or the environment's) turns it off again. The gate states the reason
+    in one line, so a scanner that is off is never mistaken for a scan that found nothing.
+    """
+    if project is None:
+        return "no tfkit.toml (a plan checked outside a repository)"
+    top, per_env = _tables(project, environment)
+    configured = top is not None or (per_env is not None and per_env != CheckovConfig())
+    enabled = (top or CheckovConfig()).merged(per_env or CheckovConfig()).enabled
+    name = project.config.path.name
+    if enabled is False:
+        own = per_env is not None and per_env.enabled is False
+        where = f"environments.{environment}.checkov" if own else "checkov"
+        return f"[{where}] enabled = false in {name}"
+    if not configured:
+        return f"{name} has no [checkov] table (add one to scan plans with Checkov)"
+    return None
 
 
 def _cache_root(project: Project) -> Path:
