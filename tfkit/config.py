@@ -36,6 +36,7 @@ __all__ = [
     "EnvironmentConfig",
     "GuardConfig",
     "PoliciesConfig",
+    "ReviewConfig",
     "SecretSource",
     "SnapshotsConfig",
     "StoreConfig",
@@ -78,6 +79,12 @@ class SnapshotsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     keep: int = 20
     encryption_key_env: str | None = None
+
+
+class ReviewConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[review]``: whether the text and Markdown reviews show values before and after, or paths only."""
+
+    values: bool = True
 
 
 class StoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -178,6 +185,7 @@ class Config:
     checkov: CheckovConfig | None = None
     guard: GuardConfig = field(default_factory=GuardConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     #: The ``[[waivers]]`` tables as written; ``tfkit.policy.waivers`` types and checks them.
     waivers: tuple[Mapping[str, Any], ...] = ()
 
@@ -387,6 +395,7 @@ def _typed(data: Mapping[str, Any], path: Path) -> Config:
         checkov=_checkov(data.get("checkov")),
         guard=msgspec.convert(data.get("guard", {}), GuardConfig),
         store=_store(data.get("store", {}), path),
+        review=msgspec.convert(data.get("review", {}), ReviewConfig),
         waivers=tuple(data.get("waivers", ())),
     )
 
