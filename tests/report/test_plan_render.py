@@ -1,4 +1,4 @@
-"""Rendering plans: compact text, Markdown under a size budget, and the JSON summary; values only in review lines."""
+"""Rendering plans: compact text, Markdown under a size budget, the JSON summary; values in review lines."""
 
 from __future__ import annotations
 
