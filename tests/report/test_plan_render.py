@@ -127,7 +127,7 @@ def test_text_never_shows_sensitive_values_and_shows_others_only_in_the_full_vie
             assert value not in text
         assert 'size: "small-size" -> "large-size"' in text
         assert "password: (sensitive) -> (sensitive)" in text
-    assert "a.b  (changes password, size)" in render_plan_text(plan)
+    assert "a.b  (changes password, size)" in render_plan_text(plan, values=False)
     assert "  ~ token (sensitive)" in render_plan_text(plan)
 
 

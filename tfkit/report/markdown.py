@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from tfkit.guard.description import WHY_PLACEHOLDER
 from tfkit.plan import Plan, ResourceChange
 from tfkit.redact import MASK
-from tfkit.report.values import SetPaths, value_lines
+from tfkit.report.values import SetPaths, plan_set_paths, value_lines
 from tfkit.report.vocabulary import (
     DRIFT,
     SYMBOL,
@@ -183,6 +183,7 @@ def _markdown_sections(plan: Plan, *, values: bool, set_paths: SetPaths | None) 
     """Drift, then one section per module and action, then deferred changes and outputs."""
     sections = []
     hidden = plan.sensitive_values if values and plan.resource_changes else frozenset()
+    set_paths = plan_set_paths(plan) if set_paths is None and values else set_paths
     if plan.drift:
         items = [
             f"{_code(rc.address)} {DRIFT.get(rc.change.action, rc.change.action.value)}" for rc in plan.drift
@@ -212,7 +213,7 @@ def _markdown_item(
 ) -> str:
     """One change as a list item: the address in code, then notes and changed paths (and their values)."""
     notes = [_md_text(note) for note in change_notes(rc)]
-    paths = changed_paths(rc)
+    paths = "" if values else changed_paths(rc)  # with values, each path has a line of its own
     if paths:
         notes.append(f"changes {_code(paths)}")
     item = f"{_code(rc.address)} — {'; '.join(notes)}" if notes else _code(rc.address)

@@ -19,7 +19,7 @@ from tfkit.findings import Finding, Severity
 from tfkit.gate import GateResult
 from tfkit.plan import Plan, ResourceChange
 from tfkit.redact import MASK
-from tfkit.report.values import SetPaths, value_lines
+from tfkit.report.values import SetPaths, plan_set_paths, value_lines
 from tfkit.report.vocabulary import (
     DRIFT,
     SYMBOL,
@@ -64,12 +64,13 @@ def render_plan_text(plan: Plan, *, values: bool = True, set_paths: SetPaths | N
     lines += _text_drift(plan)
     changes = listed_changes(plan)
     hidden = plan.sensitive_values if values and changes else frozenset()
+    set_paths = plan_set_paths(plan) if set_paths is None and values else set_paths
     for module, actions in grouped(changes).items():
         lines += ["", module or "Root module"]
         for action, items in actions.items():
             lines.append(f"  {SYMBOL[action]} {TITLE[action]} ({len(items)})")
             for rc in items:
-                lines.append(f"      {_text_item(rc)}")
+                lines.append(f"      {_text_item(rc, with_paths=not values)}")
                 if values:
                     shown = value_lines(rc, set_paths=set_paths, hidden=hidden)
                     lines += [f"          {line}" for line in shown]
@@ -90,10 +91,10 @@ def render_plan_text(plan: Plan, *, values: bool = True, set_paths: SetPaths | N
     return "\n".join(lines) + "\n"
 
 
-def _text_item(rc: ResourceChange) -> str:
-    """One change: address, then its notes and changed paths in parentheses."""
+def _text_item(rc: ResourceChange, *, with_paths: bool = True) -> str:
+    """One change: address, then its notes and (unless its value lines follow) changed paths."""
     notes = change_notes(rc)
-    paths = changed_paths(rc)
+    paths = changed_paths(rc) if with_paths else ""
     if paths:
         notes.append(f"changes {paths}")
     return f"{one_line(rc.address)}  ({'; '.join(notes)})" if notes else one_line(rc.address)

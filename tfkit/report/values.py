@@ -17,10 +17,20 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from tfkit.plan import Action, AttributeChange, AttributePath, ResourceChange, Value, ValueKind, format_path
+from tfkit.plan import (
+    Action,
+    AttributeChange,
+    AttributePath,
+    Plan,
+    ResourceChange,
+    Value,
+    ValueKind,
+    format_path,
+)
+from tfkit.provider_schema import SET_PATHS
 from tfkit.redact import MASK, mask
 
-__all__ = ["MAX_PATHS", "MAX_VALUE", "SetPaths", "format_value", "value_lines"]
+__all__ = ["MAX_PATHS", "MAX_VALUE", "SetPaths", "format_value", "plan_set_paths", "value_lines"]
 
 MAX_VALUE = 60
 """The longest value written whole; longer ones are cut (``…``) and say how long they were."""
@@ -37,6 +47,12 @@ _SHOWN = (
     Action.CREATE_THEN_FORGET,
     Action.CREATE,
 )
+
+
+def plan_set_paths(plan: Plan) -> SetPaths:
+    """The set paths a session learnt for this plan from its providers' schemas (none if it did not)."""
+    found: SetPaths = plan.derived(SET_PATHS, lambda _plan: {})
+    return found
 
 
 def format_value(value: Any, *, max_value: int = MAX_VALUE, hidden: Collection[str] = ()) -> str:
