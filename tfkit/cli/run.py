@@ -172,8 +172,9 @@ def plan(
     decoded = workflow.plan(env, options=state.options(env.name))
     if out_file is not None:
         from tfkit.fsutil import atomic_write
+        from tfkit.recording import recorded_plan  # the one writer form: redacted, secrets masked
 
-        atomic_write(out_file, mask(decoded.redacted().decode()))
+        atomic_write(out_file, recorded_plan(decoded))
         err(f"tfkit: wrote the redacted plan JSON to {out_file}")
     result = None if no_gate else gate.evaluate(decoded, env.name, project=state.project)
     entry = EnvironmentReport(
