@@ -15,7 +15,7 @@ import msgspec
 import pytest
 from testsupport import REPO
 
-from tfkit.config import EngineConfig, GuardConfig, PoliciesConfig, SnapshotsConfig, schema
+from tfkit.config import EngineConfig, GuardConfig, PoliciesConfig, ReviewConfig, SnapshotsConfig, schema
 from tfkit.scan.settings import CheckovSettings
 
 DOCS = REPO / "docs"
@@ -68,8 +68,9 @@ def test_every_schema_key_is_on_the_reference_page() -> None:
         (PoliciesConfig(), ("properties", "policies")),
         (GuardConfig(), ("properties", "guard")),
         (CheckovSettings(), ("properties", "checkov")),
+        (ReviewConfig(), ("properties", "review")),
     ],
-    ids=["engine", "snapshots", "policies", "guard", "checkov"],
+    ids=["engine", "snapshots", "policies", "guard", "checkov", "review"],
 )
 def test_the_schema_states_the_defaults_tfkit_uses(typed: Any, node_path: tuple[str, ...]) -> None:
     node = schema()

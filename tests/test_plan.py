@@ -167,7 +167,34 @@ def plant(doc: dict[str, Any], make: Callable[[], Any]) -> dict[str, Any]:
             if "values" in resource:
                 masked = mask(resource["values"], masks.get(resource["address"]))
                 resource["values"] = mask(masked, resource.get("sensitive_values"))
+    _plant_configuration(doc, changes, make)
     return doc
+
+
+def _plant_configuration(doc: dict[str, Any], changes: list[Any], make: Callable[[], Any]) -> None:
+    """The root module's constants of sensitive outputs and of attributes the plan marks sensitive."""
+
+    def constants(node: Any) -> None:
+        for item in node.values() if isinstance(node, dict) else node if isinstance(node, list) else ():
+            if isinstance(item, dict) and "constant_value" in item:
+                item["constant_value"] = make()
+            else:
+                constants(item)
+
+    root = doc.get("configuration", {}).get("root_module", {})
+    for output in root.get("outputs", {}).values():
+        if output.get("sensitive") and "constant_value" in output.get("expression", {}):
+            output["expression"]["constant_value"] = make()
+    for resource in root.get("resources", []):
+        for rc in changes:
+            if rc.get("module_address") or rc["address"].split("[")[0] != resource["address"]:
+                continue
+            for side in ("before_sensitive", "after_sensitive"):
+                marks = rc["change"].get(side)
+                for attribute, sub in marks.items() if isinstance(marks, dict) else ():
+                    expression = resource.get("expressions", {}).get(attribute)
+                    if sub is True and expression is not None:
+                        constants([expression])
 
 
 def planted_with_canaries(path: Path) -> tuple[bytes, list[str]]:

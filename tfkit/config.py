@@ -37,6 +37,7 @@ __all__ = [
     "GuardConfig",
     "PlanChecksConfig",
     "PoliciesConfig",
+    "ReviewConfig",
     "SecretSource",
     "SnapshotsConfig",
     "StoreConfig",
@@ -79,6 +80,12 @@ class SnapshotsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     keep: int = 20
     encryption_key_env: str | None = None
+
+
+class ReviewConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[review]``: whether the text and Markdown reviews show values before and after, or paths only."""
+
+    values: bool = True
 
 
 class StoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -188,6 +195,7 @@ class Config:
     guard: GuardConfig = field(default_factory=GuardConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     plan_checks: PlanChecksConfig = field(default_factory=PlanChecksConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     #: The ``[[waivers]]`` tables as written; ``tfkit.policy.waivers`` types and checks them.
     waivers: tuple[Mapping[str, Any], ...] = ()
 
@@ -398,6 +406,7 @@ def _typed(data: Mapping[str, Any], path: Path) -> Config:
         guard=msgspec.convert(data.get("guard", {}), GuardConfig),
         store=_store(data.get("store", {}), path),
         plan_checks=msgspec.convert(data.get("plan_checks", {}), PlanChecksConfig),
+        review=msgspec.convert(data.get("review", {}), ReviewConfig),
         waivers=tuple(data.get("waivers", ())),
     )
 

@@ -33,6 +33,7 @@ import msgspec
 from msgspec.structs import force_setattr
 
 from tfkit.errors import PlanError, PlanParseError, UnsupportedFormatError
+from tfkit.plan_redact import redact_plan_document
 from tfkit.redact import MASK, REDACTED
 
 __all__ = [
@@ -1325,13 +1326,32 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
     # ---- redaction
 
     def redacted(self) -> bytes:
-        """Plan JSON with every sensitive value replaced by ``REDACTED_SENSITIVE`` (see ``_redact``)."""
+        """Plan JSON with every sensitive value replaced by ``REDACTED_SENSITIVE``.
+
+        The one redaction (``tfkit.plan_redact``): changes, drift, variables, planned values, prior state,
+        outputs and configuration constants by what the plan marks sensitive, and clear copies of those.
+        """
+        doc, _found = self._redaction()
+        return msgspec.json.encode(doc)
+
+    @cached_property
+    def sensitive_values(self) -> frozenset[str]:
+        """Every string the plan marks sensitive somewhere (what ``redacted()`` masks, copies included).
+
+        A clear value equal to one of these is a copy of a secret that lost its mark on the way (a
+        ``terraform_data`` output of a sensitive input, once applied), masked wherever it appears.
+        """
+        return self._redaction()[1] if self.raw else frozenset()
+
+    def _redaction(self) -> tuple[Any, frozenset[str]]:
+        """The redacted document and the sensitive strings found, from one decode of the bytes."""
         doc = _decode_part(_utf8_body(self.raw), Any, "$")
         try:
-            _redact(doc)
+            found = redact_plan_document(doc)
         except RecursionError:
             raise PlanParseError("a sensitive value is nested too deeply to redact", path="$") from None
-        return msgspec.json.encode(doc)
+        self.__dict__.setdefault("sensitive_values", found)
+        return doc, found
 
 
 def _declares_resources(configuration: Configuration | None) -> bool:
@@ -1340,125 +1360,6 @@ def _declares_resources(configuration: Configuration | None) -> bool:
         return False
     module = configuration.root_module
     return bool(module.resources or module.module_calls)
-
-
-# ------------------------------------------------------------------------------------------- redaction
-
-
-def _sanitize(value: Any, mask: Any) -> Any:
-    """terraform-json's sanitize rule: replace every part of ``value`` the mask marks ``true``."""
-    if mask is True:
-        return REDACTED
-    if isinstance(value, list) and isinstance(mask, list):
-        for i, sub in enumerate(mask[: len(value)]):
-            value[i] = _sanitize(value[i], sub)
-    elif isinstance(value, dict) and isinstance(mask, dict):
-        for key, sub in mask.items():
-            if key in value:
-                value[key] = _sanitize(value[key], sub)
-    return value
-
-
-def _sanitize_change(change: Any) -> None:
-    """Redact a change representation's before and after by their sensitivity masks."""
-    if isinstance(change, dict):
-        for side in ("before", "after"):
-            if side in change:
-                change[side] = _sanitize(change[side], change.get(f"{side}_sensitive"))
-
-
-def _dicts(node: Any, key: str) -> list[dict[str, Any]]:
-    """The objects in ``node[key]`` when it is a list (or the values when it is an object)."""
-    items = node.get(key) if isinstance(node, dict) else None
-    if isinstance(items, dict):
-        items = list(items.values())
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-
-def _redact(doc: Any) -> None:
-    """Redact, in place, everything sensitive in a generic plan document.
-
-    The rule of terraform-json's ``sanitize.SanitizePlan``: resource changes by their before/after masks,
-    output changes likewise, variables declared sensitive in the root module, planned values by the
-    changes' after masks and prior state by their before masks, and sensitive outputs; plus, so that
-    nothing slips, ``resource_drift``, ``deferred_changes``, action invocations' configuration values
-    (by ``config_sensitive``), each state resource's own
-    ``sensitive_values``, and the defaults of sensitive variables in the configuration.
-    """
-    if not isinstance(doc, dict):
-        return
-    changes = _dicts(doc, "resource_changes")
-    for rc in changes + _dicts(doc, "resource_drift"):
-        _sanitize_change(rc.get("change"))
-    for deferred in _dicts(doc, "deferred_changes"):
-        inner = deferred.get("resource_change")
-        _sanitize_change(inner.get("change") if isinstance(inner, dict) else None)
-    for change in _dicts(doc, "output_changes"):
-        _sanitize_change(change)
-    _redact_invocations(doc)
-    _redact_variables(doc)
-    masks = {
-        rc["address"]: rc["change"]
-        for rc in changes
-        if isinstance(rc.get("address"), str) and isinstance(rc.get("change"), dict)
-    }
-    _redact_values(doc.get("planned_values"), masks, "after_sensitive")
-    prior = doc.get("prior_state")
-    _redact_values(prior.get("values") if isinstance(prior, dict) else None, masks, "before_sensitive")
-
-
-def _redact_invocations(doc: dict[str, Any]) -> None:
-    """Redact action invocations' configuration values by their ``config_sensitive`` masks."""
-    deferred = [d.get("action_invocation") for d in _dicts(doc, "deferred_action_invocations")]
-    for invocation in _dicts(doc, "action_invocations") + [d for d in deferred if isinstance(d, dict)]:
-        if "config_values" in invocation:
-            invocation["config_values"] = _sanitize(
-                invocation["config_values"], invocation.get("config_sensitive")
-            )
-
-
-def _redact_variables(doc: dict[str, Any]) -> None:
-    """Redact the values (and configured defaults) of variables declared sensitive."""
-    configuration = doc.get("configuration")
-    root = configuration.get("root_module") if isinstance(configuration, dict) else None
-    sensitive: set[str] = set()
-    modules = [root]
-    while modules:
-        module = modules.pop()
-        declared = module.get("variables") if isinstance(module, dict) else None
-        if isinstance(declared, dict):
-            for name, variable in declared.items():
-                if isinstance(variable, dict) and variable.get("sensitive") is True:
-                    if "default" in variable:
-                        variable["default"] = REDACTED
-                    if module is root:
-                        sensitive.add(name)
-        modules.extend(call.get("module") for call in _dicts(module, "module_calls"))
-    variables = doc.get("variables")
-    if isinstance(variables, dict):
-        for name in sensitive:
-            variable = variables.get(name)
-            if isinstance(variable, dict) and "value" in variable:
-                variable["value"] = REDACTED
-
-
-def _redact_values(values: Any, masks: Mapping[Any, Any], side: str) -> None:
-    """Redact a values representation: resources by their change's mask and their own, sensitive outputs."""
-    if not isinstance(values, dict):
-        return
-    for output in _dicts(values, "outputs"):
-        if output.get("sensitive") is True and "value" in output:
-            output["value"] = REDACTED
-    modules = [values.get("root_module")]
-    while modules:
-        module = modules.pop()
-        for resource in _dicts(module, "resources"):
-            if "values" in resource:
-                address = resource.get("address")
-                change = masks.get(address) if isinstance(address, str) else None
-                masked = _sanitize(resource["values"], change.get(side) if change else None)
-                resource["values"] = _sanitize(masked, resource.get("sensitive_values"))
-        modules.extend(_dicts(module, "child_modules"))
 
 
 # ------------------------------------------------------------------------------------------- decoding

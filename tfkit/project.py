@@ -116,6 +116,15 @@ class Project:
         """tfkit's own data directory (snapshots, ledger, locks, caches); git-ignored."""
         return self.root / ".tfkit"
 
+    @property
+    def cache_dir(self) -> Path:
+        """Where content-keyed caches live: ``TFKIT_CACHE_DIR`` (a directory CI keeps), else ``.tfkit/cache``.
+
+        Entries are keyed by their content and the tool versions, so one cache can serve several checkouts.
+        """
+        shared = os.environ.get("TFKIT_CACHE_DIR")
+        return Path(shared).expanduser() if shared else self.state_dir / "cache"
+
     def environment(self, name: str) -> Environment:
         """The environment called ``name``; a one-line error listing the known ones otherwise."""
         for env in self.environments:

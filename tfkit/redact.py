@@ -119,7 +119,8 @@ def register_plan_secrets(plan: RedactablePlan) -> int:
     """Register every value the plan marks sensitive; returns how many values were registered.
 
     The sensitive parts are exactly those ``Plan.redacted()`` replaces (variables declared sensitive,
-    changes' before/after by their masks, planned values, prior state, sensitive outputs), found by
+    changes' before/after by their masks, planned values, prior state, sensitive outputs, configuration
+    constants of sensitive attributes, clear copies of sensitive strings), found by
     walking the original JSON and the redacted JSON side by side, so the two rules can never drift apart.
     Only text and numbers long enough to be told apart from ordinary text are registered.
     """

@@ -82,6 +82,8 @@ class Report:
     environments: tuple[EnvironmentReport, ...]
     root: Path | None = None
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    #: The text and Markdown reviews list attribute values before and after; ``False``: paths only.
+    values: bool = True
 
     @property
     def exit_code(self) -> int:

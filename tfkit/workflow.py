@@ -54,6 +54,7 @@ from tfkit.ledger import Ledger, Override, new_health
 from tfkit.locks import current_holder
 from tfkit.plan import PlanDifference, load_plan
 from tfkit.promotion import check_promotion, promotion_refusal
+from tfkit.provider_schema import SET_PATHS, cached_set_paths
 from tfkit.recording import encryption_key, record_success, recorded_plan
 from tfkit.redact import mask, register_plan_secrets
 from tfkit.secrets import secret_environment
@@ -366,9 +367,29 @@ class Session:
         )
         decoded = load_plan(self.engine.show_plan(plan_file))
         register_plan_secrets(decoded)
+        self._learn_set_paths(decoded)
         return PlanOutcome(
             self.environment.name, decoded, plan_file, result.has_changes, result.counts, result.warnings
         )
+
+    def _learn_set_paths(self, plan: Plan) -> None:
+        """Keep with the plan which attributes are sets (``plan.derived(SET_PATHS)``), for the review.
+
+        From the providers' schemas, cached per provider versions; only for plans that update or replace
+        something. Without them (an engine that cannot tell, a failing command) the review compares sets
+        by position, as the plan writes them.
+        """
+        schemas = getattr(self.engine, "providers_schema", None)
+        if schemas is None or not (plan.updates or plan.replacements):
+            return
+        project = self.environment.project
+        try:
+            found = cached_set_paths(
+                self.workdir, project.cache_dir, schemas, terraform_version=plan.terraform_version or ""
+            )
+        except (TfkitError, OSError, ValueError):
+            return
+        plan.derived(SET_PATHS, lambda _plan: found)
 
     def apply(self, planned: PlanOutcome) -> ApplyResult:
         """Apply exactly the saved plan file of ``planned``."""

@@ -1,4 +1,4 @@
-"""Rendering plans: compact text, Markdown under a size budget, and the JSON summary; never a value."""
+"""Rendering plans: compact text, Markdown under a size budget, the JSON summary; values in review lines."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ def many_creates(count: int, modules: int = 3) -> Plan:
 
 
 def test_text_groups_by_module_and_action_with_reasons() -> None:
-    text = render_plan_text(fixture_plan("tfplan2md/azuredevops-mixed-actions-v1.2.json"))
+    plan = fixture_plan("tfplan2md/azuredevops-mixed-actions-v1.2.json")
+    assert 'name = "example-pipeline"' in render_plan_text(plan), "values are shown by default"
+    text = render_plan_text(plan, values=False)
     lines = text.splitlines()
     assert lines[0] == "Terraform 1.14.2, plan format 1.2"
     assert "Root module" in lines
@@ -54,7 +56,7 @@ def test_text_groups_by_module_and_action_with_reasons() -> None:
     assert "azuredevops_project.example  (changes features.boards)" in text
     assert "Plan: 3 to add, 1 to change, 2 to destroy." in lines
     assert "  ~ pipeline_id" in lines
-    assert "example-pipeline" not in text, "attribute values are never rendered"
+    assert "example-pipeline" not in text, "the names-only view renders no attribute value"
 
 
 def test_text_puts_the_root_first_then_modules_in_plan_order() -> None:
@@ -102,7 +104,7 @@ def test_text_notes_moves_imports_forgets_and_deposed_objects() -> None:
     assert "(1 to forget, 1 moved.)" in text
 
 
-def test_text_never_shows_sensitive_or_changed_values() -> None:
+def test_text_never_shows_sensitive_values_and_shows_others_only_in_the_full_view() -> None:
     change = {
         "actions": ["update"],
         "before": {"password": "old-pass-value", "size": "small-size"},
@@ -116,10 +118,20 @@ def test_text_never_shows_sensitive_or_changed_values() -> None:
     plan = load_plan(
         json.dumps(minimal_plan(changes=[rc_doc("a.b", ["update"], change=change)], output_changes=outputs))
     )
-    for text in (render_plan_text(plan), render_plan_markdown(plan), json.dumps(summary_json(plan))):
+    names_only = (
+        render_plan_text(plan, values=False),
+        render_plan_markdown(plan, values=False),
+        json.dumps(summary_json(plan)),
+    )
+    for text in names_only:
         for value in ("pass-value", "small-size", "large-size", "tok-old", "tok-new"):
             assert value not in text
-    assert "a.b  (changes password, size)" in render_plan_text(plan)
+    for text in (render_plan_text(plan), render_plan_markdown(plan)):
+        for value in ("pass-value", "tok-old", "tok-new"):
+            assert value not in text
+        assert 'size: "small-size" -> "large-size"' in text
+        assert "password: (sensitive) -> (sensitive)" in text
+    assert "a.b  (changes password, size)" in render_plan_text(plan, values=False)
     assert "  ~ token (sensitive)" in render_plan_text(plan)
 
 

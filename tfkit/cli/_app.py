@@ -69,6 +69,11 @@ class State:
         self._project: Project | None = None
 
     @property
+    def loaded_project(self) -> Project | None:
+        """The repository if this command has loaded it already (never loads it)."""
+        return self._project
+
+    @property
     def project(self) -> Project:
         from tfkit.project import Project
 
@@ -169,11 +174,11 @@ def jobs_option() -> Callable[[Any], Any]:
     )
 
 
-def render_plan(plan: Plan) -> str:
-    """The compact text rendering of a plan."""
+def render_plan(plan: Plan, *, values: bool = True) -> str:
+    """The compact text rendering of a plan; ``values=False`` lists changed paths without values."""
     from tfkit.report.text import render_plan_text
 
-    return render_plan_text(plan)
+    return render_plan_text(plan, values=values)
 
 
 def render_gate(result: GateResult) -> str:

@@ -98,7 +98,7 @@ def status(state: State, as_json: bool, reporting: Reporting) -> None:
             root=state.project.root,
         )
         fmt = "json" if as_json else reporting.format
-        Reporting(fmt, reporting.outputs).emit(report, show=fmt != "text")
+        Reporting(fmt, reporting.outputs, reporting.names_only).emit(report, show=fmt != "text")
         if fmt != "text":
             _exit_if_unstable(rows)
             return

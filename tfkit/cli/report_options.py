@@ -2,13 +2,16 @@
 
 ``@report_options()`` adds ``--format text|json|junit|sarif|markdown`` (what stdout shows) and a
 repeatable ``--output [FORMAT=]FILE`` (also write FORMAT to FILE; without ``FORMAT=`` the file's
-extension decides: .json, .xml, .sarif, .md, .txt), and passes one ``reporting: Reporting`` argument.
+extension decides: .json, .xml, .sarif, .md, .txt) and ``--names-only`` (the text and Markdown reviews list
+changed attribute paths without their values, as ``[review] values = false`` does), and passes one
+``reporting: Reporting`` argument.
 A command then ends with ``reporting.emit(report)``. In GitHub Actions the Markdown report also goes
 to the step summary and findings become annotations.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,10 +71,23 @@ class Reporting:
 
     format: str
     outputs: tuple[tuple[str, Path], ...]
+    names_only: bool = False
 
     def emit(self, report: Report, *, show: bool = True) -> None:
         """Print and write ``report`` as the options say (``show=False``: do not print it again)."""
+        if self.names_only or not review_values():
+            report = dataclasses.replace(report, values=False)
         emit_report(report, self.format, self.outputs, show=show)
+
+
+def review_values() -> bool:
+    """``[review] values`` of the repository this command has loaded (``True`` when none is loaded)."""
+    from tfkit.cli._app import State
+
+    context = click.get_current_context(silent=True)
+    state = context.find_object(State) if context is not None else None
+    project = state.loaded_project if state is not None else None
+    return project is None or project.config.review.values
 
 
 def report_options() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -79,13 +95,21 @@ def report_options() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(command)
-        def wrapper(*args: Any, report_format: str, report_outputs: tuple[str, ...], **kwargs: Any) -> Any:
+        def wrapper(
+            *args: Any, report_format: str, report_outputs: tuple[str, ...], names_only: bool, **kwargs: Any
+        ) -> Any:
             outputs = tuple(parse_output(v, report_format) for v in report_outputs)
-            return command(*args, reporting=Reporting(report_format, outputs), **kwargs)
+            return command(*args, reporting=Reporting(report_format, outputs, names_only), **kwargs)
 
         # functools.wraps shared the list of click parameters; give the wrapper its own
         wrapper.__click_params__ = list(getattr(command, "__click_params__", []))  # type: ignore[attr-defined]
         options = (
+            click.option(
+                "--names-only",
+                is_flag=True,
+                help="List changed attribute paths without their values before and after "
+                "(also [review] values = false in tfkit.toml).",
+            ),
             click.option(
                 "--output",
                 "-o",

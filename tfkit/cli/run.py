@@ -73,6 +73,7 @@ def run_every_environment(
 
     project = state.project
     text = reporting.format == "text"
+    values = not reporting.names_only and project.config.review.values
 
     def progress(environment: str, step: str) -> None:
         click.secho(
@@ -86,7 +87,7 @@ def run_every_environment(
         # each environment's block is printed whole, in promotion order, as soon as those before it are
         finished[entry.environment] = entry
         while text and names and names[0] in finished:
-            out(render_block(finished[names.pop(0)]) + "\n")
+            out(render_block(finished[names.pop(0)], values=values) + "\n")
 
     report = run_environments(
         project.root,
@@ -184,8 +185,9 @@ def plan(
     decoded = previewed.plan
     if out_file is not None:
         from tfkit.fsutil import atomic_write
+        from tfkit.recording import recorded_plan  # the one writer form: redacted, secrets masked
 
-        atomic_write(out_file, mask(decoded.redacted().decode()))
+        atomic_write(out_file, recorded_plan(decoded))
         err(f"tfkit: wrote the redacted plan JSON to {out_file}")
     result = None if no_gate else gate.evaluate(decoded, env.name, project=state.project)
     entry = EnvironmentReport(
@@ -407,7 +409,10 @@ def destroy(state: State, env_name: str, auto_approve: bool, allow_protected: bo
 @click.option(
     "--validate", "check_schema", is_flag=True, help="Also validate the file against the plan JSON Schema."
 )
-def show(plan_json: Path, as_json: bool, markdown: bool, check_schema: bool) -> None:
+@click.option(
+    "--names-only", is_flag=True, help="List changed attribute paths without their values before and after."
+)
+def show(plan_json: Path, as_json: bool, markdown: bool, check_schema: bool, names_only: bool) -> None:
     """Summarise a plan JSON file (from `terraform show -json`; at most 1 GiB)."""
     from tfkit.errors import PlanError
     from tfkit.plan import load_plan, read_plan_bytes, validate_plan_schema
@@ -423,6 +428,6 @@ def show(plan_json: Path, as_json: bool, markdown: bool, check_schema: bool) -> 
     if as_json:
         out(json.dumps(summary_json(decoded), indent=2, sort_keys=True))
     elif markdown:
-        out(render_plan_markdown(decoded))
+        out(render_plan_markdown(decoded, values=not names_only))
     else:
-        out(render_plan(decoded))
+        out(render_plan(decoded, values=not names_only))

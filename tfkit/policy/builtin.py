@@ -128,7 +128,9 @@ def _scan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
 
     Resource attributes after the change, root variables not declared sensitive, and root outputs; each
     value's own sensitivity mask is honoured. Only the values ``_detect.suspects`` picks out of one scan of
-    all of them are decoded. The three secret policies share one scan per plan.
+    all of them are decoded. The three secret policies share one scan per plan. A clear copy of a string
+    the plan marks sensitive elsewhere (``Plan.sensitive_values``) exposes nothing new: Terraform drops
+    the mark where a ``terraform_data`` output copies a sensitive input, and every writer masks the copy.
     """
     return per_plan(plan, "secrets", _scan_plan)
 
@@ -156,6 +158,9 @@ def _scan_plan(plan: Plan) -> list[tuple[str | None, str, str, str]]:
         for path, key, text in _detect.walk_strings(output.after, output.after_sensitive, (name,)):
             if candidate(key, text):
                 found.append((f"output.{name}", format_path(path[1:]), key, text))
+    if found:  # a copy of a value the plan marks sensitive elsewhere lost its mark: it is masked as one
+        copies = plan.sensitive_values
+        found = [item for item in found if item[3] not in copies]
     return found
 
 

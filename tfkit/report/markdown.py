@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from tfkit.guard.description import WHY_PLACEHOLDER
 from tfkit.plan import Plan, ResourceChange
 from tfkit.redact import MASK
+from tfkit.report.values import SetPaths, plan_set_paths, value_lines
 from tfkit.report.vocabulary import (
     SYMBOL,
     TITLE,
@@ -94,14 +95,22 @@ class _Section:
         return f"<details{attr}><summary>{self.title}</summary>\n\n{body}{note}\n</details>\n\n"
 
 
-def render_plan_markdown(plan: Plan, budget: int = DEFAULT_MARKDOWN_BUDGET) -> str:
+def render_plan_markdown(
+    plan: Plan,
+    budget: int = DEFAULT_MARKDOWN_BUDGET,
+    *,
+    values: bool = True,
+    set_paths: SetPaths | None = None,
+) -> str:
     """Markdown for a pull-request comment, at most ``budget`` characters.
 
     Long sections are folded with ``<details>``. When the whole would exceed the budget, entries are cut
     from the end of the first section that does not fit on (keeping plan order), and whole sections are
-    dropped if even their headings do not fit; every cut says how many entries it leaves out.
+    dropped if even their headings do not fit; every cut says how many entries it leaves out. With
+    ``values`` each change lists its changed paths' values (``tfkit.report.values``), else paths only.
     """
-    head, sections, tail = _markdown_head(plan), _markdown_sections(plan), _markdown_tail(plan)
+    head, tail = _markdown_head(plan), _markdown_tail(plan)
+    sections = _markdown_sections(plan, values=values, set_paths=set_paths)
     dropped = 0
     while sections and _markdown_size(head, sections, tail, dropped) > budget:
         dropped += len(sections.pop().items)
@@ -182,16 +191,18 @@ def _counts_row(values: Sequence[int]) -> str:
     return "| " + " | ".join(str(v) for v in values) + " |"
 
 
-def _markdown_sections(plan: Plan) -> list[_Section]:
+def _markdown_sections(plan: Plan, *, values: bool, set_paths: SetPaths | None) -> list[_Section]:
     """Drift, then one section per module and action, then deferred changes and outputs."""
     sections = []
+    hidden = plan.sensitive_values if values and plan.resource_changes else frozenset()
+    set_paths = plan_set_paths(plan) if set_paths is None and values else set_paths
     if plan.drift:
         items = [f"{_code(rc.address)} {_md_text(drift_text(rc))}" for rc in plan.drift]
         sections.append(_Section(f"Changed outside of Terraform ({len(items)})", items))
     for module, actions in grouped(listed_changes(plan)).items():
         where = f" in {_md_text(module)}" if module else ""
         for action, changes in actions.items():
-            items = [_markdown_item(rc) for rc in changes]
+            items = [_markdown_item(rc, values=values, set_paths=set_paths, hidden=hidden) for rc in changes]
             title = f"<code>{SYMBOL[action]}</code> {TITLE[action].capitalize()}{where} ({len(items)})"
             sections.append(_Section(title, items, open=len(items) <= _OPEN_SECTION_ITEMS))
     if plan.action_invocations:
@@ -214,13 +225,17 @@ def _markdown_sections(plan: Plan) -> list[_Section]:
     return sections
 
 
-def _markdown_item(rc: ResourceChange) -> str:
-    """One change as a list item: the address in code, then notes and changed paths."""
+def _markdown_item(
+    rc: ResourceChange, *, values: bool, set_paths: SetPaths | None, hidden: frozenset[str]
+) -> str:
+    """One change as a list item: the address in code, then notes and changed paths (and their values)."""
     notes = [_md_text(note) for note in change_notes(rc)]
-    paths = changed_paths(rc)
+    paths = "" if values else changed_paths(rc)  # with values, each path has a line of its own
     if paths:
         notes.append(f"changes {_code(paths)}")
-    return f"{_code(rc.address)} — {'; '.join(notes)}" if notes else _code(rc.address)
+    item = f"{_code(rc.address)} — {'; '.join(notes)}" if notes else _code(rc.address)
+    lines = value_lines(rc, set_paths=set_paths, hidden=hidden) if values else []
+    return item + "".join(f"\n  - {_code(line)}" for line in lines)
 
 
 def _markdown_tail(plan: Plan) -> str:
@@ -298,7 +313,7 @@ def _fit(items: list[str], budget: int) -> str:
     return text
 
 
-def _details(entry: EnvironmentReport, budget: int) -> str:
+def _details(entry: EnvironmentReport, budget: int, *, values: bool = True) -> str:
     """One environment's folded details in at most ``budget`` characters."""
     title = f"<details><summary><b>{_md_text(entry.environment)}</b>: {entry.outcome}</summary>\n\n"
     close = "\n</details>\n\n"
@@ -313,7 +328,7 @@ def _details(entry: EnvironmentReport, budget: int) -> str:
     room -= len(listed)
     body = listed + ("\n" if listed else "")
     if plan_wanted and entry.plan is not None and room >= _MIN_PLAN_BUDGET:
-        body += render_plan_markdown(entry.plan, budget=room - 1)
+        body += render_plan_markdown(entry.plan, budget=room - 1, values=values)
     elif plan_wanted:
         body += "_The plan is not shown, to stay under the comment size limit._\n"
     return title + body + close
@@ -332,7 +347,7 @@ def render_markdown(report: Report, budget: int = DEFAULT_MARKDOWN_BUDGET) -> st
     while remaining:
         entry = remaining.pop(0)
         share = room // (len(remaining) + 1)
-        block = _details(entry, share)
+        block = _details(entry, share, values=report.values)
         room -= len(block)
         parts.append(block)
     return head + "".join(parts) + tail

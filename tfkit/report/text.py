@@ -3,8 +3,10 @@
 A plan is a compact summary (drift, changes grouped by module and action with reasons, outputs, totals);
 a gate result is one greppable line per finding grouped by severity, then the verdict; a report prints
 one environment exactly as the single-environment commands do (plan text, then gate text), several
-environments each under a heading, so their output stays together. Only ids, addresses, paths and
-messages are printed, never attribute values; the CLI masks the text once more on its way out.
+environments each under a heading, so their output stays together. Each change lists its changed
+attribute paths with their values before and after (``tfkit.report.values``: sensitive values masked,
+unknown ones ``(known after apply)``), or only the paths in the names-only view (``values=False``); the CLI
+masks the text once more on its way out.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from tfkit.gate import GateResult
 from tfkit.plan import Plan, ResourceChange
 from tfkit.plan_findings import first_key
 from tfkit.redact import MASK
+from tfkit.report.values import SetPaths, plan_set_paths, value_lines
 from tfkit.report.vocabulary import (
     INVOKE,
     SYMBOL,
@@ -51,8 +54,12 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------- plan
 
 
-def render_plan_text(plan: Plan) -> str:
-    """A compact human summary: drift, changes grouped by module and action with reasons, outputs, totals."""
+def render_plan_text(plan: Plan, *, values: bool = True, set_paths: SetPaths | None = None) -> str:
+    """A compact human summary: drift, changes grouped by module and action with reasons, outputs, totals.
+
+    With ``values`` (the default) each change is followed by its changed paths' values, before and after;
+    ``set_paths`` names the set-typed attributes (from the provider schema) shown as elements added/removed.
+    """
     lines = [f"Terraform {plan.terraform_version or '(unknown version)'}, plan format {plan.format_version}"]
     if plan.errored:
         lines.append(
@@ -66,11 +73,17 @@ def render_plan_text(plan: Plan) -> str:
         )
     lines += _text_drift(plan)
     changes = listed_changes(plan)
+    hidden = plan.sensitive_values if values and changes else frozenset()
+    set_paths = plan_set_paths(plan) if set_paths is None and values else set_paths
     for module, actions in grouped(changes).items():
         lines += ["", module or "Root module"]
         for action, items in actions.items():
             lines.append(f"  {SYMBOL[action]} {TITLE[action]} ({len(items)})")
-            lines += [f"      {_text_item(rc)}" for rc in items]
+            for rc in items:
+                lines.append(f"      {_text_item(rc, with_paths=not values)}")
+                if values:
+                    shown = value_lines(rc, set_paths=set_paths, hidden=hidden)
+                    lines += [f"          {line}" for line in shown]
     lines += _text_actions(plan)
     lines += _text_deferred(plan)
     lines += _text_outputs(plan)
@@ -93,10 +106,10 @@ def render_plan_text(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _text_item(rc: ResourceChange) -> str:
-    """One change: address, then its notes and changed paths in parentheses."""
+def _text_item(rc: ResourceChange, *, with_paths: bool = True) -> str:
+    """One change: address, then its notes and (unless its value lines follow) changed paths."""
     notes = change_notes(rc)
-    paths = changed_paths(rc)
+    paths = changed_paths(rc) if with_paths else ""
     if paths:
         notes.append(f"changes {paths}")
     return f"{one_line(rc.address)}  ({'; '.join(notes)})" if notes else one_line(rc.address)
@@ -243,13 +256,16 @@ def _details(details: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def render_environment_text(entry: EnvironmentReport) -> str:
-    """One environment's block: log, plan, gate, drift, details, warnings and any error."""
+def render_environment_text(entry: EnvironmentReport, *, values: bool = True) -> str:
+    """One environment's block: log, plan, gate, drift, details, warnings and any error.
+
+    ``values=False`` is the names-only view of the plan (attribute paths without their values).
+    """
     parts: list[str] = []
     if entry.log.strip():
         parts.append(entry.log.rstrip("\n"))
     if entry.plan is not None and entry.drift is None:
-        parts.append(render_plan_text(entry.plan).rstrip("\n"))
+        parts.append(render_plan_text(entry.plan, values=values).rstrip("\n"))
     if entry.gate is not None:
         parts.append(render_gate_text(entry.gate))
     parts += [f"apply would be refused (exit 4): {r}" for r in entry.refusals]
@@ -266,10 +282,11 @@ def render_environment_text(entry: EnvironmentReport) -> str:
     return "\n".join(parts)
 
 
-def render_block(entry: EnvironmentReport) -> str:
+def render_block(entry: EnvironmentReport, *, values: bool = True) -> str:
     """One environment's output under a heading naming it, the operation and how long it took."""
     took = f", {entry.duration:.1f}s" if entry.duration is not None else ""
-    return f"=== {entry.environment} ({entry.operation}{took}) ===\n{render_environment_text(entry)}"
+    body = render_environment_text(entry, values=values)
+    return f"=== {entry.environment} ({entry.operation}{took}) ===\n{body}"
 
 
 def render_summary(report: Report) -> str:
@@ -281,5 +298,6 @@ def render_summary(report: Report) -> str:
 def render_text(report: Report) -> str:
     """The whole report; with several environments, each under its own heading, then the verdicts."""
     if len(report.environments) == 1:
-        return render_environment_text(report.environments[0])
-    return "\n\n".join([*(render_block(e) for e in report.environments), render_summary(report)])
+        return render_environment_text(report.environments[0], values=report.values)
+    blocks = [render_block(e, values=report.values) for e in report.environments]
+    return "\n\n".join([*blocks, render_summary(report)])

@@ -76,7 +76,7 @@ def load_settings(project: Project | None, environment: str | None) -> CheckovSe
         external_checks_dirs=dirs,
         deleted_data=default.deleted_data if merged.deleted_data is None else Severity(merged.deleted_data),
         timeout=default.timeout if merged.timeout is None else float(merged.timeout),
-        cache_dir=_cache_root(project) / "checkov",
+        cache_dir=project.cache_dir / "checkov",
         local_install=project.root / ".venv-checkov" / "bin" / "checkov",
     )
 
@@ -107,16 +107,6 @@ def off_reason(project: Project | None, environment: str | None) -> str | None:
     if not configured:
         return f"{name} has no [checkov] table (add one to scan plans with Checkov)"
     return None
-
-
-def _cache_root(project: Project) -> Path:
-    """``TFKIT_CACHE_DIR`` (e.g. a directory CI caches between runs), else ``.tfkit/cache``.
-
-    Entries are keyed by content, Checkov's version and the check settings, so one cache can safely
-    serve several checkouts and environments.
-    """
-    shared = os.environ.get("TFKIT_CACHE_DIR")
-    return Path(shared).expanduser() if shared else project.state_dir / "cache"
 
 
 def _checks_dir(path: Path, raw: str, where: str) -> Path:

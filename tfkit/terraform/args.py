@@ -87,6 +87,16 @@ def show_plan_args(plan_file: Path) -> list[str]:
     return ["show", "-json", "-no-color", str(plan_file)]
 
 
+def show_plan_text_args(plan_file: Path) -> list[str]:
+    """``terraform show PLAN``: the plan as Terraform's own human-readable text."""
+    return ["show", "-no-color", str(plan_file)]
+
+
+def providers_schema_args() -> list[str]:
+    """``terraform providers schema -json``: the schemas of the providers the configuration uses."""
+    return ["providers", "schema", "-json"]
+
+
 def apply_args(plan_file: Path, *, lock_timeout: str | None = None) -> list[str]:
     """``terraform apply PLAN``: applies exactly the saved plan; no variables may be passed."""
     return ["apply", "-input=false", "-no-color", "-json", *_lock_flags(lock_timeout), str(plan_file)]

@@ -359,6 +359,14 @@ class CliEngine:
         done = self._run(tfargs.show_plan_args(Path(plan_file).resolve()))
         return done.stdout.encode("utf-8")
 
+    def show_plan_text(self, plan_file: Path) -> str:
+        """The saved plan as Terraform's own text (``terraform show PLANFILE``); it may hold values."""
+        return self._run(tfargs.show_plan_text_args(Path(plan_file).resolve())).stdout
+
+    def providers_schema(self) -> bytes:
+        """``terraform providers schema -json`` after ``init``: every provider's resource schemas."""
+        return self._run(tfargs.providers_schema_args()).stdout.encode("utf-8")
+
     def apply(self, plan_file: Path, *, lock_timeout: str | None = None) -> ApplyResult:
         """Apply exactly the saved plan ``plan_file``."""
         done = self._run(tfargs.apply_args(Path(plan_file).resolve(), lock_timeout=lock_timeout), stream=True)

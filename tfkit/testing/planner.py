@@ -150,7 +150,9 @@ class Planner:
         else:
             plan = self._plan_for_real(env_name, vars)
             if self.mode == "record":
-                atomic_write(self.recording(env_name, key), plan.redacted())
+                from tfkit.recording import recorded_plan  # what a snapshot stores: one writer form
+
+                atomic_write(self.recording(env_name, key), recorded_plan(plan))
         self._cache[key] = plan
         return plan
 
