@@ -86,7 +86,12 @@ def test_the_example_layout_is_discovered_and_its_result_plans_and_passes_its_te
     assert plan.stdout.count("scanner: checkov") == 3
     tests = _pytest(repo)
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "4 passed" in tests.stdout  # three environments' policies, production deletes nothing
+    # three environments' policies, production deletes nothing, modules/access through tfkit_module_plan
+    assert "5 passed" in tests.stdout
+    assert (
+        "def test_module_access_plans_for_valid_inputs(tfkit_module_plan, inputs)"
+        in (repo / "tests" / "test_tfkit_plans.py").read_text()
+    )
 
 
 def test_init_never_overwrites_and_only_adds_missing_ignore_lines(tmp_path: Path) -> None:

@@ -183,31 +183,49 @@ def tfkit_toml(layout: Layout) -> str:
 
 
 def plan_tests(layout: Layout) -> str:
-    """tests/test_tfkit_plans.py: every environment's plan passes the gate's policies; protected ones
-    delete nothing."""
+    """tests/test_tfkit_plans.py: every environment's plan passes the policies; protected ones delete
+    nothing; and, when there are modules, a Hypothesis test of the first one's inputs."""
     protected = [e.name for e in layout.environments if e.protected] or [layout.environments[-1].name]
     names = ", ".join(f'"{n}"' for n in protected)
+    imports = ["import pytest"]
+    module_test = ""
+    if layout.modules:
+        module = layout.modules[0]
+        imports.append("from hypothesis import given, settings")
+        module_test = f'''
+
+@settings(max_examples=3, deadline=None)
+@given(inputs=module_inputs("{module.directory}"))
+def test_module_{module.name.replace("-", "_")}_plans_for_valid_inputs(tfkit_module_plan, inputs):
+    """Inputs its types and validations allow reach Terraform, and the module plans."""
+    assert_no_deletes(tfkit_module_plan("{module.directory}", inputs))
+'''
+    imports.append("from tfkit.testing import assert_no_deletes, assert_policies_pass")
+    if layout.modules:
+        imports.append("from tfkit.testing.strategies import module_inputs")
+    import_block = "\n".join(imports)
     return f'''\
-"""This repository's plans under test with tfkit's pytest plugin: `pip install 'tfkit[testing]'`, then
-`python -m pytest tests`. Each plan is made by the real Terraform in a private copy of the repository.
+"""This repository's plans under test with tfkit's pytest plugin.
+
+`pip install 'tfkit[testing]'`, then `python -m pytest tests`. The real Terraform makes
+each plan in a private copy of the repository, from empty state (`--tfkit-state copy`: a
+read-only copy of each environment's state), never taking its lock.
 """
 
 from __future__ import annotations
 
-import pytest
-
-from tfkit.testing import assert_no_deletes, assert_policies_pass
+{import_block}
 
 
 def test_the_plan_passes_the_policies(tfkit_plan, tfkit_env, tfkit_project):
-    """Runs once per environment (tfkit_env): its plan passes the repository's policies."""
+    """Once per environment (tfkit_env): its plan passes the repository's policies."""
     assert_policies_pass(tfkit_plan(tfkit_env), env=tfkit_env, project=tfkit_project)
 
 
 @pytest.mark.tfkit(env=[{names}])
 def test_protected_environments_delete_nothing(tfkit_plan, tfkit_env):
     assert_no_deletes(tfkit_plan(tfkit_env))
-'''
+{module_test}'''
 
 
 def _apply_steps(layout: Layout, indent: str, prefix: str) -> list[str]:
