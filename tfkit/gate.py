@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,8 @@ class GateResult:
     errors: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
     tools: Mapping[str, str] = field(default_factory=dict)
+    #: Scanners that did not run, each with why ("no [checkov] table in tfkit.toml").
+    off: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -69,14 +71,17 @@ def evaluate(
         report = evaluate_policies(plan, env=environment, project=project)
         findings.extend(report.findings)
         timings["policies"] = time.perf_counter() - start
+    off: dict[str, str] = {}
     if scanners:
-        from tfkit.scan import run_scanners
+        from tfkit.scan import run_scanners, scanners_off
 
         for scan in run_scanners(plan, environment=environment, project=project):
             findings.extend(scan.findings)
             timings[scan.tool] = scan.duration
             tools[scan.tool] = scan.version
-    return combine(findings, environment, project=project, today=today, timings=timings, tools=tools)
+        off = scanners_off(project, environment)
+    result = combine(findings, environment, project=project, today=today, timings=timings, tools=tools)
+    return replace(result, off=off) if off else result
 
 
 def combine(

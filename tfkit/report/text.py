@@ -174,6 +174,7 @@ def render_gate_text(result: GateResult, *, details: bool = True) -> str:
         for tool, version in sorted(result.tools.items()):
             took = result.timings.get(tool)
             lines.append(f"scanner: {tool} {version}" + (f" ({took:.2f}s)" if took is not None else ""))
+        lines.extend(f"scanner: {tool} off ({why})" for tool, why in sorted(result.off.items()))
     lines.append(verdict_line(result))
     return "\n".join(lines)
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from tfkit.plan import Plan
     from tfkit.project import Project
 
-__all__ = ["CheckovSettings", "ScanConfigError", "ScanError", "ScanReport", "run_scanners"]
+__all__ = ["CheckovSettings", "ScanConfigError", "ScanError", "ScanReport", "run_scanners", "scanners_off"]
 
 
 def run_scanners(
@@ -34,3 +34,17 @@ def run_scanners(
     if not settings.enabled:
         return []
     return [scan_plan(plan, settings, file=file)]
+
+
+def scanners_off(project: Project | None, environment: str | None) -> dict[str, str]:
+    """The scanners that do not run for ``environment``, each with why (the gate states it in one line)."""
+    if project is None:
+        return {"checkov": "no tfkit.toml"}
+    if load_settings(project, environment).enabled:
+        return {}
+    env_cfg = project.config.environment(environment) if environment else None
+    if env_cfg is not None and env_cfg.checkov is not None and env_cfg.checkov.enabled is False:
+        return {"checkov": f"[environments.{environment}.checkov] enabled = false"}
+    if project.config.checkov is None:
+        return {"checkov": f"no [checkov] table in {project.config.path.name}"}
+    return {"checkov": "[checkov] enabled = false"}
