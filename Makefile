@@ -7,11 +7,13 @@ CHECKOV_VENV := .venv-checkov
 # Checkov pins its own fork of the `hcl2` module, which clashes with python-hcl2 (used by tfkit),
 # so it lives in an environment of its own and tfkit runs it as a separate program.
 CHECKOV_VERSION := 3.3.30
+# Checkov's wheels, for the acceptance test's offline `tfkit scanners install --find-links` (a new user's path)
+CHECKOV_WHEELS := .wheels-checkov
 export TFKIT_CHECKOV := $(abspath $(CHECKOV_VENV))/bin/checkov
 
 .PHONY: demo test setup lint clean
 
-setup: $(VENV)/.tfkit-installed $(CHECKOV_VENV)/.installed
+setup: $(VENV)/.tfkit-installed $(CHECKOV_VENV)/.installed $(CHECKOV_WHEELS)/.downloaded
 
 $(VENV)/.tfkit-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +25,10 @@ $(CHECKOV_VENV)/.installed:
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+$(CHECKOV_WHEELS)/.downloaded:
+	$(PYTHON) -m pip download --quiet --dest $(CHECKOV_WHEELS) 'checkov==$(CHECKOV_VERSION)'
 	touch $@
 
 # The demo's database password: a random value in a git-ignored, owner-only file, standing in for
@@ -50,4 +56,4 @@ lint: setup
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .tfkit
+	rm -rf $(VENV) $(CHECKOV_VENV) $(CHECKOV_WHEELS) .tfkit

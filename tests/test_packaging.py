@@ -7,31 +7,24 @@ while ``pip check`` still proves that every dependency the wheel declares is sat
 
 from __future__ import annotations
 
+import os
 import subprocess
-import sys
-import sysconfig
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
-from testsupport import PLANS, REPO
+from testsupport import PLANS, build_dist, install_wheel
 
 import tfkit
 
 
 def _run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run outside the checkout: without PYTHONPATH, which may point at it (a developer's shell)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run(
-        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, check=False, timeout=600
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=600
     )
-
-
-def _build(kind: str, out: Path) -> Path:
-    """Build with the project's own backend (hatchling), as pip or ``python -m build`` would."""
-    code = f"import hatchling.build as b; print(b.build_{kind}({str(out)!r}))"
-    done = _run(sys.executable, "-c", code, cwd=REPO)
-    assert done.returncode == 0, done.stderr
-    return out / done.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="module")
@@ -41,25 +34,13 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def wheel(dist: Path) -> Path:
-    return _build("wheel", dist)
+    return build_dist("wheel", dist)
 
 
 @pytest.fixture(scope="module")
 def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv outside the repository with the wheel installed; returns its ``bin`` directory."""
-    venv = tmp_path_factory.mktemp("user") / "venv"
-    done = _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=venv.parent)
-    assert done.returncode == 0, done.stderr
-    python = venv / "bin" / "python"
-    site = _run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=venv.parent)
-    # Dependencies from the test environment (a .pth line adds a directory, it does not run that directory's
-    # own .pth files, so the editable install of the checkout is not picked up).
-    Path(site.stdout.strip(), "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    done = _run(
-        sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", wheel, cwd=venv
-    )
-    assert done.returncode == 0, done.stderr
-    return venv / "bin"
+    return install_wheel(wheel, tmp_path_factory.mktemp("user") / "venv")
 
 
 def test_the_wheel_is_pure_python_with_the_package_data(wheel: Path) -> None:
@@ -74,7 +55,7 @@ def test_the_wheel_is_pure_python_with_the_package_data(wheel: Path) -> None:
 
 
 def test_the_sdist_holds_the_sources_and_no_local_data(dist: Path) -> None:
-    sdist = _build("sdist", dist)
+    sdist = build_dist("sdist", dist)
     with tarfile.open(sdist) as archive:
         names = archive.getnames()
     root = sdist.name.removesuffix(".tar.gz")

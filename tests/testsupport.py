@@ -9,6 +9,7 @@ import signal
 import stat
 import subprocess
 import sys
+import sysconfig
 import warnings
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,38 @@ def core_config() -> str:
         if keep:
             kept.append(line)
     return "\n".join(kept) + "\n"
+
+
+def build_dist(kind: str, out: Path) -> Path:
+    """Build tfkit's ``wheel`` or ``sdist`` into ``out`` with the project's own backend (hatchling), as pip
+    or ``python -m build`` would, offline."""
+    code = f"import hatchling.build as b; print(b.build_{kind}({str(out)!r}))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    return out / done.stdout.strip().splitlines()[-1]
+
+
+def install_wheel(wheel: Path, venv: Path) -> Path:
+    """A fresh venv at ``venv`` with ``wheel`` installed; returns its ``bin`` directory.
+
+    Its dependencies come from the test environment's site-packages through a path file, so nothing is
+    downloaded (a ``.pth`` line adds a directory without running that directory's own ``.pth`` files, so
+    the editable install of the checkout is not picked up); ``pip check`` still sees every one of them.
+    """
+
+    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(a) for a in args], cwd=venv.parent, capture_output=True, text=True, check=False, timeout=600
+        )
+
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    done = run(sys.executable, "-m", "venv", "--without-pip", venv)
+    assert done.returncode == 0, done.stderr
+    python = venv / "bin" / "python"
+    site = run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))")
+    Path(site.stdout.strip(), "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    done = run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", wheel)
+    assert done.returncode == 0, done.stderr
+    return venv / "bin"

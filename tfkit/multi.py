@@ -7,6 +7,10 @@ original bytes and is decoded again here, its secrets registered for masking). A
 Terraform writes to its stdout or stderr is captured into the report's ``log``; progress steps come back
 through a queue as one line each, so the caller prints every environment's output together, never
 interleaved. The worst exit code wins.
+
+A plain script calling ``run_environments`` at its top level works as written: spawned workers would
+normally run the calling script again (as ``__mp_main__``) and fail while bootstrapping, so while the pool
+starts, the main module is described as ``__main__`` by name, which workers skip (``_main_not_rerun``).
 """
 
 from __future__ import annotations
@@ -192,6 +196,27 @@ def _drain(queue: Any, progress: ProgressCallback, stop: threading.Event) -> Non
         progress(environment, step)
 
 
+@contextlib.contextmanager
+def _main_not_rerun() -> Iterator[None]:
+    """Keep spawned workers from running the caller's script again (the ``__main__`` guard it may lack).
+
+    A spawned child re-imports the parent's main module from its path unless the module has a spec
+    named ``__main__`` (then ``multiprocessing.spawn`` leaves it alone, as for ``python -m pkg``). Workers
+    only run tfkit's own functions, so they never need the caller's script.
+    """
+    import importlib.machinery
+
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+    try:
+        yield
+    finally:
+        main.__spec__ = None
+
+
 def run_environments(
     root: Path,
     environments: Sequence[str],
@@ -218,6 +243,7 @@ def run_environments(
     context = multiprocessing.get_context("spawn")
     results: dict[str, EnvironmentReport] = {}
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_main_not_rerun())
         queue = None
         if progress is not None:
             manager = stack.enter_context(context.Manager())

@@ -4,15 +4,23 @@ Fixtures:
 
 * ``tfkit_project``: the repository under test (``--tfkit-root``, else found from pytest's rootdir).
 * ``tfkit_plan``: a factory, ``tfkit_plan("staging", vars={...}) -> Plan``. Plans are made in a private copy
-  of the repository (tests never touch real state) with the real engine, cached for the session per
-  environment and inputs. Under pytest-xdist each worker has its own copy, engine processes and cache.
+  of the repository with the real engine, cached for the session per environment and inputs. Under
+  pytest-xdist each worker has its own copy, engine processes and cache. A test never takes the real state
+  lock nor writes real state: it plans from empty state (``--tfkit-state empty``, the default: a backend is
+  replaced by local state in the copy), or against a read-only copy of each environment's state
+  (``--tfkit-state copy``: pulled from its backend or store without a lock); pytest's header says which.
+* ``tfkit_module_plan``: a factory, ``tfkit_module_plan("modules/network", {"cidr": ...}) -> Plan``: one
+  module planned from a generated root module with no backend (path relative to the repository root), so a
+  Hypothesis test of ``tfkit.testing.strategies.module_inputs`` reaches every input of the module.
 * ``tfkit_env``: the environment a test runs for. A test using it runs once per environment: those of its
   ``@pytest.mark.tfkit(env=...)`` marker (a name or a list), else every environment of the project, in
   both cases narrowed by ``--tfkit-env``.
 
 Options: ``--tfkit-root``, ``--tfkit-env`` (repeatable), ``--tfkit-engine embedded|binary``, and
 ``--tfkit-replay record|replay`` with ``--tfkit-fixtures DIR`` (default ``tests/plans`` under the root):
-record saves each plan's redacted JSON, replay reads it back without running Terraform.
+record saves each plan's redacted JSON, replay reads it back without running Terraform. Replaying needs the
+same inputs as recording, so under ``--tfkit-replay`` the plugin loads a Hypothesis profile deriving from the
+current one with ``derandomize=True`` and ``database=None`` (the same examples in both runs).
 """
 
 from __future__ import annotations
@@ -32,7 +40,9 @@ __all__ = [
     "pytest_addoption",
     "pytest_configure",
     "pytest_generate_tests",
+    "pytest_report_header",
     "tfkit_env",
+    "tfkit_module_plan",
     "tfkit_plan",
     "tfkit_planner",
     "tfkit_project",
@@ -58,6 +68,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="record: save each plan's JSON to the fixtures directory; replay: read plans from it.",
     )
     group.addoption(
+        "--tfkit-state",
+        choices=("empty", "copy"),
+        default="empty",
+        help="Plan from empty state (default) or against a read-only copy of each environment's state.",
+    )
+    group.addoption(
         "--tfkit-fixtures",
         default=None,
         help="Directory of recorded plans for --tfkit-replay (default: tests/plans under the root).",
@@ -65,11 +81,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``tfkit`` marker."""
+    """Register the ``tfkit`` marker; under record/replay, make Hypothesis draw the same examples each run."""
     config.addinivalue_line(
         "markers",
         "tfkit(env=NAME_OR_NAMES): run this test for these environments (tfkit_env is parametrized by them)",
     )
+    if config.getoption("tfkit_replay", None):
+        try:
+            from hypothesis import settings
+        except ImportError:  # Hypothesis is optional (the [testing] extra brings it)
+            return
+        settings.register_profile("tfkit-replay", parent=settings(), derandomize=True, database=None)
+        settings.load_profile("tfkit-replay")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say what the plans start from, so a reader of the output knows whether real state was used."""
+    if config.getoption("tfkit_state") == "copy":
+        state = "a read-only copy of each environment's state (never locked or written)"
+    else:
+        state = "empty state (the environments' real state is never read, locked or written)"
+    replay = config.getoption("tfkit_replay")
+    return f"tfkit: plans from {state}" + (f"; --tfkit-replay {replay}" if replay else "")
 
 
 def _root(config: pytest.Config) -> Path:
@@ -146,6 +179,7 @@ def tfkit_planner(
             engine=pytestconfig.getoption("tfkit_engine"),
             mode=mode,
             fixtures_dir=fixtures_dir if mode else None,
+            state=pytestconfig.getoption("tfkit_state"),
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -157,6 +191,17 @@ def tfkit_plan(tfkit_planner: Planner) -> PlanFactory:
 
     def factory(env: str, vars: Mapping[str, Any] | None = None) -> Plan:
         return tfkit_planner.plan(env, vars)
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def tfkit_module_plan(tfkit_planner: Planner) -> PlanFactory:
+    """``tfkit_module_plan(path, inputs=None) -> Plan``: plan one module by itself (path from the repository
+    root), from a generated root module with no backend; cached per inputs, recorded and replayed."""
+
+    def factory(path: Path | str, inputs: Mapping[str, Any] | None = None) -> Plan:
+        return tfkit_planner.plan_module(path, inputs)
 
     return factory
 

@@ -109,6 +109,7 @@ def test_the_repository_setup_checkov_is_found_last(
     local.chmod(0o755)
     monkeypatch.delenv("TFKIT_CHECKOV", raising=False)
     monkeypatch.setenv("PATH", str(example_repo / "empty-path"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(example_repo / "no-managed-checkov"))
     settings = load_settings(_with(example_repo, "\n[checkov]\n"), "dev")
     assert find_checkov(settings) == str(local)
     local.unlink()

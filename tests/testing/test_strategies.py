@@ -14,7 +14,14 @@ from testsupport import REPO
 
 from tfkit.plan import Action, Plan, load_plan
 from tfkit.policy import Status, evaluate
-from tfkit.testing.strategies import UnsupportedConditionWarning, module_inputs, plans, resource_changes
+from tfkit.testing.strategies import (
+    UnsupportedConditionWarning,
+    module_inputs,
+    module_path,
+    plans,
+    resource_changes,
+    unsupported_conditions,
+)
 
 AWS_KEY = "AKIA" + "Q3EGXMPLE7TFKITZ"
 
@@ -102,13 +109,14 @@ def test_service_inputs_respect_bounds_and_lengths(inputs: dict) -> None:
 def test_overrides_and_unsupported_conditions(tmp_path: Path) -> None:
     (tmp_path / "variables.tf").write_text(
         'variable "name" {\n  type = string\n  validation {\n'
-        '    condition     = can(regex("^[a-z]+$", var.name))\n    error_message = "lower case"\n  }\n}\n'
+        '    condition     = startswith(var.name, "web")\n    error_message = "web..."\n  }\n}\n'
         'variable "size" {\n  type = number\n}\n'
     )
     with pytest.warns(
-        UnsupportedConditionWarning, match=r"variable name: condition not understood: can\(regex"
+        UnsupportedConditionWarning, match=r"variable name: condition not understood: startswith"
     ):
         module_inputs(tmp_path)
+    assert unsupported_conditions(tmp_path) == {"name": ['startswith(var.name, "web")']}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fixed = module_inputs(tmp_path, overrides={"name": "web", "size": st.integers(3, 4)})
@@ -121,3 +129,69 @@ def test_overrides_and_unsupported_conditions(tmp_path: Path) -> None:
     check()
     with pytest.raises(ValueError, match="declares no variable nope"):
         module_inputs(tmp_path, overrides={"nope": 1})
+
+
+REGEX_MODULE = r"""
+variable "name" {
+  type = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,10}$", var.name))
+    error_message = "a DNS label"
+  }
+}
+variable "code" {
+  type = string
+  validation {
+    condition     = can(regex("x[0-9]{2}", var.code)) && length(var.code) <= 6
+    error_message = "x and two digits somewhere"
+  }
+}
+variable "ticket" {
+  type = string
+  validation {
+    condition     = can(regex("^[A-Z]+-\\d+$", var.ticket))
+    error_message = "JIRA-123"
+  }
+}
+"""
+
+
+def test_can_regex_conditions_are_satisfied_with_from_regex(tmp_path: Path) -> None:
+    import re
+
+    (tmp_path / "main.tf").write_text(REGEX_MODULE)
+    assert unsupported_conditions(tmp_path) == {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        strategy = module_inputs(tmp_path)
+    two = (
+        'variable "v" {\n  type = string\n  validation {\n'
+        '    condition = can(regex("^a", var.v)) && can(regex("b$", var.v))\n'
+        '    error_message = "ab"\n  }\n}\n'
+    )
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "main.tf").write_text(two)
+    assert list(unsupported_conditions(tmp_path / "two")) == ["v"]  # one pattern per value is generated
+
+    @given(strategy)
+    @settings(max_examples=50, deadline=None)
+    def check(inputs: dict) -> None:
+        # Terraform's regex() matches anywhere; `$` must not match before a trailing newline (RE2's \z)
+        assert re.search(r"^[a-z][a-z0-9-]{2,10}\Z", inputs["name"])
+        assert re.search("x[0-9]{2}", inputs["code"]) and len(inputs["code"]) <= 6
+        assert re.search(r"^[A-Z]+-\d+\Z", inputs["ticket"])
+
+    check()
+
+
+def test_module_paths_resolve_from_the_repository_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "tfkit.toml").write_text("[environments.dev]\n")
+    (tmp_path / "modules" / "m").mkdir(parents=True)
+    (tmp_path / "modules" / "m" / "main.tf").write_text(REGEX_MODULE)
+    (tmp_path / "tests").mkdir()
+    monkeypatch.chdir(tmp_path / "tests")
+    assert module_path("modules/m") == tmp_path / "modules" / "m"
+    assert module_path(tmp_path / "x") == tmp_path / "x"
+    assert unsupported_conditions("modules/m") == {}

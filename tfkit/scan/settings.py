@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tfkit.config import CheckovConfig
 from tfkit.errors import ScanConfigError
 from tfkit.findings import Severity
+from tfkit.scan.managed import ManagedCheckov, managed_checkov
 
 if TYPE_CHECKING:
     from tfkit.project import Project
@@ -43,6 +44,8 @@ class CheckovSettings:
     cache_dir: Path | None = None
     #: Where the repository's own set-up installs Checkov (``make setup``: ``.venv-checkov``).
     local_install: Path | None = None
+    #: The pinned Checkov ``tfkit scanners install`` keeps under the user's cache directory.
+    managed: ManagedCheckov | None = None
 
     def severity_of(self, checkov_severity: str | None) -> Severity:
         """The gate severity of a failed check: SOFT if its Checkov severity is in ``fail_on``."""
@@ -78,6 +81,7 @@ def load_settings(project: Project | None, environment: str | None) -> CheckovSe
         timeout=default.timeout if merged.timeout is None else float(merged.timeout),
         cache_dir=project.cache_dir / "checkov",
         local_install=project.root / ".venv-checkov" / "bin" / "checkov",
+        managed=managed_checkov(),
     )
 
 
@@ -131,9 +135,9 @@ def _checks_dir(path: Path, raw: str, where: str) -> Path:
 
 
 def find_checkov(settings: CheckovSettings, environ: Mapping[str, str] | None = None) -> str:
-    """The checkov executable: ``[checkov] command``, else ``TFKIT_CHECKOV``, else ``checkov`` on PATH,
-    else the one the repository's set-up installed in ``.venv-checkov`` (so tfkit run by hand after
-    ``make demo`` finds the same Checkov the Makefile used)."""
+    """The checkov executable: ``[checkov] command``, else ``TFKIT_CHECKOV``, else the managed one
+    (``tfkit scanners install``), else ``checkov`` on PATH, else the one the repository's set-up
+    installed in ``.venv-checkov`` (so tfkit run by hand after ``make demo`` finds the Makefile's)."""
     env = os.environ if environ is None else environ
     for source, value in (
         ("[checkov] command", settings.command),
@@ -144,17 +148,19 @@ def find_checkov(settings: CheckovSettings, environ: Mapping[str, str] | None = 
             if found is None:
                 raise ScanConfigError(
                     f"checkov not found: {source} is {value!r}, which is not an executable file; "
-                    f"install Checkov in its own environment (make setup) or fix {source}",
+                    f"fix {source}, or unset it and run `tfkit scanners install`",
                     key="checkov.command",
                 )
             return found
+    if settings.managed is not None and settings.managed.installed:
+        return str(settings.managed.executable)
     found = shutil.which("checkov")
     if found is None and settings.local_install is not None and os.access(settings.local_install, os.X_OK):
         found = str(settings.local_install)
     if found is None:
         raise ScanConfigError(
-            "checkov not found: set [checkov] command in tfkit.toml or TFKIT_CHECKOV, or put checkov "
-            "on PATH (make setup installs a pinned one in .venv-checkov)",
+            "checkov not found: run `tfkit scanners install` (a pinned Checkov in its own environment), "
+            "or set [checkov] command in tfkit.toml or TFKIT_CHECKOV",
             key="checkov.command",
         )
     return found

@@ -8,6 +8,16 @@ and the copy carries no local state it did not create: state files, Terraform's 
 tfkit's own data (left by ``make demo`` or a local apply) are not copied, so every plan starts from the
 configuration alone, as in a fresh clone.
 
+State: a test never takes an environment's state lock and never writes its state. By default it plans from
+empty state (``state="empty"``): a backend block is replaced in the copy by a local one (an override file), so
+the verdict is the same before and after an apply. ``state="copy"`` plans against a read-only copy of the
+environment's state instead: its local state file, or what ``terraform state pull`` (which takes no lock)
+reads from its backend or from the PostgreSQL store, written into the copy beside the local override.
+
+Modules: ``Planner.plan_module(path, inputs)`` plans one module called from a generated root module with no
+backend (``plan_module``), ``path`` relative to the repository root, so a test of a module's inputs reaches
+every input whatever directory pytest runs from.
+
 Record/replay: with ``mode="record"`` every plan's redacted JSON is also saved to ``fixtures_dir`` under a
 key of the environment, the inputs and a digest of the configuration; with ``mode="replay"`` plans are read
 from there and Terraform never runs (a missing or stale recording is a one-line error). Sensitive values are
@@ -35,6 +45,10 @@ if TYPE_CHECKING:
 __all__ = ["Planner", "module_root", "plan_module"]
 
 MODES = ("record", "replay")
+STATES = ("empty", "copy")
+#: The override file that puts a copied environment on local state (Terraform merges ``*_override.tf``).
+TEST_BACKEND_OVERRIDE = "tfkit_test_backend_override.tf"
+TEST_STATE = "tfkit-test.tfstate"
 
 
 def _digest(data: Any) -> str:
@@ -63,7 +77,10 @@ class Planner:
         engine: str | None = None,
         mode: str | None = None,
         fixtures_dir: Path | None = None,
+        state: str = "empty",
     ) -> None:
+        if state not in STATES:
+            raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
         if mode is not None and mode not in MODES:
             raise ValueError(f"replay mode must be one of {', '.join(MODES)}, not {mode!r}")
         if mode is not None and fixtures_dir is None:
@@ -73,6 +90,8 @@ class Planner:
         self.engine = engine
         self.mode = mode
         self.fixtures_dir = fixtures_dir
+        self.state = state
+        self._prepared: set[str] = set()
         self._copy: Project | None = None
         self._cache: dict[str, Plan] = {}
 
@@ -125,7 +144,10 @@ class Planner:
         environment = self.project.environment(env_name)
         files = _config_files(self.project, environment) + list(environment.var_files)
         content = files_digest({f.relative_to(self.project.root).as_posix(): f.read_bytes() for f in files})
-        return _digest([env_name, dict(vars or {}), content])[:16]
+        parts: list[Any] = [env_name, dict(vars or {}), content]
+        if self.state == "copy":
+            parts.append("state-copy")
+        return _digest(parts)[:16]
 
     def recording(self, env_name: str, key: str) -> Path:
         """Where the plan of ``env_name`` with ``key`` is recorded."""
@@ -159,7 +181,7 @@ class Planner:
     def _plan_for_real(self, env_name: str, vars: Mapping[str, Any] | None) -> Plan:
         from tfkit.workflow import RunOptions, Session
 
-        environment = self.copy().environment(env_name)
+        environment = self._on_local_state(self.copy().environment(env_name))
         var_files = environment.var_files
         if vars:
             extra = environment.directory / f"zz-tfkit-test-{_digest(dict(vars))[:12]}.tfvars.json"
@@ -169,6 +191,80 @@ class Planner:
         options = RunOptions(engine=self.engine, store_state=False)
         with Session(environment, options, var_files=var_files) as session:
             return session.plan().plan
+
+    # ---- state
+
+    def _on_local_state(self, environment: Environment) -> Environment:
+        """Put the copied ``environment`` on local state in the copy: empty, or a copy of the real state."""
+        import dataclasses
+
+        from tfkit.hcl import load_module
+
+        has_backend = bool(load_module(environment.directory).backends)
+        # Beside a backend block, the copy's local state has a name of its own: a terraform.tfstate there
+        # would read as state left behind by a backend change (tfkit.backend_change refuses that).
+        state_file = TEST_STATE if has_backend else "terraform.tfstate"
+        if environment.name not in self._prepared:
+            if self.state == "copy":
+                data = self._real_state(self.project.environment(environment.name), environment.directory)
+                if data:
+                    atomic_write(environment.directory / state_file, data, mode=0o600)
+            if has_backend:
+                text = f'terraform {{\n  backend "local" {{\n    path = "{state_file}"\n  }}\n}}\n'
+                atomic_write(environment.directory / TEST_BACKEND_OVERRIDE, text)
+            self._prepared.add(environment.name)
+        return dataclasses.replace(environment, backend={}) if has_backend else environment
+
+    def _real_state(self, real: Environment, copied: Path) -> bytes:
+        """The real environment's state, read without a lock and without writing the repository."""
+        from tfkit.hcl import load_module
+        from tfkit.workflow import RunOptions, Session
+
+        options = RunOptions(engine=self.engine)
+        with Session(real, options, workdir=copied) as session:
+            if session.pg_state is None and not load_module(real.directory).backends:
+                local = real.directory / real.backend.get("path", "terraform.tfstate")
+                return local.read_bytes() if local.is_file() else b""
+            session.init()
+            return session.engine.state_pull()
+
+    # ---- modules
+
+    def plan_module(self, module: Path | str, inputs: Mapping[str, Any] | None = None) -> Plan:
+        """The plan of the module at ``module`` (relative to the repository root) called with ``inputs``."""
+        from tfkit.plan import load_plan
+
+        path = (self.project.root / module).resolve()
+        files = sorted(p for p in path.iterdir() if p.is_file() and not is_local_data(p.name))
+        content = files_digest({f.name: f.read_bytes() for f in files})
+        name = (
+            path.relative_to(self.project.root).as_posix()
+            if path.is_relative_to(self.project.root)
+            else path.name
+        )
+        key = _digest(["module", name, dict(inputs or {}), content])[:16]
+        if key in self._cache:
+            return self._cache[key]
+        recording = self.fixtures_dir / f"module-{path.name}-{key}.json" if self.fixtures_dir else None
+        if self.mode == "replay":
+            assert recording is not None
+            if not recording.is_file():
+                raise ReplayError(
+                    f"no recorded plan for module {name} with these inputs at {recording}; "
+                    "run the tests once with --tfkit-replay record"
+                )
+            plan = load_plan(recording)
+        else:
+            config = self.project.config.engine
+            engine = self.engine or os.environ.get("TFKIT_ENGINE") or config.kind
+            binary = os.environ.get("TFKIT_BINARY") or config.binary
+            dest = self.workdir / "modules" / key
+            plan = plan_module(path, dict(inputs or {}), dest, engine=engine, binary=binary)
+            if self.mode == "record":
+                assert recording is not None
+                atomic_write(recording, plan.redacted())
+        self._cache[key] = plan
+        return plan
 
 
 def module_root(module: Path, inputs: Mapping[str, Any], dest: Path) -> Path:
@@ -195,14 +291,19 @@ def module_root(module: Path, inputs: Mapping[str, Any], dest: Path) -> Path:
 
 
 def plan_module(
-    module: Path | str, inputs: Mapping[str, Any], dest: Path, *, engine: str = "embedded"
+    module: Path | str,
+    inputs: Mapping[str, Any],
+    dest: Path,
+    *,
+    engine: str = "embedded",
+    binary: str = "terraform",
 ) -> Plan:
     """Plan ``module`` called with ``inputs`` from a root module generated in ``dest`` (real engine)."""
     from tfkit.plan import load_plan
     from tfkit.terraform import open_engine
 
     root = module_root(Path(module), inputs, Path(dest))
-    with open_engine(engine, root) as tf:
+    with open_engine(engine, root, binary=binary) as tf:
         tf.init()
         plan_file = tf.run_dir / "module.tfplan"
         tf.plan(out=plan_file)

@@ -6,8 +6,9 @@
 * ``module_inputs(path)`` reads the module's variables with ``tfkit.hcl`` (types, ``optional()`` defaults,
   ``validation`` blocks) and generates values that satisfy them, so a test can say "for every valid input,
   the module plans and passes the policies". Validation conditions of the common shapes are understood
-  (bounds, ``length()``, ``contains([...])``, ``can(cidrhost())``, ``floor(x) == x``, ``alltrue([for ...])``,
-  ``distinct()``, ``!(a == x && b == y)``); any other condition is reported with an
+  (bounds, ``length()``, ``contains([...])``, ``can(regex("..."))`` through Hypothesis' ``from_regex``,
+  ``can(cidrhost())``, ``floor(x) == x``, ``alltrue([for ...])``, ``distinct()``, ``!(a == x && b == y)``);
+  ``unsupported_conditions(path)`` lists the others, and ``module_inputs`` reports each with an
   ``UnsupportedConditionWarning`` and left to Terraform to enforce: narrow those inputs with ``overrides``.
 """
 
@@ -33,9 +34,11 @@ if TYPE_CHECKING:
 __all__ = [
     "UnsupportedConditionWarning",
     "module_inputs",
+    "module_path",
     "plans",
     "resource_change_docs",
     "resource_changes",
+    "unsupported_conditions",
     "value_for",
 ]
 
@@ -190,6 +193,8 @@ class _Constraints:
     max_length: int | None = None
     choices: list[Any] | None = None
     cidr: bool = False
+    #: Patterns of ``can(regex(...))`` conditions (Terraform's RE2; the common subset is Python's too).
+    patterns: list[str] = field(default_factory=list)
     unique_by: list[str] = field(default_factory=list)
     fields: dict[str, _Constraints] = field(default_factory=dict)
     excluded: list[dict[str, Any]] = field(default_factory=list)
@@ -262,6 +267,13 @@ def _apply_term(term: str, ref: str, target: _Constraints) -> bool:
     if m:
         target.of(m["field"]).choices = _literal(m["list"])
         return True
+    m = re.fullmatch(rf'can\(regex\((?P<re>"(?:[^"\\]|\\.)*"),\s*{member}\)\)', term)
+    if m:
+        # One pattern per value generates; a second would only filter, mostly in vain: reported instead.
+        if target.of(m["field"]).patterns:
+            return False
+        target.of(m["field"]).patterns.append(_literal(m["re"]))
+        return True
     m = re.fullmatch(rf"can\(cidrhost\({member},\s*0\)\)", term)
     if m:
         target.of(m["field"]).cidr = True
@@ -320,6 +332,20 @@ def _cidrs() -> SearchStrategy[str]:
     )
 
 
+def _matching(c: _Constraints) -> SearchStrategy[str]:
+    """Strings matching the ``can(regex())`` pattern of ``c`` (printable ASCII) within its length bounds.
+
+    ``from_regex`` with whole-string matches: they also match anywhere (Terraform's ``regex``), and an
+    anchored pattern gets no stray trailing newline (Python's ``$`` allows one, RE2's does not).
+    """
+    (pattern,) = c.patterns
+    low, high = c.min_length or 0, c.max_length
+    alphabet = st.characters(min_codepoint=32, max_codepoint=126)
+    return st.from_regex(pattern, fullmatch=True, alphabet=alphabet).filter(
+        lambda v: low <= len(v) and (high is None or len(v) <= high)
+    )
+
+
 def value_for(spec: TypeSpec, constraints: _Constraints | None = None) -> SearchStrategy[Any]:
     """Values of type ``spec`` satisfying ``constraints`` (from ``module_inputs``' reading of validations)."""
     c = constraints or _Constraints()
@@ -328,6 +354,8 @@ def value_for(spec: TypeSpec, constraints: _Constraints | None = None) -> Search
     if spec.kind == "string" or spec.kind == "any":
         if c.cidr:
             return _cidrs()
+        if c.patterns:
+            return _matching(c)
         low = max(c.min_length or 1, 1)
         high = c.max_length if c.max_length is not None else max(low, 16)
         first = st.sampled_from("abcdefghijklmnopqrstuvwxyz")
@@ -378,19 +406,42 @@ def _excluded(item: Any, c: _Constraints | None) -> bool:
     return any(all(item.get(k) == v for k, v in combo.items()) for combo in c.excluded)
 
 
+def module_path(path: Path | str) -> Path:
+    """A module path as tests write it: relative to the repository root (the nearest tfkit.toml at or
+    above the current directory), so ``pytest`` run from ``tests/`` finds ``modules/x`` too."""
+    from tfkit.errors import ConfigError
+    from tfkit.project import find_root
+
+    given = Path(path)
+    if given.is_absolute():
+        return given
+    try:
+        return find_root() / given
+    except ConfigError:
+        return given
+
+
+def unsupported_conditions(path: Path | str) -> dict[str, list[str]]:
+    """The validation conditions of the module at ``path`` that ``module_inputs`` cannot satisfy, by
+    variable: Terraform still enforces them, so narrow those inputs with ``overrides``."""
+    module = load_module(module_path(path))
+    found = {name: _constraints(name, decl.validations)[1] for name, decl in module.variables.items()}
+    return {name: conditions for name, conditions in found.items() if conditions}
+
+
 def module_inputs(
     path: Path | str,
     *,
     overrides: Mapping[str, Any] | None = None,
     optional: bool = True,
 ) -> SearchStrategy[dict[str, Any]]:
-    """Input values for the module at ``path`` that satisfy its variable types and validations.
+    """Input values for the module at ``path`` (``module_path``) that satisfy its types and validations.
 
     Required variables are always set; variables with a default are set sometimes (``optional=False``:
     never). ``overrides`` fixes some inputs: a value, or a strategy (for relations between variables
     that validations do not state, such as ``min_size <= desired_size``).
     """
-    module = load_module(path)
+    module = load_module(module_path(path))
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(module.variables))
     if unknown:
