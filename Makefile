@@ -7,13 +7,14 @@ CHECKOV_VENV := .venv-checkov
 # Checkov pins its own fork of the `hcl2` module, which clashes with python-hcl2 (used by tfkit),
 # so it lives in an environment of its own and tfkit runs it as a separate program.
 CHECKOV_VERSION := 3.3.30
-# Checkov's wheels, for the acceptance test's offline `tfkit scanners install --find-links` (a new user's path)
+# Checkov's wheels, downloaded once: .venv-checkov installs from them, and so does the acceptance test's
+# offline `tfkit scanners install --find-links` (a new user's path).
 CHECKOV_WHEELS := .wheels-checkov
 export TFKIT_CHECKOV := $(abspath $(CHECKOV_VENV))/bin/checkov
 
 .PHONY: demo test setup lint clean
 
-setup: $(VENV)/.tfkit-installed $(CHECKOV_VENV)/.installed $(CHECKOV_WHEELS)/.downloaded
+setup: $(VENV)/.tfkit-installed $(CHECKOV_VENV)/.installed
 
 $(VENV)/.tfkit-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +22,16 @@ $(VENV)/.tfkit-installed: pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-$(CHECKOV_VENV)/.installed:
+$(CHECKOV_VENV)/.installed: $(CHECKOV_WHEELS)/.downloaded
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --no-index --find-links $(CHECKOV_WHEELS) 'checkov==$(CHECKOV_VERSION)'
 	touch $@
 
 $(CHECKOV_WHEELS)/.downloaded:
-	$(PYTHON) -m pip download --quiet --dest $(CHECKOV_WHEELS) 'checkov==$(CHECKOV_VERSION)'
+	$(PYTHON) -m venv $(CHECKOV_WHEELS)/.pip
+	$(CHECKOV_WHEELS)/.pip/bin/python -m pip download --quiet --dest $(CHECKOV_WHEELS) 'checkov==$(CHECKOV_VERSION)'
+	rm -rf $(CHECKOV_WHEELS)/.pip
 	touch $@
 
 # The demo's database password: a random value in a git-ignored, owner-only file, standing in for
