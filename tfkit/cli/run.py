@@ -36,9 +36,24 @@ if TYPE_CHECKING:
 
 
 @cli.command()
+@click.option(
+    "--graph",
+    "graph_format",
+    type=click.Choice(["text", "mermaid", "dot"]),
+    is_flag=False,
+    flag_value="text",
+    default=None,
+    help="Show the graph (after/needs) as text levels, a Mermaid flowchart or a Graphviz digraph.",
+)
 @pass_state
-def envs(state: State) -> None:
-    """List the environments in promotion order."""
+def envs(state: State, graph_format: str | None) -> None:
+    """List the environments in promotion order (--graph: what each comes after and needs)."""
+    if graph_format is not None:
+        from tfkit.graph import render_dot, render_mermaid, render_text
+
+        render = {"text": render_text, "mermaid": render_mermaid, "dot": render_dot}[graph_format]
+        out(render(state.project.graph))
+        return
     for env in state.project.environments:
         flags = " (protected)" if env.protected else ""
         rel = (
@@ -46,7 +61,10 @@ def envs(state: State) -> None:
             if env.directory.is_relative_to(state.project.root)
             else env.directory
         )
-        out(f"{env.index + 1}. {env.name}{flags}  {rel}")
+        chain = (state.project.names[env.index - 1],) if env.index else ()  # the default: say nothing
+        after = f"  after: {', '.join(env.after) or '(none)'}" if env.after != chain else ""
+        needs = f"  needs: {', '.join(env.needs)}" if env.needs else ""
+        out(f"{env.index + 1}. {env.name}{flags}  {rel}{after}{needs}")
 
 
 def _selected(state: State, env_name: str | None, all_envs: bool) -> list[Environment]:
