@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,12 +78,22 @@ def _selected(state: State, env_name: str | None, all_envs: bool) -> list[Enviro
 
 
 def run_every_environment(
-    state: State, operation: str, jobs: int, reporting: Reporting, *, gate: bool = True
+    state: State,
+    operation: str,
+    jobs: int,
+    reporting: Reporting,
+    *,
+    gate: bool = True,
+    only: list[str] | None = None,
+    lock_timeout: str | None = None,
 ) -> None:
-    """Run ``operation`` on every environment in worker processes; print each one's output as one block.
+    """Run ``operation`` on every environment (or ``only`` those) in worker processes; print each one's
+    output as one block.
 
-    Progress lines go to stderr as they happen; each environment's block goes to stdout in one piece,
-    in promotion order (text format); the combined report is written once; the exit code is the worst.
+    ``plan`` and ``apply`` walk the graph: an environment starts once those it comes after or needs are
+    done, and a failure skips everything downstream. Progress lines go to stderr as they happen; each
+    environment's block goes to stdout in one piece, in graph order (text format); the combined report is
+    written once; the exit code is the worst.
     """
     from tfkit.multi import run_environments
     from tfkit.report.text import render_block, render_summary
@@ -96,7 +106,11 @@ def run_every_environment(
             mask(f"tfkit: {environment}: {step}" + ("" if step == "done" else "...")), err=True, dim=True
         )
 
-    names = list(project.names)
+    graph = project.graph
+    chosen = set(project.names if only is None else only)
+    walk = operation in ("plan", "apply")
+    order = [n for n in (graph.order() if walk else project.names) if n in chosen]
+    names = list(order)
     finished: dict[str, EnvironmentReport] = {}
 
     def done(entry: EnvironmentReport) -> None:
@@ -107,7 +121,7 @@ def run_every_environment(
 
     report = run_environments(
         project.root,
-        project.names,
+        order,
         operation,
         jobs=jobs,
         engine=state.engine,
@@ -115,14 +129,53 @@ def run_every_environment(
         gate=gate,
         progress=progress,
         on_done=done,
+        after=graph.restricted(order) if walk else None,
+        lock_timeout=lock_timeout,
     )
     if text:
         out(render_summary(report))
     reporting.emit(report, show=not text)
     if report.exit_code:
         failed = [f"{e.environment} ({e.outcome})" for e in report.environments if e.exit_code]
-        err(f"error: {operation} failed for {', '.join(failed)}")
+        skipped = [e.environment for e in report.environments if e.skipped]
+        more = f"; skipped downstream: {', '.join(skipped)}" if skipped else ""
+        err(f"error: {operation} failed for {', '.join(failed)}{more}")
         raise SystemExit(report.exit_code)
+
+
+def affected_options() -> Callable[[Any], Any]:
+    """``--affected`` and ``--base REF``: run only the environments a change since REF affects."""
+
+    def decorate(command: Any) -> Any:
+        command = click.option(
+            "--base",
+            default=None,
+            metavar="REF",
+            help="With --affected: the branch or commit to compare with.",
+        )(command)
+        return click.option(
+            "--affected",
+            "affected_only",
+            is_flag=True,
+            help="Only the environments a change since --base affects.",
+        )(command)
+
+    return decorate
+
+
+def affected_names(state: State, affected_only: bool, base: str | None) -> list[str] | None:
+    """The environments ``--affected --base REF`` selects (None without --affected), said on stderr."""
+    if not affected_only:
+        if base is not None:
+            raise click.UsageError("--base goes with --affected")
+        return None
+    if base is None:
+        raise click.UsageError("--affected needs --base REF (e.g. --base origin/main)")
+    from tfkit.affected import affected
+
+    names = list(affected(state.project, base).names)
+    err(f"tfkit: {len(names)} of {len(state.project.names)} environments affected since {base}")
+    return names
 
 
 @cli.command()
@@ -163,6 +216,7 @@ def validate(state: State, env_name: str | None, all_envs: bool, jobs: int, repo
     help="Also write the plan JSON (sensitive values redacted) to this file (with --env only).",
 )
 @click.option("--no-gate", is_flag=True, help="Only plan; do not run policies and scanners.")
+@affected_options()
 @report_options()
 @pass_state
 def plan(
@@ -172,17 +226,20 @@ def plan(
     jobs: int,
     out_file: Path | None,
     no_gate: bool,
+    affected_only: bool,
+    base: str | None,
     reporting: Reporting,
 ) -> None:
-    """Plan an environment (or --all), run the gate, and show both; exit 1 if the gate fails."""
+    """Plan an environment (or --all, in graph order; or --affected), run the gate; exit 1 if it fails."""
     from tfkit import gate, workflow
     from tfkit.errors import GateFailedError
 
-    if all_envs:
-        _selected(state, env_name, all_envs)
+    only = affected_names(state, affected_only, base)
+    if all_envs or only is not None:
+        _selected(state, env_name, True)
         if out_file is not None:
             raise click.UsageError("--out writes one plan; use it with --env, not --all")
-        run_every_environment(state, "plan", jobs, reporting, gate=not no_gate)
+        run_every_environment(state, "plan", jobs, reporting, gate=not no_gate, only=only)
         return
     env = _selected(state, env_name, all_envs)[0]
     start = time.perf_counter()
@@ -207,7 +264,12 @@ def plan(
 
 
 @cli.command()
-@env_option()
+@env_option(required=False)
+@click.option(
+    "--all", "all_envs", is_flag=True, help="Apply every environment in graph order (needs --auto-approve)."
+)
+@jobs_option()
+@affected_options()
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option(
     "--rollback-on-failure", is_flag=True, help="Roll back to the last snapshot if the apply fails."
@@ -226,7 +288,11 @@ def plan(
 @pass_state
 def apply(
     state: State,
-    env_name: str,
+    env_name: str | None,
+    all_envs: bool,
+    jobs: int,
+    affected_only: bool,
+    base: str | None,
     auto_approve: bool,
     rollback_on_failure: bool,
     allow_unstable: bool,
@@ -241,7 +307,16 @@ def apply(
 
     if (allow_unstable or skip_promotion_check) and not reason:
         raise click.UsageError("--allow-unstable and --skip-promotion-check need --reason '...'")
-    env = state.project.environment(env_name)
+    only = affected_names(state, affected_only, base)
+    if all_envs or only is not None:
+        _selected(state, env_name, True)
+        if not auto_approve:
+            raise click.UsageError("--all and --affected apply without asking: pass --auto-approve")
+        if allow_unstable or skip_promotion_check or rollback_on_failure:
+            raise click.UsageError("overrides and --rollback-on-failure apply to one environment: use --env")
+        run_every_environment(state, "apply", jobs, reporting, only=only, lock_timeout=lock_timeout)
+        return
+    env = _selected(state, env_name, False)[0]
     text = reporting.format == "text"
     reviews: list[workflow.Review] = []
 
