@@ -124,6 +124,7 @@ def make_graph_repo(
     (root / "tfkit.toml").write_text(
         f'[stacks]\npattern = "envs/{{stage}}/{{stack}}"\nstages = {list(stages)!r}\n'.replace("'", '"')
         + f"\n[stacks.needs]\n{needs}{stage_tables}"
+        + "\n[checkov]\nenabled = false  # the tests of the graph need only tfkit's own policies\n"
     )
     (root / ".gitignore").write_text(".tfkit/\n.terraform/\n*.tfstate*\n")
     git(root, "init", "-q", "-b", "main")

@@ -100,9 +100,9 @@ def _shared(config: Config) -> dict[str, Any]:
     return {k: v for k, v in config.raw.items() if k not in _NOT_SHARED}
 
 
-def _own(config: Config, name: str) -> tuple[Any, ...] | None:
-    env = config.environment(name)
-    return None if env is None else (dict(env.raw), env.after, env.needs)
+def _own(config: Config) -> dict[str, tuple[Any, ...]]:
+    """Each environment's own settings: its table, what it comes after and needs."""
+    return {e.name: (dict(e.raw), e.after, e.needs) for e in config.environments}
 
 
 def _under(path: str, directories: Iterable[str]) -> str | None:
@@ -137,12 +137,13 @@ def affected_by(project: Project, changed: Iterable[str], base: Config | None) -
         if hit is not None:
             everyone = f"policy or check file {hit}"
     root = project.root
+    before, now = (_own(base), _own(config)) if base is not None else ({}, {})
     module_hits: dict[Path, str | None] = {}
     for env in project.environments:
         why = reasons[env.name]
         if everyone:
             why.append(everyone)
-        elif base is not None and _own(base, env.name) != _own(config, env.name):
+        elif base is not None and before.get(env.name) != now.get(env.name):
             why.append(f"its settings in {CONFIG_FILE}")
         own = _relative(env.directory, root)
         hit = next((f for f in files if _under(f, [own]) is not None), None) if own is not None else None

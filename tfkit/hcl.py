@@ -14,6 +14,7 @@ python-hcl2 8.x has no line numbers in ``hcl2.load``, so blocks are read from th
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -440,8 +441,9 @@ def local_sources(root: Path | str) -> set[Path]:
             except OSError:
                 continue
             for match in _LOCAL_SOURCE.finditer(text):
-                target = (directory / match.group(1).decode("utf-8", "replace")).resolve()
-                if target.is_dir() and target not in found and target != start:
+                # normpath, as Terraform joins a local source (no symlink resolution: it is much cheaper)
+                target = Path(os.path.normpath(directory / match.group(1).decode("utf-8", "replace")))
+                if target not in found and target != start and target.is_dir():
                     found.add(target)
                     pending.append(target)
     return found

@@ -283,6 +283,14 @@ def plan(
     help="Apply modules the previous environment has not (needs --reason).",
 )
 @click.option("--reason", default=None, help="Why a rule is overridden; recorded in the ledger.")
+@click.option(
+    "--wait",
+    "wait_for",
+    default=None,
+    metavar="TIMEOUT",
+    help="CI fan-out: wait this long (e.g. 30m) for what the environment comes after or needs to apply "
+    "first; refuse at once if anything upstream is unstable.",
+)
 @lock_timeout_option()
 @report_options()
 @pass_state
@@ -298,10 +306,11 @@ def apply(
     allow_unstable: bool,
     skip_promotion_check: bool,
     reason: str | None,
+    wait_for: str | None,
     lock_timeout: str | None,
     reporting: Reporting,
 ) -> None:
-    """Plan, gate, confirm and apply exactly that plan; then verify and snapshot it."""
+    """Plan, gate, confirm and apply exactly that plan; verify and snapshot it (--all: in graph order)."""
     from tfkit import workflow
     from tfkit.errors import GateFailedError
 
@@ -317,6 +326,8 @@ def apply(
         run_every_environment(state, "apply", jobs, reporting, only=only, lock_timeout=lock_timeout)
         return
     env = _selected(state, env_name, False)[0]
+    if wait_for is not None and not skip_promotion_check:
+        wait_upstream(env, wait_for)
     text = reporting.format == "text"
     reviews: list[workflow.Review] = []
 
@@ -343,6 +354,20 @@ def apply(
         report_apply(outcome, "apply")
     details = {"applied": outcome.applied, "snapshot": outcome.snapshot, "converged": outcome.converged}
     _emit_apply(state, env, reporting, outcome.plan, outcome.gate, details)
+
+
+def wait_upstream(env: Environment, timeout: str) -> None:
+    """``--wait``: hold this job until the store's ledger says ``env`` may apply (``tfkit.fanout``)."""
+    from tfkit.fanout import wait_until_allowed
+    from tfkit.locks import parse_timeout
+    from tfkit.store import open_store
+
+    try:
+        seconds = parse_timeout(timeout)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--wait") from None
+    with open_store(env.project) as store:
+        wait_until_allowed(env, store.ledger, timeout=seconds, on_wait=lambda m: err(f"tfkit: waiting: {m}"))
 
 
 def _emit_apply(
