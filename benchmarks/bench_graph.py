@@ -78,10 +78,12 @@ def bench_affected(repo: GraphRepo, repeat: int) -> None:
     print(f"affected: {len(found.names)} of {len(project.names)} environments after a one-module change")
     print(f"  tfkit.toml loaded ({len(project.names)} environments): {loaded * 1000:.0f} ms")
     print(
-        f"  affected() in-process: first {first * 1000:.0f} ms, best {min(times) * 1000:.0f} ms (load included)"
+        f"  affected() in-process: first {first * 1000:.0f} ms, "
+        f"best {min(times) * 1000:.0f} ms (load included)"
     )
     print(
-        f"  `tfkit affected --base main` command: best {min(commands):.2f} s, median {sorted(commands)[len(commands) // 2]:.2f} s"
+        f"  `tfkit affected --base main` command: best {min(commands):.2f} s, "
+        f"median {sorted(commands)[len(commands) // 2]:.2f} s"
     )
     git(repo.root, "checkout", "-q", "main")
 
