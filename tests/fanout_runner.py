@@ -3,8 +3,9 @@
 Run in a clone with ``TFKIT_STORE_URL`` set: ``python fanout_runner.py JOBS_JSON SEED [DEADLINE_S]``.
 It prints ``ready``, waits for ``go`` on stdin (so runners start together), then takes its jobs in a
 random order (``SEED``): a job whose environment may apply is applied (tfkit's own apply, gated); one that
-must wait goes to the back of the queue, as a CI job retried later would; one with something unstable
-upstream is dropped. The last line is JSON: ``{environment: "applied" | "failed: ..." | "stopped: ..."}``.
+must wait goes to the back of the queue, as a CI job retried later would (the runner pauses only when its
+whole queue must wait); one with something unstable upstream is dropped. The last line is JSON:
+``{environment: "applied" | "failed: ..." | "stopped: ..."}``.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ def main() -> None:
     sys.stdin.readline()
     queue = collections.deque(jobs)
     result: dict[str, str] = {}
+    stalled = 0  # jobs looked at since the last one that ran: a whole queue of them means wait a little
     with open_store(project) as store:
         while queue and time.monotonic() < deadline:
             name = queue.popleft()
             environment = project.environment(name)
             why = blocked(environment, store.ledger)
+            stalled = stalled + 1 if why is not None and not why.final else 0
             if why is None:
                 try:
                     workflow.apply(environment, auto_approve=True)
@@ -47,7 +50,9 @@ def main() -> None:
                 result[name] = f"stopped: {why.message}"
             else:
                 queue.append(name)
-                time.sleep(0.2)
+                if stalled >= len(queue):
+                    time.sleep(0.2)
+                    stalled = 0
     result.update({name: "timeout" for name in queue})
     print(json.dumps(result), flush=True)
 

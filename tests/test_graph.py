@@ -273,3 +273,34 @@ def test_stacks_errors_are_one_line(tmp_path: Path, text: str, message: str) -> 
     result = invoke_tfkit("envs", cwd=tmp_path) if _config(tmp_path, text) else None
     assert result is not None and result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_fan_out_job_waits_for_upstream_and_refuses_when_it_is_unstable(tmp_path: Path) -> None:
+    from tfkit.errors import PromotionError
+    from tfkit.fanout import blocked, wait_until_allowed
+    from tfkit.ledger import LocalLedger, new_entry, new_health
+    from tfkit.project import Project
+
+    _config(tmp_path, '[environments.a]\n[environments.b]\n[environments.c]\nafter = []\nneeds = ["b"]\n')
+    for name in "abc":
+        (tmp_path / "envs" / name).mkdir(parents=True)
+    project = Project(tmp_path, load_config(tmp_path / "tfkit.toml"))
+    ledger = LocalLedger(tmp_path / ".tfkit")
+    c = project.environment("c")
+    why = blocked(c, ledger)
+    assert why is not None and not why.final and "'b' has no successful apply yet" in why.message
+    with pytest.raises(
+        PromotionError, match=r"refusing to apply 'c' after waiting 0s: 'b' has no successful"
+    ):
+        wait_until_allowed(c, ledger, timeout=0)
+    ledger.set_health(
+        new_health("a", stable=False, reason="apply did not finish: started by apply by x, never")
+    )
+    assert not blocked(c, ledger).final, "an apply in flight upstream is waited for"  # type: ignore[union-attr]
+    ledger.set_health(new_health("a", stable=False, reason="apply failed: boom"))
+    with pytest.raises(PromotionError, match="'a' upstream of it is unstable \\(apply failed: boom\\)"):
+        wait_until_allowed(c, ledger, timeout=3600)  # refuses at once: waiting cannot help
+    ledger.set_health(new_health("a", stable=True))
+    ledger.record(new_entry("b", kind="apply", snapshot="s1", modules={}, git_commit=None))
+    assert blocked(c, ledger) is None
+    wait_until_allowed(c, ledger, timeout=0)
