@@ -101,7 +101,7 @@ def _check_order(project: Project, rows: list[tuple[str, str]]) -> None:
 
 
 def test_four_runners_apply_every_environment_once_in_graph_order(
-    origin: GraphRepo, tmp_path: Path, pg_fresh_url: str
+    origin: GraphRepo, tmp_path: Path, pg_fresh_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     results = _fan_out(origin, tmp_path, pg_fresh_url, runners=4, seed=random.randrange(1 << 30))
     names = origin.names()
@@ -110,14 +110,11 @@ def test_four_runners_apply_every_environment_once_in_graph_order(
     assert sorted(n for n, _ in rows) == sorted(names), "each environment exactly once, none lost"
     project = Project.load(tmp_path / "runner-0")  # the runners' project id: their origin remote
     _check_order(project, rows)
-    os.environ["TFKIT_STORE_URL"] = pg_fresh_url
-    try:
-        with open_store(project) as store:
-            for name, snapshot in rows:
-                assert store.ledger.last(name) is not None
-                assert store.snapshots.get(snapshot).manifest.environment == name
-    finally:
-        del os.environ["TFKIT_STORE_URL"]
+    monkeypatch.setenv("TFKIT_STORE_URL", pg_fresh_url)
+    with open_store(project) as store:
+        for name, snapshot in rows:
+            assert store.ledger.last(name) is not None
+            assert store.snapshots.get(snapshot).manifest.environment == name
 
 
 def test_a_failing_staging_stack_stops_exactly_its_downstream(
