@@ -135,3 +135,18 @@ def test_literals_and_credentials_keep_their_paths_and_lines(tmp_path: Path) -> 
     assert [(lit.key, lit.line) for lit in var_file] == [("a", 1), ("c", 3)]
     with pytest.raises(HclSyntaxError, match=r"x\.tfvars"):
         parse_var_file("a = {\n", tmp_path / "x.tfvars")
+
+
+def test_local_sources_reach_every_module_module_graph_follows(tmp_path: Path) -> None:
+    from tfkit.hcl import local_sources
+
+    for env in ("dev", "staging", "production"):
+        directory = REPO / "envs" / env
+        parsed = {d for d in module_graph(directory).modules if d != directory.resolve()}
+        assert parsed and local_sources(directory) == parsed
+    (tmp_path / "root").mkdir()
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "root" / "main.tf").write_text('module "a" {\n  source="../a"\n}\n# source = "../gone"\n')
+    (tmp_path / "a" / "main.tf").write_text('module "b" {\n  source = "./b"\n}\n')
+    (tmp_path / "a" / "b" / "main.tf").write_text('module "loop" {\n  source = "../../root"\n}\n')
+    assert local_sources(tmp_path / "root") == {(tmp_path / "a").resolve(), (tmp_path / "a" / "b").resolve()}

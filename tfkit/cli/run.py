@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +37,24 @@ if TYPE_CHECKING:
 
 
 @cli.command()
+@click.option(
+    "--graph",
+    "graph_format",
+    type=click.Choice(["text", "mermaid", "dot"]),
+    is_flag=False,
+    flag_value="text",
+    default=None,
+    help="Show the graph (after/needs) as text levels, a Mermaid flowchart or a Graphviz digraph.",
+)
 @pass_state
-def envs(state: State) -> None:
-    """List the environments in promotion order."""
+def envs(state: State, graph_format: str | None) -> None:
+    """List the environments in promotion order (--graph: what each comes after and needs)."""
+    if graph_format is not None:
+        from tfkit.graph import render_dot, render_mermaid, render_text
+
+        render = {"text": render_text, "mermaid": render_mermaid, "dot": render_dot}[graph_format]
+        out(render(state.project.graph))
+        return
     for env in state.project.environments:
         flags = " (protected)" if env.protected else ""
         rel = (
@@ -47,7 +62,10 @@ def envs(state: State) -> None:
             if env.directory.is_relative_to(state.project.root)
             else env.directory
         )
-        out(f"{env.index + 1}. {env.name}{flags}  {rel}")
+        chain = (state.project.names[env.index - 1],) if env.index else ()  # the default: say nothing
+        after = f"  after: {', '.join(env.after) or '(none)'}" if env.after != chain else ""
+        needs = f"  needs: {', '.join(env.needs)}" if env.needs else ""
+        out(f"{env.index + 1}. {env.name}{flags}  {rel}{after}{needs}")
 
 
 def _selected(state: State, env_name: str | None, all_envs: bool) -> list[Environment]:
@@ -61,12 +79,22 @@ def _selected(state: State, env_name: str | None, all_envs: bool) -> list[Enviro
 
 
 def run_every_environment(
-    state: State, operation: str, jobs: int, reporting: Reporting, *, gate: bool = True
+    state: State,
+    operation: str,
+    jobs: int,
+    reporting: Reporting,
+    *,
+    gate: bool = True,
+    only: list[str] | None = None,
+    lock_timeout: str | None = None,
 ) -> None:
-    """Run ``operation`` on every environment in worker processes; print each one's output as one block.
+    """Run ``operation`` on every environment (or ``only`` those) in worker processes; print each one's
+    output as one block.
 
-    Progress lines go to stderr as they happen; each environment's block goes to stdout in one piece,
-    in promotion order (text format); the combined report is written once; the exit code is the worst.
+    ``plan`` and ``apply`` walk the graph: an environment starts once those it comes after or needs are
+    done, and a failure skips everything downstream. Progress lines go to stderr as they happen; each
+    environment's block goes to stdout in one piece, in graph order (text format); the combined report is
+    written once; the exit code is the worst.
     """
     from tfkit.multi import run_environments
     from tfkit.report.text import render_block, render_summary
@@ -80,7 +108,11 @@ def run_every_environment(
             mask(f"tfkit: {environment}: {step}" + ("" if step == "done" else "...")), err=True, dim=True
         )
 
-    names = list(project.names)
+    graph = project.graph
+    chosen = set(project.names if only is None else only)
+    walk = operation in ("plan", "apply")
+    order = [n for n in (graph.order() if walk else project.names) if n in chosen]
+    names = list(order)
     finished: dict[str, EnvironmentReport] = {}
 
     def done(entry: EnvironmentReport) -> None:
@@ -91,7 +123,7 @@ def run_every_environment(
 
     report = run_environments(
         project.root,
-        project.names,
+        order,
         operation,
         jobs=jobs,
         engine=state.engine,
@@ -99,14 +131,53 @@ def run_every_environment(
         gate=gate,
         progress=progress,
         on_done=done,
+        after=graph.restricted(order) if walk else None,
+        lock_timeout=lock_timeout,
     )
     if text:
         out(render_summary(report))
     reporting.emit(report, show=not text)
     if report.exit_code:
         failed = [f"{e.environment} ({e.outcome})" for e in report.environments if e.exit_code]
-        err(f"error: {operation} failed for {', '.join(failed)}")
+        skipped = [e.environment for e in report.environments if e.skipped]
+        more = f"; skipped downstream: {', '.join(skipped)}" if skipped else ""
+        err(f"error: {operation} failed for {', '.join(failed)}{more}")
         raise SystemExit(report.exit_code)
+
+
+def affected_options() -> Callable[[Any], Any]:
+    """``--affected`` and ``--base REF``: run only the environments a change since REF affects."""
+
+    def decorate(command: Any) -> Any:
+        command = click.option(
+            "--base",
+            default=None,
+            metavar="REF",
+            help="With --affected: the branch or commit to compare with.",
+        )(command)
+        return click.option(
+            "--affected",
+            "affected_only",
+            is_flag=True,
+            help="Only the environments a change since --base affects.",
+        )(command)
+
+    return decorate
+
+
+def affected_names(state: State, affected_only: bool, base: str | None) -> list[str] | None:
+    """The environments ``--affected --base REF`` selects (None without --affected), said on stderr."""
+    if not affected_only:
+        if base is not None:
+            raise click.UsageError("--base goes with --affected")
+        return None
+    if base is None:
+        raise click.UsageError("--affected needs --base REF (e.g. --base origin/main)")
+    from tfkit.affected import affected
+
+    names = list(affected(state.project, base).names)
+    err(f"tfkit: {len(names)} of {len(state.project.names)} environments affected since {base}")
+    return names
 
 
 @cli.command()
@@ -151,6 +222,7 @@ def validate(state: State, env_name: str | None, all_envs: bool, jobs: int, repo
     is_flag=True,
     help="Only plan: do not run policies and scanners, nor check whether the apply would be refused.",
 )
+@affected_options()
 @report_options()
 @pass_state
 def plan(
@@ -160,24 +232,27 @@ def plan(
     jobs: int,
     out_file: Path | None,
     no_gate: bool,
+    affected_only: bool,
+    base: str | None,
     reporting: Reporting,
 ) -> None:
-    """Plan an environment (or --all), run the gate, and say whether its apply would be refused.
+    """Plan an environment (or --all, --affected), run the gate, and say if its apply would be refused.
 
     Exit 4 if `tfkit apply` would refuse it (the environment is unstable, or a shared module has not
     passed the previous environment: the checks apply makes first), else 1 if the gate fails, else 0.
-    With --all, the environments are planned as the promotion sequence they are applied in, so only
-    health is checked. Terraform's warnings and a scanner that is off are stated in the output and
-    the reports.
+    With --all or --affected, the environments are planned in graph order, as the promotion sequence
+    they are applied in, so only health is checked. Terraform's warnings and a scanner that is off are
+    stated in the output and the reports.
     """
     from tfkit import gate, workflow
     from tfkit.errors import GateFailedError, RefusedError
 
-    if all_envs:
-        _selected(state, env_name, all_envs)
+    only = affected_names(state, affected_only, base)
+    if all_envs or only is not None:
+        _selected(state, env_name, True)
         if out_file is not None:
             raise click.UsageError("--out writes one plan; use it with --env, not --all")
-        run_every_environment(state, "plan", jobs, reporting, gate=not no_gate)
+        run_every_environment(state, "plan", jobs, reporting, gate=not no_gate, only=only)
         return
     env = _selected(state, env_name, all_envs)[0]
     start = time.perf_counter()
@@ -215,7 +290,12 @@ def _apply_note(previewed: workflow.PlanPreview) -> dict[str, str]:
 
 
 @cli.command()
-@env_option()
+@env_option(required=False)
+@click.option(
+    "--all", "all_envs", is_flag=True, help="Apply every environment in graph order (needs --auto-approve)."
+)
+@jobs_option()
+@affected_options()
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option(
     "--rollback-on-failure", is_flag=True, help="Roll back to the last snapshot if the apply fails."
@@ -229,21 +309,34 @@ def _apply_note(previewed: workflow.PlanPreview) -> dict[str, str]:
     help="Apply modules the previous environment has not (needs --reason).",
 )
 @click.option("--reason", default=None, help="Why a rule is overridden; recorded in the ledger.")
+@click.option(
+    "--wait",
+    "wait_for",
+    default=None,
+    metavar="TIMEOUT",
+    help="CI fan-out: wait this long (e.g. 30m) for what the environment comes after or needs to apply "
+    "first; refuse at once if anything upstream is unstable.",
+)
 @lock_timeout_option()
 @report_options()
 @pass_state
 def apply(
     state: State,
-    env_name: str,
+    env_name: str | None,
+    all_envs: bool,
+    jobs: int,
+    affected_only: bool,
+    base: str | None,
     auto_approve: bool,
     rollback_on_failure: bool,
     allow_unstable: bool,
     skip_promotion_check: bool,
     reason: str | None,
+    wait_for: str | None,
     lock_timeout: str | None,
     reporting: Reporting,
 ) -> None:
-    """Plan, gate, confirm and apply exactly that plan; then verify and snapshot it.
+    """Plan, gate, confirm and apply exactly that plan; then verify and snapshot it (--all: in graph order).
 
     The plan made right after the apply goes through the same gate: if it fails where the apply passed,
     the apply stays recorded and the command exits 1 (the next apply would be refused).
@@ -253,7 +346,18 @@ def apply(
 
     if (allow_unstable or skip_promotion_check) and not reason:
         raise click.UsageError("--allow-unstable and --skip-promotion-check need --reason '...'")
-    env = state.project.environment(env_name)
+    only = affected_names(state, affected_only, base)
+    if all_envs or only is not None:
+        _selected(state, env_name, True)
+        if not auto_approve:
+            raise click.UsageError("--all and --affected apply without asking: pass --auto-approve")
+        if allow_unstable or skip_promotion_check or rollback_on_failure:
+            raise click.UsageError("overrides and --rollback-on-failure apply to one environment: use --env")
+        run_every_environment(state, "apply", jobs, reporting, only=only, lock_timeout=lock_timeout)
+        return
+    env = _selected(state, env_name, False)[0]
+    if wait_for is not None and not skip_promotion_check:
+        wait_upstream(env, wait_for)
     text = reporting.format == "text"
     reviews: list[workflow.Review] = []
 
@@ -301,6 +405,20 @@ def _follow_up(result: GateResult) -> dict[str, object]:
         "failures": [f.one_line() for f in result.failures],
         "errors": list(result.errors),
     }
+
+
+def wait_upstream(env: Environment, timeout: str) -> None:
+    """``--wait``: hold this job until the store's ledger says ``env`` may apply (``tfkit.fanout``)."""
+    from tfkit.fanout import wait_until_allowed
+    from tfkit.locks import parse_timeout
+    from tfkit.store import open_store
+
+    try:
+        seconds = parse_timeout(timeout)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--wait") from None
+    with open_store(env.project) as store:
+        wait_until_allowed(env, store.ledger, timeout=seconds, on_wait=lambda m: err(f"tfkit: waiting: {m}"))
 
 
 def _emit_apply(

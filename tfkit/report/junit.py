@@ -54,6 +54,8 @@ def _finding_case(env: str, finding: Finding) -> _Case:
 def _cases(entry: EnvironmentReport) -> list[_Case]:
     env = entry.environment
     cases: list[_Case] = []
+    if entry.skipped is not None:
+        cases.append(_Case(f"{env}.{entry.operation}", entry.operation, "skipped", entry.skipped))
     if entry.error is not None:
         cases.append(_Case(f"{env}.{entry.operation}", entry.operation, "error", entry.error, entry.error))
     if entry.gate is not None:

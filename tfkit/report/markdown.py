@@ -40,7 +40,15 @@ DEFAULT_MARKDOWN_BUDGET = 65000
 """GitHub refuses comments over 65,536 characters; stay under it with some room."""
 
 _OPEN_SECTION_ITEMS = 10
-_ICON = {"ok": "✅", "passed": "✅", "failed": "❌", "drift": "⚠️", "error": "💥", "refused": "⛔"}
+_ICON = {
+    "ok": "✅",
+    "passed": "✅",
+    "failed": "❌",
+    "drift": "⚠️",
+    "error": "💥",
+    "refused": "⛔",
+    "skipped": "⏭️",
+}
 _MIN_PLAN_BUDGET = 400
 
 
