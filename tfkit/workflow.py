@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from tfkit.backend_change import check_backend_change
+from tfkit.backend_change import check_backend_change, local_state_file
 from tfkit.bundle import environment_files, local_modules, materialize, module_digests
 from tfkit.errors import (
     ApplyFailedError,
@@ -311,10 +311,7 @@ class Session:
 
     def _write_backend_override(self) -> Path:
         """Point a materialized configuration at the environment's real local state file (returned)."""
-        configured = (self._backend_record().get("config") or {}).get("path") or self.environment.backend.get(
-            "path"
-        )
-        real = (self.environment.directory / (configured or "terraform.tfstate")).resolve()
+        real = local_state_file(self.environment)
         text = 'terraform {\n  backend "local" {\n    path = ' + json.dumps(str(real)) + "\n  }\n}\n"
         (self.workdir / BACKEND_OVERRIDE).write_text(text)
         return real
