@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -45,6 +44,7 @@ from tfkit.errors import (
     TfkitError,
     UnstableEnvironmentError,
 )
+from tfkit.fsutil import private_temp
 from tfkit.integrity import check_contents, check_recorded, signing_key
 from tfkit.ledger import Ledger, Override, new_health
 from tfkit.locks import current_holder
@@ -601,8 +601,8 @@ def _check_health(environment: Environment, ledger: Ledger, allow_unstable: str 
 def _materialized(environment: Environment, files: Mapping[str, bytes]) -> Iterator[tuple[Path, Path]]:
     """A private temporary copy of a bundle: yields its root and the environment's directory in it."""
     root = environment.project.root
-    with tempfile.TemporaryDirectory(prefix="tfkit-work-") as tmp:
-        tree = Path(tmp).resolve()
+    with private_temp("work-") as tmp:
+        tree = tmp.resolve()
         materialize(files, tree)
         yield tree, tree / environment.directory.relative_to(root)
 

@@ -170,9 +170,9 @@ def plan(
     start = time.perf_counter()
     decoded = workflow.plan(env, options=state.options(env.name))
     if out_file is not None:
-        from tfkit.fsutil import atomic_write
+        from tfkit.fsutil import write_output
 
-        atomic_write(out_file, mask(decoded.redacted().decode()))
+        write_output(out_file, mask(decoded.redacted().decode()))
         err(f"tfkit: wrote the redacted plan JSON to {out_file}")
     result = None if no_gate else gate.evaluate(decoded, env.name, project=state.project)
     entry = EnvironmentReport(
