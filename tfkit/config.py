@@ -211,7 +211,8 @@ def load_config(path: Path) -> Config:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file; create {CONFIG_FILE} (see docs)", file=str(path)) from None
+        what = "a symlink to a missing file" if path.is_symlink() else "no such file"
+        raise ConfigError(f"{path}: {what}; create {CONFIG_FILE} (see docs)", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
