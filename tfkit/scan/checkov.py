@@ -5,7 +5,8 @@
   (``tfkit.scan.settings.find_checkov``); see ``tfkit.scan._runner`` for how it is kept offline.
 * **Input.** The plan's own bytes, or, when they hold a secret tfkit read from a source, the plan with
   each such secret masked (``mask_json``: strings only, so the document keeps its shape). Other values
-  Terraform marks sensitive stay: some checks read them (CKV_GCP_38 fails on a redacted ``disk_encryption_key_raw``), so the file Checkov reads is owner-only
+  Terraform marks sensitive stay: some checks read them (CKV_GCP_38 fails on a redacted
+  ``disk_encryption_key_raw``), so the file Checkov reads is owner-only
   in tfkit's private run directory (``tfkit.fsutil.run_directory``), removed after the scan and swept
   by the next run if tfkit is killed. The whole plan when every resource needs scanning; when only some
   do, a reduced plan JSON holding exactly their entries (``tfkit.scan.units``).
