@@ -41,10 +41,11 @@ def _in_ci() -> bool:
 def _check_private(variable: str, path: Path, where: str) -> None:
     """Warn about (in CI: refuse) a secret file its group or others may read."""
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        info = path.stat()
     except OSError:
         return
-    if not mode & 0o044:
+    mode = stat.S_IMODE(info.st_mode)
+    if not stat.S_ISREG(info.st_mode) or not mode & 0o044:
         return
     message = f"secret variable '{variable}': {where} is readable by others (mode {mode:04o}); chmod 600 it"
     if _in_ci() and os.environ.get(ALLOW_READABLE_ENV) != "1":
