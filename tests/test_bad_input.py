@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -903,3 +907,134 @@ def test_bad_input_is_one_line_and_its_exit_code(case: Case, tmp_path: Path) -> 
 
 def test_the_corpus_ids_are_unique() -> None:
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+# ------------------------------------------------------------------- file systems that refuse writes
+# A read-only or full file system needs a mount: each case runs tfkit in a private mount namespace
+# (``unshare -m``, as root), so the mounts vanish with it and the machine's own are never touched.
+
+
+@dataclass(frozen=True)
+class MountCase:
+    """A bad file system: ``mounts`` (shell, ``{root}`` is the repository) made before tfkit runs, and
+    ``after`` (shell) that must hold afterwards inside the namespace (nothing left half-written)."""
+
+    id: str
+    mounts: str
+    argv: tuple[str, ...]
+    code: int
+    fragment: str
+    after: str = "true"
+    mountpoints: tuple[str, ...] = (".tfkit",)
+
+
+_RO = "mount --bind {d} {d} && mount -o remount,bind,ro {d}"
+MOUNT_CASES = [
+    MountCase(
+        "read-only-store",
+        _RO.format(d="{root}/.tfkit"),
+        ("apply", "--env", "dev", "--auto-approve"),
+        2,
+        "Read-only file system",
+    ),
+    MountCase(
+        "read-only-repository-is-not-a-held-lock",
+        _RO.format(d="{root}"),
+        ("rollback", "--env", "dev", "--auto-approve"),
+        2,
+        "Read-only file system",
+    ),
+    MountCase(
+        "full-disk-report",
+        "mount -t tmpfs -o size=16k tmpfs {root}/out && head -c 16384 /dev/zero > {root}/out/fill",
+        ("check", str(PLAN), "-o", "json={root}/out/report.json"),
+        2,
+        "No space left on device",
+        after='[ "$(ls -A {root}/out)" = fill ]',
+        mountpoints=("out",),
+    ),
+    MountCase(
+        "full-disk-lock",
+        "mount -t tmpfs -o size=4k,nr_inodes=2 tmpfs {root}/.tfkit",
+        ("apply", "--env", "dev", "--auto-approve"),
+        2,
+        "cannot open the lock file of 'dev'",
+    ),
+]
+needs_namespaces = pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1) and root")
+
+
+def run_in_namespace(
+    root: Path, mounts: str, argv: Sequence[str], after: str
+) -> subprocess.CompletedProcess[str]:
+    """``tfkit argv`` in a private mount namespace after ``mounts``; exit 99 if ``after`` fails."""
+    tfkit = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "tfkit", *argv))
+    script = "\n".join(
+        (
+            "set -e",
+            mounts,
+            f"cd {shlex.quote(str(root))}",
+            "set +e",
+            tfkit,
+            "rc=$?",
+            f"{after} || exit 99",
+            "exit $rc",
+        )
+    )
+    return subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script.replace("{root}", shlex.quote(str(root))),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@needs_namespaces
+@pytest.mark.parametrize("case", MOUNT_CASES, ids=[c.id for c in MOUNT_CASES])
+def test_a_file_system_that_refuses_writes_is_one_line(case: MountCase, tmp_path: Path) -> None:
+    for name, text in BASE_FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    for name in case.mountpoints:
+        (tmp_path / name).mkdir()
+    before = _tree(tmp_path)
+    argv = tuple(a.replace("{root}", str(tmp_path)) for a in case.argv)
+    result = run_in_namespace(tmp_path, case.mounts, argv, case.after)
+    lines = [line for line in result.stderr.splitlines() if not _PROGRESS.fullmatch(line)]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.returncode == case.code, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert case.fragment in lines[0], result.stderr
+    assert _tree(tmp_path) == before
+
+
+@needs_namespaces
+def test_outputs_to_devices_leave_the_devices_in_place(tmp_path: Path) -> None:
+    """Issue 19's probe as root: ``--out /dev/null`` and ``-o json=/dev/stdout`` on a private /dev."""
+    for name, text in BASE_FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    mounts = "mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && ln -s /proc/self/fd/1 /dev/stdout"
+    devices_kept = (
+        '[ -c /dev/null ] && [ -L /dev/stdout ] && [ -z "$(ls -A /dev | grep -v -x -e null -e stdout)" ]'
+    )
+    checked = run_in_namespace(
+        tmp_path,
+        mounts,
+        ("check", str(PLAN), "-o", "json=/dev/null", "-o", "sarif=/dev/stdout"),
+        devices_kept,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout[checked.stdout.index("{") :].split("\ngate ")[0])["version"] == "2.1.0"
+    planned = run_in_namespace(tmp_path, mounts, ("plan", "--env", "dev", "--out", "/dev/null"), devices_kept)
+    assert planned.returncode == 0, planned.stderr
+    assert "wrote the redacted plan JSON to /dev/null" in planned.stderr
