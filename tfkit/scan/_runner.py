@@ -136,6 +136,7 @@ def run_checkov(exe: Executable, plan_json: bytes, settings: CheckovSettings) ->
     """Run Checkov on ``plan_json``; a ``ScanError`` if it crashes or prints no report."""
     with private_temp("checkov-") as tmp:
         plan_file = Path(tmp) / "plan.json"
+        plan_file.touch(mode=0o600)  # owner-only, in an owner-only directory: it may hold sensitive values
         plan_file.write_bytes(plan_json)
         catalog_file = Path(tmp) / "catalog.json"
         args = _arguments(plan_file, settings)
