@@ -253,6 +253,7 @@ def test_a_failing_command_does_not_show_its_output(tmp_path: Path) -> None:
 
 def test_a_binary_secret_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "pw").write_bytes(b"\xff\xfe\x00bad")
+    (tmp_path / "pw").chmod(0o600)
     with pytest.raises(SecretError, match="is not UTF-8 text"):
         read_secret("db_password", SecretSource("file", file="pw"), base=tmp_path)
 
