@@ -634,6 +634,28 @@ CASES += [
         "var file",
         _toml("") | {"tfkit.toml": '[environments.dev]\nvar_files = ["../../etc/passwd"]\n'},
     ),
+    # Scanner and store settings: finite numbers only (TOML allows inf and nan).
+    Case(
+        "checkov-timeout-inf",
+        ("policies",),
+        2,
+        "'checkov.timeout' must be a finite number",
+        _toml("[checkov]\ntimeout = inf\n"),
+    ),
+    Case(
+        "checkov-timeout-nan",
+        ("check", str(PLAN)),
+        2,
+        "'checkov.timeout' must be a finite number",
+        _toml("[checkov]\ntimeout = nan\n"),
+    ),
+    Case(
+        "store-connect-timeout-inf",
+        ("status",),
+        2,
+        "'store.connect_timeout' must be a finite number",
+        _toml("[store]\nconnect_timeout = inf\n"),
+    ),
     # Outputs and locks: one line, nothing replaced, nothing left behind.
     Case(
         "output-to-a-directory",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -220,8 +221,24 @@ def load_config(path: Path) -> Config:
     except RecursionError:
         message = f"{path}: invalid TOML: tables or arrays nested too deeply"
         raise ConfigError(message, file=str(path)) from None
+    _check_finite(data, path, ())
     _validate(data, path)
     return _build(data, path)
+
+
+def _check_finite(value: Any, path: Path, where: tuple[str, ...]) -> None:
+    """TOML allows ``inf`` and ``nan``; no setting of tfkit means either (a Checkov ``timeout = nan`` would
+    pass every range check). Policy parameters are checked with their own types when policies load."""
+    if isinstance(value, float) and not math.isfinite(value):
+        key = _dotted(where)
+        message = f"{path}: key '{key}' must be a finite number, got {value}"
+        raise ConfigError(message, file=str(path), key=key)
+    if isinstance(value, dict) and "policies" not in where:
+        for name, item in value.items():
+            _check_finite(item, path, (*where, name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_finite(item, path, (*where, str(index)))
 
 
 def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
