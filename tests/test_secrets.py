@@ -202,6 +202,7 @@ def test_each_source_kind_reads_the_value(tmp_path: Path, monkeypatch: pytest.Mo
     value = _planted()
     monkeypatch.setenv("TFKIT_TEST_SRC", value)
     (tmp_path / "pw").write_text(value + "\n")
+    (tmp_path / "pw").chmod(0o600)  # a secret file others may read is an error in CI
     command = tuple(_vault(tmp_path, value))
     assert read_secret("v", SecretSource("env", env="TFKIT_TEST_SRC"), base=tmp_path) == value
     assert read_secret("v", SecretSource("file", file="pw"), base=tmp_path) == value
@@ -252,6 +253,7 @@ def test_a_failing_command_does_not_show_its_output(tmp_path: Path) -> None:
 
 def test_a_binary_secret_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "pw").write_bytes(b"\xff\xfe\x00bad")
+    (tmp_path / "pw").chmod(0o600)
     with pytest.raises(SecretError, match="is not UTF-8 text"):
         read_secret("db_password", SecretSource("file", file="pw"), base=tmp_path)
 

@@ -487,3 +487,103 @@ def test_journey_a_backend_added_beside_local_state_is_refused_and_explained(
     planned = invoke_tfkit("plan", "--env", "staging", cwd=repo)
     assert planned.returncode == 0, planned.stderr
     assert "No changes" in planned.stdout
+
+
+def _forge(snapshot_dir: Path, name: str, data: bytes) -> None:
+    """Rewrite a snapshot file and its digest in the manifest (issue 19's attack on the local store)."""
+    import hashlib
+
+    (snapshot_dir / name).parent.mkdir(parents=True, exist_ok=True)
+    (snapshot_dir / name).write_bytes(data)
+    manifest = json.loads((snapshot_dir / "manifest.json").read_text())
+    manifest["files"][name] = hashlib.sha256(data).hexdigest()
+    (snapshot_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def _one_line_refusal(repo: Path, *args: str) -> str:
+    result = invoke_tfkit("rollback", "--env", "staging", "--auto-approve", *args, cwd=repo)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "Rollback plan" not in result.stdout, "refused before Terraform planned anything"
+    return result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("variables.json", b'{"db_password": "planted-password"}'),
+        (
+            "bundle/envs/staging/zz_exec.tf",
+            b'resource "terraform_data" "x" {\n  provisioner "local-exec" {\n'
+            b'    command = "touch /tmp/tfkit-planted"\n  }\n}\n',
+        ),
+        (
+            "bundle/envs/staging/zz_override.tf",
+            b'terraform {\n  backend "local" {\n    path = "/tmp/other"\n  }\n}\n',
+        ),
+    ],
+    ids=["planted-variables", "planted-local-exec", "planted-backend-override"],
+)
+def test_journey_a_snapshot_rewritten_with_its_digest_is_refused(
+    applied: Project, name: str, data: bytes
+) -> None:
+    repo = applied.root
+    before = (repo / "envs/staging/terraform.tfstate").read_bytes()
+    snap = LocalSnapshotStore(applied.state_dir / "snapshots").latest("staging")
+    _forge(snap.path, name, data)
+    message = _one_line_refusal(repo)
+    assert f"refusing snapshot {snap.id} of 'staging'" in message
+    assert "is not the one the ledger recorded when it was applied" in message
+    assert (repo / "envs/staging/terraform.tfstate").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_journey_a_damaged_newest_snapshot_stops_rollback_and_to_picks_another(applied: Project) -> None:
+    repo = applied.root
+    snaps = LocalSnapshotStore(applied.state_dir / "snapshots")
+    first = snaps.latest("staging").id
+    again = invoke_tfkit("rollback", "--env", "staging", "--auto-approve", cwd=repo)
+    assert again.returncode == 0, again.stderr
+    newest = snaps.latest("staging")
+    assert newest.id != first
+    manifest = newest.path / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes()[:40])  # truncated
+
+    message = _one_line_refusal(repo)
+    assert f"the newest snapshot of 'staging', {newest.id}, cannot be used" in message
+    assert "pick another with --to ID" in message
+    picked = invoke_tfkit("rollback", "--env", "staging", "--auto-approve", "--to", first, cwd=repo)
+    assert picked.returncode == 0, picked.stderr
+    assert f"restoring snapshot {first}" in picked.stdout
+
+
+@pytest.mark.slow
+def test_journey_a_manifest_of_dev_in_stagings_folder_is_refused(applied: Project) -> None:
+    repo = applied.root
+    snaps = LocalSnapshotStore(applied.state_dir / "snapshots")
+    dev, staging = snaps.latest("dev"), snaps.latest("staging")
+    shutil.rmtree(staging.path)
+    shutil.copytree(dev.path, staging.path)  # dev's snapshot under staging's newest id
+    message = _one_line_refusal(repo)
+    assert f"the newest snapshot of 'staging', {staging.id}, cannot be used" in message
+    assert f"describes snapshot {dev.id} of 'dev' but is stored as {staging.id} of 'staging'" in message
+
+
+@pytest.mark.slow
+def test_journey_a_copied_configuration_always_runs_on_the_real_state(
+    applied: Project, tmp_path: Path
+) -> None:
+    staging = applied.environment("staging")
+    copy = tmp_path / "copy" / "envs" / "staging"
+    shutil.copytree(
+        applied.root / "envs", tmp_path / "copy" / "envs", ignore=shutil.ignore_patterns("*.tfstate*")
+    )
+    shutil.copytree(applied.root / "modules", tmp_path / "copy" / "modules")
+    (copy / "zz_override.tf").write_text(
+        'terraform {\n  backend "local" {\n    path = "' + str(tmp_path / "other.tfstate") + '"\n  }\n}\n'
+    )
+    session = Session(staging, RunOptions(engine="embedded"), workdir=copy, state_of_environment=True)
+    with session, pytest.raises(SnapshotError, match="its files point Terraform at another state than"):
+        session.init()
+    assert not (tmp_path / "other.tfstate").exists()

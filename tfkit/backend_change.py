@@ -22,7 +22,7 @@ from tfkit.store.terraform_state import declares_backend, is_tfkit_override, sta
 if TYPE_CHECKING:
     from tfkit.project import Environment
 
-__all__ = ["DEFAULT_STATE", "check_backend_change"]
+__all__ = ["DEFAULT_STATE", "check_backend_change", "local_state_file"]
 
 #: Where Terraform keeps a state without a backend, and what it migrates from when one is added.
 DEFAULT_STATE = "terraform.tfstate"
@@ -38,6 +38,20 @@ def _keeps_default_state(environment: Environment) -> bool:
         path = environment.backend.get("path") or block.body.get("path") or DEFAULT_STATE
         return Path(environment.directory, str(path)).resolve() == environment.directory / DEFAULT_STATE
     return False  # declared in a .tf.json file only: not a local backend tfkit can read
+
+
+def local_state_file(environment: Environment) -> Path:
+    """The state file of an environment keeping a local state, as its own directory declares it.
+
+    Read from the environment's directory (never from a copied configuration's files): rollback and
+    promotion point their copy at this file, whatever override the copy holds.
+    """
+    path: object = environment.backend.get("path")
+    if path is None:
+        for block in load_module(environment.directory).backends:
+            if not is_tfkit_override(block.file.name) and block.labels[:1] == ("local",):
+                path = block.body.get("path")
+    return Path(environment.directory, str(path or DEFAULT_STATE)).resolve()
 
 
 def check_backend_change(environment: Environment) -> None:

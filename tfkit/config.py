@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
@@ -247,7 +248,8 @@ def load_config(path: Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file; create {CONFIG_FILE} (see docs)", file=str(path)) from None
+        what = "a symlink to a missing file" if path.is_symlink() else "no such file"
+        raise ConfigError(f"{path}: {what}; create {CONFIG_FILE} (see docs)", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}", file=str(path)) from None
     return parse_config(text, path)
@@ -266,6 +268,7 @@ def parse_config(text: str, path: Path, directories: Iterable[str] | None = None
     except RecursionError:
         message = f"{path}: invalid TOML: tables or arrays nested too deeply"
         raise ConfigError(message, file=str(path)) from None
+    _check_finite(data, path, ())
     _validate(data, path)
     return _build(_with_stacks(data, path, directories), path)
 
@@ -298,6 +301,21 @@ def _with_stacks(data: dict[str, Any], path: Path, directories: Iterable[str] | 
         message = f"{path}: stacks.pattern: no directory matches {table['pattern']}"
         raise ConfigError(message, file=str(path), key="stacks.pattern")
     return {**data, "environments": environments}
+
+
+def _check_finite(value: Any, path: Path, where: tuple[str, ...]) -> None:
+    """TOML allows ``inf`` and ``nan``; no setting of tfkit means either (a Checkov ``timeout = nan`` would
+    pass every range check). Policy parameters are checked with their own types when policies load."""
+    if isinstance(value, float) and not math.isfinite(value):
+        key = _dotted(where)
+        message = f"{path}: key '{key}' must be a finite number, got {value}"
+        raise ConfigError(message, file=str(path), key=key)
+    if isinstance(value, dict) and "policies" not in where:
+        for name, item in value.items():
+            _check_finite(item, path, (*where, name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_finite(item, path, (*where, str(index)))
 
 
 def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:

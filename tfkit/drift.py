@@ -106,17 +106,16 @@ def drift(environment: Environment, options: RunOptions | None = None) -> DriftR
     Raises ``SnapshotError`` (exit 2) when the environment has no snapshot yet.
     """
     from tfkit.store import open_store
-    from tfkit.workflow import RunOptions, snapshot_session
+    from tfkit.workflow import RunOptions, recorded_snapshot, snapshot_session
 
     options = options or RunOptions()
     with open_store(environment.project) as store:
-        snapshot = store.snapshots.latest(environment.name)
-    if snapshot is None:
-        raise SnapshotError(
-            f"no snapshot of '{environment.name}' to compare with; drift is measured against the last "
-            f"successful apply: run `tfkit apply --env {environment.name}` first"
-        )
-    snapshot.verify()
+        if not store.ledger.entries(environment.name):
+            raise SnapshotError(
+                f"no snapshot of '{environment.name}' to compare with; drift is measured against the last "
+                f"successful apply: run `tfkit apply --env {environment.name}` first"
+            )
+        snapshot = recorded_snapshot(environment, store)
     with snapshot_session(environment, snapshot, options) as session:
         planned = session.plan()
     plan = planned.plan

@@ -32,6 +32,7 @@ name what went wrong; ``str(error)`` is one line that says what is wrong and how
     ├── ApplyFailedError               1  an apply failed part-way (carries the cause and the rollback)
     ├── SnapshotError                  2  a snapshot is missing, tampered with, or cannot be read
     ├── LockHeldError                  3  another run holds tfkit's lock on the environment
+    ├── FileError                      2  a file tfkit must write or lock cannot be (a directory, read-only)
     ├── StoreError                     5  the shared store cannot be reached or used (server, login, link)
     │   └── StoreSchemaError           2  the database holds another tool's tables or a newer tfkit's schema
     └── RefusedError                   4  refused by a rule of the repository
@@ -61,6 +62,7 @@ __all__ = [
     "Diagnostic",
     "EngineNotFoundError",
     "EnvironmentNotFoundError",
+    "FileError",
     "GateFailedError",
     "GuardError",
     "HclSyntaxError",
@@ -341,6 +343,17 @@ class SnapshotError(TfkitError):
     """A snapshot is missing, was tampered with, or cannot be read; names the snapshot and file."""
 
     exit_code = 2
+
+
+class FileError(TfkitError):
+    """A file tfkit must write, lock or create cannot be: a directory in its place, a read-only or full
+    file system, a symlink where tfkit refuses one; names the path."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class LockHeldError(TfkitError):

@@ -48,7 +48,12 @@ class Override:
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """One successful apply or rollback of one environment."""
+    """One successful apply or rollback of one environment.
+
+    ``manifest_digest`` is the digest of the snapshot's manifest as written (``snapshots.manifest_digest``)
+    and ``signature`` its HMAC when a signing key is configured (``tfkit.integrity``): the ledger is written
+    apart from the snapshot, so a snapshot rewritten afterwards no longer matches it.
+    """
 
     id: str
     environment: str
@@ -58,6 +63,8 @@ class LedgerEntry:
     modules: Mapping[str, str] = field(default_factory=dict)
     git_commit: str | None = None
     overrides: tuple[Override, ...] = ()
+    manifest_digest: str | None = None
+    signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +105,8 @@ def new_entry(
     modules: Mapping[str, str],
     git_commit: str | None,
     overrides: Sequence[Override] = (),
+    manifest_digest: str | None = None,
+    signature: str | None = None,
 ) -> LedgerEntry:
     """The entry of a successful apply or rollback recorded now (its id is the snapshot's)."""
     return LedgerEntry(
@@ -109,6 +118,8 @@ def new_entry(
         modules=dict(modules),
         git_commit=git_commit,
         overrides=tuple(overrides),
+        manifest_digest=manifest_digest,
+        signature=signature,
     )
 
 

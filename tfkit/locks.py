@@ -11,6 +11,7 @@ is reported with a ``StaleLockWarning``. POSIX only (``fcntl``), like Terraform'
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import getpass
 import json
@@ -25,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from tfkit.errors import LockHeldError
+from tfkit.errors import FileError, LockHeldError
 
 __all__ = [
     "MAX_LOCK_TIMEOUT",
@@ -180,10 +181,23 @@ def parse_timeout(text: str | None) -> float:
 def environment_lock(
     lock_dir: Path, environment: str, operation: str, *, timeout: float = 0.0
 ) -> Iterator[LockHolder]:
-    """Hold the lock of ``environment`` for the ``with`` block; exit code 3 if another run has it."""
-    lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Hold the lock of ``environment`` for the ``with`` block; exit code 3 if another run has it.
+
+    The lock file is opened without following a symlink (one planted there would have tfkit truncate
+    its target); a lock file or directory tfkit cannot use (a directory in its place, a read-only file
+    system) is a one-line ``FileError``, never "locked by another run".
+    """
     path = lock_dir / f"{environment}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        what = "a symlink, which tfkit does not follow" if exc.errno == errno.ELOOP else exc.strerror
+        where = exc.filename or path
+        raise FileError(
+            f"cannot open the lock file of '{environment}' ({where}): {what}; remove it or fix its directory",
+            path=str(where),
+        ) from None
     try:
         deadline = time.monotonic() + timeout
         while True:

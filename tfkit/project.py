@@ -15,10 +15,14 @@ __all__ = ["Environment", "Project", "find_root"]
 
 
 def find_root(start: Path | None = None) -> Path:
-    """The nearest directory at or above ``start`` holding ``tfkit.toml``, as git finds ``.git``."""
+    """The nearest directory at or above ``start`` holding ``tfkit.toml``, as git finds ``.git``.
+
+    Any entry of that name counts, a file or not (a directory, a dangling symlink): one that cannot be
+    read is then an error when it loads, never "no repository" (which would gate without its policies).
+    """
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
-        if (candidate / CONFIG_FILE).is_file():
+        if os.path.lexists(candidate / CONFIG_FILE):
             return candidate
     raise ConfigError(
         f"no {CONFIG_FILE} found in {here} or any parent directory; run tfkit inside an "

@@ -3,8 +3,9 @@
 ``record_success`` is called by the operations in ``tfkit.workflow`` once Terraform has applied. It
 decides what goes into a snapshot (the configuration bundle, the non-sensitive variable values, the
 redacted plan, the gate result, and the full state only when it can be encrypted), and hands the
-snapshot, its ledger entry and the stable health to the store together (one transaction in
-PostgreSQL), then prunes old snapshots (a failed pruning is a warning: the apply is recorded).
+snapshot, its ledger entry (with the manifest's digest, signed when a signing key is set: see
+``tfkit.integrity``) and the stable health to the store together (one transaction in PostgreSQL),
+then prunes old snapshots (a failed pruning is a warning: the apply is recorded).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 from tfkit.bundle import files_digest
 from tfkit.errors import ConfigError, StoreError
 from tfkit.git import head_commit
+from tfkit.integrity import sign, signing_key
 from tfkit.ledger import Override, new_entry, new_health
 from tfkit.redact import mask, mask_json
-from tfkit.snapshots import Snapshot, SnapshotManifest, new_snapshot_id
+from tfkit.snapshots import Snapshot, SnapshotManifest, manifest_digest, new_snapshot_id, seal
 
 if TYPE_CHECKING:
     from tfkit.gate import GateResult
@@ -153,6 +155,9 @@ def record_success(
         state_encrypted=key is not None,
         restored_from=restored_from,
     )
+    manifest = seal(manifest, files)
+    digest = manifest_digest(manifest.to_json())
+    signing = signing_key()
     entry = new_entry(
         environment.name,
         kind=kind,
@@ -160,6 +165,8 @@ def record_success(
         modules=modules,
         git_commit=commit,
         overrides=overrides,
+        manifest_digest=digest,
+        signature=sign(signing, environment.name, manifest.id, digest) if signing else None,
     )
     health = new_health(environment.name, stable=True, reason=f"{kind} succeeded", snapshot=manifest.id)
     snapshot = store.record_apply(manifest, files, entry, health)

@@ -4,12 +4,18 @@
 A source is an environment variable, a file (as CI systems mount secrets) or a command (a vault
 CLI) whose standard output is the value. Errors name the variable and the source, never the value
 (nor a failing command's stderr, which may hold part of it). Every exit code is 2 (configuration).
+
+A secret file that its group or other users may read gets a warning (``SecretFileWarning``); in CI
+(``CI`` set, as every CI service sets it) it is an error, unless ``TFKIT_ALLOW_READABLE_SECRETS=1``
+says the exposure is accepted (some platforms mount secrets 0644 in a container nobody else uses).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,9 +23,36 @@ from tfkit.config import SecretSource
 from tfkit.errors import SecretError
 from tfkit.redact import register_secret
 
-__all__ = ["read_secret", "secret_environment"]
+__all__ = ["ALLOW_READABLE_ENV", "SecretFileWarning", "read_secret", "secret_environment"]
 
 COMMAND_TIMEOUT_SECONDS = 60
+#: Set to 1 to accept, in CI, a secret file that others may read (a warning is still printed).
+ALLOW_READABLE_ENV = "TFKIT_ALLOW_READABLE_SECRETS"
+
+
+class SecretFileWarning(UserWarning):
+    """A secret file that other users may read."""
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def _check_private(variable: str, path: Path, where: str) -> None:
+    """Warn about (in CI: refuse) a secret file its group or others may read."""
+    try:
+        info = path.stat()
+    except OSError:
+        return
+    mode = stat.S_IMODE(info.st_mode)
+    if not stat.S_ISREG(info.st_mode) or not mode & 0o044:
+        return
+    message = f"secret variable '{variable}': {where} is readable by others (mode {mode:04o}); chmod 600 it"
+    if _in_ci() and os.environ.get(ALLOW_READABLE_ENV) != "1":
+        raise SecretError(
+            f"{message}, or set {ALLOW_READABLE_ENV}=1 to accept that in CI", variable=variable, source=where
+        )
+    warnings.warn(message, SecretFileWarning, stacklevel=4)
 
 
 def read_secret(variable: str, source: SecretSource, *, base: Path) -> str:
@@ -37,6 +70,7 @@ def read_secret(variable: str, source: SecretSource, *, base: Path) -> str:
     elif source.kind == "file":
         path = Path(source.file or "").expanduser()
         path = path if path.is_absolute() else base / path
+        _check_private(variable, path, where)
         try:
             value = path.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:

@@ -24,7 +24,7 @@ import secrets as _random
 import shutil
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -42,8 +42,11 @@ __all__ = [
     "SnapshotManifest",
     "SnapshotStore",
     "SnapshotWarning",
+    "check_placement",
     "known_fields",
+    "manifest_digest",
     "new_snapshot_id",
+    "seal",
     "typed_record",
 ]
 
@@ -60,6 +63,16 @@ def new_snapshot_id(now: datetime | None = None) -> str:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def manifest_digest(data: bytes) -> str:
+    """The digest of a manifest's stored bytes: what the ledger records at apply time (tamper evidence)."""
+    return _sha256(data)
+
+
+def seal(manifest: SnapshotManifest, files: Mapping[str, bytes]) -> SnapshotManifest:
+    """``manifest`` with the sha256 of every file in ``files``: the manifest a store writes for them."""
+    return replace(manifest, files={name: _sha256(data) for name, data in files.items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,12 +154,14 @@ class Snapshot:
     """A stored snapshot; every read checks the file's digest against the manifest.
 
     ``files`` reads the stored bytes, wherever the store keeps them; ``path`` is the snapshot's directory
-    in the local store (``None`` in a database).
+    in the local store (``None`` in a database); ``digest`` is ``manifest_digest`` of the manifest's
+    stored bytes, compared with the ledger's record before a snapshot is restored.
     """
 
     manifest: SnapshotManifest
     files: SnapshotFiles
     path: Path | None = None
+    digest: str = ""
 
     @property
     def id(self) -> str:
@@ -211,6 +226,17 @@ class Snapshot:
             ) from None
 
 
+def check_placement(
+    manifest: SnapshotManifest, environment: str, snapshot_id: str, where: Path | str
+) -> None:
+    """A manifest must describe the snapshot it is stored as: one of ``dev`` in staging's place is refused."""
+    if (manifest.environment, manifest.id) != (environment, snapshot_id):
+        raise SnapshotError(
+            f"{where}: the manifest describes snapshot {manifest.id} of '{manifest.environment}' but is "
+            f"stored as {snapshot_id} of '{environment}' (moved or tampered with); do not restore from it"
+        )
+
+
 class SnapshotWarning(UserWarning):
     """A snapshot that cannot be read was skipped, or a record holds fields from a newer tfkit."""
 
@@ -271,14 +297,14 @@ class LocalSnapshotStore:
         env_dir = self.root / manifest.environment
         env_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.root, 0o700)  # noqa: PTH101
-        digests = {name: _sha256(data) for name, data in files.items()}
-        final_manifest = SnapshotManifest(**{**asdict(manifest), "files": digests})
+        final_manifest = seal(manifest, files)
+        manifest_bytes = final_manifest.to_json()
         tmp = env_dir / f".tmp-{manifest.id}-{os.getpid()}"
         try:
             tmp.mkdir(mode=0o700)
             for name, data in files.items():
                 atomic_write(tmp / name, data, mode=0o600, sync_dir=False)
-            atomic_write(tmp / MANIFEST, final_manifest.to_json(), mode=0o600, sync_dir=False)
+            atomic_write(tmp / MANIFEST, manifest_bytes, mode=0o600, sync_dir=False)
             for directory in (tmp, *(d for d in tmp.rglob("*") if d.is_dir())):
                 directory.chmod(0o700)
                 fsync_dir(directory)
@@ -287,14 +313,18 @@ class LocalSnapshotStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return Snapshot(final_manifest, DirectoryFiles(env_dir / manifest.id), env_dir / manifest.id)
+        final_path = env_dir / manifest.id
+        digest = manifest_digest(manifest_bytes)
+        return Snapshot(final_manifest, DirectoryFiles(final_path), final_path, digest)
 
     def _load(self, path: Path) -> Snapshot:
         try:
             data = (path / MANIFEST).read_bytes()
         except OSError:
             raise SnapshotError(f"{path}: snapshot has no readable manifest; remove it") from None
-        return Snapshot(SnapshotManifest.from_json(data, path / MANIFEST), DirectoryFiles(path), path)
+        manifest = SnapshotManifest.from_json(data, path / MANIFEST)
+        check_placement(manifest, path.parent.name, path.name, path)
+        return Snapshot(manifest, DirectoryFiles(path), path, manifest_digest(data))
 
     def list(self, environment: str) -> builtins.list[Snapshot]:
         """The snapshots of ``environment``, oldest first (incomplete writes are ignored)."""

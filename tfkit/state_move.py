@@ -23,12 +23,11 @@ migrate again), or the database row.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tfkit.errors import RefusedError, SnapshotError
-from tfkit.fsutil import atomic_write
+from tfkit.fsutil import atomic_write, private_temp
 from tfkit.store.terraform_state import local_state_path, pg_state, state_document, state_row
 from tfkit.workflow import RunOptions, Session
 
@@ -136,7 +135,7 @@ def _into_database(
     where = f"schema {backend.schema}"
     timeout = max(options.lock_timeout, backend.lock_timeout)
     with (
-        tempfile.TemporaryDirectory(prefix="tfkit-state-") as tmp,
+        private_temp("state-") as tmp,
         Session(environment, options, workdir=Path(tmp), var_files=(), store=target) as session,
     ):
         session.init()  # Terraform creates the backend's schema and table
@@ -181,7 +180,7 @@ def _out_of_database(
         if raw != stored:
             atomic_write(path, stored, mode=0o600)
         with (
-            tempfile.TemporaryDirectory(prefix="tfkit-state-") as tmp,
+            private_temp("state-") as tmp,
             Session(
                 environment, options, workdir=Path(tmp), var_files=(), state_of_environment=True, store=target
             ) as session,

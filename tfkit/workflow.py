@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from tfkit.backend_change import check_backend_change
+from tfkit.backend_change import check_backend_change, local_state_file
 from tfkit.bundle import environment_files, local_modules, materialize, module_digests
 from tfkit.errors import (
     ApplyFailedError,
@@ -50,6 +49,8 @@ from tfkit.errors import (
     UnstableEnvironmentError,
     VerdictChangedError,
 )
+from tfkit.fsutil import private_temp
+from tfkit.integrity import check_contents, check_recorded, signing_key
 from tfkit.ledger import Ledger, Override, new_health
 from tfkit.locks import current_holder
 from tfkit.plan import PlanDifference, load_plan
@@ -98,6 +99,7 @@ __all__ = [
     "plan",
     "preview",
     "promote",
+    "recorded_snapshot",
     "rollback",
     "snapshot_session",
     "status",
@@ -317,8 +319,9 @@ class Session:
             self._override = write_override(self.workdir, session=self._own_directory)
         self.engine.init(backend_config=self.environment.backend)
         if self._wire_state and self._uses_local_state():
-            self._write_backend_override()
+            real = self._write_backend_override()
             self.engine.init(backend_config=self._local_backend_config(), reconfigure=True)
+            self._check_real_state(real)
         self._initialised = True
 
     def _backend_record(self) -> dict[str, Any]:
@@ -337,14 +340,24 @@ class Session:
         config.pop("path", None)
         return config
 
-    def _write_backend_override(self) -> None:
-        """Point a materialized configuration at the environment's real local state file."""
-        configured = (self._backend_record().get("config") or {}).get("path") or self.environment.backend.get(
-            "path"
-        )
-        real = (self.environment.directory / (configured or "terraform.tfstate")).resolve()
+    def _check_real_state(self, real: Path) -> None:
+        """A materialized configuration runs against the environment's real state file, whatever its
+        files say: another override naming another state file would make a rollback run on empty state."""
+        used = (self._backend_record().get("config") or {}).get("path")
+        if self._backend_record().get("type", "local") != "local" or (
+            used and (self.workdir / used).resolve() != real
+        ):
+            raise SnapshotError(
+                f"refusing to run '{self.environment.name}' on a copied configuration: its files point "
+                f"Terraform at another state than {real}"
+            )
+
+    def _write_backend_override(self) -> Path:
+        """Point a materialized configuration at the environment's real local state file (returned)."""
+        real = local_state_file(self.environment)
         text = 'terraform {\n  backend "local" {\n    path = ' + json.dumps(str(real)) + "\n  }\n}\n"
         (self.workdir / BACKEND_OVERRIDE).write_text(text)
+        return real
 
     def validate(self) -> ValidateResult:
         """Initialise, then validate."""
@@ -722,8 +735,8 @@ def _check_health(environment: Environment, ledger: Ledger, allow_unstable: str 
 def _materialized(environment: Environment, files: Mapping[str, bytes]) -> Iterator[tuple[Path, Path]]:
     """A private temporary copy of a bundle: yields its root and the environment's directory in it."""
     root = environment.project.root
-    with tempfile.TemporaryDirectory(prefix="tfkit-work-") as tmp:
-        tree = Path(tmp).resolve()
+    with private_temp("work-") as tmp:
+        tree = tmp.resolve()
         materialize(files, tree)
         yield tree, tree / environment.directory.relative_to(root)
 
@@ -849,6 +862,7 @@ def apply(
     options = options or RunOptions()
     project = environment.project
     encryption_key(project)  # a bad key is a config error now, not after Terraform has applied
+    signing_key()
     with (
         open_store(project) as store,
         store.locks.hold(environment.name, "apply", timeout=options.lock_timeout),
@@ -885,22 +899,32 @@ def apply(
 # ------------------------------------------------------------------------------------ rollback
 
 
-def _pick_snapshot(environment: Environment, to: str | None, store: Store) -> Snapshot:
-    if to is not None:
-        snapshot = store.snapshots.get(to)
-        if snapshot.manifest.environment != environment.name:
+def recorded_snapshot(environment: Environment, store: Store, to: str | None = None) -> Snapshot:
+    """The snapshot to restore: ``to``, else the one of ``environment``'s newest ledger entry, once it
+    is checked against the ledger and holds only a configuration (``tfkit.integrity``).
+
+    The newest is the newest *recorded*: a snapshot without a ledger entry was never an apply. A newest
+    snapshot that cannot be read stops here with one line naming it, rather than an older one being used.
+    """
+    name = environment.name
+    entries = store.ledger.entries(name)
+    if to is None:
+        if not entries:
             raise SnapshotError(
-                f"snapshot {to} belongs to '{snapshot.manifest.environment}', not '{environment.name}'"
+                f"no snapshot of '{name}' to roll back to; tfkit writes one after each successful apply"
             )
+        to = entries[-1].snapshot
+        try:
+            snapshot = store.snapshots.get(to)
+        except SnapshotError as exc:
+            raise SnapshotError(
+                f"the newest snapshot of '{name}', {to}, cannot be used ({exc}); pick another with --to ID "
+                f"(see `tfkit snapshots list --env {name}`)"
+            ) from None
     else:
-        latest = store.snapshots.latest(environment.name)
-        if latest is None:
-            raise SnapshotError(
-                f"no snapshot of '{environment.name}' to roll back to; tfkit writes one after each "
-                "successful apply"
-            )
-        snapshot = latest
-    snapshot.verify()
+        snapshot = store.snapshots.get(to)
+    check_recorded(snapshot, name, entries, signing_key())
+    check_contents(snapshot, environment.directory.relative_to(environment.project.root).as_posix())
     return snapshot
 
 
@@ -942,7 +966,8 @@ def _rollback_locked(
     store: Store,
 ) -> RollbackOutcome:
     encryption_key(environment.project)
-    snapshot = _pick_snapshot(environment, to, store)
+    signing_key()
+    snapshot = recorded_snapshot(environment, store, to)
     with snapshot_session(environment, snapshot, options) as s:
         planned = s.plan()
         recorded = load_plan(snapshot.read("plan.json"))
@@ -1032,12 +1057,11 @@ def _promote(
 ) -> ApplyOutcome:
     project = environment.project
     ledger = store.ledger
-    source = store.snapshots.latest(previous.name)
-    if source is None:
+    if not ledger.entries(previous.name):
         raise SnapshotError(
             f"'{previous.name}' has no snapshot to promote from; apply '{previous.name}' first"
         )
-    source.verify()
+    source = recorded_snapshot(previous, store)
     with store.locks.hold(environment.name, "promote", timeout=options.lock_timeout):
         overrides = _check_health(environment, ledger, None)
         with Session(environment, options) as probe:

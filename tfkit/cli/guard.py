@@ -155,7 +155,7 @@ def describe(state: State, env_names: tuple[str, ...], out_file: Path | None) ->
     if out_file is None:
         out(text)
         return
-    from tfkit.fsutil import atomic_write
+    from tfkit.fsutil import write_output
 
-    atomic_write(out_file, mask(text))
+    write_output(out_file, mask(text))
     err(f"tfkit: wrote the change description to {out_file}; fill in why before you open the change")

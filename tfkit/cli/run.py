@@ -259,10 +259,10 @@ def plan(
     previewed = workflow.preview(env, options=state.options(env.name), check_apply=not no_gate)
     decoded = previewed.plan
     if out_file is not None:
-        from tfkit.fsutil import atomic_write
+        from tfkit.fsutil import write_output
         from tfkit.recording import recorded_plan  # the one writer form: redacted, secrets masked
 
-        atomic_write(out_file, recorded_plan(decoded))
+        write_output(out_file, recorded_plan(decoded))
         err(f"tfkit: wrote the redacted plan JSON to {out_file}")
     result = None if no_gate else gate.evaluate(decoded, env.name, project=state.project)
     entry = EnvironmentReport(

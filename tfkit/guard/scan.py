@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tfkit.errors import GuardError
+from tfkit.fsutil import private_temp
 from tfkit.guard import git
 from tfkit.guard.baseline import Baseline
 from tfkit.guard.patterns import matches_any
@@ -144,7 +144,7 @@ def scan_text(display: str, data: bytes) -> list[SecretFinding]:
     """
     if len(data) > MAX_FILE_BYTES or not _is_text(data):
         return []
-    with _detector(), tempfile.TemporaryDirectory(prefix="tfkit-scan-") as tmp:
+    with _detector(), private_temp("scan-") as tmp:
         disk = Path(tmp) / (display.rsplit("/", 1)[-1] or "file")
         fd = os.open(disk, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from tfkit.errors import ConfigError
-from tfkit.fsutil import atomic_write
+from tfkit.fsutil import write_output
 from tfkit.redact import mask
 from tfkit.report.json import render_json
 from tfkit.report.junit import render_junit
@@ -55,7 +55,7 @@ def render(report: Report, fmt: str) -> str:
 
 
 def write_reports(report: Report, formats: Sequence[tuple[str, Path | None]]) -> dict[str, str]:
-    """Render ``report`` in each ``(format, path)``; write those with a path (atomically).
+    """Render ``report`` in each ``(format, path)``; write those with a path (``fsutil.write_output``).
 
     Returns ``{format: text}`` of every format rendered (each rendered once, however many paths).
     """
@@ -64,5 +64,5 @@ def write_reports(report: Report, formats: Sequence[tuple[str, Path | None]]) ->
         if fmt not in rendered:
             rendered[fmt] = render(report, fmt)
         if path is not None:
-            atomic_write(Path(path), rendered[fmt])
+            write_output(Path(path), rendered[fmt])
     return rendered

@@ -3,9 +3,13 @@
 * **Isolation.** Checkov pins its own ``hcl2`` fork, so it never runs in tfkit's environment: the
   executable is ``[checkov] command``, else ``TFKIT_CHECKOV``, else ``checkov`` on PATH
   (``tfkit.scan.settings.find_checkov``); see ``tfkit.scan._runner`` for how it is kept offline.
-* **Input.** The plan's original bytes (``Plan.raw``) when every resource needs scanning (so a cold
-  scan reads exactly what ``checkov -f plan.json`` reads, parse errors included); when only some do,
-  a reduced plan JSON holding exactly their entries (``tfkit.scan.units``).
+* **Input.** The plan's own bytes, or, when they hold a secret tfkit read from a source, the plan with
+  each such secret masked (``mask_json``: strings only, so the document keeps its shape). Other values
+  Terraform marks sensitive stay: some checks read them (CKV_GCP_38 fails on a redacted
+  ``disk_encryption_key_raw``), so the file Checkov reads is owner-only
+  in tfkit's private run directory (``tfkit.fsutil.run_directory``), removed after the scan and swept
+  by the next run if tfkit is killed. The whole plan when every resource needs scanning; when only some
+  do, a reduced plan JSON holding exactly their entries (``tfkit.scan.units``).
 * **Cache.** Each unit (resource, or the providers) has a key: sha256 of the Checkov version, the check
   settings (checks, skip_checks, the content of every custom check directory), the unit's own inputs
   to Checkov (address, type, planned values, configuration references, actions, changed keys) and the
@@ -37,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from tfkit.bundle import directory_digest
 from tfkit.errors import ScanConfigError
 from tfkit.findings import Finding, Severity
+from tfkit.redact import mask_bytes, mask_json
 from tfkit.scan._runner import Executable, executable, run_checkov, version
 from tfkit.scan.cache import ResultCache
 from tfkit.scan.deleted import deleted_findings
@@ -150,7 +155,9 @@ def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None)
     cache = ResultCache(settings.cache_dir)
     checkov_version = version(exe, cache)
     settings_key = _settings_key(settings, checkov_version)
-    doc = plan_document(plan.raw)
+    # No secret tfkit read from a source reaches Checkov's input file; a plan holding none goes as it is.
+    clear_free = plan.raw if mask_bytes(plan.raw) == plan.raw else mask_json(plan.raw)
+    doc = plan_document(clear_free)
     units = parse_units(doc)
     catalog = cache.catalog(settings_key)
     types: _Types | None = None
@@ -180,9 +187,9 @@ def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None)
     sent = frozenset(to_send)
     runs = 0
     if sent:
-        # Everything to scan: Checkov gets the original bytes, exactly what its own CLI would read.
+        # Everything to scan: Checkov gets the whole plan, as its own CLI would read it, secrets masked.
         whole = sent == frozenset(units) and not skipped
-        run = run_checkov(exe, plan.raw if whole else build_reduced_plan(doc, sent), settings)
+        run = run_checkov(exe, clear_free if whole else build_reduced_plan(doc, sent), settings)
         runs = 1
         if run.catalog is not None:
             cache.put_catalog(settings_key, run.catalog)  # first, so a bad id fails fast next time

@@ -13,13 +13,20 @@ import builtins
 import hashlib
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
 from tfkit.errors import SnapshotError
-from tfkit.snapshots import Snapshot, SnapshotManifest, SnapshotWarning
+from tfkit.snapshots import (
+    Snapshot,
+    SnapshotManifest,
+    SnapshotWarning,
+    check_placement,
+    manifest_digest,
+    seal,
+)
 from tfkit.store.pg_db import Database
 from tfkit.store.pg_schema import BLOB_GC_KEY
 
@@ -34,8 +41,8 @@ def insert_snapshot(
     conn: psycopg.Connection[Any], project: str, manifest: SnapshotManifest, files: Mapping[str, bytes]
 ) -> SnapshotManifest:
     """Write a snapshot inside the caller's transaction; returns the manifest with its files' digests."""
-    digests = {name: _sha256(data) for name, data in files.items()}
-    final = replace(manifest, files=digests)
+    final = seal(manifest, files)
+    digests = dict(final.files)
     conn.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", BLOB_GC_KEY)
     blobs = {digest: files[name] for name, digest in digests.items()}
     with (
@@ -110,11 +117,15 @@ class PgSnapshotStore:
         self.project = db.settings.project
 
     def _snapshot(self, manifest: SnapshotManifest) -> Snapshot:
-        return Snapshot(manifest, BlobFiles(self.db, self.project, manifest.id), None)
+        return Snapshot(
+            manifest, BlobFiles(self.db, self.project, manifest.id), None, manifest_digest(manifest.to_json())
+        )
 
     def _load(self, snapshot_id: str, environment: str, data: bytes) -> Snapshot:
         where = f"snapshot {environment}/{snapshot_id} in {self.db.settings.describe()}"
-        return self._snapshot(SnapshotManifest.from_json(data, where))
+        manifest = SnapshotManifest.from_json(data, where)
+        check_placement(manifest, environment, snapshot_id, where)
+        return Snapshot(manifest, BlobFiles(self.db, self.project, manifest.id), None, manifest_digest(data))
 
     def save(self, manifest: SnapshotManifest, files: Mapping[str, bytes]) -> Snapshot:
         """Write the snapshot (blobs, manifest, file index) in one transaction."""

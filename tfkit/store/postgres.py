@@ -15,7 +15,7 @@ from typing import Any, Self
 import psycopg
 
 from tfkit.ledger import Health, LedgerEntry
-from tfkit.snapshots import Snapshot, SnapshotManifest
+from tfkit.snapshots import Snapshot, SnapshotManifest, manifest_digest
 from tfkit.store.pg_db import Database
 from tfkit.store.pg_ledger import PgLedger, insert_entry, upsert_health
 from tfkit.store.pg_locks import PgLocks
@@ -70,7 +70,7 @@ class PostgresStore:
             return final
 
         final = self._db.run(work)
-        return Snapshot(final, BlobFiles(self._db, project, final.id), None)
+        return Snapshot(final, BlobFiles(self._db, project, final.id), None, manifest_digest(final.to_json()))
 
     def close(self) -> None:
         """Close the data connection (locks close theirs when their ``with`` block ends)."""

@@ -91,6 +91,20 @@ def _primary(errors: Iterable[Diagnostic]) -> list[Diagnostic]:
     return specific or errs
 
 
+#: Errors of the configuration itself, whichever command meets them (exit 2, not 1).
+_CONFIG_SUMMARIES = (
+    "Reference to undeclared",
+    "Unreadable module directory",
+    "No configuration files",
+    "Module not installed",
+    "Unsupported argument",
+    "Missing required argument",
+    "Unsupported block type",
+    "Invalid reference",
+    "Argument or block definition required",
+)
+
+
 def error_for(
     command: str,
     *,
@@ -110,15 +124,21 @@ def error_for(
             diags = (*diags, fallback)
     summaries = " ".join(d.summary for d in errors)
     cls: type[TerraformError] = TerraformError
-    if "Saved plan is stale" in summaries:
+    in_var_file = [d for d in errors if (d.filename or "").endswith((".tfvars", ".tfvars.json"))]
+    if in_var_file:  # a var file that does not parse leaves its variables unset: name the file, not them
+        errors = in_var_file
+        cls = TerraformConfigError
+    elif "Saved plan is stale" in summaries:
         cls = StalePlanError
     elif "Error acquiring the state lock" in summaries or "Error locking state" in summaries:
         cls = StateLockError
     elif "No value for required variable" in summaries:
         cls = MissingVariableError
     elif (
-        command in _CONFIG_COMMANDS and any(d.filename for d in errors)
-    ) or "Invalid value for variable" in summaries:
+        (command in _CONFIG_COMMANDS and any(d.filename for d in errors))
+        or "Invalid value for variable" in summaries
+        or any(d.summary.startswith(_CONFIG_SUMMARIES) for d in errors)
+    ):
         cls = TerraformConfigError
     if not errors:
         text = f"exited with code {returncode} and no diagnostics"

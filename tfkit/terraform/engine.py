@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 from tfkit.errors import Diagnostic, EngineNotFoundError, TerraformError
+from tfkit.fsutil import run_directory
 from tfkit.terraform import args as tfargs
 from tfkit.terraform.diagnostics import error_for, iter_json_lines, parse_diagnostics
 from tfkit.terraform.runner import Completed, EventCallback, SubprocessRunner, WorkerRunner, base_environment
@@ -210,7 +211,7 @@ class CliEngine:
         self.name = name
         self.workdir = Path(workdir).resolve()
         self.on_event = on_event
-        self._run_dir = Path(tempfile.mkdtemp(prefix="tfkit-run-"))
+        self._run_dir = Path(tempfile.mkdtemp(prefix="engine-", dir=run_directory()))
         self._runner: SubprocessRunner | WorkerRunner = (
             SubprocessRunner(prefix) if prefix is not None else WorkerRunner(self._run_dir)
         )
