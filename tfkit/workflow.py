@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -45,7 +46,8 @@ from tfkit.errors import (
     TfkitError,
     UnstableEnvironmentError,
 )
-from tfkit.ledger import Ledger, Override, new_health
+from tfkit.journal import UnfinishedApplyWarning, journal_entry, plan_digest
+from tfkit.ledger import Override, new_health
 from tfkit.locks import current_holder
 from tfkit.plan import PlanDifference, load_plan
 from tfkit.promotion import check_promotion
@@ -424,9 +426,9 @@ def destroy(
         review = Review(environment.name, "destroy", planned.plan, gate_result)
         if not _confirmed(review, auto_approve, confirm, options):
             return ApplyOutcome(environment.name, planned.plan, applied=False, gate=gate_result)
-        result = _apply_or_mark_unstable(s, planned, store.ledger, "destroy")
+        result = _apply_or_mark_unstable(s, planned, store, "destroy")
         try:
-            store.ledger.set_health(new_health(environment.name, stable=True, reason="destroy succeeded"))
+            store.journal.finish(new_health(environment.name, stable=True, reason="destroy succeeded"))
         except StoreError as exc:
             raise _not_recorded(
                 environment.name,
@@ -524,25 +526,24 @@ def _verify(session: Session) -> tuple[bool, tuple[str, ...]]:
     return converged, warnings
 
 
-def _apply_or_mark_unstable(session: Session, planned: PlanOutcome, ledger: Ledger, what: str) -> ApplyResult:
+def _apply_or_mark_unstable(session: Session, planned: PlanOutcome, store: Store, what: str) -> ApplyResult:
     """Apply; any failure, interruption or death part-way leaves the environment marked unstable.
 
-    The mark is written before Terraform starts, so a run that is killed (SIGKILL, a lost CI runner)
-    leaves the environment unstable in the store for the next runner; recording the apply (or a failure
-    that tells more) replaces it.
+    A journal entry (``tfkit.journal``: who, when, the plan's digest, the CI job) and the unstable mark
+    are written durably before Terraform starts, so a run that is killed (SIGKILL, a lost CI runner)
+    leaves the unfinished apply visible in the store for the next runner; recording the apply clears
+    both at once, and a failure that tells more keeps the entry with its reason.
     """
     name = session.environment.name
-    holder = current_holder(what).describe()
-    ledger.set_health(
-        new_health(name, stable=False, reason=f"{what} did not finish: started by {holder}, never recorded")
-    )
+    store.journal.begin(journal_entry(name, current_holder(what), plan_digest(planned.plan.raw)))
     try:
         return session.apply(planned)
     except BaseException as exc:
         summary = exc.errors[0].summary if isinstance(exc, TerraformError) and exc.errors else str(exc)
         reason = f"{what} failed: {summary}"
         try:
-            ledger.set_health(new_health(name, stable=False, reason=reason))
+            store.journal.fail(name, reason)
+            store.ledger.set_health(new_health(name, stable=False, reason=reason))
         except StoreError as lost:
             if not isinstance(exc, Exception):  # an interrupt stays one; the mark above is still there
                 raise exc from None
@@ -571,9 +572,17 @@ def _rolled_back(
     )
 
 
-def _check_health(environment: Environment, ledger: Ledger, allow_unstable: str | None) -> list[Override]:
-    health = ledger.health(environment.name)
-    if health.stable:
+def _check_health(environment: Environment, store: Store, allow_unstable: str | None) -> list[Override]:
+    """Refuse an unstable environment (exit 4), first naming an unfinished apply found in the journal."""
+    unfinished = store.journal.settle(environment.name)
+    if unfinished is not None and not allow_unstable:
+        raise UnstableEnvironmentError(
+            f"environment '{environment.name}' has an unfinished {unfinished.describe()}; it is "
+            f"unstable: run `tfkit rollback --env {environment.name}`, or apply a fix with "
+            "--allow-unstable --reason '...'"
+        )
+    health = store.ledger.health(environment.name)
+    if health.stable and unfinished is None:
         return []
     if not allow_unstable:
         raise UnstableEnvironmentError(
@@ -632,7 +641,7 @@ def _gate_confirm_apply(
     if not _confirmed(Review(name, operation, planned.plan, gate_result), auto_approve, confirm, options):
         return ApplyOutcome(name, planned.plan, applied=False, gate=gate_result)
     try:
-        result = _apply_or_mark_unstable(session, planned, store.ledger, operation)
+        result = _apply_or_mark_unstable(session, planned, store, operation)
     except TerraformError as exc:
         if on_failure is None:
             raise
@@ -676,7 +685,7 @@ def apply(
         store.locks.hold(environment.name, "apply", timeout=options.lock_timeout),
     ):
         ledger = store.ledger
-        overrides = _check_health(environment, ledger, allow_unstable)
+        overrides = _check_health(environment, store, allow_unstable)
         with Session(environment, options) as s:
             planned = s.plan()
             module_dirs = s.modules()
@@ -764,6 +773,13 @@ def _rollback_locked(
     store: Store,
 ) -> RollbackOutcome:
     encryption_key(environment.project)
+    unfinished = store.journal.settle(environment.name)
+    if unfinished is not None:
+        warnings.warn(
+            f"'{environment.name}' has an unfinished {unfinished.describe()}; this rollback replaces it",
+            UnfinishedApplyWarning,
+            stacklevel=3,
+        )
     snapshot = _pick_snapshot(environment, to, store)
     with snapshot_session(environment, snapshot, options) as s:
         planned = s.plan()
@@ -780,7 +796,7 @@ def _rollback_locked(
                 return RollbackOutcome(
                     environment.name, snapshot.id, None, planned.plan, differences, False, None
                 )
-            _apply_or_mark_unstable(s, planned, store.ledger, "rollback")
+            _apply_or_mark_unstable(s, planned, store, "rollback")
             applied = True
             converged, _ = _verify(s)
         elif options.show is not None:
@@ -861,7 +877,7 @@ def _promote(
         )
     source.verify()
     with store.locks.hold(environment.name, "promote", timeout=options.lock_timeout):
-        overrides = _check_health(environment, ledger, None)
+        overrides = _check_health(environment, store, None)
         with Session(environment, options) as probe:
             own_modules = probe.modules()
         source_bundle = source.bundle()
@@ -906,19 +922,24 @@ class EnvironmentStatus:
     last_kind: str | None
     snapshot: str | None
     behind: tuple[str, ...] = field(default_factory=tuple)
+    #: The unfinished operation found in the journal (``JournalEntry.describe()``), or None.
+    unfinished: str | None = None
 
 
 def status(project: Project) -> list[EnvironmentStatus]:
-    """Each environment: last apply, its snapshot, health, and modules it is behind the previous on."""
+    """Each environment: last apply, its snapshot, health, modules it is behind the previous on, and an
+    unfinished apply (what, when, by whom) when the journal has one."""
     with open_store(project) as store:
-        return _status(project, store.ledger)
+        return _status(project, store)
 
 
-def _status(project: Project, ledger: Ledger) -> list[EnvironmentStatus]:
+def _status(project: Project, store: Store) -> list[EnvironmentStatus]:
+    ledger = store.ledger
     rows = []
     for environment in project.environments:
         last = ledger.last(environment.name)
         health = ledger.health(environment.name)
+        unfinished = store.journal.pending(environment.name)
         behind: tuple[str, ...] = ()
         previous = environment.previous
         if previous is not None:
@@ -933,12 +954,13 @@ def _status(project: Project, ledger: Ledger) -> list[EnvironmentStatus]:
         rows.append(
             EnvironmentStatus(
                 environment.name,
-                health.status,
+                "unstable" if unfinished else health.status,
                 health.reason,
                 last.time if last else None,
                 last.kind if last else None,
                 last.snapshot if last else None,
                 behind,
+                unfinished.describe() if unfinished else None,
             )
         )
     return rows

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
+from tfkit.journal import Journal
 from tfkit.ledger import Health, Ledger, LedgerEntry
 from tfkit.locks import Locks
 from tfkit.snapshots import Snapshot, SnapshotManifest, SnapshotStore
@@ -42,6 +43,11 @@ class Store(Protocol):
         ...
 
     @property
+    def journal(self) -> Journal:
+        """Operations that began applying and are not recorded yet (``tfkit.journal``)."""
+        ...
+
+    @property
     def locks(self) -> Locks:
         """tfkit's per-environment locks."""
         ...
@@ -49,7 +55,8 @@ class Store(Protocol):
     def record_apply(
         self, manifest: SnapshotManifest, files: Mapping[str, bytes], entry: LedgerEntry, health: Health
     ) -> Snapshot:
-        """Save a snapshot with its ledger entry and the new health together (one DB transaction)."""
+        """Save a snapshot with its ledger entry and the new health together, clearing the environment's
+        journal entry (one DB transaction; the local store's commit order is in ``LocalJournal``)."""
         ...
 
     def close(self) -> None:
