@@ -1,18 +1,36 @@
-"""Files on this host: atomic writes, and whether the process that left a file behind still runs.
+"""Files on this host: atomic writes, private temporary directories, and leftovers of killed runs.
 
 An atomic write is a temporary file in the same directory, fsync, rename, fsync the directory: a
 reader sees either the old file or the new one, never a half-written file, even if the process is
 killed mid-write. ``process_alive`` tells a leftover of a killed run (removable) from a live one's.
+
+tfkit's temporary directories (plan files, Terraform's data directory, materialized configurations:
+they can hold secrets) are owner-only and named ``tfkit-<kind>-<pid>-*``, so the next run removes those
+a killed run left (``sweep_tempdirs``: its pid is gone) instead of leaving secrets in ``$TMPDIR``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write", "fsync_dir", "process_alive"]
+__all__ = [
+    "atomic_write",
+    "fsync_dir",
+    "private_tempdir",
+    "process_alive",
+    "sweep_tempdirs",
+    "sweep_tempdirs_once",
+    "temporary_dir",
+]
+
+_TEMPDIR = re.compile(r"tfkit-[a-z]+-(\d+)-")
 
 
 def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644, sync_dir: bool = True) -> None:
@@ -59,3 +77,50 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def temporary_dir(kind: str) -> Path:
+    """A new owner-only directory ``$TMPDIR/tfkit-<kind>-<pid>-*`` (the caller removes it)."""
+    return Path(tempfile.mkdtemp(prefix=f"tfkit-{kind}-{os.getpid()}-"))
+
+
+@contextlib.contextmanager
+def private_tempdir(kind: str) -> Iterator[Path]:
+    """``temporary_dir`` for a ``with`` block, removed at its end."""
+    path = temporary_dir(kind)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@functools.cache
+def sweep_tempdirs_once() -> None:
+    """``sweep_tempdirs`` once per process (opening a store or an engine calls it)."""
+    sweep_tempdirs()
+
+
+def sweep_tempdirs(root: Path | None = None) -> list[Path]:
+    """Remove the temporary directories of tfkit runs that died (their pid is gone); return them.
+
+    Only this user's directories named by ``temporary_dir`` are considered; a live run's are kept.
+    """
+    base = Path(root or tempfile.gettempdir())
+    removed = []
+    try:
+        candidates = list(base.iterdir())
+    except OSError:
+        return []
+    uid = os.getuid()
+    for path in candidates:
+        found = _TEMPDIR.match(path.name)
+        if found is None or process_alive(int(found.group(1))):
+            continue
+        try:
+            if path.is_symlink() or not path.is_dir() or path.stat().st_uid != uid:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed

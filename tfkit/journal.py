@@ -25,6 +25,7 @@ from tfkit.errors import SnapshotError
 from tfkit.fsutil import atomic_write, fsync_dir
 from tfkit.ledger import Health, LocalLedger, new_health
 from tfkit.locks import LockHolder
+from tfkit.pausepoints import pause_point
 from tfkit.redact import mask
 from tfkit.snapshots import SnapshotWarning, typed_record
 
@@ -110,7 +111,9 @@ class Journal(Protocol):
 
     ``begin`` is durable when it returns and also marks the environment unstable; ``fail`` keeps the
     entry and says why; the store's ``record_apply`` (or ``finish``, for an apply that records no
-    snapshot) clears it together with the new health. ``pending`` is what every later command reads.
+    snapshot) clears it together with the new health. ``pending`` is what every later command reads;
+    ``settle`` (under the environment's lock) also completes what a killed local recording left;
+    ``health`` is the environment's health as it reads once settled (read-only).
     """
 
     def begin(self, entry: JournalEntry) -> None: ...
@@ -118,6 +121,7 @@ class Journal(Protocol):
     def finish(self, health: Health) -> None: ...
     def pending(self, environment: str) -> JournalEntry | None: ...
     def settle(self, environment: str) -> JournalEntry | None: ...
+    def health(self, environment: str) -> Health: ...
 
 
 class LocalJournal:
@@ -180,6 +184,7 @@ class LocalJournal:
     def finish(self, health: Health) -> None:
         """The operation succeeded: write ``health``, then remove the entry."""
         self.ledger.set_health(health)
+        pause_point("record:health")
         self._remove(health.environment)
 
     def _done(self, entry: JournalEntry) -> bool:
@@ -194,6 +199,19 @@ class LocalJournal:
         entry = self._read(environment)
         return None if entry is None or self._done(entry) else entry
 
+    def _completed(self, entry: JournalEntry) -> Health:
+        return new_health(
+            entry.environment, stable=True, reason=f"{entry.operation} succeeded", snapshot=entry.commit
+        )
+
+    def health(self, environment: str) -> Health:
+        """The recorded health; stable when a killed recording got past its ledger entry (read-only)."""
+        health = self.ledger.health(environment)
+        if health.stable:
+            return health
+        entry = self._read(environment)
+        return self._completed(entry) if entry is not None and self._done(entry) else health
+
     def settle(self, environment: str) -> JournalEntry | None:
         """``pending``, after completing a recording cut short past its ledger entry (under the lock)."""
         entry = self._read(environment)
@@ -201,11 +219,7 @@ class LocalJournal:
             return None
         if not self._done(entry):
             return entry
-        health = self.ledger.health(environment)
-        if not health.stable and entry.commit is not None:
-            kind = entry.operation
-            self.ledger.set_health(
-                new_health(environment, stable=True, reason=f"{kind} succeeded", snapshot=entry.commit)
-            )
+        if not self.ledger.health(environment).stable:
+            self.ledger.set_health(self._completed(entry))
         self._remove(environment)
         return None

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,9 +45,11 @@ from tfkit.errors import (
     TfkitError,
     UnstableEnvironmentError,
 )
+from tfkit.fsutil import private_tempdir
 from tfkit.journal import UnfinishedApplyWarning, journal_entry, plan_digest
 from tfkit.ledger import Override, new_health
 from tfkit.locks import current_holder
+from tfkit.pausepoints import pause_point
 from tfkit.plan import PlanDifference, load_plan
 from tfkit.promotion import check_promotion
 from tfkit.recording import encryption_key, record_success, recorded_plan
@@ -484,6 +485,7 @@ def _record(
     """
     state = session.state() or {}
     session.on_step("snapshot")
+    pause_point("record")
     try:
         return record_success(
             session.environment,
@@ -536,6 +538,7 @@ def _apply_or_mark_unstable(session: Session, planned: PlanOutcome, store: Store
     """
     name = session.environment.name
     store.journal.begin(journal_entry(name, current_holder(what), plan_digest(planned.plan.raw)))
+    pause_point("journal")
     try:
         return session.apply(planned)
     except BaseException as exc:
@@ -581,7 +584,7 @@ def _check_health(environment: Environment, store: Store, allow_unstable: str | 
             f"unstable: run `tfkit rollback --env {environment.name}`, or apply a fix with "
             "--allow-unstable --reason '...'"
         )
-    health = store.ledger.health(environment.name)
+    health = store.journal.health(environment.name)
     if health.stable and unfinished is None:
         return []
     if not allow_unstable:
@@ -597,8 +600,8 @@ def _check_health(environment: Environment, store: Store, allow_unstable: str | 
 def _materialized(environment: Environment, files: Mapping[str, bytes]) -> Iterator[tuple[Path, Path]]:
     """A private temporary copy of a bundle: yields its root and the environment's directory in it."""
     root = environment.project.root
-    with tempfile.TemporaryDirectory(prefix="tfkit-work-") as tmp:
-        tree = Path(tmp).resolve()
+    with private_tempdir("work") as tmp:
+        tree = tmp.resolve()
         materialize(files, tree)
         yield tree, tree / environment.directory.relative_to(root)
 
@@ -938,7 +941,7 @@ def _status(project: Project, store: Store) -> list[EnvironmentStatus]:
     rows = []
     for environment in project.environments:
         last = ledger.last(environment.name)
-        health = ledger.health(environment.name)
+        health = store.journal.health(environment.name)
         unfinished = store.journal.pending(environment.name)
         behind: tuple[str, ...] = ()
         previous = environment.previous

@@ -95,6 +95,8 @@ def test_each_crash_point_of_a_local_recording(tmp_path: Path, steps: int, recor
     after = _local(tmp_path)  # the next run
     pending = after.journal.pending("staging")
     assert (pending is None) is recorded
+    read = after.journal.health("staging")  # what status shows, before anything settles it
+    assert read.stable is recorded and (read.snapshot == m.id) is recorded
     settled = after.journal.settle("staging")
     assert (settled is None) is recorded
     assert after.ledger.health("staging").stable is recorded

@@ -14,13 +14,13 @@ import json
 import os
 import shlex
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tfkit.errors import ScanError
+from tfkit.fsutil import private_tempdir
 from tfkit.scan.cache import ResultCache
 from tfkit.scan.settings import CheckovSettings
 
@@ -134,7 +134,7 @@ def _arguments(plan_file: Path, settings: CheckovSettings) -> list[str]:
 
 def run_checkov(exe: Executable, plan_json: bytes, settings: CheckovSettings) -> CheckovRun:
     """Run Checkov on ``plan_json``; a ``ScanError`` if it crashes or prints no report."""
-    with tempfile.TemporaryDirectory(prefix="tfkit-checkov-") as tmp:
+    with private_tempdir("checkov") as tmp:
         plan_file = Path(tmp) / "plan.json"
         plan_file.write_bytes(plan_json)
         catalog_file = Path(tmp) / "catalog.json"

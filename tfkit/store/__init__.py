@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
+from tfkit.fsutil import sweep_tempdirs_once
 from tfkit.journal import Journal
 from tfkit.ledger import Health, Ledger, LedgerEntry
 from tfkit.locks import Locks
@@ -73,6 +74,7 @@ class Store(Protocol):
 def open_store(project: Project, settings: StoreSettings | None = None) -> Store:
     """The store ``project`` is configured for (``settings`` overrides, e.g. for ``tfkit store migrate``)."""
     settings = settings or store_settings(project.config, project.root)
+    sweep_tempdirs_once()  # a killed run's temporary files go with the next run that opens a store
     if settings.url is None:
         from tfkit.store.local import LocalStore
 

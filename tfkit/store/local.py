@@ -16,6 +16,7 @@ from typing import Self
 from tfkit.journal import LocalJournal
 from tfkit.ledger import Health, LedgerEntry, LocalLedger
 from tfkit.locks import LocalLocks
+from tfkit.pausepoints import pause_point
 from tfkit.snapshots import LocalSnapshotStore, Snapshot, SnapshotManifest
 from tfkit.store.settings import StoreSettings
 
@@ -38,8 +39,11 @@ class LocalStore:
     ) -> Snapshot:
         """Journal commit mark, snapshot, ledger entry, health, journal removal (each step atomic)."""
         self.journal.committing(entry.environment, manifest.id)
+        pause_point("record:committing")
         snapshot = self.snapshots.save(manifest, files)
+        pause_point("record:snapshot")
         self.ledger.record(entry)
+        pause_point("record:ledger")
         self.journal.finish(health)
         return snapshot
 

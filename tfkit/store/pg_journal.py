@@ -17,7 +17,7 @@ from tfkit.journal import JournalEntry, applying_health, journal_from_dict
 from tfkit.ledger import Health
 from tfkit.redact import mask
 from tfkit.store.pg_db import Database, record_json
-from tfkit.store.pg_ledger import upsert_health
+from tfkit.store.pg_ledger import PgLedger, upsert_health
 
 __all__ = ["PgJournal", "delete_entry"]
 
@@ -84,6 +84,10 @@ class PgJournal:
             return journal_from_dict(row[0], where)
         except (ValueError, TypeError) as exc:
             raise SnapshotError(f"{where}: corrupted journal entry ({exc}); remove it") from None
+
+    def health(self, environment: str) -> Health:
+        """The recorded health (a transaction left nothing to complete)."""
+        return PgLedger(self.db).health(environment)
 
     def settle(self, environment: str) -> JournalEntry | None:
         """``pending``: transactions leave nothing half-recorded to complete."""

@@ -15,6 +15,7 @@ from typing import Any, Self
 import psycopg
 
 from tfkit.ledger import Health, LedgerEntry
+from tfkit.pausepoints import pause_point
 from tfkit.snapshots import Snapshot, SnapshotManifest
 from tfkit.store.pg_db import Database
 from tfkit.store.pg_journal import PgJournal, delete_entry
@@ -72,8 +73,11 @@ class PostgresStore:
 
         def work(conn: psycopg.Connection[Any]) -> SnapshotManifest:
             final = insert_snapshot(conn, project, manifest, files)
+            pause_point("record:snapshot")
             insert_entry(conn, project, entry)
+            pause_point("record:ledger")
             upsert_health(conn, project, health)
+            pause_point("record:health")
             delete_entry(conn, project, entry.environment)
             return final
 

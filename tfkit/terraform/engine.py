@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.util import find_spec
@@ -19,6 +18,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 from tfkit.errors import Diagnostic, EngineNotFoundError, TerraformError
+from tfkit.fsutil import sweep_tempdirs_once, temporary_dir
 from tfkit.terraform import args as tfargs
 from tfkit.terraform.diagnostics import error_for, iter_json_lines, parse_diagnostics
 from tfkit.terraform.runner import Completed, EventCallback, SubprocessRunner, WorkerRunner, base_environment
@@ -210,7 +210,8 @@ class CliEngine:
         self.name = name
         self.workdir = Path(workdir).resolve()
         self.on_event = on_event
-        self._run_dir = Path(tempfile.mkdtemp(prefix="tfkit-run-"))
+        sweep_tempdirs_once()
+        self._run_dir = temporary_dir("run")
         self._runner: SubprocessRunner | WorkerRunner = (
             SubprocessRunner(prefix) if prefix is not None else WorkerRunner(self._run_dir)
         )
