@@ -418,6 +418,7 @@ def destroy(
         store.locks.hold(environment.name, "destroy", timeout=options.lock_timeout),
         Session(environment, options) as s,
     ):
+        _warn_unfinished(environment, store, "destroy")
         planned = s.plan(destroy=True)
         if not planned.has_changes:
             return ApplyOutcome(environment.name, planned.plan, applied=False, converged=True)
@@ -575,6 +576,17 @@ def _rolled_back(
     )
 
 
+def _warn_unfinished(environment: Environment, store: Store, operation: str) -> None:
+    """Say that ``operation`` (which may proceed on an unstable environment) replaces an unfinished apply."""
+    unfinished = store.journal.settle(environment.name)
+    if unfinished is not None:
+        warnings.warn(
+            f"'{environment.name}' has an unfinished {unfinished.describe()}; this {operation} replaces it",
+            UnfinishedApplyWarning,
+            stacklevel=4,
+        )
+
+
 def _check_health(environment: Environment, store: Store, allow_unstable: str | None) -> list[Override]:
     """Refuse an unstable environment (exit 4), first naming an unfinished apply found in the journal."""
     unfinished = store.journal.settle(environment.name)
@@ -583,6 +595,13 @@ def _check_health(environment: Environment, store: Store, allow_unstable: str | 
             f"environment '{environment.name}' has an unfinished {unfinished.describe()}; it is "
             f"unstable: run `tfkit rollback --env {environment.name}`, or apply a fix with "
             "--allow-unstable --reason '...'"
+        )
+    if unfinished is not None:
+        warnings.warn(
+            f"'{environment.name}' has an unfinished {unfinished.describe()}; this apply replaces it "
+            "(--allow-unstable)",
+            UnfinishedApplyWarning,
+            stacklevel=3,
         )
     health = store.journal.health(environment.name)
     if health.stable and unfinished is None:
@@ -776,13 +795,7 @@ def _rollback_locked(
     store: Store,
 ) -> RollbackOutcome:
     encryption_key(environment.project)
-    unfinished = store.journal.settle(environment.name)
-    if unfinished is not None:
-        warnings.warn(
-            f"'{environment.name}' has an unfinished {unfinished.describe()}; this rollback replaces it",
-            UnfinishedApplyWarning,
-            stacklevel=3,
-        )
+    _warn_unfinished(environment, store, "rollback")
     snapshot = _pick_snapshot(environment, to, store)
     with snapshot_session(environment, snapshot, options) as s:
         planned = s.plan()

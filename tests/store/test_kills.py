@@ -223,28 +223,44 @@ def _files_holding(root: Path, secret: str) -> list[str]:
     return found
 
 
-@pytest.fixture(params=["local", "postgresql"])
-def bench(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bench]:
-    """``dev`` applied once (round ``base``), on the local store or the suite's PostgreSQL server."""
+def _bench(tmp_path: Path, kind: str, url: str = "", engine: str = "") -> Bench:
+    """``dev`` applied once (round ``base``) on the local store, or the PostgreSQL store at ``url``."""
     project = unique_project("kill")
     repo = tmp_path / "repo"
     (repo / "envs" / "dev").mkdir(parents=True)
     (repo / "envs" / "dev" / "main.tf").write_text(CONFIG)
-    (repo / "tfkit.toml").write_text(f'[environments.dev]\n\n[store]\nproject = "{project}"\n')
+    config = f'[environments.dev]\n\n[store]\nproject = "{project}"\n'
+    if engine:
+        config += f'\n[engine]\nkind = "binary"\nbinary = "{engine}"\n'
+    (repo / "tfkit.toml").write_text(config)
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    env = {"TMPDIR": str(tmpdir), "TF_VAR_canary": CANARY, "TFKIT_STORE_URL": ""}
-    if request.param == "postgresql":
-        env["TFKIT_STORE_URL"] = request.getfixturevalue("pg_url")
-    bench = Bench(request.param, project, repo, tmpdir, env)
+    env = {"TMPDIR": str(tmpdir), "TF_VAR_canary": CANARY, "TFKIT_STORE_URL": url, "TFKIT_BINARY": ""}
+    bench = Bench(kind, project, repo, tmpdir, env)
     bench.run("apply", "--env", "dev", "--auto-approve", round_id="base")
-    yield bench
-    print(f"\n{request.node.name}: {bench.figures}")
+    return bench
+
+
+@pytest.fixture(params=["local", "postgresql"])
+def bench(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bench]:
+    """``dev`` applied once, on the local store or the suite's PostgreSQL server (embedded engine)."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
+    made = _bench(tmp_path, request.param, url)
+    yield made
+    print(f"\n{request.node.name}: {made.figures}")
 
 
 def _fixing_rollback_ends_it(bench: Bench) -> None:
-    """After the trials, a rollback (no kill) records and 'dev' is stable: Terraform's lock was released."""
-    bench.run("rollback", "--env", "dev", "--auto-approve")
+    """After the trials, a rollback (no kill) records and 'dev' is stable: Terraform's lock was released.
+
+    Left unfinished, a plain apply is refused naming the unfinished run, and the rollback says it replaces it.
+    """
+    unfinished = bench.status()["unfinished"]
+    if unfinished:
+        refused = bench.run("apply", "--env", "dev", "--auto-approve", round_id="again", code=4)
+        assert f"'dev' has an unfinished {unfinished}; it is unstable" in refused.stderr
+    rolled = bench.run("rollback", "--env", "dev", "--auto-approve")
+    assert ("this rollback replaces it" in rolled.stderr) == bool(unfinished)
     row = bench.status()
     assert row["health"] == "stable" and row["unfinished"] is None, row
 
@@ -290,3 +306,17 @@ def test_sigkill_during_recording(bench: Bench) -> None:
         bench.killed(args, point, round_id=f"r{i}")
         bench.check_after_kill("apply", point, before)
     _fixing_rollback_ends_it(bench)
+
+
+def test_sigkill_inside_terraform_with_the_binary_engine(tmp_path: Path, terraform_binary: str) -> None:
+    """The binary engine's ``terraform`` dies with tfkit too (it gets Ctrl-C's interrupt from the kernel)."""
+    made = _bench(tmp_path, "local", engine=terraform_binary)
+    rng = random.Random(f"{SEED}-binary")
+    for i in range(5):
+        point = rng.choice(["journal", "terraform"])
+        before = made.entries()
+        args = ("apply", "--env", "dev", "--auto-approve", "--allow-unstable", "--reason", "kill test")
+        made.killed(args, point, round_id=f"b{i}")
+        made.check_after_kill("apply", point, before)
+    _fixing_rollback_ends_it(made)
+    print(f"\nbinary engine: {made.figures}")
