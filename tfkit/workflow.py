@@ -561,7 +561,7 @@ def _rolled_back(
     """Roll back after a failed apply; the error to raise says what happened to both."""
     name = environment.name
     try:
-        rolled = _rollback_locked(environment, None, True, None, options, store)
+        rolled = _rollback_locked(environment, None, True, None, options, store, after_failure=True)
     except TfkitError as failed:
         return ApplyFailedError(
             f"apply of '{name}' failed ({cause}); the rollback failed too: {failed}",
@@ -793,9 +793,14 @@ def _rollback_locked(
     confirm: ConfirmCallback | None,
     options: RunOptions,
     store: Store,
+    *,
+    after_failure: bool = False,
 ) -> RollbackOutcome:
+    """Rollback under the environment's lock; ``after_failure``: the apply that just failed is replaced
+    (``--rollback-on-failure``), so its unfinished entry is not warned about."""
     encryption_key(environment.project)
-    _warn_unfinished(environment, store, "rollback")
+    if not after_failure:
+        _warn_unfinished(environment, store, "rollback")
     snapshot = _pick_snapshot(environment, to, store)
     with snapshot_session(environment, snapshot, options) as s:
         planned = s.plan()
