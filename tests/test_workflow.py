@@ -353,7 +353,8 @@ def test_journey_failed_apply_then_rollback_on_the_embedded_engine(applied: Proj
     assert not LocalLedger(applied.state_dir).health("staging").stable
     assert state_inputs(applied, "staging", options) != v1_inputs  # the apply got part-way
 
-    outcome = rollback(staging, auto_approve=True, options=options)
+    with pytest.warns(UnfinishedApplyWarning, match="'staging' has an unfinished apply by .*apply failed"):
+        outcome = rollback(staging, auto_approve=True, options=options)
     assert outcome.applied and outcome.converged
     assert LocalLedger(applied.state_dir).health("staging").stable
     assert state_inputs(applied, "staging", options) == v1_inputs

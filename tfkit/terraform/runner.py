@@ -127,28 +127,37 @@ def run_command(
     releases its state lock; a second Ctrl-C, or ``GRACEFUL_STOP_SECONDS``, kills it.
     """
     start = time.monotonic()
+    # The child also holds the read ends of its output pipes: once tfkit is gone, what Terraform
+    # writes while it stops lands in the pipe's buffer instead of killing it (SIGPIPE on stdout)
+    # before it has stopped its provisioners, written its state and released its state lock.
+    r_out, w_out = os.pipe()
+    r_err, w_err = os.pipe()
     try:
         proc = subprocess.Popen(
             list(argv),
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=w_out,
+            stderr=w_err,
+            pass_fds=(r_out, r_err),
             preexec_fn=_dies_with_parent(),  # only prctl, resolved before the fork
         )
     except FileNotFoundError as exc:
+        _close(r_out, w_out, r_err, w_err)
         raise EngineNotFoundError(
             f"cannot run {argv[0]!r}: not found; install it or set engine.binary in tfkit.toml"
         ) from exc
     except PermissionError as exc:
+        _close(r_out, w_out, r_err, w_err)
         raise EngineNotFoundError(f"cannot run {argv[0]!r}: permission denied") from exc
+    _close(w_out, w_err)
     out: list[str] = []
     err: list[str] = []
-    assert proc.stdout is not None and proc.stderr is not None
+    stdout, stderr = os.fdopen(r_out, "rb"), os.fdopen(r_err, "rb")
     readers = [
-        threading.Thread(target=_drain, args=(proc.stdout, out, _event_dispatcher(on_event)), daemon=True),
-        threading.Thread(target=_drain, args=(proc.stderr, err, None), daemon=True),
+        threading.Thread(target=_drain, args=(stdout, out, _event_dispatcher(on_event)), daemon=True),
+        threading.Thread(target=_drain, args=(stderr, err, None), daemon=True),
     ]
     for reader in readers:
         reader.start()
@@ -166,6 +175,12 @@ def run_command(
     for reader in readers:
         reader.join()
     return Completed(tuple(argv), returncode, "".join(out), "".join(err), time.monotonic() - start)
+
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _interrupted(label: str) -> RunInterruptedError:
