@@ -38,7 +38,7 @@ def main() -> None:
         while queue and time.monotonic() < deadline:
             name = queue.popleft()
             environment = project.environment(name)
-            why = blocked(environment, store.ledger)
+            why = blocked(environment, store.ledger, journal=store.journal)
             stalled = stalled + 1 if why is not None and not why.final else 0
             if why is None:
                 try:

@@ -278,7 +278,9 @@ def test_stacks_errors_are_one_line(tmp_path: Path, text: str, message: str) -> 
 def test_a_fan_out_job_waits_for_upstream_and_refuses_when_it_is_unstable(tmp_path: Path) -> None:
     from tfkit.errors import PromotionError
     from tfkit.fanout import blocked, wait_until_allowed
+    from tfkit.journal import LocalJournal, journal_entry
     from tfkit.ledger import LocalLedger, new_entry, new_health
+    from tfkit.locks import current_holder
     from tfkit.project import Project
 
     _config(tmp_path, '[environments.a]\n[environments.b]\n[environments.c]\nafter = []\nneeds = ["b"]\n')
@@ -293,14 +295,16 @@ def test_a_fan_out_job_waits_for_upstream_and_refuses_when_it_is_unstable(tmp_pa
         PromotionError, match=r"refusing to apply 'c' after waiting 0s: 'b' has no successful"
     ):
         wait_until_allowed(c, ledger, timeout=0)
-    ledger.set_health(
-        new_health("a", stable=False, reason="apply did not finish: started by apply by x, never")
-    )
-    assert not blocked(c, ledger).final, "an apply in flight upstream is waited for"  # type: ignore[union-attr]
+    journal = LocalJournal(tmp_path / ".tfkit", ledger)
+    journal.begin(journal_entry("a", current_holder("apply"), plan="sha256:0"))
+    assert blocked(c, ledger).final, "without the journal, an unstable upstream refuses"  # type: ignore[union-attr]
+    in_flight = blocked(c, ledger, journal=journal)
+    assert in_flight is not None and not in_flight.final, "an apply in flight upstream is waited for"
+    journal.fail("a", "apply failed: boom")
     ledger.set_health(new_health("a", stable=False, reason="apply failed: boom"))
     with pytest.raises(PromotionError, match="'a' upstream of it is unstable \\(apply failed: boom\\)"):
-        wait_until_allowed(c, ledger, timeout=3600)  # refuses at once: waiting cannot help
-    ledger.set_health(new_health("a", stable=True))
+        wait_until_allowed(c, ledger, timeout=3600, journal=journal)  # at once: waiting cannot help
+    journal.finish(new_health("a", stable=True))
     ledger.record(new_entry("b", kind="apply", snapshot="s1", modules={}, git_commit=None))
     assert blocked(c, ledger) is None
     wait_until_allowed(c, ledger, timeout=0)

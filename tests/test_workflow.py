@@ -30,6 +30,7 @@ from tfkit.errors import (
     TerraformError,
     UnstableEnvironmentError,
 )
+from tfkit.journal import UnfinishedApplyWarning
 from tfkit.ledger import LocalLedger
 from tfkit.project import Project
 from tfkit.snapshots import LocalSnapshotStore
@@ -124,10 +125,17 @@ def test_failed_apply_marks_unstable_and_rollback_restores_v1(
     with pytest.raises(UnstableEnvironmentError) as refused:
         apply(dev, auto_approve=True, options=seam(world))
     assert refused.value.exit_code == 4 and "tfkit rollback --env dev" in str(refused.value)
+    # The journal keeps the failed apply, with who ran it and why it did not finish.
+    assert "'dev' has an unfinished apply by " in str(refused.value)
+    (row,) = [r for r in status(project) if r.environment == "dev"]
+    assert row.health == "unstable" and row.unfinished is not None
+    assert row.unfinished.endswith("; apply failed: local-exec provisioner error")
 
     world.serve("dev", "dev-back-to-v1", "dev-noop")
-    outcome = rollback(dev, auto_approve=True, options=seam(world))
+    with pytest.warns(UnfinishedApplyWarning, match="this rollback replaces it"):
+        outcome = rollback(dev, auto_approve=True, options=seam(world))
     assert outcome.applied and outcome.converged
+    assert [r.unfinished for r in status(project) if r.environment == "dev"] == [None]
     assert outcome.differences == (), "the rollback plans exactly the recorded good values"
     assert ledger.health("dev").stable
     assert world.applied[-1] == ("dev", "dev-back-to-v1")
@@ -345,7 +353,8 @@ def test_journey_failed_apply_then_rollback_on_the_embedded_engine(applied: Proj
     assert not LocalLedger(applied.state_dir).health("staging").stable
     assert state_inputs(applied, "staging", options) != v1_inputs  # the apply got part-way
 
-    outcome = rollback(staging, auto_approve=True, options=options)
+    with pytest.warns(UnfinishedApplyWarning, match="'staging' has an unfinished apply by .*apply failed"):
+        outcome = rollback(staging, auto_approve=True, options=options)
     assert outcome.applied and outcome.converged
     assert LocalLedger(applied.state_dir).health("staging").stable
     assert state_inputs(applied, "staging", options) == v1_inputs

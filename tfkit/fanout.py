@@ -5,8 +5,10 @@ jobs it waits for, for a CI system's matrix or DAG. A job that starts early (a m
 at once) calls ``wait_until_allowed``: it polls the store's ledger and health until everything its
 environment comes after has applied the module digests it takes and everything it needs has applied
 (the promotion rule, ``tfkit.promotion``), and refuses at once when anything upstream, transitively, is
-unstable, so a failure stops exactly its downstream. The apply that follows checks the rule again under
-the environment's lock, so a job never applies out of order even without waiting.
+unstable, so a failure stops exactly its downstream. An upstream apply that is running (its journal
+entry, ``tfkit.journal``, is open) is waited for, not refused: it is not a failure yet. The apply that
+follows checks the rule again under the environment's lock, so a job never applies out of order even
+without waiting.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tfkit.promotion import promotion_problems
 
 if TYPE_CHECKING:
     from tfkit.graph import EnvironmentGraph
+    from tfkit.journal import Journal
     from tfkit.ledger import Ledger
     from tfkit.project import Environment
 
@@ -30,9 +33,6 @@ __all__ = ["Blocked", "Job", "blocked", "jobs", "upstream", "wait_until_allowed"
 
 #: Seconds between two looks at the store while a job waits.
 POLL_SECONDS = 2.0
-#: The unstable mark an apply writes before Terraform starts (``tfkit.workflow``): the apply is running (or
-#: its runner died); either way it is not a failure yet, so a job waits on it (until its timeout).
-_IN_FLIGHT = " did not finish: started by "
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +79,23 @@ class Blocked:
 
 
 def blocked(
-    environment: Environment, ledger: Ledger, modules: Mapping[str, str] | None = None
+    environment: Environment,
+    ledger: Ledger,
+    modules: Mapping[str, str] | None = None,
+    *,
+    journal: Journal | None = None,
 ) -> Blocked | None:
     """Why ``environment`` may not apply its configuration now (``None``: it may).
 
-    ``modules`` are the digests it would take (default: its local modules as they are on disk).
+    ``modules`` are the digests it would take (default: its local modules as they are on disk). An
+    upstream environment with an open ``journal`` entry that has no outcome is applying (or its runner
+    died): the job waits on it (until its timeout) rather than refusing.
     """
     for name in upstream(environment.project.graph, environment.name):
         health = ledger.health(name)
-        if not health.stable and _IN_FLIGHT not in health.reason:
+        running = journal.pending(name) if journal is not None else None
+        in_flight = running is not None and not running.outcome  # a failed one says why: refuse
+        if not health.stable and not in_flight:
             return Blocked(
                 f"refusing to apply '{environment.name}': '{name}' upstream of it is unstable "
                 f"({health.reason or 'its last apply failed'}); roll it back or fix it first",
@@ -106,6 +114,7 @@ def wait_until_allowed(
     timeout: float,
     poll: float = POLL_SECONDS,
     on_wait: Callable[[str], None] | None = None,
+    journal: Journal | None = None,
 ) -> None:
     """Return once ``environment`` may apply its configuration; ``PromotionError`` (exit 4) when anything
     upstream is unstable, or when ``timeout`` seconds pass first (naming what it waited for)."""
@@ -113,7 +122,7 @@ def wait_until_allowed(
     deadline = time.monotonic() + timeout
     said = ""
     while True:
-        why = blocked(environment, ledger, modules)
+        why = blocked(environment, ledger, modules, journal=journal)
         if why is None:
             return
         if why.final:

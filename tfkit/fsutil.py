@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import shutil
 import stat
@@ -32,6 +33,7 @@ __all__ = [
     "process_alive",
     "run_directory",
     "sweep_dead_runs",
+    "sweep_once",
     "write_output",
 ]
 
@@ -133,6 +135,14 @@ def sweep_dead_runs(base: Path) -> list[Path]:
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
+
+
+@functools.cache
+def sweep_once() -> None:
+    """Sweep the dead runs' directories once per process, even in a run that makes none of its own
+    (opening a store calls it, so ``tfkit status`` after a kill clears what the killed run left)."""
+    with contextlib.suppress(OSError, FileError):
+        sweep_dead_runs(_private_base())
 
 
 def run_directory() -> Path:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -51,8 +52,10 @@ from tfkit.errors import (
 )
 from tfkit.fsutil import private_temp
 from tfkit.integrity import check_contents, check_recorded, signing_key
-from tfkit.ledger import Ledger, Override, new_health
+from tfkit.journal import JournalEntry, UnfinishedApplyWarning, journal_entry, plan_digest
+from tfkit.ledger import Override, new_health
 from tfkit.locks import current_holder
+from tfkit.pausepoints import pause_point
 from tfkit.plan import PlanDifference, load_plan
 from tfkit.promotion import check_promotion, promotion_refusal
 from tfkit.provider_schema import SET_PATHS, cached_set_paths
@@ -477,15 +480,13 @@ def preview(
     if not check_apply:
         return PlanPreview(planned.plan, planned.warnings, ())
     with open_store(project) as store:
-        refusals = apply_refusals(
-            environment, store.ledger, modules, has_changes=planned.has_changes and promotion
-        )
+        refusals = apply_refusals(environment, store, modules, has_changes=planned.has_changes and promotion)
     checked = ("health", "promotion order") if promotion else ("health",)
     return PlanPreview(planned.plan, planned.warnings, refusals, checked)
 
 
 def apply_refusals(
-    environment: Environment, ledger: Ledger, modules: Mapping[str, str], *, has_changes: bool
+    environment: Environment, store: Store, modules: Mapping[str, str], *, has_changes: bool
 ) -> tuple[str, ...]:
     """The one-line refusals ``apply`` would raise, in its order: health, then promotion order (checked
     when ``has_changes``, as apply does).
@@ -493,9 +494,9 @@ def apply_refusals(
     Protection refuses ``destroy`` only; for an apply it acts through the gate (TFK001 refuses deletes
     and replacements in a protected environment), whose verdict ``tfkit plan`` shows beside these.
     """
-    refusals = [r for r in (_health_refusal(environment, ledger),) if r is not None]
+    refusals = [r for r in (_health_refusal(environment, store),) if r is not None]
     if has_changes:
-        refusals += [r for r in (promotion_refusal(environment, modules, ledger),) if r is not None]
+        refusals += [r for r in (promotion_refusal(environment, modules, store.ledger),) if r is not None]
     return tuple(refusals)
 
 
@@ -544,6 +545,7 @@ def destroy(
         store.locks.hold(environment.name, "destroy", timeout=options.lock_timeout),
         Session(environment, options) as s,
     ):
+        _warn_unfinished(environment, store, "destroy")
         planned = s.plan(destroy=True)
         if not planned.has_changes:
             return ApplyOutcome(environment.name, planned.plan, applied=False, converged=True)
@@ -553,9 +555,9 @@ def destroy(
         review = Review(environment.name, "destroy", planned.plan, gate_result)
         if not _confirmed(review, auto_approve, confirm, options):
             return ApplyOutcome(environment.name, planned.plan, applied=False, gate=gate_result)
-        result = _apply_or_mark_unstable(s, planned, store.ledger, "destroy")
+        result = _apply_or_mark_unstable(s, planned, store, "destroy")
         try:
-            store.ledger.set_health(new_health(environment.name, stable=True, reason="destroy succeeded"))
+            store.journal.finish(new_health(environment.name, stable=True, reason="destroy succeeded"))
         except StoreError as exc:
             raise _not_recorded(
                 environment.name,
@@ -619,6 +621,7 @@ def _record(
     """
     state = session.state() or {}
     session.on_step("snapshot")
+    pause_point("record")
     try:
         return record_success(
             session.environment,
@@ -663,25 +666,25 @@ def _verify(session: Session) -> tuple[bool, tuple[str, ...], PlanOutcome]:
     return converged, warnings, follow_up
 
 
-def _apply_or_mark_unstable(session: Session, planned: PlanOutcome, ledger: Ledger, what: str) -> ApplyResult:
+def _apply_or_mark_unstable(session: Session, planned: PlanOutcome, store: Store, what: str) -> ApplyResult:
     """Apply; any failure, interruption or death part-way leaves the environment marked unstable.
 
-    The mark is written before Terraform starts, so a run that is killed (SIGKILL, a lost CI runner)
-    leaves the environment unstable in the store for the next runner; recording the apply (or a failure
-    that tells more) replaces it.
+    A journal entry (``tfkit.journal``: who, when, the plan's digest, the CI job) and the unstable mark
+    are written durably before Terraform starts, so a run that is killed (SIGKILL, a lost CI runner)
+    leaves the unfinished apply visible in the store for the next runner; recording the apply clears
+    both at once, and a failure that tells more keeps the entry with its reason.
     """
     name = session.environment.name
-    holder = current_holder(what).describe()
-    ledger.set_health(
-        new_health(name, stable=False, reason=f"{what} did not finish: started by {holder}, never recorded")
-    )
+    store.journal.begin(journal_entry(name, current_holder(what), plan_digest(planned.plan.raw)))
+    pause_point("journal")
     try:
         return session.apply(planned)
     except BaseException as exc:
         summary = exc.errors[0].summary if isinstance(exc, TerraformError) and exc.errors else str(exc)
         reason = f"{what} failed: {summary}"
         try:
-            ledger.set_health(new_health(name, stable=False, reason=reason))
+            store.journal.fail(name, reason)
+            store.ledger.set_health(new_health(name, stable=False, reason=reason))
         except StoreError as lost:
             if not isinstance(exc, Exception):  # an interrupt stays one; the mark above is still there
                 raise exc from None
@@ -695,7 +698,7 @@ def _rolled_back(
     """Roll back after a failed apply; the error to raise says what happened to both."""
     name = environment.name
     try:
-        rolled = _rollback_locked(environment, None, True, None, options, store)
+        rolled = _rollback_locked(environment, None, True, None, options, store, after_failure=True)
     except TfkitError as failed:
         return ApplyFailedError(
             f"apply of '{name}' failed ({cause}); the rollback failed too: {failed}",
@@ -710,21 +713,48 @@ def _rolled_back(
     )
 
 
-def _health_refusal(environment: Environment, ledger: Ledger) -> str | None:
-    """Why an unstable environment refuses an apply (one line), or ``None`` when it is stable."""
-    health = ledger.health(environment.name)
+def _warn_unfinished(environment: Environment, store: Store, operation: str) -> None:
+    """Say that ``operation`` (which may proceed on an unstable environment) replaces an unfinished apply."""
+    unfinished = store.journal.settle(environment.name)
+    if unfinished is not None:
+        warnings.warn(
+            f"'{environment.name}' has an unfinished {unfinished.describe()}; this {operation} replaces it",
+            UnfinishedApplyWarning,
+            stacklevel=4,
+        )
+
+
+def _health_refusal(
+    environment: Environment, store: Store, unfinished: JournalEntry | None = None
+) -> str | None:
+    """Why an unstable environment refuses an apply (one line), naming an unfinished apply found in the
+    journal first; ``None`` when it is stable. Reads only (``_check_health`` settles, under the lock)."""
+    name = environment.name
+    fix = f"run `tfkit rollback --env {name}`, or apply a fix with --allow-unstable --reason '...'"
+    unfinished = unfinished or store.journal.pending(name)
+    if unfinished is not None:
+        return f"environment '{name}' has an unfinished {unfinished.describe()}; it is unstable: {fix}"
+    health = store.journal.health(name)
     if health.stable:
         return None
-    return (
-        f"environment '{environment.name}' is unstable since {health.since} ({health.reason}); "
-        f"run `tfkit rollback --env {environment.name}`, or apply a fix with "
-        "--allow-unstable --reason '...'"
-    )
+    return f"environment '{name}' is unstable since {health.since} ({health.reason}); {fix}"
 
 
-def _check_health(environment: Environment, ledger: Ledger, allow_unstable: str | None) -> list[Override]:
-    refusal = _health_refusal(environment, ledger)
+def _check_health(environment: Environment, store: Store, allow_unstable: str | None) -> list[Override]:
+    """Refuse an unstable environment (exit 4), first naming an unfinished apply found in the journal."""
+    unfinished = store.journal.settle(environment.name)
+    refusal = _health_refusal(environment, store, unfinished)
     if refusal is None:
+        return []
+    if not allow_unstable:
+        raise UnstableEnvironmentError(refusal)
+    if unfinished is not None:
+        warnings.warn(
+            f"'{environment.name}' has an unfinished {unfinished.describe()}; this apply replaces it "
+            "(--allow-unstable)",
+            UnfinishedApplyWarning,
+            stacklevel=3,
+        )
         return []
     if not allow_unstable:
         raise UnstableEnvironmentError(refusal)
@@ -782,7 +812,7 @@ def _gate_confirm_apply(
     if not _confirmed(Review(name, operation, planned.plan, gate_result), auto_approve, confirm, options):
         return ApplyOutcome(name, planned.plan, applied=False, warnings=planned_warnings, gate=gate_result)
     try:
-        result = _apply_or_mark_unstable(session, planned, store.ledger, operation)
+        result = _apply_or_mark_unstable(session, planned, store, operation)
     except TerraformError as exc:
         if on_failure is None:
             raise
@@ -868,7 +898,7 @@ def apply(
         store.locks.hold(environment.name, "apply", timeout=options.lock_timeout),
     ):
         ledger = store.ledger
-        overrides = _check_health(environment, ledger, allow_unstable)
+        overrides = _check_health(environment, store, allow_unstable)
         with Session(environment, options) as s:
             planned = s.plan()
             module_dirs = s.modules()
@@ -964,9 +994,15 @@ def _rollback_locked(
     confirm: ConfirmCallback | None,
     options: RunOptions,
     store: Store,
+    *,
+    after_failure: bool = False,
 ) -> RollbackOutcome:
+    """Rollback under the environment's lock; ``after_failure``: the apply that just failed is replaced
+    (``--rollback-on-failure``), so its unfinished entry is not warned about."""
     encryption_key(environment.project)
     signing_key()
+    if not after_failure:
+        _warn_unfinished(environment, store, "rollback")
     snapshot = recorded_snapshot(environment, store, to)
     with snapshot_session(environment, snapshot, options) as s:
         planned = s.plan()
@@ -983,7 +1019,7 @@ def _rollback_locked(
                 return RollbackOutcome(
                     environment.name, snapshot.id, None, planned.plan, differences, False, None
                 )
-            _apply_or_mark_unstable(s, planned, store.ledger, "rollback")
+            _apply_or_mark_unstable(s, planned, store, "rollback")
             applied = True
             converged, _, _ = _verify(s)
         elif options.show is not None:
@@ -1063,7 +1099,7 @@ def _promote(
         )
     source = recorded_snapshot(previous, store)
     with store.locks.hold(environment.name, "promote", timeout=options.lock_timeout):
-        overrides = _check_health(environment, ledger, None)
+        overrides = _check_health(environment, store, None)
         with Session(environment, options) as probe:
             own_modules = probe.modules()
         source_bundle = source.bundle()
@@ -1108,19 +1144,24 @@ class EnvironmentStatus:
     last_kind: str | None
     snapshot: str | None
     behind: tuple[str, ...] = field(default_factory=tuple)
+    #: The unfinished operation found in the journal (``JournalEntry.describe()``), or None.
+    unfinished: str | None = None
 
 
 def status(project: Project) -> list[EnvironmentStatus]:
-    """Each environment: last apply, its snapshot, health, and modules it is behind the previous on."""
+    """Each environment: last apply, its snapshot, health, modules it is behind the previous on, and an
+    unfinished apply (what, when, by whom) when the journal has one."""
     with open_store(project) as store:
-        return _status(project, store.ledger)
+        return _status(project, store)
 
 
-def _status(project: Project, ledger: Ledger) -> list[EnvironmentStatus]:
+def _status(project: Project, store: Store) -> list[EnvironmentStatus]:
+    ledger = store.ledger
     rows = []
     for environment in project.environments:
         last = ledger.last(environment.name)
-        health = ledger.health(environment.name)
+        health = store.journal.health(environment.name)
+        unfinished = store.journal.pending(environment.name)
         behind: tuple[str, ...] = ()
         previous = environment.previous
         if previous is not None:
@@ -1135,12 +1176,13 @@ def _status(project: Project, ledger: Ledger) -> list[EnvironmentStatus]:
         rows.append(
             EnvironmentStatus(
                 environment.name,
-                health.status,
+                "unstable" if unfinished else health.status,
                 health.reason,
                 last.time if last else None,
                 last.kind if last else None,
                 last.snapshot if last else None,
                 behind,
+                unfinished.describe() if unfinished else None,
             )
         )
     return rows

@@ -97,10 +97,16 @@ def _finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def _one_line_error(done: subprocess.CompletedProcess[str], code: int) -> str:
-    """The run failed with ``code`` and said why in one line, without a traceback or the password."""
+def _one_line_error(done: subprocess.CompletedProcess[str], code: int, *, unfinished: bool = False) -> str:
+    """The run failed with ``code`` and said why in one line, without a traceback or the password.
+
+    ``unfinished``: the run (a rollback) first warned, in one line, of the unfinished apply it replaces.
+    """
     assert done.returncode == code, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     said = [line for line in done.stderr.splitlines() if not PROGRESS.fullmatch(line)]
+    if unfinished:
+        assert said and said[0].startswith("warning: 'dev' has an unfinished apply by "), done.stderr
+        said = said[1:]
     assert len(said) == 1 and said[0].startswith("error: "), done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert PASSWORD not in done.stdout + done.stderr
@@ -244,7 +250,9 @@ def test_connection_dropped_mid_apply_mid_snapshot_and_mid_rollback(tmp_path: Pa
     proc = _start(repo, url, "apply", round_id="r4", release=tmp_path / "r-4")
     _one_line_error(_cut_mid_recording(proc, pg_url, project, tmp_path / "r-4"), 5)
     proc = _start(repo, url, "rollback", round_id="unused", release=tmp_path / "r-back-2")
-    line = _one_line_error(_cut_mid_recording(proc, pg_url, project, tmp_path / "r-back-2"), 5)
+    line = _one_line_error(
+        _cut_mid_recording(proc, pg_url, project, tmp_path / "r-back-2"), 5, unfinished=True
+    )
     assert "rollback of 'dev' was applied but could not be recorded: lost the connection" in line
     after = Records(pg_url, project)
     after.agree()

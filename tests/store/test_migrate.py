@@ -66,7 +66,8 @@ def test_migrate_copies_snapshots_ledger_and_health_byte_exact(recorded: Project
 
     assert (report.snapshots_copied, report.entries_copied) == (2, 2)
     assert [r.one_line() for r in report.environments] == [
-        "dev: snapshots 1 copied, 0 already there; ledger entries 1 copied, 0 already there; health copied",
+        "dev: snapshots 1 copied, 0 already there; ledger entries 1 copied, 0 already there; health copied; "
+        "its unfinished apply copied",
         "staging: snapshots 1 copied, 0 already there; ledger entries 1 copied, 0 already there; "
         "health copied",
     ]

@@ -33,7 +33,32 @@ def test_a_fresh_database_gets_the_schema_once(pg_fresh_url: str) -> None:
     assert _versions(pg_fresh_url) == list(range(1, pg_schema.LATEST_VERSION + 1))
     with psycopg.connect(pg_fresh_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'tfkit'")}
-    assert tables == {"schema_version", "blobs", "snapshots", "snapshot_files", "ledger", "health", "locks"}
+    assert tables == {
+        "schema_version",
+        "blobs",
+        "snapshots",
+        "snapshot_files",
+        "ledger",
+        "health",
+        "locks",
+        "journal",
+    }
+
+
+def test_a_version_1_store_is_upgraded_to_the_journal_keeping_its_records(
+    pg_fresh_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = pg_settings(pg_fresh_url)
+    with monkeypatch.context() as m:
+        m.setattr(pg_schema, "MIGRATIONS", pg_schema.MIGRATIONS[:1])
+        m.setattr(pg_schema, "LATEST_VERSION", 1)
+        with PostgresStore(settings) as store:
+            store.ledger.set_health(new_health("staging", stable=False, reason="apply failed: boom"))
+    assert _versions(pg_fresh_url) == [1]
+    with PostgresStore(settings) as store:
+        assert store.journal.pending("staging") is None
+        assert store.ledger.health("staging").reason == "apply failed: boom"
+    assert _versions(pg_fresh_url) == [1, 2]
 
 
 def test_an_older_schema_is_upgraded(pg_fresh_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

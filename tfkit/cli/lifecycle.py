@@ -114,6 +114,8 @@ def status(state: State, as_json: bool, reporting: Reporting) -> None:
             else f"{row.health}: {row.health_reason}"
         )
         behind = f"; behind the previous environment on {', '.join(row.behind)}" if row.behind else ""
+        if row.unfinished:
+            health = f"unstable: unfinished {row.unfinished}"
         out(f"{row.environment}: {health}; {last}{behind}")
     _exit_if_unstable(rows)
 

@@ -418,7 +418,13 @@ def wait_upstream(env: Environment, timeout: str) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--wait") from None
     with open_store(env.project) as store:
-        wait_until_allowed(env, store.ledger, timeout=seconds, on_wait=lambda m: err(f"tfkit: waiting: {m}"))
+        wait_until_allowed(
+            env,
+            store.ledger,
+            timeout=seconds,
+            on_wait=lambda m: err(f"tfkit: waiting: {m}"),
+            journal=store.journal,
+        )
 
 
 def _emit_apply(

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
+from tfkit.fsutil import sweep_once
+from tfkit.journal import Journal
 from tfkit.ledger import Health, Ledger, LedgerEntry
 from tfkit.locks import Locks
 from tfkit.snapshots import Snapshot, SnapshotManifest, SnapshotStore
@@ -42,6 +44,11 @@ class Store(Protocol):
         ...
 
     @property
+    def journal(self) -> Journal:
+        """Operations that began applying and are not recorded yet (``tfkit.journal``)."""
+        ...
+
+    @property
     def locks(self) -> Locks:
         """tfkit's per-environment locks."""
         ...
@@ -49,7 +56,8 @@ class Store(Protocol):
     def record_apply(
         self, manifest: SnapshotManifest, files: Mapping[str, bytes], entry: LedgerEntry, health: Health
     ) -> Snapshot:
-        """Save a snapshot with its ledger entry and the new health together (one DB transaction)."""
+        """Save a snapshot with its ledger entry and the new health together, clearing the environment's
+        journal entry (one DB transaction; the local store's commit order is in ``LocalJournal``)."""
         ...
 
     def close(self) -> None:
@@ -66,6 +74,7 @@ class Store(Protocol):
 def open_store(project: Project, settings: StoreSettings | None = None) -> Store:
     """The store ``project`` is configured for (``settings`` overrides, e.g. for ``tfkit store migrate``)."""
     settings = settings or store_settings(project.config, project.root)
+    sweep_once()  # a killed run's temporary files go with the next run that opens a store
     if settings.url is None:
         from tfkit.store.local import LocalStore
 

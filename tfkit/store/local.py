@@ -1,8 +1,9 @@
 """The local store: ``.tfkit/`` on one machine (the embedded default, nothing to run).
 
 Snapshots are directories renamed into place, ledger entries and health are one file each, locks
-are ``flock``s. A recorded apply writes the snapshot, then its ledger entry, then the health: a run
-killed in between leaves a snapshot without its entry, which is never read as an apply.
+are ``flock``s. A recorded apply notes its snapshot id in the journal, then writes the snapshot, its
+ledger entry, the health, and removes the journal entry; ``tfkit.journal.LocalJournal`` says how each
+crash point is read (a snapshot without its ledger entry is never read as an apply).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from tfkit.journal import LocalJournal
 from tfkit.ledger import Health, LedgerEntry, LocalLedger
 from tfkit.locks import LocalLocks
+from tfkit.pausepoints import pause_point
 from tfkit.snapshots import LocalSnapshotStore, Snapshot, SnapshotManifest
 from tfkit.store.settings import StoreSettings
 
@@ -29,14 +32,19 @@ class LocalStore:
         self.snapshots = LocalSnapshotStore(self.state_dir / "snapshots")
         self.ledger = LocalLedger(self.state_dir)
         self.locks = LocalLocks(self.state_dir / "locks")
+        self.journal = LocalJournal(self.state_dir, self.ledger)
 
     def record_apply(
         self, manifest: SnapshotManifest, files: Mapping[str, bytes], entry: LedgerEntry, health: Health
     ) -> Snapshot:
-        """Snapshot, then ledger entry, then health (each file written atomically)."""
+        """Journal commit mark, snapshot, ledger entry, health, journal removal (each step atomic)."""
+        self.journal.committing(entry.environment, manifest.id)
+        pause_point("record:committing")
         snapshot = self.snapshots.save(manifest, files)
+        pause_point("record:snapshot")
         self.ledger.record(entry)
-        self.ledger.set_health(health)
+        pause_point("record:ledger")
+        self.journal.finish(health)
         return snapshot
 
     def close(self) -> None:

@@ -1,12 +1,12 @@
 """Copy tfkit's memory from one store to another (``tfkit store migrate``), verified and safe to re-run.
 
-For each environment, under both stores' locks (no apply can record meanwhile): every snapshot the
-target lacks is read from the source with its digests checked and saved in the target, then every
-missing ledger entry, then the health record. Snapshots go before ledger entries, so an interrupted
-migration never leaves an entry whose snapshot is missing; a re-run skips what is already there by id
-and completes it. A record present on both sides with different content is a conflict, never
-overwritten. Afterwards every copied snapshot is read back and checked file by file against the
-source's digests, and the counts are compared.
+For each environment, under both stores' locks (no apply can record meanwhile): every snapshot the target
+lacks is read from the source with its digests checked and saved in the target, then every missing ledger
+entry, then the health record and an unfinished apply (the journal's entry). Snapshots go before ledger
+entries, so an interrupted migration never leaves an entry whose snapshot is missing; a re-run skips what
+is already there by id and completes it. A record present on both sides with different content is a
+conflict, never overwritten. Afterwards every copied snapshot is read back and checked file by file
+against the source's digests, and the counts are compared.
 
 Terraform's own state is moved by the ``state`` step the caller passes (``tfkit.state_move``, which needs
 the engine), run for each environment under the same locks, after its records.
@@ -40,6 +40,7 @@ class EnvironmentMigration:
     snapshots_in_target: int
     entries_in_target: int
     state: str = ""  # what the state step did ("" when it did not run)
+    unfinished: bool = False  # whether an unfinished apply (the journal's entry) was copied
 
     def one_line(self) -> str:
         """``staging: snapshots 2 copied, 1 already there; ledger entries ...; health copied``."""
@@ -48,6 +49,8 @@ class EnvironmentMigration:
             f"there; ledger entries {self.entries_copied} copied, {self.entries_present} already there; "
             f"health {self.health}"
         )
+        if self.unfinished:
+            line += "; its unfinished apply copied"
         return f"{line}; Terraform state: {self.state}" if self.state else line
 
 
@@ -137,6 +140,7 @@ def _migrate_environment(source: Store, target: Store, name: str) -> Environment
         entries_copied += 1
 
     health = _copy_health(source.ledger.health(name), target)
+    unfinished = _copy_unfinished(source, target, name)
     _verify(target, name, snapshots, entries)
     return EnvironmentMigration(
         environment=name,
@@ -147,6 +151,7 @@ def _migrate_environment(source: Store, target: Store, name: str) -> Environment
         health=health,
         snapshots_in_target=len(target.snapshots.list(name)),
         entries_in_target=len(target.ledger.entries(name)),
+        unfinished=unfinished,
     )
 
 
@@ -178,6 +183,18 @@ def _copy_health(health: Health, target: Store) -> str:
         return "kept the target's newer record"
     target.ledger.set_health(health)
     return "copied"
+
+
+def _copy_unfinished(source: Store, target: Store, name: str) -> bool:
+    """Copy the source's unfinished apply (its journal entry), keeping the health the target now has."""
+    entry = source.journal.pending(name)
+    if entry is None or target.journal.pending(name) == entry:
+        return False
+    health = target.ledger.health(name)
+    target.journal.begin(entry)  # also marks the environment unstable: put the copied record back
+    if health.since:
+        target.ledger.set_health(health)
+    return True
 
 
 def _verify(target: Store, name: str, snapshots: list[Snapshot], entries: list[LedgerEntry]) -> None:

@@ -80,6 +80,15 @@ MIGRATIONS: Sequence[Sequence[LiteralString]] = (
             since timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (project, environment))""",
     ),
+    # 2: the apply journal (tfkit.journal): an operation that began applying and is not recorded yet.
+    (
+        """CREATE TABLE tfkit.journal (
+            project text NOT NULL,
+            environment text NOT NULL,
+            entry jsonb NOT NULL,
+            began timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (project, environment))""",
+    ),
 )
 LATEST_VERSION = len(MIGRATIONS)
 

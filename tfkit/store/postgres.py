@@ -3,7 +3,7 @@
 Records live in the ``tfkit`` schema (``tfkit.store.pg_schema``), keyed by ``settings.project`` so several
 repositories can share one database. One data connection is opened on first use and closed by ``close()``;
 each lock holds a connection of its own (``tfkit.store.pg_locks``). A recorded apply (snapshot, ledger
-entry, health) is one transaction: all of it is recorded, or none.
+entry, health, and the removal of its journal entry) is one transaction: all of it is recorded, or none.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from typing import Any, Self
 import psycopg
 
 from tfkit.ledger import Health, LedgerEntry
+from tfkit.pausepoints import pause_point
 from tfkit.snapshots import Snapshot, SnapshotManifest, manifest_digest
 from tfkit.store.pg_db import Database
+from tfkit.store.pg_journal import PgJournal, delete_entry
 from tfkit.store.pg_ledger import PgLedger, insert_entry, upsert_health
 from tfkit.store.pg_locks import PgLocks
 from tfkit.store.pg_snapshots import BlobFiles, PgSnapshotStore, insert_snapshot
@@ -36,6 +38,7 @@ class PostgresStore:
         self._snapshots = PgSnapshotStore(self._db)
         self._ledger = PgLedger(self._db)
         self._locks = PgLocks(self._db)
+        self._journal = PgJournal(self._db)
 
     @property
     def settings(self) -> StoreSettings:
@@ -53,6 +56,11 @@ class PostgresStore:
         return self._ledger
 
     @property
+    def journal(self) -> PgJournal:
+        """Operations that began applying and are not recorded (``tfkit.journal``)."""
+        return self._journal
+
+    @property
     def locks(self) -> PgLocks:
         """tfkit's per-environment locks across runners."""
         return self._locks
@@ -60,13 +68,17 @@ class PostgresStore:
     def record_apply(
         self, manifest: SnapshotManifest, files: Mapping[str, bytes], entry: LedgerEntry, health: Health
     ) -> Snapshot:
-        """Snapshot, ledger entry and health in one transaction: all recorded, or none."""
+        """Snapshot, ledger entry, health and the journal entry's removal in one transaction: all, or none."""
         project = self._settings.project
 
         def work(conn: psycopg.Connection[Any]) -> SnapshotManifest:
             final = insert_snapshot(conn, project, manifest, files)
+            pause_point("record:snapshot")
             insert_entry(conn, project, entry)
+            pause_point("record:ledger")
             upsert_health(conn, project, health)
+            pause_point("record:health")
+            delete_entry(conn, project, entry.environment)
             return final
 
         final = self._db.run(work)

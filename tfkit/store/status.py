@@ -77,7 +77,7 @@ def _schema_version(settings: StoreSettings) -> int | None:
 
 
 def _records(store: Store, name: str, environment: Environment | None) -> EnvironmentRecords:
-    health = store.ledger.health(name)
+    health = store.journal.health(name)
     return EnvironmentRecords(
         environment=name,
         snapshots=len(store.snapshots.list(name)),

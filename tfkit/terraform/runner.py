@@ -1,9 +1,18 @@
 """Run one Terraform command as a child process: capture its output, stream its events, and stop
-it gracefully on Ctrl-C so Terraform can release its state lock before tfkit exits with 130."""
+it gracefully on Ctrl-C so Terraform can release its state lock before tfkit exits with 130.
+
+Terraform never outlives tfkit. A binary engine's child asks the kernel (Linux ``prctl``
+``PR_SET_PDEATHSIG``, through ctypes) for SIGINT when tfkit dies, even by SIGKILL: Terraform then
+stops as on Ctrl-C, writing its state and releasing its state lock. The thread that starts it waits
+for it, so the signal (sent when that thread ends) comes only with tfkit's death. The embedded
+worker watches its stdin instead (``tfkit.terraform._worker``), which works on every platform.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import json
 import os
 import signal
@@ -73,6 +82,35 @@ def _event_dispatcher(on_event: EventCallback | None) -> Callable[[str], None] |
     return dispatch
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _prctl() -> Any | None:
+    """libc's ``prctl`` (Linux), resolved once in the parent; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _dies_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that gives the child SIGINT when this process dies (None where unsupported)."""
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGINT, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return arm
+
+
 def run_command(
     argv: Sequence[str],
     *,
@@ -89,27 +127,37 @@ def run_command(
     releases its state lock; a second Ctrl-C, or ``GRACEFUL_STOP_SECONDS``, kills it.
     """
     start = time.monotonic()
+    # The child also holds the read ends of its output pipes: once tfkit is gone, what Terraform
+    # writes while it stops lands in the pipe's buffer instead of killing it (SIGPIPE on stdout)
+    # before it has stopped its provisioners, written its state and released its state lock.
+    r_out, w_out = os.pipe()
+    r_err, w_err = os.pipe()
     try:
         proc = subprocess.Popen(
             list(argv),
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=w_out,
+            stderr=w_err,
+            pass_fds=(r_out, r_err),
+            preexec_fn=_dies_with_parent(),  # only prctl, resolved before the fork
         )
     except FileNotFoundError as exc:
+        _close(r_out, w_out, r_err, w_err)
         raise EngineNotFoundError(
             f"cannot run {argv[0]!r}: not found; install it or set engine.binary in tfkit.toml"
         ) from exc
     except PermissionError as exc:
+        _close(r_out, w_out, r_err, w_err)
         raise EngineNotFoundError(f"cannot run {argv[0]!r}: permission denied") from exc
+    _close(w_out, w_err)
     out: list[str] = []
     err: list[str] = []
-    assert proc.stdout is not None and proc.stderr is not None
+    stdout, stderr = os.fdopen(r_out, "rb"), os.fdopen(r_err, "rb")
     readers = [
-        threading.Thread(target=_drain, args=(proc.stdout, out, _event_dispatcher(on_event)), daemon=True),
-        threading.Thread(target=_drain, args=(proc.stderr, err, None), daemon=True),
+        threading.Thread(target=_drain, args=(stdout, out, _event_dispatcher(on_event)), daemon=True),
+        threading.Thread(target=_drain, args=(stderr, err, None), daemon=True),
     ]
     for reader in readers:
         reader.start()
@@ -127,6 +175,12 @@ def run_command(
     for reader in readers:
         reader.join()
     return Completed(tuple(argv), returncode, "".join(out), "".join(err), time.monotonic() - start)
+
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _interrupted(label: str) -> RunInterruptedError:
