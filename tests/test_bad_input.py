@@ -1060,3 +1060,30 @@ def test_outputs_to_devices_leave_the_devices_in_place(tmp_path: Path) -> None:
     planned = run_in_namespace(tmp_path, mounts, ("plan", "--env", "dev", "--out", "/dev/null"), devices_kept)
     assert planned.returncode == 0, planned.stderr
     assert "wrote the redacted plan JSON to /dev/null" in planned.stderr
+
+
+@needs_namespaces
+def test_a_store_that_refuses_the_recording_after_terraform_applied_is_one_line(tmp_path: Path) -> None:
+    """Issue 19: the snapshot write fails after Terraform applied (a read-only ``.tfkit/snapshots``):
+    one line, exit 5, and the journal keeps the apply visible: the next command calls it unfinished."""
+    for name, text in BASE_FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / "envs/dev/main.tf").write_text('resource "terraform_data" "x" {\n  input = 1\n}\n')
+    (tmp_path / ".tfkit/snapshots").mkdir(parents=True)
+    result = run_in_namespace(
+        tmp_path,
+        _RO.format(d="{root}/.tfkit/snapshots"),
+        ("apply", "--env", "dev", "--auto-approve"),
+        "true",
+    )
+    lines = [line for line in result.stderr.splitlines() if not _PROGRESS.fullmatch(line)]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.returncode == 5, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "was applied but could not be recorded" in lines[0] and "Read-only file system" in lines[0]
+    assert (tmp_path / "terraform.tfstate").exists() or (tmp_path / "envs/dev/terraform.tfstate").exists()
+    status = invoke_tfkit("status", cwd=tmp_path)
+    assert status.returncode == 4, status.stderr
+    assert "unfinished apply" in status.stdout + status.stderr
+    assert not any((tmp_path / ".tfkit/snapshots").iterdir()), "no half-written snapshot"

@@ -15,13 +15,15 @@ read are in ``LocalJournal``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from tfkit.errors import SnapshotError
+from tfkit.errors import SnapshotError, StoreError
 from tfkit.fsutil import atomic_write, fsync_dir
 from tfkit.ledger import Health, LocalLedger, new_health
 from tfkit.locks import LockHolder
@@ -37,6 +39,7 @@ __all__ = [
     "applying_health",
     "journal_entry",
     "journal_from_dict",
+    "local_writes",
     "plan_digest",
 ]
 
@@ -106,6 +109,17 @@ def applying_health(entry: JournalEntry) -> Health:
     return new_health(entry.environment, stable=False, reason=reason)
 
 
+@contextlib.contextmanager
+def local_writes(state_dir: Path) -> Iterator[None]:
+    """Writes to the local store that the file system refuses (full, read-only) as one ``StoreError``
+    line naming the file, so an apply it cannot record says so (and that it stays unstable)."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or state_dir
+        raise StoreError(f"cannot write {where}: {exc.strerror or exc}") from None
+
+
 class Journal(Protocol):
     """The unfinished operations of a project's environments (one entry per environment at most).
 
@@ -166,14 +180,16 @@ class LocalJournal:
 
     def begin(self, entry: JournalEntry) -> None:
         """Mark the environment unstable, then write the entry (both durable when this returns)."""
-        self.ledger.set_health(applying_health(entry))
-        self._write(entry)
+        with local_writes(self.root):
+            self.ledger.set_health(applying_health(entry))
+            self._write(entry)
 
     def fail(self, environment: str, outcome: str) -> None:
         """Keep the entry, saying why the operation did not finish."""
         entry = self._read(environment)
         if entry is not None:
-            self._write(replace(entry, outcome=mask(outcome)))
+            with local_writes(self.root):
+                self._write(replace(entry, outcome=mask(outcome)))
 
     def committing(self, environment: str, snapshot: str) -> None:
         """Note the snapshot id being recorded (the first step of ``LocalStore.record_apply``)."""
@@ -183,9 +199,10 @@ class LocalJournal:
 
     def finish(self, health: Health) -> None:
         """The operation succeeded: write ``health``, then remove the entry."""
-        self.ledger.set_health(health)
-        pause_point("record:health")
-        self._remove(health.environment)
+        with local_writes(self.root):
+            self.ledger.set_health(health)
+            pause_point("record:health")
+            self._remove(health.environment)
 
     def _done(self, entry: JournalEntry) -> bool:
         """Whether the recording of ``entry`` got far enough to count (see the commit order)."""

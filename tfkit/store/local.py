@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from tfkit.journal import LocalJournal
+from tfkit.journal import LocalJournal, local_writes
 from tfkit.ledger import Health, LedgerEntry, LocalLedger
 from tfkit.locks import LocalLocks
 from tfkit.pausepoints import pause_point
@@ -37,14 +37,16 @@ class LocalStore:
     def record_apply(
         self, manifest: SnapshotManifest, files: Mapping[str, bytes], entry: LedgerEntry, health: Health
     ) -> Snapshot:
-        """Journal commit mark, snapshot, ledger entry, health, journal removal (each step atomic)."""
-        self.journal.committing(entry.environment, manifest.id)
-        pause_point("record:committing")
-        snapshot = self.snapshots.save(manifest, files)
-        pause_point("record:snapshot")
-        self.ledger.record(entry)
-        pause_point("record:ledger")
-        self.journal.finish(health)
+        """Journal commit mark, snapshot, ledger entry, health, journal removal (each step atomic); a
+        file system that refuses a write is a ``StoreError`` (the journal keeps the apply visible)."""
+        with local_writes(self.state_dir):
+            self.journal.committing(entry.environment, manifest.id)
+            pause_point("record:committing")
+            snapshot = self.snapshots.save(manifest, files)
+            pause_point("record:snapshot")
+            self.ledger.record(entry)
+            pause_point("record:ledger")
+            self.journal.finish(health)
         return snapshot
 
     def close(self) -> None:
