@@ -10,7 +10,9 @@ import stat
 import subprocess
 import sys
 import sysconfig
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +189,19 @@ def install_wheel(wheel: Path, venv: Path) -> Path:
     done = run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", wheel)
     assert done.returncode == 0, done.stderr
     return venv / "bin"
+
+
+def wait_for(
+    condition: Callable[[], bool], proc: subprocess.Popen[str], what: str, *, timeout: float
+) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` if ``proc`` ends first or ``timeout`` passes
+    (a bound against a hung run, not a timing assertion)."""
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the run ended before {what}: exit {proc.returncode}\n{out}\n{err}")
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.02)

@@ -18,10 +18,10 @@ to tell apart from ordinary text), as ``tfkit.redact.mask`` does.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from tfkit.redact import MIN_SECRET_LENGTH, REDACTED
+from tfkit.redact import MIN_SECRET_LENGTH, REDACTED, json_leaves
 
 __all__ = ["redact_plan_document"]
 
@@ -33,18 +33,6 @@ def redact_plan_document(doc: Any) -> frozenset[str]:
         redaction.plan(doc)
         redaction.copies(doc)
     return frozenset(redaction.found)
-
-
-def _leaves(value: Any) -> Iterator[str]:
-    """Every string inside a JSON value."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for sub in value.values():
-            yield from _leaves(sub)
-    elif isinstance(value, list):
-        for sub in value:
-            yield from _leaves(sub)
 
 
 def _dicts(node: Any, key: str) -> list[dict[str, Any]]:
@@ -88,7 +76,7 @@ class _Redaction:
     def replaced(self, value: Any) -> str:
         """``REDACTED``, remembering the strings of the value it stands for."""
         if value != REDACTED:
-            self.found.update(_leaves(value))
+            self.found.update(json_leaves(value, numbers=False))
         return REDACTED
 
     def sanitize(self, value: Any, mask: Any) -> Any:

@@ -19,6 +19,7 @@ __all__ = [
     "MIN_SECRET_LENGTH",
     "REDACTED",
     "RedactablePlan",
+    "json_leaves",
     "mask",
     "mask_bytes",
     "mask_json",
@@ -145,7 +146,7 @@ def _decode(raw: bytes) -> Any:
 def _sensitive_leaves(original: Any, redacted: Any, marker: str) -> Iterator[str]:
     """The text of every leaf of ``original`` that ``redacted`` replaced by ``marker``."""
     if redacted == marker and original != marker:
-        yield from _leaves(original)
+        yield from json_leaves(original)
     elif isinstance(original, dict) and isinstance(redacted, dict):
         for key, sub in original.items():
             if key in redacted:
@@ -155,17 +156,19 @@ def _sensitive_leaves(original: Any, redacted: Any, marker: str) -> Iterator[str
             yield from _sensitive_leaves(sub, red, marker)
 
 
-def _leaves(value: Any) -> Iterator[str]:
-    """Every string and number inside a JSON value, as text (booleans and null are not secrets)."""
+def json_leaves(value: Any, *, numbers: bool = True) -> Iterator[str]:
+    """Every string (and, with ``numbers``, number as text) inside a JSON value; booleans and null
+    are not secrets."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, int | float):
-        yield str(value)
+        if numbers:
+            yield str(value)
     elif isinstance(value, dict):
         for sub in value.values():
-            yield from _leaves(sub)
+            yield from json_leaves(sub, numbers=numbers)
     elif isinstance(value, list):
         for sub in value:
-            yield from _leaves(sub)
+            yield from json_leaves(sub, numbers=numbers)

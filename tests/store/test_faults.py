@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import re
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import psycopg
 import pytest
 from pg_server import PgServer, _launch, _RunAs, _stop, resolve_bindir, start_server
 from storecase import unique_project
-from testsupport import start_tfkit
+from testsupport import start_tfkit, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -83,13 +82,7 @@ def _run(repo: Path, url: str, *args: str, round_id: str, release: Path) -> subp
 
 
 def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"the run ended before {what}: exit {proc.returncode}\n{out}\n{err}")
-        assert time.monotonic() < deadline, f"no {what} within {WAIT} s"
-        time.sleep(0.02)
+    wait_for(condition, proc, what, timeout=WAIT)
 
 
 def _finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 from storecase import unique_project
-from testsupport import start_tfkit
+from testsupport import start_tfkit, wait_for
 
 from tfkit.store import Store
 from tfkit.store.local import LocalStore
@@ -186,13 +186,7 @@ class Bench:
 
 
 def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"the run ended before {what}: exit {proc.returncode}\n{out}\n{err}")
-        assert time.monotonic() < deadline, f"no {what} within {WAIT} s"
-        time.sleep(0.02)
+    wait_for(condition, proc, what, timeout=WAIT)
 
 
 def _processes_of(trial: str) -> list[str]:
