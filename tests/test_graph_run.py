@@ -53,7 +53,7 @@ def test_a_failure_skips_exactly_its_downstream_and_the_worst_code_wins(small: G
         'resource "terraform_data" "broken" {\n  input = var.nope\n}\n'
     )
     done = run_tfkit("apply", "--all", "--jobs", "2", "--auto-approve", "--format", "json", cwd=small.root)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr  # an undeclared variable is a configuration error: exit 2
     by_env = {e["environment"]: e for e in json.loads(done.stdout)["environments"]}
     assert by_env["st01-dev"]["outcome"] == "error"
     skipped = {n for n, e in by_env.items() if e["outcome"] == "skipped"}

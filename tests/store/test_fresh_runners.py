@@ -55,6 +55,7 @@ class Runners:
         secrets = path / ".secrets"
         secrets.mkdir(mode=0o700)
         (secrets / "db_password").write_text(TEST_SECRET + "\n")
+        (secrets / "db_password").chmod(0o600)  # a secret readable by others is an error in CI
         return path
 
     def tfkit(self, runner: Path, *args: str) -> subprocess.CompletedProcess[str]:
