@@ -162,7 +162,7 @@ def test_parse_file_cache_serves_unchanged_content_and_reads_an_edit_again(
     source = REPO / "modules" / "service" / "main.tf"
     fresh = hcl.parse_file(source)
     assert hcl.parse_file(source, cache_dir=cache) == fresh
-    assert len(list((cache / "hcl").glob("*.json"))) == 1
+    assert len(list((cache / "hcl").rglob("*.json"))) == 1
     copy = tmp_path / "moved.tf"
     copy.write_bytes(source.read_bytes())
 
@@ -178,7 +178,7 @@ def test_parse_file_cache_serves_unchanged_content_and_reads_an_edit_again(
     assert {b.file for b in cached} == {copy}
     copy.write_text(source.read_text() + '\nresource "terraform_data" "added" {}\n')
     assert hcl.parse_file(copy, cache_dir=cache)[-1].labels == ("terraform_data", "added")
-    assert len(list((cache / "hcl").glob("*.json"))) == 2
-    for entry in (cache / "hcl").glob("*.json"):
+    assert len(list((cache / "hcl").rglob("*.json"))) == 2
+    for entry in (cache / "hcl").rglob("*.json"):
         entry.write_text("{not json")
     assert hcl.parse_file(source, cache_dir=cache) == fresh  # an unreadable entry is parsed and written again

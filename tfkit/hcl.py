@@ -12,15 +12,13 @@ python-hcl2 8.x has no line numbers in ``hcl2.load``, so blocks are read from th
 (its nodes' ``_meta.line``). ``hcl2`` is imported lazily so that ``import tfkit`` stays light.
 
 Parsing is the slow part (lark, tens of milliseconds a file), so ``parse_file`` can keep what it read in a
-cache directory (``Project.cache_dir / "hcl"``): JSON keyed by the file's SHA-256, this reader's format and
+cache directory (``Project.cache_dir / "hcl"``): JSON keyed by the file's SHA-256, this reader's code and
 python-hcl2's version, so an edit or an upgrade reads the file again, and a gate on an unchanged repository
 parses nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -30,8 +28,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tfkit.content_cache import ContentCache, code_digest, content_key
 from tfkit.errors import HclSyntaxError, TfkitError
-from tfkit.fsutil import atomic_write
 from tfkit.secret_names import is_secret_name
 
 __all__ = [
@@ -325,14 +323,14 @@ def parse_file(path: Path, *, cache_dir: Path | None = None) -> tuple[Block, ...
         raise HclSyntaxError(f"{path}: cannot read: {exc}", file=path, line=None, column=None) from None
     if cache_dir is None:
         return parse_text(text, path)
-    entry = cache_dir / "hcl" / f"{_cache_key(data)}.json"
+    cache = ContentCache(cache_dir / "hcl")
+    key = content_key("tfkit-hcl", code_digest(__name__), "python-hcl2", _hcl2_version(), data)
     try:
-        return _blocks_from_json(json.loads(entry.read_bytes()), path)
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # no entry yet, or an unreadable one: parse and write it again
+        return _blocks_from_json(cache.get(key), path)
+    except (ValueError, KeyError, TypeError):
+        pass  # no entry yet, or one of another shape: parse and write it again
     blocks = parse_text(text, path)
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(entry, json.dumps(_blocks_to_json(blocks), separators=(",", ":")), sync_dir=False)
+    cache.put(key, _blocks_to_json(blocks))
     return blocks
 
 
@@ -345,12 +343,6 @@ def _hcl2_version() -> str:
     from importlib.metadata import version
 
     return version("python-hcl2")
-
-
-def _cache_key(data: bytes) -> str:
-    """The cache entry of content ``data``: its digest, salted with this format and python-hcl2's version."""
-    salt = f"tfkit-hcl/{_CACHE_FORMAT}/python-hcl2/{_hcl2_version()}\0".encode()
-    return hashlib.sha256(salt + data).hexdigest()
 
 
 def _blocks_to_json(blocks: tuple[Block, ...]) -> dict[str, Any]:

@@ -363,7 +363,7 @@ def test_configuration_policies_find_the_same_from_the_hcl_cache(
 
     cold = found()
     assert {policy_id for policy_id, *_ in cold} == set(ids)
-    assert list((tmp_path / "cache" / "hcl").glob("*.json"))
+    assert list((tmp_path / "cache" / "hcl").rglob("*.json"))
 
     def no_parsing(text: str) -> None:
         raise AssertionError("parsed although every file is cached")
