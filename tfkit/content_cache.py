@@ -4,6 +4,8 @@ A key is the SHA-256 of the content and of everything that decides the result (t
 version of the library doing the work), so an edit or an upgrade misses and the work is done again. An
 entry that cannot be read is a miss too; entries are written atomically (``fsutil.atomic_write``). Used
 under ``Project.cache_dir`` by the HCL reader (``tfkit.hcl``) and the var-file secret scan (``tfkit.guard``).
+Entries are owner-only, and one that would hold a registered secret (``tfkit.redact``) is never written: the
+work is simply done again next time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tfkit.fsutil import atomic_write
+from tfkit.redact import mask
 
 __all__ = ["ContentCache", "code_digest", "content_key"]
 
@@ -51,8 +54,12 @@ class ContentCache:
         except (OSError, ValueError):
             return None
 
-    def put(self, key: str, value: Any) -> None:
-        """Store ``value`` (JSON data) under ``key``."""
+    def put(self, key: str, value: Any) -> bool:
+        """Store ``value`` (JSON data) under ``key``; ``False`` (not stored) if it holds a known secret."""
+        text = json.dumps(value, separators=(",", ":"))
+        if mask(text) != text:
+            return False
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, json.dumps(value, separators=(",", ":")), sync_dir=False)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic_write(path, text, mode=0o600, sync_dir=False)
+        return True
