@@ -226,3 +226,30 @@ def test_tfkit_rules_read_hcl_with_lines_at_any_depth() -> None:
         (4, "secret-looking value in a var file")
     ]
     assert scan_terraform("broken.tf", 'provider "aws" {\n  token = "x"\n') == []  # left to detect-secrets
+
+
+def test_scan_cache_returns_the_same_findings_without_scanning_and_rescans_an_edit(
+    corpus_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file scanned before (same name and content) comes from the cache: no value stored, no detector."""
+    from tfkit.guard import scan as scan_module
+
+    repo, corpus = corpus_repo
+    files = sorted(_FILES.values())
+    cache = tmp_path / "cache"
+    fresh = scan_files(repo, files)
+    assert scan_files(repo, files, cache_dir=cache) == fresh
+    stored = "".join(p.read_text() for p in (cache / "secret-scan").rglob("*.json"))
+    assert stored and not any(value in stored for _, value in corpus.values())
+
+    def no_scanning(*args: object) -> None:
+        raise AssertionError("scanned although the file is cached")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(scan_module, "_detector", no_scanning)
+        patched.setattr(scan_module, "_scan_disk_file", no_scanning)
+        assert scan_files(repo, files, cache_dir=cache) == fresh
+    (repo / _FILES["tfvars"]).write_text('instance_type = "t3.small"\n')
+    edited = scan_files(repo, files, cache_dir=cache)
+    assert {f.file for f in fresh.findings} - {f.file for f in edited.findings} == {_FILES["tfvars"]}
+    assert edited == scan_files(repo, files)

@@ -150,3 +150,35 @@ def test_local_sources_reach_every_module_module_graph_follows(tmp_path: Path) -
     (tmp_path / "a" / "main.tf").write_text('module "b" {\n  source = "./b"\n}\n')
     (tmp_path / "a" / "b" / "main.tf").write_text('module "loop" {\n  source = "../../root"\n}\n')
     assert local_sources(tmp_path / "root") == {(tmp_path / "a").resolve(), (tmp_path / "a" / "b").resolve()}
+
+
+def test_parse_file_cache_serves_unchanged_content_and_reads_an_edit_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks cached by content come back equal (placed in the file asked for) without parsing."""
+    from tfkit import hcl
+
+    cache = tmp_path / "cache"
+    source = REPO / "modules" / "service" / "main.tf"
+    fresh = hcl.parse_file(source)
+    assert hcl.parse_file(source, cache_dir=cache) == fresh
+    assert len(list((cache / "hcl").rglob("*.json"))) == 1
+    copy = tmp_path / "moved.tf"
+    copy.write_bytes(source.read_bytes())
+
+    def no_parsing(text: str) -> None:
+        raise AssertionError("parsed although the content is cached")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(hcl, "_parse", no_parsing)
+        cached = hcl.parse_file(copy, cache_dir=cache)
+    assert [(b.kind, b.labels, b.body, b.line, b.literals) for b in cached] == [
+        (b.kind, b.labels, b.body, b.line, b.literals) for b in fresh
+    ]
+    assert {b.file for b in cached} == {copy}
+    copy.write_text(source.read_text() + '\nresource "terraform_data" "added" {}\n')
+    assert hcl.parse_file(copy, cache_dir=cache)[-1].labels == ("terraform_data", "added")
+    assert len(list((cache / "hcl").rglob("*.json"))) == 2
+    for entry in (cache / "hcl").rglob("*.json"):
+        entry.write_text("{not json")
+    assert hcl.parse_file(source, cache_dir=cache) == fresh  # an unreadable entry is parsed and written again

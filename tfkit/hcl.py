@@ -10,6 +10,11 @@ is the one reader of credentials written in Terraform files: policy TFK102 and t
 
 python-hcl2 8.x has no line numbers in ``hcl2.load``, so blocks are read from the ``hcl2.parses`` tree
 (its nodes' ``_meta.line``). ``hcl2`` is imported lazily so that ``import tfkit`` stays light.
+
+Parsing is the slow part (lark, tens of milliseconds a file), so ``parse_file`` can keep what it read in a
+cache directory (``Project.cache_dir / "hcl"``): JSON keyed by the file's SHA-256, this reader's code and
+python-hcl2's version, so an edit or an upgrade reads the file again, and a gate on an unchanged repository
+parses nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tfkit.content_cache import ContentCache, code_digest, content_key
 from tfkit.errors import HclSyntaxError, TfkitError
 from tfkit.secret_names import is_secret_name
 
@@ -305,13 +311,75 @@ def _value_literals(node: Any, path: tuple[str, ...], line: int, options: Any) -
             yield Literal(".".join(path), path[-1] if path else "", value, line)
 
 
-def parse_file(path: Path) -> tuple[Block, ...]:
-    """The top-level blocks of one ``.tf`` file (and ``backend`` blocks inside ``terraform`` blocks)."""
+def parse_file(path: Path, *, cache_dir: Path | None = None) -> tuple[Block, ...]:
+    """The top-level blocks of one ``.tf`` file (and ``backend`` blocks inside ``terraform`` blocks).
+
+    With ``cache_dir``, blocks already read from the same content come from there (see the module's note).
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise HclSyntaxError(f"{path}: cannot read: {exc}", file=path, line=None, column=None) from None
-    return parse_text(text, path)
+    if cache_dir is None:
+        return parse_text(text, path)
+    cache = ContentCache(cache_dir / "hcl")
+    key = content_key("tfkit-hcl", code_digest(__name__), "python-hcl2", _hcl2_version(), data)
+    try:
+        return _blocks_from_json(cache.get(key), path)
+    except (ValueError, KeyError, TypeError):
+        pass  # no entry yet, or one of another shape: parse and write it again
+    blocks = parse_text(text, path)
+    cache.put(key, _blocks_to_json(blocks))
+    return blocks
+
+
+#: The layout of a cache entry: bump when ``Block``, ``Literal`` or what ``parse_text`` reads changes.
+_CACHE_FORMAT = 1
+
+
+@lru_cache(maxsize=1)
+def _hcl2_version() -> str:
+    from importlib.metadata import version
+
+    return version("python-hcl2")
+
+
+def _blocks_to_json(blocks: tuple[Block, ...]) -> dict[str, Any]:
+    return {
+        "format": _CACHE_FORMAT,
+        "blocks": [
+            {
+                "kind": b.kind,
+                "labels": list(b.labels),
+                "body": b.body,
+                "line": b.line,
+                "end_line": b.end_line,
+                "attribute_lines": dict(b.attribute_lines),
+                "literals": [[lit.path, lit.key, lit.value, lit.line] for lit in b.literals],
+            }
+            for b in blocks
+        ],
+    }
+
+
+def _blocks_from_json(entry: dict[str, Any], path: Path) -> tuple[Block, ...]:
+    """The blocks of a cache entry, placed in ``path`` (the entry is keyed by content, not by name)."""
+    if entry["format"] != _CACHE_FORMAT:
+        raise ValueError("another cache format")
+    return tuple(
+        Block(
+            kind=b["kind"],
+            labels=tuple(b["labels"]),
+            body=b["body"],
+            file=path,
+            line=b["line"],
+            end_line=b["end_line"],
+            attribute_lines=b["attribute_lines"],
+            literals=tuple(Literal(p, k, v, n) for p, k, v, n in b["literals"]),
+        )
+        for b in entry["blocks"]
+    )
 
 
 def parse_text(text: str, path: Path) -> tuple[Block, ...]:
@@ -382,25 +450,28 @@ def _errors_named(path: Path) -> Iterator[None]:
 
 
 @lru_cache(maxsize=256)
-def _load_cached(directory: Path, stamp: tuple[tuple[str, int, int], ...]) -> Module:
+def _load_cached(directory: Path, stamp: tuple[tuple[str, int, int], ...], cache_dir: Path | None) -> Module:
     blocks: list[Block] = []
     for name, _, _ in stamp:
-        blocks.extend(parse_file(directory / name))
+        blocks.extend(parse_file(directory / name, cache_dir=cache_dir))
     return Module(directory, tuple(blocks))
 
 
-def load_module(directory: Path | str) -> Module:
-    """Read every ``*.tf`` file of one module directory (cached while the files are unchanged)."""
+def load_module(directory: Path | str, *, cache_dir: Path | None = None) -> Module:
+    """Read every ``*.tf`` file of one module directory (cached while the files are unchanged).
+
+    ``cache_dir``: also keep each file's blocks there, by content, for the next process (``parse_file``).
+    """
     directory = Path(directory).resolve()
     if not directory.is_dir():
         raise TfkitError(f"{directory}: no such module directory")
     files = sorted(directory.glob("*.tf"))
     stamp = tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
-    return _load_cached(directory, stamp)
+    return _load_cached(directory, stamp, cache_dir)
 
 
-def module_graph(root: Path | str) -> ModuleGraph:
-    """The root module and every module reachable through local sources, each read once."""
+def module_graph(root: Path | str, *, cache_dir: Path | None = None) -> ModuleGraph:
+    """The root module and every module reachable through local sources, each read once (``load_module``)."""
     root = Path(root).resolve()
     modules: dict[Path, Module] = {}
     calls: list[tuple[Path, ModuleCallDecl]] = []
@@ -409,7 +480,7 @@ def module_graph(root: Path | str) -> ModuleGraph:
         directory = pending.pop(0)
         if directory in modules:
             continue
-        module = load_module(directory)
+        module = load_module(directory, cache_dir=cache_dir)
         modules[directory] = module
         for call in module.module_calls:
             calls.append((directory, call))

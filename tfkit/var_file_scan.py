@@ -46,7 +46,8 @@ def var_file_findings(environment: Environment) -> list[Finding]:
         return []
     baseline = load_baseline(root / guard_settings(root).baseline)
     by_line: dict[tuple[str, int], list[str]] = {}
-    for found in scan_files(root, files, baseline=baseline).findings:
+    scan = scan_files(root, files, baseline=baseline, cache_dir=environment.project.cache_dir)
+    for found in scan.findings:
         by_line.setdefault((found.file, found.line), []).append(f"{found.kind} [{found.detector}]")
     return [
         Finding(

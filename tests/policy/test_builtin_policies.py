@@ -325,6 +325,53 @@ def test_module_sources_pinned(planner: Planner, staging_plan: Plan, tmp_path) -
     assert "registry module without a version" in failed.violations[0].message
 
 
+def test_configuration_policies_find_the_same_from_the_hcl_cache(
+    planner: Planner, staging_plan: Plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TFK101-103 read .tf files through the parse cache: a warm gate parses nothing and finds the same."""
+    from tfkit import hcl
+
+    monkeypatch.setenv("TFKIT_CACHE_DIR", str(tmp_path / "cache"))
+    project = variant(
+        planner,
+        tmp_path / "repo",
+        files={
+            "envs/staging/extra.tf": """
+                variable "bare" {}
+
+                module "vpc" {
+                  source = "terraform-aws-modules/vpc/aws"
+                }
+
+                provider "aws" {
+                  access_key = "AKIAIOSFODNN7EXAMPLE"
+                }
+            """
+        },
+    )
+    ids = ("TFK101", "TFK102", "TFK103")
+
+    def found() -> list[tuple[str, str, str | None, int | None, str]]:
+        hcl._load_cached.cache_clear()  # the in-process memo aside: read through the cache directory
+        report = evaluate(staging_plan, env="staging", project=project)
+        return [
+            (r.policy.id, v.address, v.file, v.line, v.message)
+            for r in report.results
+            if r.policy.id in ids
+            for v in r.violations
+        ]
+
+    cold = found()
+    assert {policy_id for policy_id, *_ in cold} == set(ids)
+    assert list((tmp_path / "cache" / "hcl").rglob("*.json"))
+
+    def no_parsing(text: str) -> None:
+        raise AssertionError("parsed although every file is cached")
+
+    monkeypatch.setattr(hcl, "_parse", no_parsing)
+    assert found() == cold
+
+
 def test_module_sources_pinned_from_the_plan_configuration_without_a_repository() -> None:
     unpinned = load_plan(PLANS / "checkov" / "nested-modules-connections-v1.1.json")
     assert [v.address for v in result(unpinned, "TFK101", "dev", None).violations] == ["module.s3_bucket"]

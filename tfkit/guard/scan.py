@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tfkit.content_cache import ContentCache, code_digest, content_key
 from tfkit.errors import GuardError
 from tfkit.fsutil import private_temp
 from tfkit.guard import git
@@ -193,15 +194,47 @@ def files_to_scan(root: Path, targets: Iterable[Path] = (), *, exclude: Iterable
     return sorted(p for p in chosen if (root / p).is_file() and not matches_any(patterns, p))
 
 
-def scan_files(root: Path, paths: Iterable[str], *, baseline: Baseline | None = None) -> SecretScan:
-    """Scan files (relative to ``root``) with both detectors; the baseline sets reviewed findings apart."""
+def scan_files(
+    root: Path, paths: Iterable[str], *, baseline: Baseline | None = None, cache_dir: Path | None = None
+) -> SecretScan:
+    """Scan files (relative to ``root``) with both detectors; the baseline sets reviewed findings apart.
+
+    With ``cache_dir``, a file whose content (and name) was scanned before by the same detectors (their
+    code and detect-secrets' version) gets that scan's findings back: fingerprints, never values.
+    detect-secrets' plugins load only when some file is not in the cache.
+    """
     found: list[SecretFinding] = []
     count = 0
-    with _detector():
+    cache = ContentCache(cache_dir / "secret-scan") if cache_dir is not None else None
+    loaded = False
+    with ExitStack() as detector:
         for rel in paths:
             count += 1
-            found.extend(_scan_disk_file(root / rel, rel))
+            key = _scan_key(root / rel, rel) if cache is not None else None
+            cached = cache.get(key) if cache is not None and key is not None else None
+            if isinstance(cached, list):
+                found.extend(SecretFinding(*entry) for entry in cached)
+                continue
+            if not loaded:  # the first file to scan: load the plugins now
+                detector.enter_context(_detector())
+                loaded = True
+            scanned = _scan_disk_file(root / rel, rel)
+            if cache is not None and key is not None:
+                cache.put(key, [[f.file, f.line, f.kind, f.detector, f.fingerprint] for f in scanned])
+            found.extend(scanned)
     return _split(found, baseline, count)
+
+
+def _scan_key(path: Path, display: str) -> str | None:
+    """The cache key of scanning ``path`` under the name ``display`` (``None``: unreadable, not cached)."""
+    from importlib.metadata import version
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    rules = code_digest(__name__, "tfkit.guard.tfrules", "tfkit.secret_names")
+    return content_key("tfkit-secret-scan", rules, "detect-secrets", version("detect-secrets"), display, data)
 
 
 def scan_history(

@@ -312,7 +312,8 @@ def _graph(ctx: PolicyContext, *, required: bool = True) -> ModuleGraph | None:
         return None
     from tfkit.hcl import module_graph
 
-    return module_graph(env.directory)
+    cache_dir = ctx.project.cache_dir if ctx.project is not None else None
+    return module_graph(env.directory, cache_dir=cache_dir)
 
 
 def _rel(path: os.PathLike[str], ctx: PolicyContext) -> str:

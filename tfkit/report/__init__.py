@@ -11,10 +11,13 @@ formats, and what those must agree on (which changes are listed, in what order, 
 
 This module is the registry of the formats a ``Report`` renders in: ``render(report, fmt)`` looks the
 format up in ``RENDERERS`` and masks the result; ``write_reports`` writes several formats at once.
+``RENDERERS`` names each renderer's module and function, imported when a format is first rendered, so
+naming the formats (``FORMATS``, for ``--format``'s choices) loads no renderer: ``tfkit --help`` stays light.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -22,36 +25,38 @@ from types import MappingProxyType
 from tfkit.errors import ConfigError
 from tfkit.fsutil import write_output
 from tfkit.redact import mask
-from tfkit.report.json import render_json
-from tfkit.report.junit import render_junit
-from tfkit.report.markdown import render_markdown
-from tfkit.report.sarif import render_sarif
-from tfkit.report.text import render_text
 from tfkit.results import Report
 
-__all__ = ["FORMATS", "RENDERERS", "render", "write_reports"]
+__all__ = ["FORMATS", "RENDERERS", "render", "renderer", "write_reports"]
 
-RENDERERS: Mapping[str, Callable[[Report], str]] = MappingProxyType(
+RENDERERS: Mapping[str, str] = MappingProxyType(
     {
-        "text": render_text,
-        "json": render_json,
-        "junit": render_junit,
-        "sarif": render_sarif,
-        "markdown": render_markdown,
+        "text": "tfkit.report.text:render_text",
+        "json": "tfkit.report.json:render_json",
+        "junit": "tfkit.report.junit:render_junit",
+        "sarif": "tfkit.report.sarif:render_sarif",
+        "markdown": "tfkit.report.markdown:render_markdown",
     }
 )
-"""Each report format and the function that renders a ``Report`` in it (unmasked)."""
+"""Each report format and ``module:function`` of the function that renders a ``Report`` in it (unmasked)."""
 
 FORMATS: tuple[str, ...] = tuple(RENDERERS)
 """The report formats, in the order ``--format`` lists them."""
 
 
+def renderer(fmt: str) -> Callable[[Report], str]:
+    """The function rendering a ``Report`` in ``fmt`` (unmasked), imported on first use."""
+    home = RENDERERS.get(fmt)
+    if home is None:
+        raise ConfigError(f"unknown report format '{fmt}'; use one of {', '.join(FORMATS)}")
+    module, _, name = home.partition(":")
+    function: Callable[[Report], str] = getattr(importlib.import_module(module), name)
+    return function
+
+
 def render(report: Report, fmt: str) -> str:
     """``report`` in one of ``FORMATS``, masked (no registered secret survives)."""
-    renderer = RENDERERS.get(fmt)
-    if renderer is None:
-        raise ConfigError(f"unknown report format '{fmt}'; use one of {', '.join(FORMATS)}")
-    return mask(renderer(report))
+    return mask(renderer(fmt)(report))
 
 
 def write_reports(report: Report, formats: Sequence[tuple[str, Path | None]]) -> dict[str, str]:

@@ -1,0 +1,33 @@
+"""tfkit.content_cache: entries by content key, owner-only, never holding a registered secret."""
+
+from __future__ import annotations
+
+import secrets
+import stat
+from pathlib import Path
+
+from tfkit.content_cache import ContentCache, content_key
+from tfkit.redact import register_secret
+
+
+def test_entries_round_trip_owner_only_and_an_unreadable_one_is_a_miss(tmp_path: Path) -> None:
+    cache = ContentCache(tmp_path / "c")
+    key = content_key("reader", "1", b"content")
+    assert key != content_key("reader", "2", b"content") != content_key("reader1", "", b"content")
+    assert cache.get(key) is None
+    assert cache.put(key, {"blocks": [1, "a"]})
+    assert cache.get(key) == {"blocks": [1, "a"]}
+    (entry,) = (tmp_path / "c").rglob("*.json")
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+    entry.write_text("{broken")
+    assert cache.get(key) is None
+
+
+def test_an_entry_holding_a_registered_secret_is_not_written(tmp_path: Path) -> None:
+    secret = "cache-" + secrets.token_hex(12)
+    register_secret(secret)
+    cache = ContentCache(tmp_path / "c")
+    key = content_key(b"x")
+    assert not cache.put(key, {"body": {"password": f'say "{secret}"'}})
+    assert cache.get(key) is None
+    assert not list(tmp_path.rglob("*.json"))

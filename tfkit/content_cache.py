@@ -1,0 +1,65 @@
+"""A directory of JSON entries keyed by content: what a slow reader made of some bytes, for the next run.
+
+A key is the SHA-256 of the content and of everything that decides the result (the reader's own code, the
+version of the library doing the work), so an edit or an upgrade misses and the work is done again. An
+entry that cannot be read is a miss too; entries are written atomically (``fsutil.atomic_write``). Used
+under ``Project.cache_dir`` by the HCL reader (``tfkit.hcl``) and the var-file secret scan (``tfkit.guard``).
+Entries are owner-only, and one that would hold a registered secret (``tfkit.redact``) is never written: the
+work is simply done again next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tfkit.fsutil import atomic_write
+from tfkit.redact import mask
+
+__all__ = ["ContentCache", "code_digest", "content_key"]
+
+
+def content_key(*parts: str | bytes) -> str:
+    """The key of ``parts`` (salts, then the content): a SHA-256 over each part, length-prefixed."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+@cache
+def code_digest(*modules: str) -> str:
+    """A digest of the source of ``modules`` (imported already): a key part that changes with their code."""
+    return content_key(*(Path(str(sys.modules[name].__file__)).read_bytes() for name in modules))
+
+
+class ContentCache:
+    """JSON entries in ``directory`` (created on first write), one file per key."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Any:
+        """The entry stored under ``key``, or ``None`` (never written, or unreadable)."""
+        try:
+            return json.loads(self._path(key).read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    def put(self, key: str, value: Any) -> bool:
+        """Store ``value`` (JSON data) under ``key``; ``False`` (not stored) if it holds a known secret."""
+        text = json.dumps(value, separators=(",", ":"))
+        if mask(text) != text:
+            return False
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic_write(path, text, mode=0o600, sync_dir=False)
+        return True
