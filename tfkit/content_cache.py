@@ -3,7 +3,8 @@
 A key is the SHA-256 of the content and of everything that decides the result (the reader's own code, the
 version of the library doing the work), so an edit or an upgrade misses and the work is done again. An
 entry that cannot be read is a miss too; entries are written atomically (``fsutil.atomic_write``). Used
-under ``Project.cache_dir`` by the HCL reader (``tfkit.hcl``) and the var-file secret scan (``tfkit.guard``).
+under ``Project.cache_dir`` by the HCL reader (``tfkit.hcl``), the var-file secret scan (``tfkit.guard``),
+Checkov's results (``tfkit.scan.cache``) and the providers' set attributes (``tfkit.provider_schema``).
 Entries are owner-only, and one that would hold a registered secret (``tfkit.redact``) is never written: the
 work is simply done again next time.
 """

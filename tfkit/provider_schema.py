@@ -12,14 +12,13 @@ dependency lock file) and keeps the small result in a cache directory (``TFKIT_C
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from tfkit.fsutil import atomic_write
+from tfkit.content_cache import ContentCache, content_key
 
 __all__ = ["LOCK_FILE", "SET_PATHS", "cached_set_paths", "provider_versions", "set_paths"]
 
@@ -103,19 +102,14 @@ def cached_set_paths(
     The cache is keyed by the provider versions of the lock file (and Terraform's version, which
     decides the built-in provider's schema), so a provider upgrade asks the engine again.
     """
-    key = json.dumps(
-        {"providers": provider_versions(directory), "terraform": terraform_version}, sort_keys=True
-    )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-    path = cache_dir / "provider-schemas" / f"{digest}.json"
+    cache = ContentCache(cache_dir / "provider-schemas")
+    versions = {"providers": provider_versions(directory), "terraform": terraform_version}
+    key = content_key(str(_CACHE_FORMAT), json.dumps(versions, sort_keys=True))
+    cached = cache.get(key)
     try:
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        if cached.get("format") == _CACHE_FORMAT and cached.get("key") == key:
-            return {t: frozenset(tuple(p) for p in paths) for t, paths in cached["set_paths"].items()}
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return {t: frozenset(tuple(p) for p in paths) for t, paths in cached.items()}
+    except (AttributeError, TypeError, ValueError):
         pass  # no entry yet, or an unreadable one: ask the engine and write it again
     found = set_paths(schemas())
-    entry = {"format": _CACHE_FORMAT, "key": key, "set_paths": {t: sorted(p) for t, p in found.items()}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(entry, sort_keys=True))
+    cache.put(key, {t: sorted(p) for t, p in found.items()})
     return found

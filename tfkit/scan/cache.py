@@ -1,20 +1,19 @@
 """The content-addressed store of Checkov results under ``.tfkit/cache/checkov``.
 
-Every entry is one file named by the sha256 of what produced it and written atomically
-(``tfkit.fsutil.atomic_write``), so two runs sharing the directory need no lock: both write the same
-bytes under the same name, and a reader sees a whole file or none. A file that cannot be read or
-decoded is treated as missing (and rewritten by the next scan).
+Every entry is one file named by the sha256 of what produced it, kept by ``tfkit.content_cache`` (written
+atomically and owner-only, never holding a registered secret), so two runs sharing the directory need no
+lock: a reader sees a whole file or none. A file that cannot be read or decoded is treated as missing
+(and rewritten by the next scan).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tfkit.fsutil import atomic_write
+from tfkit.content_cache import ContentCache
 
 __all__ = ["ResultCache"]
 
@@ -25,24 +24,12 @@ class ResultCache:
     def __init__(self, root: Path | None) -> None:
         self.root = root
 
-    def _path(self, kind: str, key: str) -> Path | None:
-        if self.root is None:
-            return None
-        return self.root / kind / key[:2] / f"{key}.json"
-
     def _read(self, kind: str, key: str) -> Any:
-        path = self._path(kind, key)
-        if path is None:
-            return None
-        try:
-            return json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            return None
+        return None if self.root is None else ContentCache(self.root / kind).get(key)
 
     def _write(self, kind: str, key: str, value: Any) -> None:
-        path = self._path(kind, key)
-        if path is not None:
-            atomic_write(path, json.dumps(value, sort_keys=True, separators=(",", ":")))
+        if self.root is not None:
+            ContentCache(self.root / kind).put(key, value)
 
     def results(self, key: str) -> list[dict[str, Any]] | None:
         """The cached Checkov results of one unit, or None if it was never scanned."""
