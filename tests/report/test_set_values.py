@@ -107,7 +107,7 @@ def test_provider_schemas_come_from_the_engine_once_per_provider_versions(
     assert calls == ["schema", "schema"], "other provider versions: the engine is asked again"
     cached_set_paths(initialised, tmp_path, schemas, terraform_version="1.16.0")
     assert len(calls) == 3, "another Terraform version (its built-in provider): asked again"
-    entries = sorted((tmp_path / "provider-schemas").iterdir())
+    entries = sorted((tmp_path / "provider-schemas").rglob("*.json"))
     assert len(entries) == 3, "one small entry per set of versions"
     for entry in entries:
         entry.write_text("{not json")
