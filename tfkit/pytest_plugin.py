@@ -20,7 +20,9 @@ Options: ``--tfkit-root``, ``--tfkit-env`` (repeatable), ``--tfkit-engine embedd
 ``--tfkit-replay record|replay`` with ``--tfkit-fixtures DIR`` (default ``tests/plans`` under the root):
 record saves each plan's redacted JSON, replay reads it back without running Terraform. Replaying needs the
 same inputs as recording, so under ``--tfkit-replay`` the plugin loads a Hypothesis profile deriving from the
-current one with ``derandomize=True`` and ``database=None`` (the same examples in both runs).
+current one with ``derandomize=True`` and ``database=None``. Even so Hypothesis may draw other examples in a
+fast replay than in a slow recording run, so a replayed example whose inputs were never recorded is
+rejected (and the filter health check is off while replaying): a replay checks the recorded examples.
 """
 
 from __future__ import annotations
@@ -88,10 +90,20 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if config.getoption("tfkit_replay", None):
         try:
-            from hypothesis import settings
+            from hypothesis import HealthCheck, settings
         except ImportError:  # Hypothesis is optional (the [testing] extra brings it)
             return
-        settings.register_profile("tfkit-replay", parent=settings(), derandomize=True, database=None)
+        # Replaying, examples whose inputs were never recorded are rejected (``tfkit.testing.planner``):
+        # that filtering is expected, not a badly written strategy.
+        quiet = (HealthCheck.filter_too_much,) if config.getoption("tfkit_replay") == "replay" else ()
+        base = settings()
+        settings.register_profile(
+            "tfkit-replay",
+            parent=base,
+            derandomize=True,
+            database=None,
+            suppress_health_check=(*base.suppress_health_check, *quiet),
+        )
         settings.load_profile("tfkit-replay")
 
 

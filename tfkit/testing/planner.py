@@ -21,7 +21,10 @@ every input whatever directory pytest runs from.
 Record/replay: with ``mode="record"`` every plan's redacted JSON is also saved to ``fixtures_dir`` under a
 key of the environment, the inputs and a digest of the configuration; with ``mode="replay"`` plans are read
 from there and Terraform never runs (a missing or stale recording is a one-line error). Sensitive values are
-redacted in recordings, so they can be committed.
+redacted in recordings, so they can be committed. Inside a Hypothesis example, inputs with no recording
+are rejected (``hypothesis.reject``) instead: Hypothesis, even derandomized, does not promise the same
+examples in a slow recording run and a fast replay (measured: the third example differed), so a replay
+checks the recorded examples it draws again, and Hypothesis says so if it finds too few.
 """
 
 from __future__ import annotations
@@ -164,6 +167,7 @@ class Planner:
         if self.mode == "replay":
             path = self.recording(env_name, key)
             if not path.is_file():
+                _not_recorded()
                 raise ReplayError(
                     f"no recorded plan for {env_name} with these inputs at {path}; "
                     "run the tests once with --tfkit-replay record"
@@ -249,6 +253,7 @@ class Planner:
         if self.mode == "replay":
             assert recording is not None
             if not recording.is_file():
+                _not_recorded()
                 raise ReplayError(
                     f"no recorded plan for module {name} with these inputs at {recording}; "
                     "run the tests once with --tfkit-replay record"
@@ -308,3 +313,13 @@ def plan_module(
         plan_file = tf.run_dir / "module.tfplan"
         tf.plan(out=plan_file)
         return load_plan(tf.show_plan(plan_file))
+
+
+def _not_recorded() -> None:
+    """Inside a Hypothesis example, reject inputs that were never recorded (see the module's note)."""
+    try:
+        from hypothesis import currently_in_test_context, reject
+    except ImportError:  # Hypothesis is optional (the [testing] extra brings it)
+        return
+    if currently_in_test_context():
+        reject()
