@@ -23,8 +23,10 @@ INTRO = """\
 
 `tfkit.toml` sits at the root of an infrastructure repository. tfkit validates it against a JSON Schema on
 every command: an unknown key, a wrong type or a value out of range is one line naming the file and the key,
-with exit code 2. Every key is listed below with its type, its default (what tfkit uses when the key is
-absent), the values it allows and an example.
+with exit code 2. A document that passed is remembered by its content in `TFKIT_CACHE_DIR` or
+`.tfkit/cache/config` (with the schema's and jsonschema's versions), so an unchanged file is not checked
+again; a changed one is, and a failing one is never remembered. Every key is listed below with its type,
+its default (what tfkit uses when the key is absent), the values it allows and an example.
 
 Environments are tables `[environments.<name>]` in promotion order; names use lower-case letters, digits,
 `-` and `_`. Keys listed under "every environment" go inside each such table.

@@ -3,6 +3,11 @@
 Every error is a one-line ``ConfigError`` naming the file, the key and what is allowed, so a
 typo in CI fails with the fix in the message instead of a traceback.
 
+Checking with jsonschema costs more than the rest of a command's start (importing it and building the
+validator), so a document that passed is remembered in the content cache (``tfkit.content_cache``) under
+the document itself, the schema, this module's code and jsonschema's version: an unchanged tfkit.toml is
+not checked again, a changed one is, and a failing one is never remembered, so it fails with the same line.
+
 Each feature's table is typed here (``SnapshotsConfig``, ``PoliciesConfig``, ``CheckovConfig``,
 ``GuardConfig``): the JSON Schema fragments in ``schemas/config/`` check the TOML, then msgspec converts
 each table into its struct, and every default lives once, in the struct's field. Features read
@@ -17,14 +22,15 @@ import math
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from tfkit.content_cache import ContentCache, cache_dir, code_digest, content_key
 from tfkit.errors import ConfigError
 from tfkit.graph import EnvironmentGraph, GraphError
 
@@ -46,6 +52,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "schema",
+    "validated_marks",
 ]
 
 CONFIG_FILE = "tfkit.toml"
@@ -231,16 +238,19 @@ def schema() -> dict[str, Any]:
     "environment": {key: schema}}`` adds top-level keys and keys of every ``[environments.<name>]``
     table, so a feature's settings are declared next to it and unknown keys stay errors.
     """
-    base = resources.files("tfkit").joinpath("schemas")
-    schema: dict[str, Any] = json.loads(base.joinpath("tfkit.schema.json").read_text(encoding="utf-8"))
-    fragments = sorted(
-        (f for f in base.joinpath("config").iterdir() if f.name.endswith(".json")), key=lambda f: f.name
-    )
+    base, *fragments = _schema_files()
+    schema: dict[str, Any] = json.loads(base.read_text(encoding="utf-8"))
     for fragment in fragments:
         part = json.loads(fragment.read_text(encoding="utf-8"))
         schema["properties"].update(part.get("top", {}))
         schema["$defs"]["environment"]["properties"].update(part.get("environment", {}))
     return schema
+
+
+def _schema_files() -> list[Path]:
+    """The base schema, then the section fragments by name: what ``schema()`` merges."""
+    base = Path(__file__).parent / "schemas"
+    return [base / "tfkit.schema.json", *sorted(base.joinpath("config").glob("*.json"), key=lambda f: f.name)]
 
 
 def load_config(path: Path) -> Config:
@@ -252,14 +262,22 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: {what}; create {CONFIG_FILE} (see docs)", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}", file=str(path)) from None
-    return parse_config(text, path)
+    return parse_config(text, path, marks=validated_marks(path))
 
 
-def parse_config(text: str, path: Path, directories: Iterable[str] | None = None) -> Config:
+def validated_marks(path: Path) -> ContentCache:
+    """The cache of "this document passed this schema" marks for the tfkit.toml at ``path``."""
+    return ContentCache(cache_dir(path.parent) / "config")
+
+
+def parse_config(
+    text: str, path: Path, directories: Iterable[str] | None = None, *, marks: ContentCache | None = None
+) -> Config:
     """Validate and type the tfkit.toml ``text`` read from ``path``.
 
     ``directories`` (relative to ``path``'s directory) are what a ``[stacks]`` pattern expands against;
     ``None`` lists the file system beside ``path`` (``tfkit affected`` passes a commit's tree instead).
+    With ``marks`` (``validated_marks``), a document that passed the schema before is not checked again.
     """
     try:
         data = tomllib.loads(text)
@@ -269,7 +287,7 @@ def parse_config(text: str, path: Path, directories: Iterable[str] | None = None
         message = f"{path}: invalid TOML: tables or arrays nested too deeply"
         raise ConfigError(message, file=str(path)) from None
     _check_finite(data, path, ())
-    _validate(data, path)
+    _validate_once(data, path, marks)
     return _build(_with_stacks(data, path, directories), path)
 
 
@@ -328,6 +346,52 @@ def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[s
 
     if isinstance(instance, str) and not re.search(re.sub(r"(?<!\\)\$", r"\\Z", pattern), instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _validate_once(data: Mapping[str, Any], path: Path, marks: ContentCache | None) -> None:
+    """``_validate``, skipped when ``marks`` holds the mark of this very document passing it.
+
+    The key is the document's ``repr`` (TOML's values are dicts, lists, strings, numbers, booleans and
+    dates, whose ``repr`` tells every two documents apart, a date from its string too), the schema, this
+    module's code (the extra keywords) and jsonschema's version. Only a pass is written; a cache that
+    cannot be written (a read-only checkout) just means checking every time.
+    """
+    if marks is None:
+        _validate(data, path)
+        return
+    key = content_key(
+        "tfkit-config-valid", code_digest(__name__), _schema_digest(), _jsonschema_version(), repr(data)
+    )
+    if marks.get(key) is True:
+        return
+    _validate(data, path)
+    with suppress(OSError):
+        marks.put(key, True)
+
+
+@cache
+def _schema_digest() -> str:
+    return content_key(*(f"{f.name}\0".encode() + f.read_bytes() for f in _schema_files()))
+
+
+@cache
+def _jsonschema_version() -> str:
+    """jsonschema's distribution and version, from the name of its ``.dist-info`` beside the package.
+
+    Without importing jsonschema, or ``importlib.metadata``, which alone costs more than the check the
+    mark saves; ``importlib.metadata`` only when the layout is not a plain site-packages one.
+    """
+    from importlib.util import find_spec
+
+    spec = find_spec("jsonschema")
+    if spec is None or spec.origin is None:
+        return "jsonschema missing"  # _validate fails on the import: never marked
+    found = sorted(Path(spec.origin).parent.parent.glob("jsonschema-*.dist-info"))
+    if len(found) == 1:
+        return found[0].name
+    from importlib.metadata import version
+
+    return f"jsonschema {version('jsonschema')}"
 
 
 def _validate(data: Mapping[str, Any], path: Path) -> None:

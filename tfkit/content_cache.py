@@ -4,7 +4,8 @@ A key is the SHA-256 of the content and of everything that decides the result (t
 version of the library doing the work), so an edit or an upgrade misses and the work is done again. An
 entry that cannot be read is a miss too; entries are written atomically (``fsutil.atomic_write``). Used
 under ``Project.cache_dir`` by the HCL reader (``tfkit.hcl``), the var-file secret scan (``tfkit.guard``),
-Checkov's results (``tfkit.scan.cache``) and the providers' set attributes (``tfkit.provider_schema``).
+Checkov's results (``tfkit.scan.cache``), the providers' set attributes (``tfkit.provider_schema``) and the
+marks of tfkit.toml documents that passed the schema (``tfkit.config``).
 Entries are owner-only, and one that would hold a registered secret (``tfkit.redact``) is never written: the
 work is simply done again next time.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from functools import cache
 from pathlib import Path
@@ -21,7 +23,15 @@ from typing import Any
 from tfkit.fsutil import atomic_write
 from tfkit.redact import mask
 
-__all__ = ["ContentCache", "code_digest", "content_key"]
+__all__ = ["ContentCache", "cache_dir", "code_digest", "content_key"]
+
+
+def cache_dir(root: Path) -> Path:
+    """Where the content-keyed caches of the repository at ``root`` live: ``TFKIT_CACHE_DIR``, else
+    ``.tfkit/cache`` (entries are keyed by content and tool versions, so one directory can serve several
+    checkouts, as a CI cache)."""
+    shared = os.environ.get("TFKIT_CACHE_DIR")
+    return Path(shared).expanduser() if shared else root / ".tfkit" / "cache"
 
 
 def content_key(*parts: str | bytes) -> str:

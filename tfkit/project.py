@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfkit.config import CONFIG_FILE, Config, EnvironmentConfig, SecretSource, load_config
+from tfkit.content_cache import cache_dir
 from tfkit.errors import ConfigError, EnvironmentNotFoundError
 from tfkit.graph import EnvironmentGraph
 
@@ -138,8 +139,7 @@ class Project:
 
         Entries are keyed by their content and the tool versions, so one cache can serve several checkouts.
         """
-        shared = os.environ.get("TFKIT_CACHE_DIR")
-        return Path(shared).expanduser() if shared else self.state_dir / "cache"
+        return cache_dir(self.root)
 
     def environment(self, name: str) -> Environment:
         """The environment called ``name``; a one-line error listing the known ones otherwise."""
