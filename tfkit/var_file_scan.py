@@ -38,15 +38,16 @@ def read_var_files(environment: Environment) -> tuple[Path, ...]:
 def var_file_findings(environment: Environment) -> list[Finding]:
     """One hard finding per var file line holding a possible secret (never the value); the guard's baseline
     (``tfkit check-secrets --update-baseline``) records reviewed false positives."""
-    from tfkit.guard import guard_settings, load_baseline, scan_files
+    from tfkit.guard import load_baseline, scan_files
 
-    root = environment.project.root
+    project = environment.project
+    root = project.root
     files = [p.relative_to(root).as_posix() for p in read_var_files(environment) if p.is_relative_to(root)]
     if not files:
         return []
-    baseline = load_baseline(root / guard_settings(root).baseline)
+    baseline = load_baseline(root / project.config.guard.baseline)  # the loaded tfkit.toml, not a re-read
     by_line: dict[tuple[str, int], list[str]] = {}
-    scan = scan_files(root, files, baseline=baseline, cache_dir=environment.project.cache_dir)
+    scan = scan_files(root, files, baseline=baseline, cache_dir=project.cache_dir)
     for found in scan.findings:
         by_line.setdefault((found.file, found.line), []).append(f"{found.kind} [{found.detector}]")
     return [

@@ -297,6 +297,11 @@ class Session:
     ) -> None:
         self.close()
 
+    @property
+    def store_settings(self) -> StoreSettings | None:
+        """The store settings this session read (``None`` without ``store_state``), to open that store."""
+        return self._store
+
     def close(self) -> None:
         """Stop the engine (its worker's connections go with it), remove its run directory and the
         plan files in it, and tfkit's backend override file."""
@@ -479,7 +484,7 @@ def preview(
         modules = module_digests(s.modules(), project.root) if planned.has_changes and promotion else {}
     if not check_apply:
         return PlanPreview(planned.plan, planned.warnings, ())
-    with open_store(project) as store:
+    with open_store(project, s.store_settings) as store:  # settings read once: project_id runs git
         refusals = apply_refusals(environment, store, modules, has_changes=planned.has_changes and promotion)
     checked = ("health", "promotion order") if promotion else ("health",)
     return PlanPreview(planned.plan, planned.warnings, refusals, checked)

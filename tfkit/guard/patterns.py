@@ -12,7 +12,8 @@
 * ``!pattern`` re-includes what an earlier pattern of the same list matched: in a list, the last matching
   pattern decides (``deciding``). A ``!pattern`` alone matches nothing.
 
-Paths are relative to the repository root, with ``/``.
+Paths are relative to the repository root, with ``/``. ``pathspec`` is imported on the first match: the
+gate's var-file scan imports this module and matches nothing, so a plan does not load it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from pathspec import GitIgnoreSpec
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 __all__ = ["deciding", "literal", "matches", "matches_any"]
 
@@ -30,6 +33,8 @@ _SPECIAL = re.compile(r"([\\\[\]*?!#])")
 
 @lru_cache(maxsize=512)
 def _spec(patterns: tuple[str, ...]) -> GitIgnoreSpec:
+    from pathspec import GitIgnoreSpec
+
     return GitIgnoreSpec.from_lines(patterns)
 
 
