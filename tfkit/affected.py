@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from tfkit.bundle import is_local_data
-from tfkit.config import CONFIG_FILE, Config, parse_config
+from tfkit.config import CONFIG_FILE, Config, parse_config, validated_marks
 from tfkit.errors import ConfigError
 from tfkit.hcl import local_sources
 
@@ -91,7 +91,9 @@ def _base_config(project: Project, commit: str, top: Path, prefix: PurePosixPath
         if d.startswith(here)
     ]
     try:
-        return parse_config(shown.stdout.decode("utf-8", "replace"), project.config.path, directories)
+        text = shown.stdout.decode("utf-8", "replace")
+        marks = validated_marks(project.config.path)  # usually the document HEAD has: checked already
+        return parse_config(text, project.config.path, directories, marks=marks)
     except ConfigError:
         return None
 
@@ -136,27 +138,28 @@ def affected_by(project: Project, changed: Iterable[str], base: Config | None) -
         hit = next((f for f in files if _under(f, [c.strip("/") for c in checks]) is not None), None)
         if hit is not None:
             everyone = f"policy or check file {hit}"
-    root = project.root
+    root = project.root.resolve()
     before, now = (_own(base), _own(config)) if base is not None else ({}, {})
     module_hits: dict[Path, str | None] = {}
+    known: dict[Path, tuple[Path, ...]] = {}  # each directory's own local sources, read once
     for env in project.environments:
         why = reasons[env.name]
         if everyone:
             why.append(everyone)
         elif base is not None and before.get(env.name) != now.get(env.name):
             why.append(f"its settings in {CONFIG_FILE}")
-        own = _relative(env.directory, root)
+        own = _relative(env.directory, root, resolved=True)
         hit = next((f for f in files if _under(f, [own]) is not None), None) if own is not None else None
         if hit is not None:
             why.append(f"file {hit}")
-        for module in sorted(local_sources(env.directory)):
+        for module in sorted(local_sources(env.directory, known)):
             if module not in module_hits:
                 rel = _relative(module, root)
-                module_hits[module] = (
-                    None if rel is None else next((f for f in files if _under(f, [rel])), None)
-                )
-            if module_hits[module] is not None:
-                why.append(f"module {_relative(module, root)}")
+                hit = None if rel is None else next((f for f in files if _under(f, [rel])), None)
+                module_hits[module] = None if hit is None else f"module {rel}"
+            reason = module_hits[module]
+            if reason is not None:
+                why.append(reason)
     direct = {name for name, why in reasons.items() if why}
     everything = direct | graph.dependents(direct)
     for name in everything - direct:
@@ -164,10 +167,11 @@ def affected_by(project: Project, changed: Iterable[str], base: Config | None) -
     return [AffectedEnvironment(n, tuple(reasons[n][:3])) for n in graph.order() if reasons[n]]
 
 
-def _relative(path: Path, root: Path) -> str | None:
-    """``path`` relative to ``root`` (``""`` for the root itself), None when outside it."""
+def _relative(path: Path, root: Path, *, resolved: bool = False) -> str | None:
+    """``path`` relative to the resolved ``root`` (``""`` for the root itself), None when outside it;
+    ``resolved``: ``path`` is resolved already (an environment's directory), so no file system call."""
     try:
-        rel = path.resolve().relative_to(root.resolve()).as_posix()
+        rel = (path if resolved else path.resolve()).relative_to(root).as_posix()
     except ValueError:
         return None
     return "" if rel == "." else rel

@@ -80,12 +80,15 @@ class EnvironmentGraph:
 
     def dependents(self, names: Iterable[str]) -> set[str]:
         """Every environment that reads, directly or transitively, the outputs of one of ``names``."""
+        readers: dict[str, list[str]] = {}
+        for child in self.names:
+            for read in self.needs.get(child, ()):
+                readers.setdefault(read, []).append(child)
         found: set[str] = set()
         todo = list(names)
         while todo:
-            current = todo.pop()
-            for child in self.names:
-                if current in self.needs.get(child, ()) and child not in found:
+            for child in readers.get(todo.pop(), ()):
+                if child not in found:
                     found.add(child)
                     todo.append(child)
         return found

@@ -493,31 +493,45 @@ def module_graph(root: Path | str, *, cache_dir: Path | None = None) -> ModuleGr
 _LOCAL_SOURCE = re.compile(rb'\bsource\s*=\s*"(\.\.?/[^"$]*)"')
 
 
-def local_sources(root: Path | str) -> set[Path]:
+def local_sources(root: Path | str, known: dict[Path, tuple[Path, ...]] | None = None) -> set[Path]:
     """Every local module directory ``root`` reaches, read lexically: a superset of ``module_graph``'s.
 
     ``tfkit affected`` reads hundreds of root modules on each pull request; parsing them all takes
     seconds, while a local module source is always a literal string that this reads in microseconds. A
     ``source = "../x"`` outside a ``module`` block (or in a comment) is counted too, so an environment may
-    be reported affected that is not; none that is can be missed.
+    be reported affected that is not; none that is can be missed. ``known`` keeps each directory's own
+    sources between calls over one unchanged tree, so modules shared by many root modules are read once.
     """
     start = Path(root).resolve()
+    direct = {} if known is None else known
     found: set[Path] = set()
     pending = [start]
     while pending:
         directory = pending.pop()
-        for file in sorted(directory.glob("*.tf")):
-            try:
-                text = file.read_bytes()
-            except OSError:
-                continue
-            for match in _LOCAL_SOURCE.finditer(text):
-                # normpath, as Terraform joins a local source (no symlink resolution: it is much cheaper)
-                target = Path(os.path.normpath(directory / match.group(1).decode("utf-8", "replace")))
-                if target not in found and target != start and target.is_dir():
-                    found.add(target)
-                    pending.append(target)
+        targets = direct.get(directory)
+        if targets is None:
+            targets = direct[directory] = _direct_sources(directory)
+        for target in targets:
+            if target not in found and target != start:
+                found.add(target)
+                pending.append(target)
     return found
+
+
+def _direct_sources(directory: Path) -> tuple[Path, ...]:
+    """The existing directories the ``*.tf`` files of ``directory`` name as local sources."""
+    targets: dict[Path, None] = {}
+    for file in sorted(directory.glob("*.tf")):
+        try:
+            text = file.read_bytes()
+        except OSError:
+            continue
+        for match in _LOCAL_SOURCE.finditer(text):
+            # normpath, as Terraform joins a local source (no symlink resolution: it is much cheaper)
+            target = Path(os.path.normpath(directory / match.group(1).decode("utf-8", "replace")))
+            if target not in targets and target.is_dir():
+                targets[target] = None
+    return tuple(targets)
 
 
 # ----------------------------------------------------------------------------------- type constraints

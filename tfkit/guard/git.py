@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tfkit.errors import GuardError
 from tfkit.git import GitError, GitMissingError, run_git
-from tfkit.store.terraform_state import is_tfkit_override
+from tfkit.override_names import is_tfkit_override
 
 __all__ = [
     "BlobChange",

@@ -45,6 +45,7 @@ from tfkit.errors import ConfigError, LockHeldError, RefusedError
 from tfkit.fsutil import process_alive
 from tfkit.hcl import load_module
 from tfkit.locks import parse_timeout
+from tfkit.override_names import BACKEND_OVERRIDE, OVERRIDE_PATTERN, is_tfkit_override
 from tfkit.store.settings import StoreSettings
 
 if TYPE_CHECKING:
@@ -72,10 +73,6 @@ __all__ = [
     "write_override",
 ]
 
-#: tfkit's backend override in a materialized copy (``pg``, or ``local`` pointing at the real state file).
-BACKEND_OVERRIDE = "tfkit_backend_override.tf"
-#: tfkit's backend override files (the session ones and ``BACKEND_OVERRIDE``).
-OVERRIDE_PATTERN = re.compile(r"^tfkit_backend_(?:\d+_[0-9a-f]+_)?override\.tf$")
 _HEADER = "# Written by tfkit (pid {pid} on {host})"
 _HEADER_RE = re.compile(r"^# Written by tfkit \(pid (\d+) on (.*)\)$")
 _PG_BLOCK = 'terraform {\n  backend "pg" {}\n}\n'
@@ -85,11 +82,6 @@ WORKSPACE = "default"
 _CREATION_KEY = -1
 #: PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1).
 _MAX_IDENTIFIER = 63
-
-
-def is_tfkit_override(name: str) -> bool:
-    """Whether a file named ``name`` is one of tfkit's backend override files."""
-    return OVERRIDE_PATTERN.match(name) is not None
 
 
 def declares_backend(directory: Path) -> bool:
