@@ -108,10 +108,3 @@ def test_a_cache_that_cannot_be_written_means_checking_every_time(
     path = _write(tmp_path / "repo", VALID)
     assert load_config(path) == load_config(path)
     assert checks == [path, path]
-
-
-def test_a_mark_is_keyed_by_the_installed_jsonschema() -> None:
-    from importlib.metadata import version
-
-    config._jsonschema_version.cache_clear()
-    assert version("jsonschema") in config._jsonschema_version()

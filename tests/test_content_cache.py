@@ -6,7 +6,9 @@ import secrets
 import stat
 from pathlib import Path
 
-from tfkit.content_cache import ContentCache, content_key
+import pytest
+
+from tfkit.content_cache import ContentCache, content_key, installed_version
 from tfkit.redact import register_secret
 
 
@@ -31,3 +33,19 @@ def test_an_entry_holding_a_registered_secret_is_not_written(tmp_path: Path) -> 
     assert not cache.put(key, {"body": {"password": f'say "{secret}"'}})
     assert cache.get(key) is None
     assert not list(tmp_path.rglob("*.json"))
+
+
+@pytest.mark.parametrize(
+    ("module", "distribution"),
+    [("jsonschema", "jsonschema"), ("hcl2", "python-hcl2"), ("detect_secrets", "detect-secrets")],
+)
+def test_installed_version_names_the_version_importlib_metadata_finds(module: str, distribution: str) -> None:
+    from importlib.metadata import version
+
+    assert version(distribution) in installed_version(module, distribution)
+
+
+def test_installed_version_of_a_missing_distribution_says_so() -> None:
+    assert installed_version("tfkit_no_such_module", "tfkit-no-such-distribution") == (
+        "tfkit-no-such-distribution missing"
+    )

@@ -30,7 +30,7 @@ from typing import Any
 
 import msgspec
 
-from tfkit.content_cache import ContentCache, cache_dir, code_digest, content_key
+from tfkit.content_cache import ContentCache, cache_dir, code_digest, content_key, installed_version
 from tfkit.errors import ConfigError
 from tfkit.graph import EnvironmentGraph, GraphError
 
@@ -360,7 +360,11 @@ def _validate_once(data: Mapping[str, Any], path: Path, marks: ContentCache | No
         _validate(data, path)
         return
     key = content_key(
-        "tfkit-config-valid", code_digest(__name__), _schema_digest(), _jsonschema_version(), repr(data)
+        "tfkit-config-valid",
+        code_digest(__name__),
+        _schema_digest(),
+        installed_version("jsonschema", "jsonschema"),
+        repr(data),
     )
     if marks.get(key) is True:
         return
@@ -372,26 +376,6 @@ def _validate_once(data: Mapping[str, Any], path: Path, marks: ContentCache | No
 @cache
 def _schema_digest() -> str:
     return content_key(*(f"{f.name}\0".encode() + f.read_bytes() for f in _schema_files()))
-
-
-@cache
-def _jsonschema_version() -> str:
-    """jsonschema's distribution and version, from the name of its ``.dist-info`` beside the package.
-
-    Without importing jsonschema, or ``importlib.metadata``, which alone costs more than the check the
-    mark saves; ``importlib.metadata`` only when the layout is not a plain site-packages one.
-    """
-    from importlib.util import find_spec
-
-    spec = find_spec("jsonschema")
-    if spec is None or spec.origin is None:
-        return "jsonschema missing"  # _validate fails on the import: never marked
-    found = sorted(Path(spec.origin).parent.parent.glob("jsonschema-*.dist-info"))
-    if len(found) == 1:
-        return found[0].name
-    from importlib.metadata import version
-
-    return f"jsonschema {version('jsonschema')}"
 
 
 def _validate(data: Mapping[str, Any], path: Path) -> None:

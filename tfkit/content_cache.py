@@ -23,7 +23,7 @@ from typing import Any
 from tfkit.fsutil import atomic_write
 from tfkit.redact import mask
 
-__all__ = ["ContentCache", "cache_dir", "code_digest", "content_key"]
+__all__ = ["ContentCache", "cache_dir", "code_digest", "content_key", "installed_version"]
 
 
 def cache_dir(root: Path) -> Path:
@@ -47,6 +47,30 @@ def content_key(*parts: str | bytes) -> str:
 def code_digest(*modules: str) -> str:
     """A digest of the source of ``modules`` (imported already): a key part that changes with their code."""
     return content_key(*(Path(str(sys.modules[name].__file__)).read_bytes() for name in modules))
+
+
+@cache
+def installed_version(module: str, distribution: str) -> str:
+    """A key part naming the installed version of ``distribution`` (whose top-level package is ``module``).
+
+    Read from the name of its ``.dist-info`` directory beside the package, without importing the package
+    or ``importlib.metadata`` (which alone costs more than most cache hits save); ``importlib.metadata``
+    only when the layout is another one.
+    """
+    from importlib.util import find_spec
+
+    spec = find_spec(module)
+    if spec is not None and spec.origin is not None:
+        name = distribution.replace("-", "_")
+        found = list(Path(spec.origin).parent.parent.glob(f"{name}-*.dist-info"))
+        if len(found) == 1:
+            return found[0].name
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{distribution} {version(distribution)}"
+    except PackageNotFoundError:
+        return f"{distribution} missing"  # its users fail on the import, so nothing is cached under it
 
 
 class ContentCache:

@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from tfkit.content_cache import ContentCache, code_digest, content_key
+from tfkit.content_cache import ContentCache, code_digest, content_key, installed_version
 from tfkit.errors import HclSyntaxError, TfkitError
 from tfkit.secret_names import is_secret_name
 
@@ -324,7 +324,7 @@ def parse_file(path: Path, *, cache_dir: Path | None = None) -> tuple[Block, ...
     if cache_dir is None:
         return parse_text(text, path)
     cache = ContentCache(cache_dir / "hcl")
-    key = content_key("tfkit-hcl", code_digest(__name__), "python-hcl2", _hcl2_version(), data)
+    key = content_key("tfkit-hcl", code_digest(__name__), installed_version("hcl2", "python-hcl2"), data)
     try:
         return _blocks_from_json(cache.get(key), path)
     except (ValueError, KeyError, TypeError):
@@ -336,13 +336,6 @@ def parse_file(path: Path, *, cache_dir: Path | None = None) -> tuple[Block, ...
 
 #: The layout of a cache entry: bump when ``Block``, ``Literal`` or what ``parse_text`` reads changes.
 _CACHE_FORMAT = 1
-
-
-@lru_cache(maxsize=1)
-def _hcl2_version() -> str:
-    from importlib.metadata import version
-
-    return version("python-hcl2")
 
 
 def _blocks_to_json(blocks: tuple[Block, ...]) -> dict[str, Any]:

@@ -142,10 +142,14 @@ class Project:
         return cache_dir(self.root)
 
     def environment(self, name: str) -> Environment:
-        """The environment called ``name``; a one-line error listing the known ones otherwise."""
-        for env in self.environments:
-            if env.name == name:
-                return env
+        """The environment called ``name``; a one-line error listing the known ones otherwise.
+
+        Only that one is built (its paths resolved): a run asks for environments by name many times, and a
+        repository may have hundreds.
+        """
+        for index, cfg in enumerate(self.config.environments):
+            if cfg.name == name:
+                return Environment._from_config(self, index, cfg)
         raise EnvironmentNotFoundError(
             f"unknown environment '{name}'; known environments: {', '.join(self.names)}",
             name=name,

@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tfkit.content_cache import ContentCache, code_digest, content_key
+from tfkit.content_cache import ContentCache, code_digest, content_key, installed_version
 from tfkit.errors import GuardError
 from tfkit.fsutil import private_temp
 from tfkit.guard import git
@@ -227,14 +227,13 @@ def scan_files(
 
 def _scan_key(path: Path, display: str) -> str | None:
     """The cache key of scanning ``path`` under the name ``display`` (``None``: unreadable, not cached)."""
-    from importlib.metadata import version
-
     try:
         data = path.read_bytes()
     except OSError:
         return None
     rules = code_digest(__name__, "tfkit.guard.tfrules", "tfkit.secret_names")
-    return content_key("tfkit-secret-scan", rules, "detect-secrets", version("detect-secrets"), display, data)
+    detector = installed_version("detect_secrets", "detect-secrets")
+    return content_key("tfkit-secret-scan", rules, detector, display, data)
 
 
 def scan_history(
