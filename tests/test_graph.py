@@ -308,3 +308,17 @@ def test_a_fan_out_job_waits_for_upstream_and_refuses_when_it_is_unstable(tmp_pa
     ledger.record(new_entry("b", kind="apply", snapshot="s1", modules={}, git_commit=None))
     assert blocked(c, ledger) is None
     wait_until_allowed(c, ledger, timeout=0)
+
+
+def test_pattern_candidates_are_the_directories_a_walk_reaches_at_the_pattern_depth(tmp_path: Path) -> None:
+    """Hidden directories and symlinks are left out (a link is not followed), files are not directories."""
+    from tfkit.stacks import pattern_directories
+
+    for rel in ("envs/dev/net", "envs/dev/app", "envs/prod/net", "envs/.hidden/x", "envs/dev/.terraform"):
+        (tmp_path / rel).mkdir(parents=True)
+    (tmp_path / "envs/dev/notes.md").write_text("a file\n")
+    (tmp_path / "envs/prod/linked").symlink_to(tmp_path / "envs/dev/app")
+    (tmp_path / "modules/a").mkdir(parents=True)
+    found = pattern_directories(tmp_path, "envs/{stage}/{stack}")
+    assert found == ["envs/dev/app", "envs/dev/net", "envs/prod/net"]
+    assert pattern_directories(tmp_path, "{stack}") == ["envs", "modules"]

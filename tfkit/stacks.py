@@ -43,11 +43,22 @@ def pattern_directories(root: Path, pattern: str) -> list[str]:
     found: list[str] = []
     for current, dirs, _files in os.walk(root):
         rel = Path(current).relative_to(root)
-        level = len(rel.parts)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if level < depth else []
-        if level == depth:
-            found.append(rel.as_posix())
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if len(rel.parts) == depth - 1:  # the candidates are listed here, without walking into each
+            found += [(rel / d).as_posix() for d in dirs if _walkable(Path(current, d))]
+            dirs[:] = []
     return found
+
+
+def _walkable(directory: Path) -> bool:
+    """Whether ``os.walk`` would enter ``directory``: not a symlink (links are not followed), and readable."""
+    if directory.is_symlink():
+        return False
+    try:
+        os.scandir(directory).close()
+    except OSError:
+        return False
+    return True
 
 
 def expand_stacks(table: Mapping[str, Any], directories: Iterable[str]) -> dict[str, dict[str, Any]]:
