@@ -7,6 +7,7 @@ Real engines on copies of the example repository. Whether init ran is seen throu
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -219,3 +220,30 @@ def test_records_are_private(project: Project) -> None:
     for path in [entry, *entry.rglob("*")]:
         mode = path.stat().st_mode & 0o777
         assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
+
+
+#: A filesystem mirror holding hashicorp/aws (no network here); the test needs a real provider package.
+MIRROR = Path(os.environ.get("TFKIT_TEST_PROVIDER_MIRROR", "/opt/tf-plugins"))
+AWS = "registry.terraform.io/hashicorp/aws"
+
+
+@pytest.mark.skipif(not (MIRROR / AWS).is_dir(), reason=f"no provider mirror with {AWS} at {MIRROR}")
+def test_providers_are_restored_and_the_lock_file_init_writes_is_fingerprinted(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version = sorted(p.name for p in (MIRROR / AWS).iterdir())[-1]
+    rc = tmp_path / "terraform.rc"
+    rc.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{MIRROR}"\n  }}\n}}\n')
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(rc))
+    (project.root / "envs" / "dev" / "providers.tf").write_text(
+        f'terraform {{\n  required_providers {{\n    aws = {{\n      source = "hashicorp/aws"\n'
+        f'      version = "{version}"\n    }}\n  }}\n}}\n'
+    )
+    first = plan_dev(project)
+    assert first.inits == 1
+    assert (project.root / "envs" / "dev" / ".terraform.lock.hcl").is_file(), "init wrote the lock file"
+    again = plan_dev(project)
+    assert again.inits == 0, "recorded with the lock file init wrote: the next run matches"
+    assert again.addresses == first.addresses
+    [entry] = _entries(project)
+    assert list((entry / "data" / "providers").rglob("*")), "the providers are part of the record"
