@@ -324,49 +324,52 @@ class Session:
             remove_stale_overrides(self.workdir)
         if self.pg_state is not None and self._override is None:
             self._override = write_override(self.workdir, session=self._own_directory)
-        recorded = self._recorded_init()
-        before = recorded[1]() if recorded is not None else None
-        if recorded is not None and before is not None and recorded[0].restore(before, self.engine.data_dir):
+        records = self._init_records()
+        before = self._init_fingerprint() if records is not None else None
+        if records is not None and before is not None and records.restore(before, self.engine.data_dir):
             self.on_step("init (cached)")
         else:
             self.on_step("init")
             self.engine.init(backend_config=self.environment.backend)
-            if recorded is not None and before is not None:
-                after = recorded[1]()  # init may have written the lock file: fingerprint what is there now
-                if after is not None:
-                    recorded[0].record(after, self.engine.data_dir)
+            # Init may have written the lock file: the record is of the configuration as it is now.
+            after = self._init_fingerprint() if records is not None and before is not None else None
+            if records is not None and after is not None:
+                records.record(after, self.engine.data_dir)
         if self._wire_state and self._uses_local_state():
             real = self._write_backend_override()
             self.engine.init(backend_config=self._local_backend_config(), reconfigure=True)
             self._check_real_state(real)
         self._initialised = True
 
-    def _recorded_init(self) -> tuple[InitCache, Callable[[], str | None]] | None:
-        """Where this session's init is recorded and how to fingerprint it, or None when init always runs.
+    def _init_records(self) -> InitCache | None:
+        """Where this session's init is recorded, or None when init always runs.
 
         Only the environment's own directory: a materialized copy (rollback, promotion) is new each time
         and always runs init. Off with ``RunOptions.reuse_init`` or ``TFKIT_REINIT=1``, and for an engine
         that cannot name its Terraform (``init_identity``).
         """
-        identity = getattr(self.engine, "init_identity", None)
         if (
             not self._own_directory
             or self._wire_state
             or not self.options.reuse_init
             or os.environ.get("TFKIT_REINIT", "") not in ("", "0")
-            or not isinstance(identity, str)
+            or not hasattr(self.engine, "init_identity")
         ):
             return None
-        cache_dir = self.environment.project.cache_dir
-        settings = self.pg_state.environment() if self.pg_state is not None else {}
-        engine, workdir, backend = identity, self.workdir, self.environment.backend
+        return InitCache(self.environment.project.cache_dir, self.workdir)
 
-        def fingerprint() -> str | None:
-            return init_fingerprint(
-                workdir, engine=engine, backend_config=backend, environment=settings, cache_dir=cache_dir
-            )
-
-        return InitCache(cache_dir, self.workdir), fingerprint
+    def _init_fingerprint(self) -> str | None:
+        """What init depends on here, now (``tfkit.terraform.init_inputs``); None if it cannot be told."""
+        identity = getattr(self.engine, "init_identity", None)
+        if not isinstance(identity, str):
+            return None
+        return init_fingerprint(
+            self.workdir,
+            engine=identity,
+            backend_config=self.environment.backend,
+            environment=self.pg_state.environment() if self.pg_state is not None else {},
+            cache_dir=self.environment.project.cache_dir,
+        )
 
     def _backend_record(self) -> dict[str, Any]:
         """Terraform's record of the initialised backend (``type``, ``config``), or ``{}``."""
