@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -247,3 +248,25 @@ def test_providers_are_restored_and_the_lock_file_init_writes_is_fingerprinted(
     assert again.addresses == first.addresses
     [entry] = _entries(project)
     assert list((entry / "data" / "providers").rglob("*")), "the providers are part of the record"
+
+
+def test_a_remote_module_installed_in_the_data_directory_is_found_after_a_restore(
+    project: Project, tmp_path: Path
+) -> None:
+    """Terraform records a downloaded module's directory as an absolute path into the data directory; a
+    restored record points it at the new run's data directory, or the plan fails "Module not installed"."""
+    origin = tmp_path / "remote-module"
+    origin.mkdir()
+    (origin / "main.tf").write_text('resource "terraform_data" "fetched" {\n  input = "remote"\n}\n')
+    for args in (("init", "-q"), ("add", "."), ("commit", "-qm", "module")):
+        subprocess.run(
+            ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=origin, check=True
+        )
+    (project.root / "envs" / "dev" / "remote.tf").write_text(
+        f'module "remote" {{\n  source = "git::file://{origin}"\n}}\n'
+    )
+    first = plan_dev(project)
+    assert first.inits == 1 and "module.remote.terraform_data.fetched" in first.addresses
+    again = plan_dev(project)
+    assert again.inits == 0, "the record is restored"
+    assert "module.remote.terraform_data.fetched" in again.addresses

@@ -44,6 +44,10 @@ _MANIFEST = "manifest.json"
 #: In each slot: the working directory it records; a slot whose directory is gone is removed.
 _WORKDIR = ".workdir"
 _PROVIDERS = "providers"
+#: Terraform's record of installed modules: a remote module's ``Dir`` is an absolute path into the data
+#: directory, so the entry keeps it relative to a placeholder and a restore points it at the new one.
+_MODULES_MANIFEST = "modules/modules.json"
+_DATA_DIR_MARK = "${TFKIT_INIT_DATA_DIR}"
 #: Files read whole for the secret check and hashed when restored (provider packages are sized only).
 _MAX_SCANNED = 8 * 1024 * 1024
 #: A staging directory this old was left by a killed run (recording takes seconds at most).
@@ -107,7 +111,7 @@ class InitCache:
                 raise ValueError(f"{rel}: content differs")
             target = data_dir / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+            target.write_bytes(_placed(content, data_dir) if rel == _MODULES_MANIFEST else content)
             target.chmod(mode)
         for rel, destination in links.items():
             if not _is_provider(rel):
@@ -169,9 +173,12 @@ class InitCache:
                         return False  # a registered secret: never written to the cache
                 mode = 0o700 if info.st_mode & stat.S_IXUSR else 0o600
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
+                if rel == _MODULES_MANIFEST:
+                    target.write_bytes(_portable(path.read_bytes(), data_dir))
+                else:
+                    shutil.copyfile(path, target)
                 target.chmod(mode)
-                files[rel] = {"size": info.st_size, "sha256": _sha256(target), "mode": mode}
+                files[rel] = {"size": target.stat().st_size, "sha256": _sha256(target), "mode": mode}
             dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
         manifest = {"fingerprint": fingerprint, "files": files, "links": links}
         atomic_write(staging / _MANIFEST, json.dumps(manifest, sort_keys=True), mode=0o600)
@@ -199,6 +206,29 @@ class InitCache:
                 with contextlib.suppress(OSError, UnicodeDecodeError):
                     if not Path((slot / _WORKDIR).read_text(encoding="utf-8")).is_dir():
                         shutil.rmtree(slot, ignore_errors=True)
+
+
+def _portable(content: bytes, data_dir: Path) -> bytes:
+    """``modules.json`` with each module directory inside ``data_dir`` written relative to a placeholder."""
+    document = json.loads(content)
+    prefixes = {str(data_dir), str(data_dir.resolve())}
+    for module in document.get("Modules") or ():
+        where = module.get("Dir")
+        for prefix in prefixes:
+            if isinstance(where, str) and (where == prefix or where.startswith(prefix + "/")):
+                module["Dir"] = _DATA_DIR_MARK + where[len(prefix) :]
+                break
+    return json.dumps(document, sort_keys=True).encode()
+
+
+def _placed(content: bytes, data_dir: Path) -> bytes:
+    """A recorded ``modules.json`` pointing at ``data_dir``, where the restore put the modules."""
+    document = json.loads(content)
+    for module in document.get("Modules") or ():
+        where = module.get("Dir")
+        if isinstance(where, str) and where.startswith(_DATA_DIR_MARK):
+            module["Dir"] = str(data_dir) + where[len(_DATA_DIR_MARK) :]
+    return json.dumps(document).encode()
 
 
 def _is_provider(rel: str) -> bool:
