@@ -118,12 +118,24 @@ def _captured() -> Iterator[list[str]]:
             box.append(sink.read().decode("utf-8", "replace"))
 
 
-def _run(task: Task, progress: Any) -> _Done:
+#: In a worker process: the queue its progress steps go to (``_start_worker``), or ``None``.
+_progress: Any = None
+
+
+def _start_worker(progress: Any) -> None:
+    """Set up a worker process: keep the progress queue it inherited (a queue cannot travel in a task)."""
+    global _progress
+    _progress = progress
+
+
+def _run(task: Task) -> _Done:
     """Run ``task`` in this (worker) process; every ``TfkitError`` becomes the report's error."""
     from tfkit.errors import TfkitError
     from tfkit.project import Project
     from tfkit.redact import mask
     from tfkit.workflow import RunOptions
+
+    progress = _progress
 
     def step(name: str) -> None:
         if progress is not None:
@@ -220,18 +232,10 @@ def _decoded(done: _Done) -> EnvironmentReport:
     return replace(report, plan=plan)
 
 
-def _drain(queue: Any, progress: ProgressCallback, stop: threading.Event) -> None:
-    """Relay progress messages from the workers until told to stop and the queue is empty."""
-    import queue as queue_module
-
-    while True:
-        try:
-            environment, step = queue.get(timeout=0.1)
-        except queue_module.Empty:
-            if stop.is_set():
-                return
-            continue
-        progress(environment, step)
+def _drain(queue: Any, progress: ProgressCallback) -> None:
+    """Relay progress messages from the workers until the ``None`` put after the last one."""
+    while (message := queue.get()) is not None:
+        progress(*message)
 
 
 @contextlib.contextmanager
@@ -295,21 +299,28 @@ def run_environments(
         stack.enter_context(_main_not_rerun())
         queue = None
         if progress is not None:
-            manager = stack.enter_context(context.Manager())
-            queue = manager.Queue()
-            stop = threading.Event()
-            relay = threading.Thread(target=_drain, args=(queue, shown, stop), daemon=True)
+            # A plain queue the workers inherit (no manager process to start and stop): on the way out
+            # the pool has shut down, so the None put after it comes after every worker's last step.
+            # (The join is bounded: a worker killed while writing could leave the queue unusable.)
+            queue = context.Queue()
+            relay = threading.Thread(target=_drain, args=(queue, shown), daemon=True)
             relay.start()
-            stack.callback(relay.join)
-            stack.callback(stop.set)
+            stack.callback(queue.close)
+            stack.callback(relay.join, 10)
+            stack.callback(queue.put, None)
         pool = stack.enter_context(
-            concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(tasks) or 1), mp_context=context)
+            concurrent.futures.ProcessPoolExecutor(
+                max_workers=min(jobs, len(tasks) or 1),
+                mp_context=context,
+                initializer=_start_worker,
+                initargs=(queue,),
+            )
         )
         running: dict[concurrent.futures.Future[_Done], str] = {}
 
         def start_next() -> None:
             for name in walk.next(jobs - len(running)):
-                running[pool.submit(_run, tasks[name], queue)] = name
+                running[pool.submit(_run, tasks[name])] = name
 
         start_next()
         while running:
