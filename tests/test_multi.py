@@ -107,7 +107,7 @@ def test_the_worst_exit_code_wins_and_each_error_stays_with_its_environment(tmp_
     assert by_env["staging"]["outcome"] == "error" and by_env["staging"]["exit_code"] == 2
     # production comes after staging: a failure stops everything downstream of it, which never runs
     assert by_env["production"]["outcome"] == "skipped" and by_env["production"]["exit_code"] == 0
-    assert by_env["production"]["details"] == {"skipped": "'staging' error upstream; not run"}
+    assert by_env["production"]["details"] == {"skipped": "'staging' error upstream; plan not reported"}
     assert by_env["production"]["error"] is None
     assert document["exit_code"] == 2
     assert (

@@ -7,7 +7,15 @@ import secrets
 from pathlib import Path
 
 from tfkit.plan import load_plan
-from tfkit.redact import MASK, mask, mask_bytes, register_plan_secrets, register_secret, registered_count
+from tfkit.redact import (
+    MASK,
+    mask,
+    mask_bytes,
+    mask_json,
+    register_plan_secrets,
+    register_secret,
+    registered_count,
+)
 from tfkit.terraform import open_engine
 
 
@@ -106,3 +114,33 @@ def test_the_mask_text_is_written_once_in_the_package() -> None:
             and id(node) not in docstrings
         ]
     assert spelled == ["redact.py"]
+
+
+def test_mask_json_masks_strings_only_and_keeps_every_value() -> None:
+    secret = "mask-json-secret-" + secrets.token_hex(8)
+    register_secret(secret)
+    digits = str(10**11 + secrets.randbelow(10**11))  # a secret made of digits, inside a number below
+    register_secret(digits)
+    doc = {
+        "z": [secret, f"prefix {secret} suffix", 1e100, 2**70, -0.0, None, True, "é<>&\u2028"],
+        secret: {"pi": 3.1415926535897, "n": int(digits + "979")},
+        "a": {},
+    }
+    for data in (json.dumps(doc).encode(), json.dumps(doc, ensure_ascii=False), json.dumps(doc, indent=4)):
+        written = mask_json(data)
+        assert secret.encode() not in written
+        back = json.loads(written)
+        assert back == {
+            "a": {},
+            "z": [MASK, f"prefix {MASK} suffix", 1e100, 2**70, -0.0, None, True, "é<>&\u2028"],
+            MASK: {"pi": 3.1415926535897, "n": int(digits + "979")},
+        }
+        assert f'\n "a": {{}},\n "z": [\n  "{MASK}",' in written.decode()  # sorted, indented by one
+
+
+def test_mask_json_keeps_a_document_that_is_not_strict_json() -> None:
+    secret = "mask-json-nan-" + secrets.token_hex(8)
+    register_secret(secret)
+    written = mask_json('{"v": NaN, "s": "' + secret + '"}')
+    assert written == ('{\n "s": "' + MASK + '",\n "v": NaN\n}').encode()
+    assert json.loads(mask_json(b"\xef\xbb\xbf" + json.dumps({"s": secret}).encode())) == {"s": MASK}

