@@ -8,8 +8,10 @@
   Terraform marks sensitive stay: some checks read them (CKV_GCP_38 fails on a redacted
   ``disk_encryption_key_raw``), so the file Checkov reads is owner-only
   in tfkit's private run directory (``tfkit.fsutil.run_directory``), removed after the scan and swept
-  by the next run if tfkit is killed. The whole plan when every resource needs scanning; when only some
-  do, a reduced plan JSON holding exactly their entries (``tfkit.scan.units``).
+  by the next run if tfkit is killed. Checkov gets a reduced plan JSON holding exactly the entries of
+  the units to scan and only the parts of the plan it reads (``tfkit.scan.units``; no ``prior_state``,
+  compact), which it parses faster than the plan itself; a plan with a repeated JSON key, which
+  Checkov refuses to parse, goes as it is when it is scanned whole, so it fails as with the CLI.
 * **Cache.** Each unit (resource, or the providers) has a key: sha256 of the Checkov version, the check
   settings (checks, skip_checks, the content of every custom check directory), the unit's own inputs
   to Checkov (address, type, planned values, configuration references, actions, changed keys) and the
@@ -17,6 +19,10 @@
   ``.tfkit/cache/checkov``; a scan sends Checkov only the components with a missing key, and none whose
   resource types no enabled check looks at (known from the check catalog recorded by the first run).
   An unchanged plan therefore starts no Checkov at all.
+* **Split.** Parts of Checkov's work grow faster than the plan, and it uses one core: when there are
+  ``SPLIT_FROM`` units or more per core to send, the components are dealt into one reduced plan per
+  core (never cutting a component, as a partial scan never does) and as many Checkov processes run at
+  once (``runs`` counts them).
 * **Deleted resources.** Checkov skips pure deletes (its issue #5587); ``tfkit.scan.deleted`` reports
   each one: ``TFKIT_DEL_1`` for data-holding resources (soft by default: fails the gate unless
   waived), ``TFKIT_DEL_2`` (advisory) for the others.
@@ -33,8 +39,10 @@ import difflib
 import fnmatch
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,17 +50,28 @@ from tfkit.bundle import directory_digest
 from tfkit.errors import ScanConfigError
 from tfkit.findings import Finding, Severity
 from tfkit.redact import mask_bytes, mask_json
-from tfkit.scan._runner import Executable, executable, run_checkov, version
+from tfkit.scan._runner import CheckovRun, Executable, executable, run_checkov, version
 from tfkit.scan.cache import ResultCache
 from tfkit.scan.deleted import deleted_findings
 from tfkit.scan.report import ScanReport
 from tfkit.scan.settings import CheckovSettings, find_checkov
-from tfkit.scan.units import PROVIDERS, Unit, build_reduced_plan, components, parse_units, plan_document
+from tfkit.scan.units import (
+    PROVIDERS,
+    Unit,
+    build_reduced_plan,
+    components,
+    has_duplicate_keys,
+    parse_units,
+    plan_document,
+)
 
 if TYPE_CHECKING:
     from tfkit.plan import Plan
 
-__all__ = ["scan_plan"]
+__all__ = ["SPLIT_FROM", "scan_plan"]
+
+#: The fewest units one Checkov process scans when a scan is split across cores (see ``_parts``).
+SPLIT_FROM = 1500
 
 
 def _sha(value: Any) -> str:
@@ -148,6 +167,44 @@ def _group(results: Iterable[dict[str, Any]], sent: frozenset[str]) -> tuple[dic
     return grouped, orphans
 
 
+def _cores() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _parts(count: int) -> int:
+    """How many Checkov processes scan ``count`` units: one per core, each with ``SPLIT_FROM`` or more.
+
+    Checkov uses one core, and parts of its work grow faster than the plan (each resource looks up
+    its context in a list of all of them), so a large plan is scanned sooner in parts, at the cost of
+    one more Checkov start-up (a few seconds) per part.
+    """
+    return max(1, min(_cores(), count // SPLIT_FROM))
+
+
+def _partitions(groups: list[frozenset[str]], parts: int) -> list[frozenset[str]]:
+    """The components dealt into ``parts`` sets of about equal size (largest first, to the smallest).
+
+    A component is never split: its members reference each other, and a graph check on one of them
+    may look at the others, exactly as the partial scan of a cache miss relies on.
+    """
+    bins: list[set[str]] = [set() for _ in range(max(1, min(parts, len(groups))))]
+    for group in sorted(groups, key=len, reverse=True):
+        min(bins, key=len).update(group)
+    return [frozenset(b) for b in bins]
+
+
+def _run_all(exe: Executable, inputs: list[bytes], settings: CheckovSettings) -> list[CheckovRun]:
+    """Run Checkov on each input, at the same time when there are several (each run waits on a process)."""
+    if len(inputs) == 1:
+        return [run_checkov(exe, inputs[0], settings)]
+    with ThreadPoolExecutor(max_workers=len(inputs)) as pool:
+        return list(pool.map(lambda data: run_checkov(exe, data, settings), inputs))
+
+
 def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None) -> ScanReport:
     """Scan ``plan`` with Checkov under ``settings`` (see the module docs); ``file`` names its source."""
     start = time.perf_counter()
@@ -167,7 +224,7 @@ def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None)
 
     keys: dict[str, str] = {}
     results: list[dict[str, Any]] = []
-    to_send: set[str] = set()
+    groups: list[frozenset[str]] = []
     cached = skipped = 0
     for component in components(units):
         if types is not None and not any(types.covers(units[a]) for a in component):
@@ -182,19 +239,26 @@ def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None)
             cached += len(component)
             results.extend(r for h in hits for r in h or ())
         else:
-            to_send |= component
+            groups.append(component)
 
-    sent = frozenset(to_send)
+    sent = frozenset(a for g in groups for a in g)
     runs = 0
     if sent:
-        # Everything to scan: Checkov gets the whole plan, as its own CLI would read it, secrets masked.
+        # Checkov gets only what it reads (secrets masked); a document with a repeated key goes as it
+        # is when it is sent whole, so that Checkov rejects it as its own CLI does.
         whole = sent == frozenset(units) and not skipped
-        run = run_checkov(exe, clear_free if whole else build_reduced_plan(doc, sent), settings)
-        runs = 1
-        if run.catalog is not None:
-            cache.put_catalog(settings_key, run.catalog)  # first, so a bad id fails fast next time
-            _validate_ids(run.catalog, settings)
-        grouped, orphans = _group(run.results, sent)
+        if whole and has_duplicate_keys(clear_free):
+            inputs = [clear_free]
+        else:
+            inputs = [build_reduced_plan(doc, part) for part in _partitions(groups, _parts(len(sent)))]
+        done = _run_all(exe, inputs, settings)
+        runs = len(done)
+        for run in done:
+            if run.catalog is not None:
+                cache.put_catalog(settings_key, run.catalog)  # first, so a bad id fails fast next time
+                _validate_ids(run.catalog, settings)
+                break
+        grouped, orphans = _group((r for run in done for r in run.results), sent)
         cache.put_many_results({keys[a]: unit_results for a, unit_results in grouped.items()})
         results.extend(r for unit_results in grouped.values() for r in unit_results)
         results.extend(orphans)
