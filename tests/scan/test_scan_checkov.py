@@ -240,3 +240,16 @@ def test_split_scans_keep_components_whole_and_balance_sizes() -> None:
     assert all(any(g <= p for p in parts) for g in groups)  # no component is cut
     assert frozenset().union(*parts) == frozenset("abcdefg")
     assert len(_partitions(groups, 8)) == 4 and _partitions(groups, 1) == [frozenset("abcdefg")]
+
+
+@pytest.mark.slow
+def test_resources_no_check_looks_at_get_no_cache_entry(tmp_path: Path, checkov_env: str) -> None:
+    """300 local_file resources: scanned once cold, then skipped by the catalog, never written one by one."""
+    plan = load_plan((PLANS / "terraform-plan-comment" / "create-300-for-each-v1.2.json").read_bytes())
+    settings = _settings(tmp_path)
+    cold = scan_plan(plan, settings)
+    assert cold.runs == 1 and len(cold.sent) == 300
+    assert len(list((tmp_path / "cache" / "results").rglob("*.json"))) == 1  # the providers' entry
+    assert list((tmp_path / "cache" / "catalog").rglob("*.json"))
+    warm = scan_plan(plan, settings)
+    assert warm.runs == 0 and warm.skipped == 300 and warm.findings == cold.findings

@@ -257,9 +257,15 @@ def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None)
             if run.catalog is not None:
                 cache.put_catalog(settings_key, run.catalog)  # first, so a bad id fails fast next time
                 _validate_ids(run.catalog, settings)
+                types = types or _enabled_types(run.catalog, settings)
                 break
         grouped, orphans = _group((r for run in done for r in run.results), sent)
-        cache.put_many_results({keys[a]: unit_results for a, unit_results in grouped.items()})
+        # A component no enabled check looks at is skipped by the next scan before any look-up (the
+        # catalog is recorded now), so its empty results are not written: one file less per resource.
+        ignored = {
+            a for g in groups if types is not None and not any(types.covers(units[u]) for u in g) for a in g
+        }
+        cache.put_many_results({keys[a]: found for a, found in grouped.items() if found or a not in ignored})
         results.extend(r for unit_results in grouped.values() for r in unit_results)
         results.extend(orphans)
 
