@@ -60,9 +60,8 @@ from tfkit.scan.units import (
     Unit,
     build_reduced_plan,
     components,
-    has_duplicate_keys,
     parse_units,
-    plan_document,
+    read_plan,
 )
 
 if TYPE_CHECKING:
@@ -214,7 +213,7 @@ def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None)
     settings_key = _settings_key(settings, checkov_version)
     # No secret tfkit read from a source reaches Checkov's input file; a plan holding none goes as it is.
     clear_free = plan.raw if mask_bytes(plan.raw) == plan.raw else mask_json(plan.raw)
-    doc = plan_document(clear_free)
+    doc, repeated_key = read_plan(clear_free)
     units = parse_units(doc)
     catalog = cache.catalog(settings_key)
     types: _Types | None = None
@@ -247,7 +246,7 @@ def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None)
         # Checkov gets only what it reads (secrets masked); a document with a repeated key goes as it
         # is when it is sent whole, so that Checkov rejects it as its own CLI does.
         whole = sent == frozenset(units) and not skipped
-        if whole and has_duplicate_keys(clear_free):
+        if whole and repeated_key:
             inputs = [clear_free]
         else:
             inputs = [build_reduced_plan(doc, part) for part in _partitions(groups, _parts(len(sent)))]

@@ -27,6 +27,7 @@ __all__ = [
     "has_duplicate_keys",
     "parse_units",
     "plan_document",
+    "read_plan",
 ]
 
 #: The address of the providers unit (Checkov reports provider checks as ``<name>.<alias>``).
@@ -48,19 +49,12 @@ class Unit:
     references: frozenset[tuple[str, str]]
 
 
-def plan_document(raw: bytes) -> dict[str, Any]:
-    """The plan JSON as a dict (UTF-8 or UTF-16 with a byte-order mark, as ``json.loads`` detects)."""
-    doc = json.loads(raw)
-    if not isinstance(doc, dict):
-        raise ValueError("a plan JSON document is an object")
-    return doc
+def read_plan(raw: bytes) -> tuple[dict[str, Any], bool]:
+    """The plan JSON as a dict, and whether some object in it repeats a key.
 
-
-def has_duplicate_keys(raw: bytes) -> bool:
-    """Whether some object of the JSON document ``raw`` repeats a key.
-
-    ``json.loads`` keeps the last value silently, Checkov rejects the file as a parsing error; so a
-    document re-serialised from the parsed dict would be scanned where Checkov's CLI refuses it.
+    UTF-8 or UTF-16 with a byte-order mark, as ``json.loads`` detects. ``json.loads`` keeps the last
+    value of a repeated key silently, Checkov rejects the file as a parsing error; so a document
+    re-serialised from the dict would be scanned where Checkov's CLI refuses it.
     """
     repeated = False
 
@@ -70,8 +64,20 @@ def has_duplicate_keys(raw: bytes) -> bool:
         repeated = repeated or len(made) != len(pairs)
         return made
 
-    json.loads(raw, object_pairs_hook=pairs_to_dict)
-    return repeated
+    doc = json.loads(raw, object_pairs_hook=pairs_to_dict)
+    if not isinstance(doc, dict):
+        raise ValueError("a plan JSON document is an object")
+    return doc, repeated
+
+
+def plan_document(raw: bytes) -> dict[str, Any]:
+    """The plan JSON as a dict (see ``read_plan``)."""
+    return read_plan(raw)[0]
+
+
+def has_duplicate_keys(raw: bytes) -> bool:
+    """Whether some object of the plan JSON ``raw`` repeats a key (see ``read_plan``)."""
+    return read_plan(raw)[1]
 
 
 def _digest(value: Any) -> str:
