@@ -170,26 +170,6 @@ def test_partial_rescan_equals_full_scan(tmp_path: Path, checkov_env: str) -> No
 
 
 @pytest.mark.slow
-def test_split_scan_equals_checkov_cli(
-    tmp_path: Path, recorded: dict[str, Any], checkov_version: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A scan split across two Checkov processes (as a large plan is) finds what the CLI finds."""
-    import tfkit.scan.checkov as scanner
-
-    path = PLANS / "checkov" / "nested-modules-connections-v1.1.json"
-    direct, _ = _recorded_cli(path, recorded, checkov_version)
-    monkeypatch.setattr(scanner, "SPLIT_FROM", 1)
-    monkeypatch.setattr(scanner, "_cores", lambda: 2)
-    settings = CheckovSettings(cache_dir=tmp_path / "cache")
-    cold = scan_plan(load_plan(path.read_bytes()), settings)
-    assert cold.runs == 2
-    found = {(f.check_id, f.address or "", "passed" if f.passed else "failed") for f in cold.findings}
-    assert found == direct
-    warm = scan_plan(load_plan(path.read_bytes()), settings)
-    assert warm.runs == 0 and warm.findings == cold.findings
-
-
-@pytest.mark.slow
 def test_example_environments_equal_checkov_cli_cold_and_warm(
     scan_repo: Path, checkov_env: str, tmp_path: Path
 ) -> None:

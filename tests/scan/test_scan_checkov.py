@@ -16,7 +16,7 @@ from scanutil import PLANS, fake_checkov
 
 from tfkit.errors import ScanConfigError, ScanError
 from tfkit.plan import Plan, load_plan
-from tfkit.scan.checkov import _partitions, scan_plan
+from tfkit.scan.checkov import scan_plan
 from tfkit.scan.report import ScanReport
 from tfkit.scan.settings import CheckovSettings
 
@@ -231,15 +231,6 @@ def test_report_json_is_parsed_without_loss() -> None:
     ]
     with pytest.raises(ScanError, match="could not parse the plan"):
         parse_report(json.dumps({**doc, "summary": {"passed": 0, "failed": 0, "parsing_errors": 1}}))
-
-
-def test_split_scans_keep_components_whole_and_balance_sizes() -> None:
-    groups = [frozenset("abc"), frozenset("d"), frozenset("ef"), frozenset("g")]
-    parts = _partitions(groups, 2)
-    assert sorted(map(len, parts)) == [3, 4]
-    assert all(any(g <= p for p in parts) for g in groups)  # no component is cut
-    assert frozenset().union(*parts) == frozenset("abcdefg")
-    assert len(_partitions(groups, 8)) == 4 and _partitions(groups, 1) == [frozenset("abcdefg")]
 
 
 @pytest.mark.slow

@@ -19,10 +19,6 @@
   ``.tfkit/cache/checkov``; a scan sends Checkov only the components with a missing key, and none whose
   resource types no enabled check looks at (known from the check catalog recorded by the first run).
   An unchanged plan therefore starts no Checkov at all.
-* **Split.** Parts of Checkov's work grow faster than the plan, and it uses one core: when there are
-  ``SPLIT_FROM`` units or more per core to send, the components are dealt into one reduced plan per
-  core (never cutting a component, as a partial scan never does) and as many Checkov processes run at
-  once (``runs`` counts them).
 * **Deleted resources.** Checkov skips pure deletes (its issue #5587); ``tfkit.scan.deleted`` reports
   each one: ``TFKIT_DEL_1`` for data-holding resources (soft by default: fails the gate unless
   waived), ``TFKIT_DEL_2`` (advisory) for the others.
@@ -39,10 +35,8 @@ import difflib
 import fnmatch
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +44,7 @@ from tfkit.bundle import directory_digest
 from tfkit.errors import ScanConfigError
 from tfkit.findings import Finding, Severity
 from tfkit.redact import mask_bytes, mask_json
-from tfkit.scan._runner import CheckovRun, Executable, executable, run_checkov, version
+from tfkit.scan._runner import Executable, executable, run_checkov, version
 from tfkit.scan.cache import ResultCache
 from tfkit.scan.deleted import deleted_findings
 from tfkit.scan.report import ScanReport
@@ -67,10 +61,7 @@ from tfkit.scan.units import (
 if TYPE_CHECKING:
     from tfkit.plan import Plan
 
-__all__ = ["SPLIT_FROM", "scan_plan"]
-
-#: The fewest units one Checkov process scans when a scan is split across cores (see ``_parts``).
-SPLIT_FROM = 1500
+__all__ = ["scan_plan"]
 
 
 def _sha(value: Any) -> str:
@@ -166,44 +157,6 @@ def _group(results: Iterable[dict[str, Any]], sent: frozenset[str]) -> tuple[dic
     return grouped, orphans
 
 
-def _cores() -> int:
-    """The CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _parts(count: int) -> int:
-    """How many Checkov processes scan ``count`` units: one per core, each with ``SPLIT_FROM`` or more.
-
-    Checkov uses one core, and parts of its work grow faster than the plan (each resource looks up
-    its context in a list of all of them), so a large plan is scanned sooner in parts, at the cost of
-    one more Checkov start-up (a few seconds) per part.
-    """
-    return max(1, min(_cores(), count // SPLIT_FROM))
-
-
-def _partitions(groups: list[frozenset[str]], parts: int) -> list[frozenset[str]]:
-    """The components dealt into ``parts`` sets of about equal size (largest first, to the smallest).
-
-    A component is never split: its members reference each other, and a graph check on one of them
-    may look at the others, exactly as the partial scan of a cache miss relies on.
-    """
-    bins: list[set[str]] = [set() for _ in range(max(1, min(parts, len(groups))))]
-    for group in sorted(groups, key=len, reverse=True):
-        min(bins, key=len).update(group)
-    return [frozenset(b) for b in bins]
-
-
-def _run_all(exe: Executable, inputs: list[bytes], settings: CheckovSettings) -> list[CheckovRun]:
-    """Run Checkov on each input, at the same time when there are several (each run waits on a process)."""
-    if len(inputs) == 1:
-        return [run_checkov(exe, inputs[0], settings)]
-    with ThreadPoolExecutor(max_workers=len(inputs)) as pool:
-        return list(pool.map(lambda data: run_checkov(exe, data, settings), inputs))
-
-
 def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None) -> ScanReport:
     """Scan ``plan`` with Checkov under ``settings`` (see the module docs); ``file`` names its source."""
     start = time.perf_counter()
@@ -246,19 +199,15 @@ def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None)
         # Checkov gets only what it reads (secrets masked); a document with a repeated key goes as it
         # is when it is sent whole, so that Checkov rejects it as its own CLI does.
         whole = sent == frozenset(units) and not skipped
-        if whole and repeated_key:
-            inputs = [clear_free]
-        else:
-            inputs = [build_reduced_plan(doc, part) for part in _partitions(groups, _parts(len(sent)))]
-        done = _run_all(exe, inputs, settings)
-        runs = len(done)
-        for run in done:
-            if run.catalog is not None:
-                cache.put_catalog(settings_key, run.catalog)  # first, so a bad id fails fast next time
-                _validate_ids(run.catalog, settings)
-                types = types or _enabled_types(run.catalog, settings)
-                break
-        grouped, orphans = _group((r for run in done for r in run.results), sent)
+        run = run_checkov(
+            exe, clear_free if whole and repeated_key else build_reduced_plan(doc, sent), settings
+        )
+        runs = 1
+        if run.catalog is not None:
+            cache.put_catalog(settings_key, run.catalog)  # first, so a bad id fails fast next time
+            _validate_ids(run.catalog, settings)
+            types = types or _enabled_types(run.catalog, settings)
+        grouped, orphans = _group(run.results, sent)
         # A component no enabled check looks at is skipped by the next scan before any look-up (the
         # catalog is recorded now), so its empty results are not written: one file less per resource.
         ignored = {

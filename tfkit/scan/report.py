@@ -14,8 +14,7 @@ class ScanReport:
     """The findings of one scanner (passed checks included, as ``Finding.passed``) and its figures.
 
     ``sent`` are the addresses handed to the scanner this time, ``cached`` how many units came from
-    the cache, ``skipped`` how many no enabled check looks at; ``runs`` counts the Checkov processes
-    (0 when nothing was sent, more than 1 when a large scan was split across cores).
+    the cache, ``skipped`` how many no enabled check looks at; ``runs`` is 0 when nothing was sent.
     """
 
     tool: str
