@@ -54,10 +54,16 @@ def installed_version(checkov: str) -> str:
     return proc.stdout.strip()
 
 
-def run_cli(checkov: str, path: Path) -> tuple[set[Check], int]:
-    """`checkov -f PLAN --framework terraform_plan -o json`, as a user runs it offline; checks, errors."""
+def run_cli(checkov: str, path: Path, checks_dir: Path | None = None) -> tuple[set[Check], int]:
+    """`checkov -f PLAN --framework terraform_plan -o json`, as a user runs it offline; checks, errors.
+
+    ``checks_dir`` is passed as ``--external-checks-dir``.
+    """
+    argv = [checkov, "-f", str(path), "--framework", "terraform_plan", "-o", "json", "--skip-download"]
+    if checks_dir is not None:
+        argv += ["--external-checks-dir", str(checks_dir)]
     proc = subprocess.run(
-        [checkov, "-f", str(path), "--framework", "terraform_plan", "-o", "json", "--skip-download"],
+        argv,
         capture_output=True,
         text=True,
         timeout=1200,

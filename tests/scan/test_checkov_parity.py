@@ -167,3 +167,31 @@ def test_partial_rescan_equals_full_scan(tmp_path: Path, checkov_env: str) -> No
     direct = {(c, a, s == "passed") for c, a, s in run_cli(checkov_env, changed)[0]}
     assert mine == direct
     assert ("CKV_AWS_20", target["address"], False) in mine  # the public ACL was seen
+
+
+@pytest.mark.slow
+def test_example_environments_equal_checkov_cli_cold_and_warm(
+    scan_repo: Path, checkov_env: str, tmp_path: Path
+) -> None:
+    """The example's environments, with its custom checks: tfkit cold == tfkit warm == Checkov's CLI."""
+    from tfkit import workflow
+    from tfkit.project import Project
+    from tfkit.scan.settings import load_settings
+
+    project = Project.load(scan_repo)
+    for env in project.environments:
+        plan = workflow.plan(env)
+        settings = load_settings(project, env.name)
+        cold = scan_plan(plan, settings)
+        warm = scan_plan(plan, settings)
+        assert cold.runs == 1 and warm.runs == 0 and warm.findings == cold.findings
+        path = tmp_path / f"{env.name}.json"
+        path.write_bytes(plan.raw)
+        direct, errors = run_cli(checkov_env, path, settings.external_checks_dirs[0])
+        mine = {
+            (f.check_id, f.address or "", "passed" if f.passed else "failed")
+            for f in cold.findings
+            if not f.check_id.startswith("TFKIT_")
+        }
+        assert errors == 0 and mine == direct, env.name
+        assert any(c.startswith("CKV_TFK_") for c, _, _ in direct)  # the custom checks ran

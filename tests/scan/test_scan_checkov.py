@@ -231,3 +231,16 @@ def test_report_json_is_parsed_without_loss() -> None:
     ]
     with pytest.raises(ScanError, match="could not parse the plan"):
         parse_report(json.dumps({**doc, "summary": {"passed": 0, "failed": 0, "parsing_errors": 1}}))
+
+
+@pytest.mark.slow
+def test_resources_no_check_looks_at_get_no_cache_entry(tmp_path: Path, checkov_env: str) -> None:
+    """300 local_file resources: scanned once cold, then skipped by the catalog, never written one by one."""
+    plan = load_plan((PLANS / "terraform-plan-comment" / "create-300-for-each-v1.2.json").read_bytes())
+    settings = _settings(tmp_path)
+    cold = scan_plan(plan, settings)
+    assert cold.runs == 1 and len(cold.sent) == 300
+    assert len(list((tmp_path / "cache" / "results").rglob("*.json"))) == 1  # the providers' entry
+    assert list((tmp_path / "cache" / "catalog").rglob("*.json"))
+    warm = scan_plan(plan, settings)
+    assert warm.runs == 0 and warm.skipped == 300 and warm.findings == cold.findings

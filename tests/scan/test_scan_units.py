@@ -6,10 +6,18 @@ import json
 
 from scanutil import PLANS
 
-from tfkit.scan.units import PROVIDERS, build_reduced_plan, components, parse_units, plan_document
+from tfkit.scan.units import (
+    PROVIDERS,
+    build_reduced_plan,
+    components,
+    has_duplicate_keys,
+    parse_units,
+    plan_document,
+)
 
 IAM = PLANS / "checkov" / "iam-data-source-read-v1.1.json"
 NESTED = PLANS / "checkov" / "nested-modules-connections-v1.1.json"
+DRIFT = PLANS / "terraform-compliance" / "aws-mixed-actions-drift-v0.1.json"
 
 
 def test_units_are_planned_resources_and_providers() -> None:
@@ -58,3 +66,50 @@ def test_reduced_plan_keeps_only_the_chosen_units() -> None:
     assert "provider_config" not in reduced["configuration"]
     with_providers = json.loads(build_reduced_plan(doc, frozenset({one, PROVIDERS})))
     assert set(parse_units(with_providers)) == {one, PROVIDERS}
+
+
+def test_reduced_plan_of_every_unit_holds_only_what_checkov_reads() -> None:
+    raw = DRIFT.read_bytes()
+    doc = plan_document(raw)
+    assert {"prior_state", "variables", "output_changes"} <= set(doc)
+    units = parse_units(doc)
+    data = build_reduced_plan(doc, frozenset(units))
+    reduced = json.loads(data)
+    read = {"format_version", "terraform_version", "planned_values", "resource_changes", "configuration"}
+    assert set(reduced) == read
+    assert parse_units(reduced) == units  # every input of every unit, as Checkov reads it, is unchanged
+    assert b"\n" not in data and len(data) < 0.6 * len(raw)  # compact, without the state
+
+
+def test_repeated_keys_are_found_at_any_depth() -> None:
+    assert has_duplicate_keys(b'{"a": [{"b": 1, "c": {"d": 1, "d": 2}}]}')
+    assert not has_duplicate_keys(b'{"a": [{"b": 1, "c": {"d": 1, "e": 2}}], "d": 3}')
+    assert not has_duplicate_keys(IAM.read_bytes())
+    repeated = PLANS / "terraform-validator" / "google-applied-noop-drift-v0.2.json"
+    assert has_duplicate_keys(repeated.read_bytes())
+
+
+def test_configuration_pairing_keeps_checkovs_first_match() -> None:
+    """In the root module Checkov pairs a resource with the first entry of its type and name, data or not."""
+    conf = [
+        {
+            "address": "aws_s3_bucket.b",
+            "mode": "managed",
+            "type": "aws_s3_bucket",
+            "name": "b",
+            "expressions": {"bucket": {"references": ["aws_kms_key.k"]}},
+        },
+        {
+            "address": "data.aws_s3_bucket.b",
+            "mode": "data",
+            "type": "aws_s3_bucket",
+            "name": "b",
+            "expressions": {"bucket": {"references": ["aws_iam_role.r"]}},
+        },
+    ]
+    planned = [{"address": "data.aws_s3_bucket.b", "mode": "data", "type": "aws_s3_bucket", "name": "b"}]
+    doc = {
+        "planned_values": {"root_module": {"resources": planned}},
+        "configuration": {"root_module": {"resources": conf}},
+    }
+    assert parse_units(doc)["data.aws_s3_bucket.b"].references == frozenset({("aws_kms_key", "k")})

@@ -122,7 +122,8 @@ def _run(argv: Sequence[str], timeout: float, *, what: str) -> subprocess.Comple
 
 def _arguments(plan_file: Path, settings: CheckovSettings) -> list[str]:
     args = ["-f", str(plan_file), "--framework", "terraform_plan", "-o", "json"]
-    args += ["--skip-download", "--skip-results-upload", "--soft-fail"]
+    # --compact: no code blocks in the report (tfkit keeps none): less JSON to write and to read.
+    args += ["--skip-download", "--skip-results-upload", "--soft-fail", "--compact"]
     if settings.checks:
         args += ["--check", ",".join(settings.checks)]
     if settings.skip_checks:

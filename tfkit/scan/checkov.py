@@ -8,8 +8,10 @@
   Terraform marks sensitive stay: some checks read them (CKV_GCP_38 fails on a redacted
   ``disk_encryption_key_raw``), so the file Checkov reads is owner-only
   in tfkit's private run directory (``tfkit.fsutil.run_directory``), removed after the scan and swept
-  by the next run if tfkit is killed. The whole plan when every resource needs scanning; when only some
-  do, a reduced plan JSON holding exactly their entries (``tfkit.scan.units``).
+  by the next run if tfkit is killed. Checkov gets a reduced plan JSON holding exactly the entries of
+  the units to scan and only the parts of the plan it reads (``tfkit.scan.units``; no ``prior_state``,
+  compact), which it parses faster than the plan itself; a plan with a repeated JSON key, which
+  Checkov refuses to parse, goes as it is when it is scanned whole, so it fails as with the CLI.
 * **Cache.** Each unit (resource, or the providers) has a key: sha256 of the Checkov version, the check
   settings (checks, skip_checks, the content of every custom check directory), the unit's own inputs
   to Checkov (address, type, planned values, configuration references, actions, changed keys) and the
@@ -47,7 +49,14 @@ from tfkit.scan.cache import ResultCache
 from tfkit.scan.deleted import deleted_findings
 from tfkit.scan.report import ScanReport
 from tfkit.scan.settings import CheckovSettings, find_checkov
-from tfkit.scan.units import PROVIDERS, Unit, build_reduced_plan, components, parse_units, plan_document
+from tfkit.scan.units import (
+    PROVIDERS,
+    Unit,
+    build_reduced_plan,
+    components,
+    parse_units,
+    read_plan,
+)
 
 if TYPE_CHECKING:
     from tfkit.plan import Plan
@@ -157,7 +166,7 @@ def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None)
     settings_key = _settings_key(settings, checkov_version)
     # No secret tfkit read from a source reaches Checkov's input file; a plan holding none goes as it is.
     clear_free = plan.raw if mask_bytes(plan.raw) == plan.raw else mask_json(plan.raw)
-    doc = plan_document(clear_free)
+    doc, repeated_key = read_plan(clear_free)
     units = parse_units(doc)
     catalog = cache.catalog(settings_key)
     types: _Types | None = None
@@ -167,7 +176,7 @@ def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None)
 
     keys: dict[str, str] = {}
     results: list[dict[str, Any]] = []
-    to_send: set[str] = set()
+    groups: list[frozenset[str]] = []
     cached = skipped = 0
     for component in components(units):
         if types is not None and not any(types.covers(units[a]) for a in component):
@@ -182,20 +191,29 @@ def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None)
             cached += len(component)
             results.extend(r for h in hits for r in h or ())
         else:
-            to_send |= component
+            groups.append(component)
 
-    sent = frozenset(to_send)
+    sent = frozenset(a for g in groups for a in g)
     runs = 0
     if sent:
-        # Everything to scan: Checkov gets the whole plan, as its own CLI would read it, secrets masked.
+        # Checkov gets only what it reads (secrets masked); a document with a repeated key goes as it
+        # is when it is sent whole, so that Checkov rejects it as its own CLI does.
         whole = sent == frozenset(units) and not skipped
-        run = run_checkov(exe, clear_free if whole else build_reduced_plan(doc, sent), settings)
+        run = run_checkov(
+            exe, clear_free if whole and repeated_key else build_reduced_plan(doc, sent), settings
+        )
         runs = 1
         if run.catalog is not None:
             cache.put_catalog(settings_key, run.catalog)  # first, so a bad id fails fast next time
             _validate_ids(run.catalog, settings)
+            types = types or _enabled_types(run.catalog, settings)
         grouped, orphans = _group(run.results, sent)
-        cache.put_many_results({keys[a]: unit_results for a, unit_results in grouped.items()})
+        # A component no enabled check looks at is skipped by the next scan before any look-up (the
+        # catalog is recorded now), so its empty results are not written: one file less per resource.
+        ignored = {
+            a for g in groups if types is not None and not any(types.covers(units[u]) for u in g) for a in g
+        }
+        cache.put_many_results({keys[a]: found for a, found in grouped.items() if found or a not in ignored})
         results.extend(r for unit_results in grouped.values() for r in unit_results)
         results.extend(orphans)
 

@@ -19,7 +19,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PROVIDERS", "Unit", "build_reduced_plan", "components", "parse_units", "plan_document"]
+__all__ = [
+    "PROVIDERS",
+    "Unit",
+    "build_reduced_plan",
+    "components",
+    "has_duplicate_keys",
+    "parse_units",
+    "plan_document",
+    "read_plan",
+]
 
 #: The address of the providers unit (Checkov reports provider checks as ``<name>.<alias>``).
 PROVIDERS = "(providers)"
@@ -40,12 +49,35 @@ class Unit:
     references: frozenset[tuple[str, str]]
 
 
-def plan_document(raw: bytes) -> dict[str, Any]:
-    """The plan JSON as a dict (UTF-8 or UTF-16 with a byte-order mark, as ``json.loads`` detects)."""
-    doc = json.loads(raw)
+def read_plan(raw: bytes) -> tuple[dict[str, Any], bool]:
+    """The plan JSON as a dict, and whether some object in it repeats a key.
+
+    UTF-8 or UTF-16 with a byte-order mark, as ``json.loads`` detects. ``json.loads`` keeps the last
+    value of a repeated key silently, Checkov rejects the file as a parsing error; so a document
+    re-serialised from the dict would be scanned where Checkov's CLI refuses it.
+    """
+    repeated = False
+
+    def pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        made = dict(pairs)
+        repeated = repeated or len(made) != len(pairs)
+        return made
+
+    doc = json.loads(raw, object_pairs_hook=pairs_to_dict)
     if not isinstance(doc, dict):
         raise ValueError("a plan JSON document is an object")
-    return doc
+    return doc, repeated
+
+
+def plan_document(raw: bytes) -> dict[str, Any]:
+    """The plan JSON as a dict (see ``read_plan``)."""
+    return read_plan(raw)[0]
+
+
+def has_duplicate_keys(raw: bytes) -> bool:
+    """Whether some object of the plan JSON ``raw`` repeats a key (see ``read_plan``)."""
+    return read_plan(raw)[1]
 
 
 def _digest(value: Any) -> str:
@@ -61,26 +93,62 @@ def _walk_planned(module: Mapping[str, Any]) -> Iterator[tuple[str | None, Mappi
         yield from _walk_planned(child)
 
 
-def _config_entry(doc: Mapping[str, Any], module: str | None, resource: Mapping[str, Any]) -> Any:
-    """The ``configuration`` entry Checkov pairs with a planned resource (its own lookup, quirks kept)."""
-    root = (doc.get("configuration") or {}).get("root_module") or {}
-    if not module:
-        return next(
-            (
-                c
-                for c in root.get("resources", None) or ()
-                if c.get("type") == resource.get("type") and c.get("name") == resource.get("name")
-            ),
-            None,
-        )
-    conf = root
-    for match in _MODULE_PART.finditer(module):
-        conf = ((conf.get("module_calls") or {}).get(match.group(1)) or {}).get("module") or {}
-    address = str(resource.get("address", ""))
-    plain = address.rsplit("[", 1)[0] if address.endswith("]") else address
-    return next(
-        (c for c in conf.get("resources", None) or () if f"{module}.{c.get('address')}" == plain), None
-    )
+class _ConfigIndex:
+    """The ``configuration`` entry Checkov pairs with each planned resource (its own lookup, quirks kept).
+
+    Checkov takes the first entry that matches (in the root module: the same type and name; in a
+    module: the same address without the instance key); the entries are indexed once per module, so
+    pairing every resource costs one look-up each rather than a pass over the module's entries.
+    """
+
+    def __init__(self, doc: Mapping[str, Any]) -> None:
+        self.root: Mapping[str, Any] = (doc.get("configuration") or {}).get("root_module") or {}
+        self.by_module: dict[str | None, dict[Any, Any]] = {}
+
+    def _index(self, module: str | None) -> dict[Any, Any]:
+        index = self.by_module.get(module)
+        if index is not None:
+            return index
+        index = {}
+        if not module:
+            for c in self.root.get("resources", None) or ():
+                key = (c.get("type"), c.get("name"))
+                if _hashable(key):
+                    index.setdefault(key, c)
+        else:
+            conf = self.root
+            for match in _MODULE_PART.finditer(module):
+                conf = ((conf.get("module_calls") or {}).get(match.group(1)) or {}).get("module") or {}
+            for c in conf.get("resources", None) or ():
+                index.setdefault(f"{module}.{c.get('address')}", c)
+        self.by_module[module] = index
+        return index
+
+    def entry(self, module: str | None, resource: Mapping[str, Any]) -> Any:
+        """The entry paired with ``resource`` of ``module`` (``None`` when there is none)."""
+        if not module:
+            key = (resource.get("type"), resource.get("name"))
+            if not _hashable(key):  # a malformed plan: Checkov's own comparison, entry by entry
+                return next(
+                    (
+                        c
+                        for c in self.root.get("resources", None) or ()
+                        if c.get("type") == key[0] and c.get("name") == key[1]
+                    ),
+                    None,
+                )
+            return self._index(None).get(key)
+        address = str(resource.get("address", ""))
+        plain = address.rsplit("[", 1)[0] if address.endswith("]") else address
+        return self._index(module).get(plain)
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _change_keys(change: Mapping[str, Any]) -> list[str]:
@@ -128,9 +196,10 @@ def parse_units(doc: Mapping[str, Any]) -> dict[str, Unit]:
     }
     root = (doc.get("planned_values") or {}).get("root_module") or {}
     units: dict[str, Unit] = {}
+    config = _ConfigIndex(doc)
     for module, resource in _walk_planned(root):
         address = str(resource.get("address", ""))
-        conf = _config_entry(doc, module, resource)
+        conf = config.entry(module, resource)
         rc = changes.get(address) or {}
         change = rc.get("change") or {}
         content = {
@@ -204,6 +273,9 @@ def build_reduced_plan(doc: Mapping[str, Any], keep: frozenset[str]) -> bytes:
 
     Everything Checkov reads for those units is kept as it was: their ``planned_values`` entries in
     their module tree, their ``resource_changes`` entries, and the whole ``configuration`` root module.
+    What Checkov never reads (``prior_state``, ``variables``, ``output_changes``, ``resource_drift``,
+    ...) is left out, and the JSON is compact: Checkov parses the file with a pure-Python YAML
+    loader (for line numbers tfkit does not use), whose time grows with every byte.
     """
     root = (doc.get("planned_values") or {}).get("root_module") or {}
     configuration = dict(doc.get("configuration") or {})
@@ -220,4 +292,4 @@ def build_reduced_plan(doc: Mapping[str, Any], keep: frozenset[str]) -> bytes:
         ],
         "configuration": configuration,
     }
-    return json.dumps(reduced).encode("utf-8")
+    return json.dumps(reduced, separators=(",", ":")).encode("utf-8")
