@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -244,3 +245,33 @@ def test_resources_no_check_looks_at_get_no_cache_entry(tmp_path: Path, checkov_
     assert list((tmp_path / "cache" / "catalog").rglob("*.json"))
     warm = scan_plan(plan, settings)
     assert warm.runs == 0 and warm.skipped == 300 and warm.findings == cold.findings
+
+
+@pytest.mark.slow
+def test_a_copy_of_the_repository_elsewhere_hits_the_same_cache(
+    scan_repo: Path, tmp_path: Path, checkov_env: str
+) -> None:
+    """The external checks directory enters the key by content, not by path: a fresh clone elsewhere (a CI
+    runner restoring the cache) sends Checkov nothing it scanned before; a changed check is a miss."""
+    from tfkit import workflow
+    from tfkit.project import Project
+    from tfkit.scan.settings import load_settings
+
+    here = Project.load(scan_repo)
+    settings = load_settings(here, "staging")
+    cold = scan_plan(workflow.plan(here.environment("staging")), settings)
+    assert cold.runs == 1 and cold.sent
+
+    elsewhere = Project.load(Path(shutil.copytree(scan_repo, tmp_path / "elsewhere", symlinks=True)))
+    moved = dataclasses.replace(load_settings(elsewhere, "staging"), cache_dir=settings.cache_dir)
+    assert moved.external_checks_dirs != settings.external_checks_dirs
+    warm = scan_plan(workflow.plan(elsewhere.environment("staging")), moved)
+    assert (
+        warm.runs == 0
+        and warm.sent == ()
+        and sorted(map(repr, warm.findings)) == sorted(map(repr, cold.findings))
+    )
+
+    check = next(moved.external_checks_dirs[0].rglob("*.py"))
+    check.write_text(check.read_text() + "\n# changed\n")
+    assert scan_plan(workflow.plan(elsewhere.environment("staging")), moved).runs == 1

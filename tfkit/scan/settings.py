@@ -53,12 +53,12 @@ class CheckovSettings:
         return Severity.SOFT if name in self.fail_on else Severity.ADVISORY
 
     def check_key(self) -> dict[str, Any]:
-        """What of these settings changes Checkov's output (the part of every cache key)."""
-        return {
-            "checks": sorted(self.checks),
-            "skip_checks": sorted(self.skip_checks),
-            "external": [str(d) for d in self.external_checks_dirs],
-        }
+        """What of these settings changes Checkov's output (the part of every cache key).
+
+        The external checks directories enter the key by content (``tfkit.scan.checkov``), not by path, so
+        a copy or a fresh clone elsewhere (a CI runner restoring ``.tfkit/cache``) keeps hitting the cache.
+        """
+        return {"checks": sorted(self.checks), "skip_checks": sorted(self.skip_checks)}
 
 
 def load_settings(project: Project | None, environment: str | None) -> CheckovSettings:
