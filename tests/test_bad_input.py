@@ -890,7 +890,7 @@ CASES += [
 ]
 
 
-_PROGRESS = re.compile(r"tfkit: [^:]+: [a-z-]+\.\.\.")
+_PROGRESS = re.compile(r"tfkit: [^:]+: [a-z-]+(?: \(cached\))?\.\.\.")
 
 
 def _tree(root: Path) -> dict[str, bytes | str | None]:

@@ -37,3 +37,12 @@ def scan_repo(example_repo: Path, checkov_env: str) -> Path:
     shutil.copytree(REPO / "policies" / "checkov", example_repo / "policies" / "checkov", dirs_exist_ok=True)
     (example_repo / "tfkit.toml").write_text(core_config() + CHECKOV_TOML)
     return example_repo
+
+
+@pytest.fixture
+def cold_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A result cache of this test's own: the session's shared one holds what other tests scanned, and the
+    cache is keyed by content, so the same example plan would be warm there."""
+    cache = tmp_path / "cold-cache"
+    monkeypatch.setenv("TFKIT_CACHE_DIR", str(cache))
+    return cache

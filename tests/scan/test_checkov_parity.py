@@ -171,7 +171,7 @@ def test_partial_rescan_equals_full_scan(tmp_path: Path, checkov_env: str) -> No
 
 @pytest.mark.slow
 def test_example_environments_equal_checkov_cli_cold_and_warm(
-    scan_repo: Path, checkov_env: str, tmp_path: Path
+    scan_repo: Path, checkov_env: str, tmp_path: Path, cold_cache: Path
 ) -> None:
     """The example's environments, with its custom checks: tfkit cold == tfkit warm == Checkov's CLI."""
     from tfkit import workflow

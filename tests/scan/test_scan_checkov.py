@@ -147,7 +147,7 @@ def test_findings_are_typed(offline_scan: tuple[Plan, ScanReport, list[str]]) ->
 
 
 @pytest.mark.slow
-def test_cache_sends_only_changed_resources(scan_repo: Path, checkov_env: str) -> None:
+def test_cache_sends_only_changed_resources(scan_repo: Path, checkov_env: str, cold_cache: Path) -> None:
     from tfkit import workflow
     from tfkit.project import Project
     from tfkit.scan.settings import load_settings
@@ -249,7 +249,7 @@ def test_resources_no_check_looks_at_get_no_cache_entry(tmp_path: Path, checkov_
 
 @pytest.mark.slow
 def test_a_copy_of_the_repository_elsewhere_hits_the_same_cache(
-    scan_repo: Path, tmp_path: Path, checkov_env: str
+    scan_repo: Path, tmp_path: Path, checkov_env: str, cold_cache: Path
 ) -> None:
     """The external checks directory enters the key by content, not by path: a fresh clone elsewhere (a CI
     runner restoring the cache) sends Checkov nothing it scanned before; a changed check is a miss."""

@@ -30,8 +30,9 @@ pytestmark = pytest.mark.slow
 PASSWORD = "fault-s3cret-pw"
 #: Every wait in these tests is for a condition; this only bounds a hung run.
 WAIT = 600.0
-#: The progress lines tfkit writes on stderr as an operation proceeds ("tfkit: dev: plan...").
-PROGRESS = re.compile(r"tfkit: dev: [a-z]+\.\.\.")
+#: The progress lines tfkit writes on stderr as an operation proceeds ("tfkit: dev: plan...", also
+#: "tfkit: dev: init (cached)..." when a recorded init is restored).
+PROGRESS = re.compile(r"tfkit: dev: [a-z]+(?: \(cached\))?\.\.\.")
 
 WAITING_CONFIG = """
 {backend}
