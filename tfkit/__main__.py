@@ -1,5 +1,5 @@
 """``python -m tfkit``: the same as the ``tfkit`` command."""
 
-from tfkit.cli import main
+from tfkit.cli import console_main
 
-main()
+console_main()

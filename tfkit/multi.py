@@ -123,9 +123,14 @@ _progress: Any = None
 
 
 def _start_worker(progress: Any) -> None:
-    """Set up a worker process: keep the progress queue it inherited (a queue cannot travel in a task)."""
+    """Set up a worker process: keep the progress queue it inherited (a queue cannot travel in a task),
+    and let it exit without Python's teardown once the pool shuts down (``tfkit.fastexit``).
+    """
+    from tfkit.fastexit import leave_at_exit
+
     global _progress
     _progress = progress
+    leave_at_exit()
 
 
 def _run(task: Task) -> _Done:

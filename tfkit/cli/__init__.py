@@ -6,6 +6,6 @@ snapshots, the guard, reports) stays a small module, as the rest of the package 
 
 # Importing a topic module registers its subcommands on ``cli``.
 from tfkit.cli import check, drift, graph, guard, init, lifecycle, run, scan, scanners, store  # noqa: F401
-from tfkit.cli._app import EXIT_CODES, cli, main
+from tfkit.cli._app import EXIT_CODES, cli, console_main, main
 
-__all__ = ["EXIT_CODES", "cli", "main"]
+__all__ = ["EXIT_CODES", "cli", "console_main", "main"]

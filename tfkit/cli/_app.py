@@ -33,6 +33,7 @@ __all__ = [
     "State",
     "ask",
     "cli",
+    "console_main",
     "env_option",
     "err",
     "jobs_option",
@@ -265,8 +266,24 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def console_main() -> NoReturn:
+    """The ``tfkit`` command and ``python -m tfkit``: ``main()``, then leave without Python's teardown.
+
+    ``tfkit.fastexit.leave`` runs the exit handlers and flushes the streams as a normal exit does, with
+    the same status; only the freeing of every module and object (40-120 ms) is skipped.
+    """
+    from tfkit.fastexit import leave
+
+    code: str | int | None = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+    leave(code)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Entry point (in-process callers, tests): errors become a ``SystemExit`` with the exit code."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     if not debug:
