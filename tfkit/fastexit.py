@@ -65,8 +65,9 @@ def leave_at_exit() -> None:
     """In a pool worker, as it starts: skip the teardown when it exits, after the other exit handlers.
 
     Exit handlers run in reverse order of registration, so this one runs after every handler registered
-    later (a temporary directory's clean-up, logging's flush); only those registered before it are
-    skipped: in a ``multiprocessing`` worker, its own ``_exit_function``, which has already run by then.
+    later (a temporary directory's clean-up); only the two registered before it in a spawned pool worker
+    are skipped: ``multiprocessing``'s ``_exit_function``, which has already run by then, and logging's
+    ``shutdown``, which only closes handlers (each flushes every record as it is written).
     The status is 0 (a pool never reads its workers' statuses; one that dies mid-task breaks the pool).
     """
     atexit.register(_leave_now)
