@@ -108,7 +108,9 @@ def _scaled_repo(dest: Path, rules: int) -> Path:
     for part in ("modules", "envs", "policies"):
         shutil.copytree(ROOT / part, dest / part, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
     (dest / ".secrets").mkdir(mode=0o700)
-    (dest / ".secrets" / "db_password").write_text("bench-password-not-secret\n")
+    secret = dest / ".secrets" / "db_password"
+    secret.write_text("bench-password-not-secret\n")
+    secret.chmod(0o600)  # as a secret file must be (else tfkit warns: SecretFileWarning)
     for env in ("dev", "staging", "production"):
         tfvars = dest / "envs" / env / f"{env}.tfvars"
         lines = [line for line in tfvars.read_text().splitlines() if not line.startswith("zones")]
