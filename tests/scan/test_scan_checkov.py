@@ -235,16 +235,43 @@ def test_report_json_is_parsed_without_loss() -> None:
 
 
 @pytest.mark.slow
-def test_resources_no_check_looks_at_get_no_cache_entry(tmp_path: Path, checkov_env: str) -> None:
-    """300 local_file resources: scanned once cold, then skipped by the catalog, never written one by one."""
+def test_resources_no_check_looks_at_are_not_sent_even_cold(tmp_path: Path, checkov_env: str) -> None:
+    """300 local_file resources and the local provider: Checkov, started first, tells the built-in catalog
+    before tfkit has the plan ready, so even the first scan sends nothing and writes no result entry."""
     plan = load_plan((PLANS / "terraform-plan-comment" / "create-300-for-each-v1.2.json").read_bytes())
     settings = _settings(tmp_path)
     cold = scan_plan(plan, settings)
-    assert cold.runs == 1 and len(cold.sent) == 300
-    assert len(list((tmp_path / "cache" / "results").rglob("*.json"))) == 1  # the providers' entry
+    assert cold.runs == 0 and cold.sent == () and cold.skipped == 301 and cold.findings == ()
+    assert not (tmp_path / "cache" / "results").exists()
     assert list((tmp_path / "cache" / "catalog").rglob("*.json"))
     warm = scan_plan(plan, settings)
-    assert warm.runs == 0 and warm.skipped == 300 and warm.findings == cold.findings
+    assert warm.runs == 0 and warm.skipped == 301 and warm.findings == cold.findings
+
+
+@pytest.mark.slow
+def test_an_unchanged_plan_is_one_cache_entry(tmp_path: Path, checkov_env: str) -> None:
+    """A scanned plan is looked up whole (one file), whatever Checkov does not read (its timestamp,
+    prior_state); a changed resource misses it and sends that resource's component only."""
+    source = json.loads((PLANS / "checkov" / "aws-55-resources-v0.1.json").read_bytes())
+    settings = _settings(tmp_path)
+    cold = scan_plan(load_plan(json.dumps(source).encode()), settings)  # written as the changes below are
+    assert cold.runs == 1 and len(cold.sent) > 40 and cold.cached == 0
+    doc = json.loads(json.dumps(source))
+    bucket = next(
+        r for r in doc["planned_values"]["root_module"]["resources"] if r["type"] == "aws_s3_bucket"
+    )
+    bucket["values"]["force_destroy"] = not bucket["values"].get("force_destroy")
+    changed = scan_plan(load_plan(json.dumps(doc).encode()), settings)
+    assert changed.runs == 1 and bucket["address"] in changed.sent and len(changed.sent) < 10
+
+    shutil.rmtree(tmp_path / "cache" / "results")  # from here on, the whole-plan entries alone answer
+    original = dict(source)
+    original["timestamp"] = "2026-12-07T11:00:00Z"
+    original["prior_state"] = {"format_version": "1.0", "values": {"root_module": {}}}
+    again = scan_plan(load_plan(json.dumps(original).encode()), settings)
+    assert again.runs == 0 and again.sent == () and again.findings == cold.findings
+    assert again.cached == len(cold.sent) + 1  # every unit a check looks at, and the providers
+    assert scan_plan(load_plan(json.dumps(doc).encode()), settings).runs == 0
 
 
 @pytest.mark.slow
