@@ -191,6 +191,9 @@ class _Scan:
     runs: int = 0
     keys: dict[str, str] = field(default_factory=dict)
     groups: list[frozenset[str]] = field(default_factory=list)
+    units: int = 0
+    #: False for a plan Checkov got as it is (a repeated key): its results are not kept.
+    cacheable: bool = True
 
     @property
     def sent(self) -> frozenset[str]:
@@ -206,14 +209,24 @@ def scan_plan(plan: Plan, settings: CheckovSettings, *, file: str | None = None)
     # (so no secret enters a key; masking the text is a tenth of masking the decoded document).
     masked = mask_bytes(plan.raw)
     view = view_digest(masked)
-    known = cache.version(exe.fingerprint)
-    hit = _cached_view(cache, _settings_key(settings, known), view) if known is not None else None
-    if hit is not None and known is not None:
-        checkov_version, scan = known, hit  # one file for the whole plan: nothing decoded, nothing sent
-    else:
-        # No secret tfkit knows reaches Checkov's input file; a plan holding none goes as it is.
-        clear_free = plan.raw if masked == plan.raw else mask_json(plan.raw)
-        checkov_version, scan = _scan_units(exe, cache, settings, clear_free, view, known)
+    with _Checkov(exe, settings) as checkov:
+        known = cache.version(exe.fingerprint)
+        if known is None:  # this Checkov never ran with this cache: most likely a first scan
+            checkov.start()
+        checkov_version = known or version(exe, cache)  # a quick question, beside the start-up
+        settings_key = _settings_key(settings, checkov_version)
+        scan = _cached_view(cache, settings_key, view)  # one file for the whole plan, nothing decoded
+        if scan is None:
+            # No secret tfkit knows reaches Checkov's input file; a plan holding none goes as it is.
+            clear_free = plan.raw if masked == plan.raw else mask_json(plan.raw)
+            scan = _scan_units(checkov, cache, settings_key, clear_free)
+            if view is not None and scan.cacheable:
+                entry = {
+                    "results": scan.results,
+                    "cached": scan.units - scan.skipped,
+                    "skipped": scan.skipped,
+                }
+                cache.put_plan(_view_key(settings_key, view), entry)
     findings = [_finding(r, settings, file) for r in scan.results]
     findings.sort(key=lambda f: (f.address or "", f.check_id, f.passed))
     findings.extend(deleted_findings(plan.resource_changes, settings.deleted_data))
@@ -239,68 +252,75 @@ def _cached_view(cache: ResultCache, settings_key: str, view: str | None) -> _Sc
     entry = None if view is None else cache.plan(_view_key(settings_key, view))
     if entry is None or not isinstance(entry.get("results"), list):
         return None
-    return _Scan(entry["results"], cached=int(entry.get("cached", 0)), skipped=int(entry.get("skipped", 0)))
+    skipped = int(entry.get("skipped", 0))
+    return _Scan(entry["results"], cached=int(entry.get("cached", 0)), skipped=skipped)
 
 
-def _scan_units(
-    exe: Executable,
-    cache: ResultCache,
-    settings: CheckovSettings,
-    clear_free: bytes,
-    view: str | None,
-    known_version: str | None,
-) -> tuple[str, _Scan]:
-    """Look the plan up unit by unit and send Checkov the components that miss; also its version.
+class _Checkov:
+    """The Checkov of one scan: started ahead of its input when asked (``start``), else run when needed.
+
+    Started, its start-up (most of a small scan) overlaps tfkit's preparation; without external checks
+    directories it also tells the built-in check catalog. Stopped at the end of the block if unused.
+    """
+
+    def __init__(self, exe: Executable, settings: CheckovSettings) -> None:
+        self.exe = exe
+        self.settings = settings
+        self._stack = contextlib.ExitStack()
+        self._started: StartedCheckov | None = None
+
+    def __enter__(self) -> _Checkov:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def start(self) -> None:
+        """Start Checkov now, if it is Checkov's console script and is not started yet."""
+        if self._started is None and self.exe.interpreter is not None:
+            builtin = not self.settings.external_checks_dirs
+            self._started = self._stack.enter_context(start_checkov(self.exe, self.settings, catalog=builtin))
+
+    def builtin_catalog(self) -> dict[str, Any] | None:
+        """The catalog a started Checkov told (waits for its start-up); None if not started or not told."""
+        return self._started.hello().catalog if self._started is not None else None
+
+    def run(self, payload: bytes, *, catalog: bool) -> CheckovRun:
+        """Scan ``payload`` (with ``catalog``: also the catalog of the checks that ran)."""
+        if self._started is not None:
+            return self._started.scan(payload, catalog=catalog)
+        return run_checkov(self.exe, payload, self.settings, catalog=catalog)
+
+
+def _scan_units(checkov: _Checkov, cache: ResultCache, settings_key: str, clear_free: bytes) -> _Scan:
+    """Look the plan up unit by unit and send Checkov the components that miss.
 
     When the catalog of the settings is not known yet (a first scan), Checkov is started before the
     plan is read, so that its start-up overlaps tfkit's work; without external checks directories it
     tells the built-in catalog, by which this very scan leaves out what no enabled check looks at.
     """
-    catalog = cache.catalog(_settings_key(settings, known_version)) if known_version is not None else None
-    with contextlib.ExitStack() as stack:
-        started: StartedCheckov | None = None
-        if catalog is None and exe.interpreter is not None:
-            started = stack.enter_context(
-                start_checkov(exe, settings, catalog=not settings.external_checks_dirs)
-            )
-        doc, repeated_key = read_plan(clear_free)
-        units = parse_units(doc)
-        parts = components(units)
-        checkov_version = known_version
-        if checkov_version is None:
-            if started is not None:
-                checkov_version = started.hello().version
-                cache.put_version(exe.fingerprint, checkov_version)
-            else:
-                checkov_version = version(exe, cache)
-        settings_key = _settings_key(settings, checkov_version)
-        if known_version is None:  # the cache is keyed by content: another executable may have filled it
-            found = _cached_view(cache, settings_key, view)
-            if found is not None:
-                return checkov_version, found
-            catalog = cache.catalog(settings_key)
-        if repeated_key:
-            # Checkov's CLI rejects a document with a repeated key (a parsing error), which no reduced
-            # plan would show: it gets the plan as it is, whole, and nothing of it is cached.
-            run = (
-                started.scan(clear_free, catalog=False) if started else run_checkov(exe, clear_free, settings)
-            )
-            return checkov_version, _Scan(run.results, runs=1, groups=[frozenset(units)])
-        if catalog is None and started is not None and started.hello().catalog is not None:
-            catalog = started.hello().catalog
-            cache.put_catalog(settings_key, catalog or {})
-        scan = _lookup(cache, settings, settings_key, catalog, units, parts)
-        if scan.groups:
-            payload = build_reduced_plan(doc, scan.sent)  # only what Checkov reads, secrets masked
-            if started is not None:
-                run = started.scan(payload, catalog=catalog is None)
-            else:
-                run = run_checkov(exe, payload, settings, catalog=catalog is None)
-            _record(cache, settings, settings_key, catalog, units, scan, run)
-    if view is not None:
-        entry = {"results": scan.results, "cached": len(units) - scan.skipped, "skipped": scan.skipped}
-        cache.put_plan(_view_key(settings_key, view), entry)
-    return checkov_version, scan
+    settings = checkov.settings
+    catalog = cache.catalog(settings_key)
+    if catalog is None:
+        checkov.start()
+    doc, repeated_key = read_plan(clear_free)
+    units = parse_units(doc)
+    if repeated_key:
+        # Checkov's CLI rejects a document with a repeated key (a parsing error), which no reduced
+        # plan would show: it gets the plan as it is, whole, and nothing of it is cached.
+        run = checkov.run(clear_free, catalog=False)
+        return _Scan(run.results, runs=1, groups=[frozenset(units)], units=len(units), cacheable=False)
+    parts = components(units)
+    if catalog is None:
+        catalog = checkov.builtin_catalog()
+        if catalog is not None:
+            cache.put_catalog(settings_key, catalog)
+    scan = _lookup(cache, settings, settings_key, catalog, units, parts)
+    if scan.groups:
+        payload = build_reduced_plan(doc, scan.sent)  # only what Checkov reads, secrets masked
+        run = checkov.run(payload, catalog=catalog is None)
+        _record(cache, settings, settings_key, catalog, units, scan, run)
+    return scan
 
 
 def _lookup(
@@ -316,7 +336,7 @@ def _lookup(
     if catalog is not None:
         _validate_ids(catalog, settings)
         types = _enabled_types(catalog, settings)
-    scan = _Scan([])
+    scan = _Scan([], units=len(units))
     for component in parts:
         if types is not None and not any(types.covers(units[a]) for a in component):
             scan.skipped += len(component)
