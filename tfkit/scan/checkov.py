@@ -23,11 +23,13 @@
   one look-up: the results of a whole plan are kept too, keyed by the settings and a digest of the
   parts of the plan Checkov reads (``tfkit.scan.units.view_digest``, taken from the bytes undecoded),
   so a re-plan of unchanged infrastructure (a new timestamp, the same resources) reads one file.
-* **Start-up.** A first scan (no catalog recorded for the settings yet) starts Checkov before tfkit
-  reads the plan (``tfkit.scan._runner.start_checkov``): its start-up, most of a small scan's time,
-  overlaps tfkit's preparation, and without external checks directories it tells the built-in check
-  catalog, so even the first scan leaves out what no check looks at (a plan of such resources only is
-  not scanned at all). Checkov then runs its own command line on the plan: results as with the CLI.
+* **Start-up.** A first scan (an executable or settings the cache has not seen) starts Checkov before
+  tfkit reads the plan (``tfkit.scan._runner.start_checkov``): its start-up, most of a small scan's
+  time, overlaps tfkit's preparation (a plan found cached after all stops it at once), and without
+  external checks directories it tells the built-in check catalog, so even the first scan leaves out
+  what no check looks at (a plan of such resources only is not scanned at all; the providers unit
+  counts only for provider checks of the provider names it configures). Checkov then runs its own
+  command line on the plan: results as with the CLI. ``[checkov] timeout`` counts from the start.
 * **Deleted resources.** Checkov skips pure deletes (its issue #5587); ``tfkit.scan.deleted`` reports
   each one: ``TFKIT_DEL_1`` for data-holding resources (soft by default: fails the gate unless
   waived), ``TFKIT_DEL_2`` (advisory) for the others.
