@@ -78,6 +78,8 @@ for name in ("cold", "warm"):
         if not f.check_id.startswith("TFKIT_")
     )
     out[name + "_runs"] = report.runs
+import tfkit
+out["root"] = str(Path(tfkit.__file__).resolve().parents[1])
 print(json.dumps(out))
 """
 
@@ -232,12 +234,21 @@ def _tfkit(label: str, root: Path, case: Case, work: Path) -> dict[str, Any]:
     cache = work / f"cache-{label}"
     shutil.rmtree(cache, ignore_errors=True)
     argv = [sys.executable, "-c", DRIVER, str(case.path), str(case.checks_dir or ""), str(cache)]
+    # cwd=root: ``python -c`` puts the working directory first on sys.path, so run from another checkout
+    # the driver would import that checkout's tfkit whatever PYTHONPATH says (every contender the same).
     proc = subprocess.run(
-        argv, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)}, check=False
+        argv,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        cwd=root,
+        check=False,
     )
     if proc.returncode != 0:
         raise SystemExit(f"tfkit ({label}) failed on {case.name}: {proc.stderr[-800:]}")
     out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if out["root"] != str(root.resolve()):
+        raise SystemExit(f"tfkit ({label}) imported tfkit from {out['root']}, not from {root}")
     for key in ("cold", "cold_cpu", "warm", "warm_cpu", "cold_runs"):
         case.add(f"{label}_{key}", out[key])
     return out
