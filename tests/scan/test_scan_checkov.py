@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -302,3 +303,38 @@ def test_a_copy_of_the_repository_elsewhere_hits_the_same_cache(
     check = next(moved.external_checks_dirs[0].rglob("*.py"))
     check.write_text(check.read_text() + "\n# changed\n")
     assert scan_plan(workflow.plan(elsewhere.environment("staging")), moved).runs == 1
+
+
+def _fake_console_script(tmp_path: Path, main_py: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in for Checkov's console script (so tfkit starts it ahead of its input) whose
+    ``checkov.main`` is ``main_py``; ``checkov.version`` answers 3.3.30."""
+    package = tmp_path / "site" / "checkov"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "version.py").write_text("version = '3.3.30'\n")
+    (package / "main.py").write_text(main_py)
+    script = tmp_path / "bin" / "checkov"
+    script.parent.mkdir()
+    script.write_text(f"#!{sys.executable}\nfrom checkov.main import Checkov\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("TFKIT_CHECKOV", str(script))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+
+
+def test_checkov_dying_in_its_start_up_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_console_script(tmp_path, "raise ImportError('boom in start-up')\n", monkeypatch)
+    with pytest.raises(ScanError) as info:
+        scan_plan(load_plan(IAM.read_bytes()), _settings(tmp_path))
+    assert str(info.value).startswith("checkov crashed (exit 1): ")
+    assert str(info.value).endswith("ImportError: boom in start-up")
+    assert info.value.returncode == 1
+
+
+def test_checkov_slow_to_start_is_stopped_at_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_console_script(tmp_path, "import time\ntime.sleep(120)\n", monkeypatch)
+    with pytest.raises(ScanError, match=r"^checkov did not finish within 1s"):
+        scan_plan(load_plan(IAM.read_bytes()), _settings(tmp_path, timeout=1.0))
