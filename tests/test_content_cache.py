@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import stat
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tfkit.content_cache import ContentCache, content_key, installed_version
+from tfkit.fsutil import atomic_write
 from tfkit.redact import register_secret
 
 
@@ -23,6 +25,25 @@ def test_entries_round_trip_owner_only_and_an_unreadable_one_is_a_miss(tmp_path:
     assert stat.S_IMODE(entry.stat().st_mode) == 0o600
     entry.write_text("{broken")
     assert cache.get(key) is None
+
+
+def test_entries_are_not_synced_and_an_empty_one_is_a_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache entry skips fsync (a cold Checkov scan writes one per resource): a power cut can leave it
+    empty, which reads as a miss; other files tfkit writes atomically are still synced."""
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    cache = ContentCache(tmp_path / "c")
+    key = content_key(b"y")
+    assert cache.put(key, [1]) and cache.get(key) == [1]
+    assert synced == []
+    (entry,) = (tmp_path / "c").rglob("*.json")
+    entry.write_bytes(b"")
+    assert cache.get(key) is None
+    atomic_write(tmp_path / "durable.txt", "x")
+    assert len(synced) == 2  # the file, then its directory
 
 
 def test_an_entry_holding_a_registered_secret_is_not_written(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -235,16 +236,43 @@ def test_report_json_is_parsed_without_loss() -> None:
 
 
 @pytest.mark.slow
-def test_resources_no_check_looks_at_get_no_cache_entry(tmp_path: Path, checkov_env: str) -> None:
-    """300 local_file resources: scanned once cold, then skipped by the catalog, never written one by one."""
+def test_resources_no_check_looks_at_are_not_sent_even_cold(tmp_path: Path, checkov_env: str) -> None:
+    """300 local_file resources and the local provider: Checkov, started first, tells the built-in catalog
+    before tfkit has the plan ready, so even the first scan sends nothing and writes no result entry."""
     plan = load_plan((PLANS / "terraform-plan-comment" / "create-300-for-each-v1.2.json").read_bytes())
     settings = _settings(tmp_path)
     cold = scan_plan(plan, settings)
-    assert cold.runs == 1 and len(cold.sent) == 300
-    assert len(list((tmp_path / "cache" / "results").rglob("*.json"))) == 1  # the providers' entry
+    assert cold.runs == 0 and cold.sent == () and cold.skipped == 301 and cold.findings == ()
+    assert not (tmp_path / "cache" / "results").exists()
     assert list((tmp_path / "cache" / "catalog").rglob("*.json"))
     warm = scan_plan(plan, settings)
-    assert warm.runs == 0 and warm.skipped == 300 and warm.findings == cold.findings
+    assert warm.runs == 0 and warm.skipped == 301 and warm.findings == cold.findings
+
+
+@pytest.mark.slow
+def test_an_unchanged_plan_is_one_cache_entry(tmp_path: Path, checkov_env: str) -> None:
+    """A scanned plan is looked up whole (one file), whatever Checkov does not read (its timestamp,
+    prior_state); a changed resource misses it and sends that resource's component only."""
+    source = json.loads((PLANS / "checkov" / "aws-55-resources-v0.1.json").read_bytes())
+    settings = _settings(tmp_path)
+    cold = scan_plan(load_plan(json.dumps(source).encode()), settings)  # written as the changes below are
+    assert cold.runs == 1 and len(cold.sent) > 40 and cold.cached == 0
+    doc = json.loads(json.dumps(source))
+    bucket = next(
+        r for r in doc["planned_values"]["root_module"]["resources"] if r["type"] == "aws_s3_bucket"
+    )
+    bucket["values"]["force_destroy"] = not bucket["values"].get("force_destroy")
+    changed = scan_plan(load_plan(json.dumps(doc).encode()), settings)
+    assert changed.runs == 1 and bucket["address"] in changed.sent and len(changed.sent) < 10
+
+    shutil.rmtree(tmp_path / "cache" / "results")  # from here on, the whole-plan entries alone answer
+    original = dict(source)
+    original["timestamp"] = "2026-12-07T11:00:00Z"
+    original["prior_state"] = {"format_version": "1.0", "values": {"root_module": {}}}
+    again = scan_plan(load_plan(json.dumps(original).encode()), settings)
+    assert again.runs == 0 and again.sent == () and again.findings == cold.findings
+    assert again.cached == len(cold.sent) + 1  # every unit a check looks at, and the providers
+    assert scan_plan(load_plan(json.dumps(doc).encode()), settings).runs == 0
 
 
 @pytest.mark.slow
@@ -275,3 +303,38 @@ def test_a_copy_of_the_repository_elsewhere_hits_the_same_cache(
     check = next(moved.external_checks_dirs[0].rglob("*.py"))
     check.write_text(check.read_text() + "\n# changed\n")
     assert scan_plan(workflow.plan(elsewhere.environment("staging")), moved).runs == 1
+
+
+def _fake_console_script(tmp_path: Path, main_py: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in for Checkov's console script (so tfkit starts it ahead of its input) whose
+    ``checkov.main`` is ``main_py``; ``checkov.version`` answers 3.3.30."""
+    package = tmp_path / "site" / "checkov"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "version.py").write_text("version = '3.3.30'\n")
+    (package / "main.py").write_text(main_py)
+    script = tmp_path / "bin" / "checkov"
+    script.parent.mkdir()
+    script.write_text(f"#!{sys.executable}\nfrom checkov.main import Checkov\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("TFKIT_CHECKOV", str(script))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+
+
+def test_checkov_dying_in_its_start_up_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_console_script(tmp_path, "raise ImportError('boom in start-up')\n", monkeypatch)
+    with pytest.raises(ScanError) as info:
+        scan_plan(load_plan(IAM.read_bytes()), _settings(tmp_path))
+    assert str(info.value).startswith("checkov crashed (exit 1): ")
+    assert str(info.value).endswith("ImportError: boom in start-up")
+    assert info.value.returncode == 1
+
+
+def test_checkov_slow_to_start_is_stopped_at_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_console_script(tmp_path, "import time\ntime.sleep(120)\n", monkeypatch)
+    with pytest.raises(ScanError, match=r"^checkov did not finish within 1s"):
+        scan_plan(load_plan(IAM.read_bytes()), _settings(tmp_path, timeout=1.0))

@@ -13,6 +13,7 @@ from tfkit.scan.units import (
     has_duplicate_keys,
     parse_units,
     plan_document,
+    view_digest,
 )
 
 IAM = PLANS / "checkov" / "iam-data-source-read-v1.1.json"
@@ -113,3 +114,25 @@ def test_configuration_pairing_keeps_checkovs_first_match() -> None:
         "configuration": {"root_module": {"resources": conf}},
     }
     assert parse_units(doc)["data.aws_s3_bucket.b"].references == frozenset({("aws_kms_key", "k")})
+
+
+def test_view_digest_covers_what_checkov_reads_and_nothing_else() -> None:
+    raw = IAM.read_bytes()
+    doc = json.loads(raw)
+    digest = view_digest(raw)
+    assert digest is not None and digest == view_digest(raw)
+    # What Checkov never reads (build_reduced_plan leaves it out) does not change the digest.
+    for key, value in (("timestamp", "2026-12-07T11:00:00Z"), ("prior_state", {"x": 1}), ("variables", {})):
+        assert view_digest(json.dumps({**doc, key: value}).encode()) == view_digest(json.dumps(doc).encode())
+    # Every part it reads does.
+    for key in ("format_version", "terraform_version", "planned_values", "resource_changes", "configuration"):
+        changed = {**doc, key: {"changed": True}}
+        assert view_digest(json.dumps(changed).encode()) != view_digest(json.dumps(doc).encode()), key
+    assert view_digest(b"\xef\xbb\xbf" + raw) is None  # not strict JSON: looked up unit by unit
+
+
+def test_providers_unit_names_the_configured_providers() -> None:
+    units = parse_units(plan_document(IAM.read_bytes()))
+    assert units[PROVIDERS].providers == {"aws"}
+    odd = parse_units({"configuration": {"provider_config": {"x": {"alias": "a"}}}})
+    assert odd[PROVIDERS].providers == {""}  # no name: every provider check may apply

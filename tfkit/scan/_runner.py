@@ -3,18 +3,23 @@
 Offline means: ``BC_SKIP_MAPPING=TRUE`` and ``--skip-download`` (the only network use of a plain
 run is the guidelines download from www.bridgecrew.cloud; either stops it), ``--skip-results-upload``,
 and no platform credentials passed on (``BC_API_KEY``, ``PRISMA_API_URL``, ``BC_API_URL`` are removed
-from its environment). When the executable is Checkov's console script, tfkit runs it through
-``_checkov_main.py`` with the same interpreter: the same command line, plus the check catalog.
+from its environment). When the executable is Checkov's console script, tfkit starts it through
+``_checkov_main.py`` with the same interpreter as soon as a scan may be needed (``start_checkov``), so its
+start-up overlaps tfkit's preparation; the plan and the same command line follow when ready, and the
+check catalog comes back with it. Another executable runs as it is, once the plan is ready.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import select
 import shlex
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +29,17 @@ from tfkit.fsutil import private_temp
 from tfkit.scan.cache import ResultCache
 from tfkit.scan.settings import CheckovSettings
 
-__all__ = ["CheckovRun", "Executable", "executable", "parse_report", "run_checkov", "version"]
+__all__ = [
+    "CheckovRun",
+    "Executable",
+    "Hello",
+    "StartedCheckov",
+    "executable",
+    "parse_report",
+    "run_checkov",
+    "start_checkov",
+    "version",
+]
 
 _HELPER = Path(__file__).with_name("_checkov_main.py")
 _DROPPED_ENV = ("BC_API_KEY", "PRISMA_API_URL", "BC_API_URL", "CKV_API_KEY")
@@ -133,38 +148,200 @@ def _arguments(plan_file: Path, settings: CheckovSettings) -> list[str]:
     return args
 
 
-def run_checkov(exe: Executable, plan_json: bytes, settings: CheckovSettings) -> CheckovRun:
-    """Run Checkov on ``plan_json``; a ``ScanError`` if it crashes or prints no report."""
+def _crashed(returncode: int, stderr: str) -> ScanError:
+    return ScanError(
+        f"checkov crashed (exit {returncode}): {_tail(stderr) or 'no error output'}",
+        stderr=stderr[-4000:],
+        returncode=returncode,
+    )
+
+
+def _catalog_file(path: Path) -> dict[str, Any] | None:
+    """The catalog Checkov's run wrote to ``path``, or None (not written, or not a catalog)."""
+    try:
+        loaded = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) and "checks" in loaded else None
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """What a started Checkov says once its start-up is done: its version, and the built-in catalog."""
+
+    version: str
+    catalog: dict[str, Any] | None
+
+
+class StartedCheckov:
+    """A Checkov process started ahead of its input (``_checkov_main.py``), in a private directory.
+
+    Its start-up (importing Checkov) runs while tfkit prepares the plan; ``scan`` then hands it the
+    plan, ``cancel`` stops it when nothing is left to scan. ``settings.timeout`` counts from the start.
+    """
+
+    def __init__(self, exe: Executable, settings: CheckovSettings, directory: Path, *, catalog: bool) -> None:
+        if exe.interpreter is None:
+            raise ValueError("only Checkov's console script can be started ahead of its input")
+        self.settings = settings
+        self.directory = directory
+        self._deadline = time.monotonic() + settings.timeout
+        # A copy beside the plan: run from tfkit/scan/, ``import checkov`` would find checkov.py there.
+        helper = directory / "tfkit_checkov_main.py"
+        helper.write_bytes(_HELPER.read_bytes())
+        self._stdout = (directory / "stdout").open("w+b")
+        self._stderr = (directory / "stderr").open("w+b")
+        read_end, write_end = os.pipe()
+        argv = [*exe.interpreter, str(helper), str(write_end), *(["--catalog"] if catalog else [])]
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=self._stdout,
+                stderr=self._stderr,
+                env=_environment(),
+                pass_fds=(write_end,),
+            )
+        except OSError as exc:
+            os.close(read_end)
+            self._close_files()
+            raise ScanError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+        finally:
+            os.close(write_end)
+        self._hello_fd: int | None = read_end
+        self._hello: Hello | None = None
+
+    def _remaining(self) -> float:
+        return max(0.0, self._deadline - time.monotonic())
+
+    def _stderr_text(self) -> str:
+        self._stderr.flush()
+        return (self.directory / "stderr").read_text("utf-8", "replace")
+
+    def _timed_out(self) -> ScanError:
+        self.cancel()
+        err = self._stderr_text()
+        return ScanError(
+            f"checkov did not finish within {self.settings.timeout:g}s: {_tail(err)}", stderr=err[-4000:]
+        )
+
+    def hello(self) -> Hello:
+        """Wait for the start-up to finish; a ``ScanError`` if Checkov died or took too long."""
+        if self._hello is not None:
+            return self._hello
+        assert self._hello_fd is not None
+        chunks: list[bytes] = []
+        try:
+            while True:
+                ready, _, _ = select.select([self._hello_fd], [], [], self._remaining())
+                if not ready:
+                    raise self._timed_out()
+                chunk = os.read(self._hello_fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(self._hello_fd)
+            self._hello_fd = None
+        try:
+            doc = json.loads(b"".join(chunks))
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict) or not isinstance(doc.get("version"), str):
+            try:
+                code = self._proc.wait(self._remaining())
+            except subprocess.TimeoutExpired:
+                raise self._timed_out() from None
+            raise _crashed(code, self._stderr_text())
+        catalog = doc.get("catalog")
+        self._hello = Hello(
+            doc["version"], catalog if isinstance(catalog, dict) and "checks" in catalog else None
+        )
+        return self._hello
+
+    def scan(self, plan_json: bytes, *, catalog: bool) -> CheckovRun:
+        """Scan ``plan_json`` (Checkov's CLI on it); with ``catalog``, also the catalog of the checks run."""
+        hello = self.hello()  # read it first: Checkov writes it before it reads its input
+        plan_file = self.directory / "plan.json"
+        plan_file.touch(mode=0o600)  # owner-only, in an owner-only directory: it may hold sensitive values
+        plan_file.write_bytes(plan_json)
+        catalog_file = self.directory / "catalog.json"
+        request = {
+            "argv": _arguments(plan_file, self.settings),
+            "catalog": str(catalog_file) if catalog else None,
+        }
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(json.dumps(request).encode("utf-8"))
+            self._proc.stdin.close()
+        except OSError:
+            pass  # it died: its exit status and stderr say why
+        try:
+            code = self._proc.wait(self._remaining())
+        except subprocess.TimeoutExpired:
+            raise self._timed_out() from None
+        stderr = self._stderr_text()
+        if code != 0:
+            raise _crashed(code, stderr)
+        self._stdout.flush()
+        stdout = (self.directory / "stdout").read_text("utf-8", "replace")
+        results, found_version = parse_report(stdout, stderr=stderr)
+        found_catalog = _catalog_file(catalog_file) if catalog else None
+        return CheckovRun(results, found_version or hello.version, found_catalog)
+
+    def cancel(self) -> None:
+        """Stop the process if it still runs (nothing to scan, or an error): no input, no scan."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+    def _close_files(self) -> None:
+        self._stdout.close()
+        self._stderr.close()
+
+    def close(self) -> None:
+        """Stop the process if needed and release its pipes and files."""
+        self.cancel()
+        if self._hello_fd is not None:
+            os.close(self._hello_fd)
+            self._hello_fd = None
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+        self._close_files()
+
+
+@contextlib.contextmanager
+def start_checkov(exe: Executable, settings: CheckovSettings, *, catalog: bool) -> Iterator[StartedCheckov]:
+    """Start Checkov now (see ``StartedCheckov``); stopped and cleaned up at the end of the block.
+
+    ``catalog``: its hello also carries the catalog of the built-in checks (no external directory).
+    """
+    with private_temp("checkov-") as tmp:
+        started = StartedCheckov(exe, settings, tmp, catalog=catalog)
+        try:
+            yield started
+        finally:
+            started.close()
+
+
+def run_checkov(
+    exe: Executable, plan_json: bytes, settings: CheckovSettings, *, catalog: bool = True
+) -> CheckovRun:
+    """Run Checkov on ``plan_json`` (with ``catalog``, also the catalog of its checks, which only
+    Checkov's console script can tell); a ``ScanError`` if it crashes or prints no report."""
+    if exe.interpreter is not None:
+        with start_checkov(exe, settings, catalog=False) as started:
+            return started.scan(plan_json, catalog=catalog)
     with private_temp("checkov-") as tmp:
         plan_file = Path(tmp) / "plan.json"
         plan_file.touch(mode=0o600)  # owner-only, in an owner-only directory: it may hold sensitive values
         plan_file.write_bytes(plan_json)
-        catalog_file = Path(tmp) / "catalog.json"
-        args = _arguments(plan_file, settings)
-        if exe.interpreter is not None:
-            # A copy beside the plan: run from tfkit/scan/, ``import checkov`` would find checkov.py here.
-            helper = Path(tmp) / "tfkit_checkov_main.py"
-            helper.write_bytes(_HELPER.read_bytes())
-            argv = [*exe.interpreter, str(helper), str(catalog_file), *args]
-        else:
-            argv = [exe.path, *args]
-        proc = _run(argv, settings.timeout, what="checkov")
+        proc = _run([exe.path, *_arguments(plan_file, settings)], settings.timeout, what="checkov")
         if proc.returncode != 0:
-            raise ScanError(
-                f"checkov crashed (exit {proc.returncode}): {_tail(proc.stderr) or 'no error output'}",
-                stderr=proc.stderr[-4000:],
-                returncode=proc.returncode,
-            )
+            raise _crashed(proc.returncode, proc.stderr)
         results, found_version = parse_report(proc.stdout, stderr=proc.stderr)
-        catalog = None
-        if catalog_file.is_file():
-            try:
-                loaded = json.loads(catalog_file.read_bytes())
-            except ValueError:
-                loaded = None
-            if isinstance(loaded, dict) and "checks" in loaded:
-                catalog = loaded
-        return CheckovRun(results, found_version or (catalog or {}).get("version"), catalog)
+        return CheckovRun(results, found_version, None)
 
 
 def parse_report(stdout: str, *, stderr: str = "") -> tuple[list[dict[str, Any]], str | None]:

@@ -19,7 +19,7 @@ __all__ = ["ResultCache"]
 
 
 class ResultCache:
-    """Results per unit key, the check catalog per settings key, and executable versions."""
+    """Results per unit key and per whole plan, the check catalog per settings key, executable versions."""
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
@@ -46,6 +46,15 @@ class ResultCache:
             return
         with ThreadPoolExecutor(max_workers=min(16, len(entries))) as pool:
             list(pool.map(lambda item: self.put_results(*item), entries.items()))
+
+    def plan(self, key: str) -> dict[str, Any] | None:
+        """The results of a whole plan (``{"results": [...], "cached": n, "skipped": n}``) under ``key``."""
+        value = self._read("plans", key)
+        return value if isinstance(value, dict) else None
+
+    def put_plan(self, key: str, entry: dict[str, Any]) -> None:
+        """Remember the results of a whole plan: the next scan of the same plan reads one file."""
+        self._write("plans", key, entry)
 
     def catalog(self, key: str) -> dict[str, Any] | None:
         """The check catalog (id -> kind and resource types) recorded for ``key``."""

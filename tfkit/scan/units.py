@@ -19,6 +19,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
+from tfkit.content_cache import content_key
+
 __all__ = [
     "PROVIDERS",
     "Unit",
@@ -28,6 +32,7 @@ __all__ = [
     "parse_units",
     "plan_document",
     "read_plan",
+    "view_digest",
 ]
 
 #: The address of the providers unit (Checkov reports provider checks as ``<name>.<alias>``).
@@ -47,6 +52,8 @@ class Unit:
     module: str | None
     digest: str
     references: frozenset[tuple[str, str]]
+    #: The providers unit: the provider names configured ("" for an entry without one).
+    providers: frozenset[str] = frozenset()
 
 
 def read_plan(raw: bytes) -> tuple[dict[str, Any], bool]:
@@ -229,8 +236,52 @@ def parse_units(doc: Mapping[str, Any]) -> dict[str, Unit]:
         )
     providers = (doc.get("configuration") or {}).get("provider_config")
     if providers:
-        units[PROVIDERS] = Unit(PROVIDERS, "provider", "", "provider", None, _digest(providers), frozenset())
+        names = (
+            frozenset(
+                str(entry.get("name") or "") if isinstance(entry, Mapping) else ""
+                for entry in providers.values()
+            )
+            if isinstance(providers, Mapping)
+            else frozenset({""})
+        )
+        units[PROVIDERS] = Unit(
+            PROVIDERS, "provider", "", "provider", None, _digest(providers), frozenset(), names
+        )
     return units
+
+
+_NULL = msgspec.Raw(b"null")
+
+
+class _CheckovView(msgspec.Struct):
+    """The top-level parts of a plan JSON that ``build_reduced_plan`` keeps, as the bytes they were."""
+
+    format_version: msgspec.Raw = _NULL
+    terraform_version: msgspec.Raw = _NULL
+    planned_values: msgspec.Raw = _NULL
+    resource_changes: msgspec.Raw = _NULL
+    configuration: msgspec.Raw = _NULL
+
+
+def view_digest(raw: bytes) -> str | None:
+    """A digest of every part of the plan JSON ``raw`` that Checkov reads, taken from its bytes undecoded.
+
+    The parts ``build_reduced_plan`` keeps, byte for byte, so an unchanged plan has the same digest
+    whatever its timestamp, ``prior_state`` or variables; ``None`` when msgspec cannot read the document
+    (not strict JSON: a byte order mark, ``NaN``), which then has no digest and is looked up unit by unit.
+    """
+    try:
+        view = msgspec.json.decode(raw, type=_CheckovView)
+    except msgspec.DecodeError:
+        return None
+    return content_key(
+        "checkov-view-1",
+        bytes(view.format_version),
+        bytes(view.terraform_version),
+        bytes(view.planned_values),
+        bytes(view.resource_changes),
+        bytes(view.configuration),
+    )
 
 
 def components(units: Mapping[str, Unit]) -> list[frozenset[str]]:
