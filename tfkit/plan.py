@@ -33,7 +33,7 @@ import msgspec
 from msgspec.structs import force_setattr
 
 from tfkit.errors import PlanError, PlanParseError, UnsupportedFormatError
-from tfkit.plan_redact import redact_plan_document
+from tfkit.plan_redact import redact_plan_document, sensitive_leaves
 from tfkit.redact import MASK, REDACTED
 
 __all__ = [
@@ -1343,14 +1343,34 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
         """
         return self._redaction()[1] if self.raw else frozenset()
 
+    @cached_property
+    def sensitive_texts(self) -> frozenset[str]:
+        """The text of every leaf the plan marks sensitive: strings, and numbers as Python writes them.
+
+        What ``tfkit.redact.register_plan_secrets`` registers (those long enough): exactly the leaves
+        ``redacted()`` replaces, found by the same pass that redacts.
+        """
+        if not self.raw:
+            return frozenset()
+        self._redaction()
+        return cast("frozenset[str]", self.__dict__["sensitive_texts"])
+
     def _redaction(self) -> tuple[Any, frozenset[str]]:
-        """The redacted document and the sensitive strings found, from one decode of the bytes."""
-        doc = _decode_part(_utf8_body(self.raw), Any, "$")
+        """The redacted document and the sensitive strings found, from one decode of the bytes.
+
+        Keeps ``sensitive_values`` and ``sensitive_texts`` with the plan, so that a plan is decoded and
+        walked once for its redaction, its secrets and its review's masks.
+        """
+        body = _utf8_body(self.raw)
+        doc = _decode_part(body, Any, "$")
         try:
-            found = redact_plan_document(doc)
+            found, texts = redact_plan_document(doc)
+            if texts is None:  # the marker was already there: compare with the original to tell
+                texts = frozenset(sensitive_leaves(_decode_part(body, Any, "$"), doc))
         except RecursionError:
             raise PlanParseError("a sensitive value is nested too deeply to redact", path="$") from None
         self.__dict__.setdefault("sensitive_values", found)
+        self.__dict__.setdefault("sensitive_texts", texts)
         return doc, found
 
 

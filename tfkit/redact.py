@@ -111,18 +111,14 @@ def mask_bytes(data: bytes) -> bytes:
 
 
 class RedactablePlan(Protocol):
-    """What ``register_plan_secrets`` needs of a plan (``tfkit.plan.Plan``): its bytes and their redaction.
+    """What ``register_plan_secrets`` needs of a plan (``tfkit.plan.Plan``): the text of its sensitive leaves.
 
     A protocol, so this module imports nothing of tfkit: errors, plans and every renderer use it.
     """
 
     @property
-    def raw(self) -> bytes:
-        """The plan JSON as Terraform wrote it."""
-        ...
-
-    def redacted(self) -> bytes:
-        """The same document with every sensitive value replaced by ``REDACTED``."""
+    def sensitive_texts(self) -> frozenset[str]:
+        """Every leaf ``Plan.redacted()`` replaces, as text (strings, and numbers as Python writes them)."""
         ...
 
 
@@ -131,39 +127,15 @@ def register_plan_secrets(plan: RedactablePlan) -> int:
 
     The sensitive parts are exactly those ``Plan.redacted()`` replaces (variables declared sensitive,
     changes' before/after by their masks, planned values, prior state, sensitive outputs, configuration
-    constants of sensitive attributes, clear copies of sensitive strings), found by
-    walking the original JSON and the redacted JSON side by side, so the two rules can never drift apart.
-    Only text and numbers long enough to be told apart from ordinary text are registered.
+    constants of sensitive attributes, clear copies of sensitive strings): the redaction collects them as it
+    replaces them (``Plan.sensitive_texts``), so the two rules can never drift apart, and the plan is
+    decoded and walked once. Only text and numbers long enough to be told apart from ordinary text are
+    registered.
     """
-    if not plan.raw:
-        return 0
-    original = _decode(plan.raw)
-    redacted = json.loads(plan.redacted())
-    values = {v for v in _sensitive_leaves(original, redacted, REDACTED) if len(v) >= MIN_SECRET_LENGTH}
+    values = {v for v in plan.sensitive_texts if len(v) >= MIN_SECRET_LENGTH}
     for value in values:
         register_secret(value)
     return len(values)
-
-
-def _decode(raw: bytes) -> Any:
-    """Plan JSON bytes (UTF-8, or UTF-8/UTF-16 with a byte order mark) to Python values."""
-    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
-        if raw.startswith(bom):
-            return json.loads(raw.decode(codec))
-    return json.loads(raw)
-
-
-def _sensitive_leaves(original: Any, redacted: Any, marker: str) -> Iterator[str]:
-    """The text of every leaf of ``original`` that ``redacted`` replaced by ``marker``."""
-    if redacted == marker and original != marker:
-        yield from json_leaves(original)
-    elif isinstance(original, dict) and isinstance(redacted, dict):
-        for key, sub in original.items():
-            if key in redacted:
-                yield from _sensitive_leaves(sub, redacted[key], marker)
-    elif isinstance(original, list) and isinstance(redacted, list):
-        for sub, red in zip(original, redacted, strict=False):
-            yield from _sensitive_leaves(sub, red, marker)
 
 
 def json_leaves(value: Any, *, numbers: bool = True) -> Iterator[str]:
