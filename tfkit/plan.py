@@ -279,16 +279,6 @@ def _child(node: Any, step: str | int) -> Any:
     return _MISSING
 
 
-def _children(node: Any, steps: list[str | int]) -> list[Any]:
-    """``_child(node, step)`` for each step, in one pass (most nodes are objects, or not containers)."""
-    if isinstance(node, dict):
-        if all(isinstance(step, str) for step in steps):
-            return [node.get(step, _MISSING) for step in steps]
-    elif not isinstance(node, list):
-        return [_MISSING] * len(steps)
-    return [_child(node, step) for step in steps]
-
-
 def _lookup(value: Any, unknown: Any, sensitive: Any, path: AttributePath) -> Value:
     """Walk a value and its unknown and sensitive masks together; sensitivity wins over unknown."""
     for step in path:
@@ -368,7 +358,7 @@ def _diff(
     after_unknown: Any,
     after_sensitive: Any,
     out: list[_Leaf],
-    hidden: bool = False,
+    before_hidden: bool = False,
 ) -> None:
     """Append the leaf-level differences between a before and an after value, masks applied."""
     b_container = _is_container(before, False, before_sensitive)
@@ -396,7 +386,7 @@ def _diff(
             )
             steps = list(range(size))
         start = len(out)
-        below = hidden or before_sensitive is True
+        below = before_hidden or before_sensitive is True
         for step in steps:
             _diff(
                 (*path, step),
@@ -417,7 +407,7 @@ def _diff(
         after_unknown is True or b_value != a_value or (b_sensitive != a_sensitive and a_value is not None)
     )
     if changed:  # unknown after apply always counts as a change
-        out.append((path, before, before_sensitive, after, after_unknown, after_sensitive, hidden))
+        out.append((path, before, before_sensitive, after, after_unknown, after_sensitive, before_hidden))
 
 
 # --------------------------------------------------------------------------------------------- changes
@@ -507,10 +497,10 @@ class _Values(msgspec.Struct, frozen=True, kw_only=True, dict=True):
         return [
             (
                 path,
-                _SENSITIVE_VALUE if hidden else _describe(b, False, b_sensitive),
+                _SENSITIVE_VALUE if b_hidden else _describe(b, False, b_sensitive),
                 _describe(a, a_unknown, a_s),
             )
-            for path, b, b_sensitive, a, a_unknown, a_s, hidden in self._changed_leaves
+            for path, b, b_sensitive, a, a_unknown, a_s, b_hidden in self._changed_leaves
         ]
 
     @cached_property
