@@ -1,9 +1,9 @@
 """What tfkit prints and writes for a plan, as digests: the golden record of ``test_golden_outputs``.
 
 For each recorded plan (the real-plan fixtures, the same with a canary planted at each sensitive value, the
-recorded plans, the set and plan-truth fixtures) the digest of each output on a fresh secret registry: the redacted
-document, the values registered as secrets, the review text with and without values, the Markdown, the
-attribute changes, and ``mask_json`` of the plan and of its redaction (what Checkov and recordings get).
+recorded plans, the set and plan-truth fixtures) the digest of each output on a fresh secret registry: the
+redacted document, the values registered as secrets, the review text with and without values, the Markdown,
+the attribute changes, and ``mask_json`` of the plan and of its redaction (what Checkov and recordings get).
 Recorded once from the code before a rewrite (``python tests/golden_outputs.py > FILE``), it proves the
 rewrite writes the same bytes.
 """
