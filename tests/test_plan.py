@@ -788,6 +788,32 @@ def test_attribute_changes_of_a_create_and_a_delete() -> None:
     assert delete == {"a": (1, None), "s": (SENSITIVE_TEXT, None)}
 
 
+def test_value_changes_are_the_values_read_at_each_changed_path() -> None:
+    # a null before marked sensitive as a whole, an after object: each path's before reads as sensitive
+    hidden = {"actions": ["update"], "before": None, "before_sensitive": True, "after": {"k": {"n": 1}}}
+    plan = load_plan(json.dumps(minimal_plan(changes=[rc_doc("h.r", ["update"], change=hidden)])))
+    change = plan["h.r"].change
+    assert [(p, b.kind, a.value) for p, b, a in change.value_changes()] == [
+        (("k", "n"), ValueKind.SENSITIVE, 1)
+    ]
+    assert change.attribute_changes()[0].before is None  # attribute_changes shows the leaf's own mask
+    for rc in [*update_plan().resource_changes, *plan.resource_changes]:
+        assert rc.change.value_changes() == [
+            (c.path, rc.change.before_value(c.path), rc.change.after_value(c.path))
+            for c in rc.change.attribute_changes()
+        ]
+
+
+@pytest.mark.parametrize("path", SMALL_FIXTURES, ids=fixture_id)
+def test_value_changes_read_as_before_value_and_after_value_on_real_plans(path: Path) -> None:
+    plan = load_plan(path.read_bytes())
+    for rc in [*plan.resource_changes, *plan.resource_drift]:
+        assert rc.change.value_changes() == [
+            (c.path, rc.change.before_value(c.path), rc.change.after_value(c.path))
+            for c in rc.change.attribute_changes()
+        ]
+
+
 def test_no_op_has_no_attribute_changes_and_paths_parse() -> None:
     same = {"actions": ["no-op"], "before": {"a": [1, {"b": 2}]}, "after": {"a": [1, {"b": 2}]}}
     plan = load_plan(json.dumps(minimal_plan(changes=[rc_doc("n.r", ["no-op"], change=same)])))

@@ -242,3 +242,45 @@ def test_the_pytest_plugin_records_what_a_snapshot_stores(
     written = recording.read_text()
     assert secret not in written and CANARY not in written
     assert json.loads(written)["resource_changes"][0]["change"]["after"]["copy"] == REDACTED
+
+
+def _secrets_plan(after: dict[str, Any], after_sensitive: Any, planned_sensitive: Any) -> Plan:
+    """One created resource whose after value and planned values are masked as given."""
+    change = {"actions": ["create"], "before": None, "after": after, "after_sensitive": after_sensitive}
+    resource = {"address": "t.x", "mode": "managed", "type": "t", "name": "x", "values": after}
+    resource["sensitive_values"] = planned_sensitive
+    doc = {
+        "format_version": "1.2",
+        "resource_changes": [
+            {"address": "t.x", "mode": "managed", "type": "t", "name": "x", "change": change}
+        ],
+        "planned_values": {"root_module": {"resources": [resource]}},
+    }
+    return load_plan(json.dumps(doc))
+
+
+def test_sensitive_texts_are_the_leaves_the_redaction_replaces_numbers_included() -> None:
+    plan = _secrets_plan(
+        {"a": {"key": "secret-one-0123", "port": 123456, "on": True}, "b": "clear-text"},
+        {"a": True},
+        {"a": True},
+    )
+    assert plan.sensitive_texts == {"secret-one-0123", "123456"}
+    assert plan.sensitive_values == {"secret-one-0123"}
+    redacted = plan.redacted().decode()
+    assert "secret-one-0123" not in redacted and "123456" not in redacted and "clear-text" in redacted
+
+
+def test_a_value_masked_twice_gives_its_own_leaves_not_the_marker() -> None:
+    # the change masks one key, the planned values' own mask the whole object: the second replacement
+    # sees the marker the first left, which is no leaf of the plan
+    plan = _secrets_plan(
+        {"a": {"key": "secret-two-0123", "name": "other-0123"}}, {"a": {"key": True}}, {"a": True}
+    )
+    assert plan.sensitive_texts == {"secret-two-0123", "other-0123"}
+    assert REDACTED not in plan.sensitive_texts
+
+
+def test_a_plan_redacted_before_gives_the_leaves_it_held() -> None:
+    plan = _secrets_plan({"a": {"key": REDACTED, "name": "held-0123"}}, {"a": True}, {"a": True})
+    assert plan.sensitive_texts == {REDACTED, "held-0123"}

@@ -33,7 +33,7 @@ import msgspec
 from msgspec.structs import force_setattr
 
 from tfkit.errors import PlanError, PlanParseError, UnsupportedFormatError
-from tfkit.plan_redact import redact_plan_document
+from tfkit.plan_redact import redact_plan_document, sensitive_leaves
 from tfkit.redact import MASK, REDACTED
 
 __all__ = [
@@ -245,6 +245,13 @@ def parse_path(path: str | Sequence[str | int]) -> AttributePath:
 
 def format_path(path: AttributePath) -> str:
     """Write a path the way Terraform shows attribute paths."""
+    return _format_path(tuple(path))
+
+
+@functools.lru_cache(maxsize=8192)
+def _format_path(path: AttributePath) -> str:
+    """``format_path``, kept for the paths seen last: a review writes the same few paths for every
+    instance of a resource, and each step's identifier check is a regular expression match."""
     out: list[str] = []
     for step in path:
         if isinstance(step, int):
@@ -338,6 +345,11 @@ def _is_container(value: Any, unknown: Any, sensitive: Any) -> bool:
     return sensitive is not True and unknown is not True and isinstance(value, dict | list)
 
 
+_Leaf = tuple[AttributePath, Any, Any, Any, Any, Any, bool]
+"""A changed leaf as ``_diff`` finds it: path, before and its mask, after and its masks, and whether a
+parent of the before value is sensitive (a null parent marked sensitive, which ``_lookup`` reports)."""
+
+
 def _diff(
     path: AttributePath,
     before: Any,
@@ -345,7 +357,8 @@ def _diff(
     after: Any,
     after_unknown: Any,
     after_sensitive: Any,
-    out: list[AttributeChange],
+    out: list[_Leaf],
+    before_hidden: bool = False,
 ) -> None:
     """Append the leaf-level differences between a before and an after value, masks applied."""
     b_container = _is_container(before, False, before_sensitive)
@@ -373,6 +386,7 @@ def _diff(
             )
             steps = list(range(size))
         start = len(out)
+        below = before_hidden or before_sensitive is True
         for step in steps:
             _diff(
                 (*path, step),
@@ -382,36 +396,18 @@ def _diff(
                 _child(after_unknown, step),
                 _child(after_sensitive, step),
                 out,
+                below,
             )
         if len(out) > start or not path or (before is _MISSING and after is None) or before == after:
             return
-    _diff_leaf(path, before, before_sensitive, after, after_unknown, after_sensitive, out)
-
-
-def _diff_leaf(
-    path: AttributePath,
-    before: Any,
-    before_sensitive: Any,
-    after: Any,
-    after_unknown: Any,
-    after_sensitive: Any,
-    out: list[AttributeChange],
-) -> None:
-    """Append one leaf if it changed: unknown after apply always counts as a change."""
     b_value = None if before is _MISSING else before
     a_value = None if after is _MISSING else after
     b_sensitive, a_sensitive = before_sensitive is True, after_sensitive is True
     changed = (
         after_unknown is True or b_value != a_value or (b_sensitive != a_sensitive and a_value is not None)
     )
-    if changed:
-        out.append(
-            AttributeChange(
-                path,
-                _display(before, False, before_sensitive),
-                _display(after, after_unknown, after_sensitive),
-            )
-        )
+    if changed:  # unknown after apply always counts as a change
+        out.append((path, before, before_sensitive, after, after_unknown, after_sensitive, before_hidden))
 
 
 # --------------------------------------------------------------------------------------------- changes
@@ -487,7 +483,30 @@ class _Values(msgspec.Struct, frozen=True, kw_only=True, dict=True):
 
     def attribute_changes(self) -> list[AttributeChange]:
         """Each changed attribute path with before and after; sensitive and unknown values shown as text."""
-        out: list[AttributeChange] = []
+        return [
+            AttributeChange(path, _display(b, False, b_sensitive), _display(a, a_unknown, a_sensitive))
+            for path, b, b_sensitive, a, a_unknown, a_sensitive, _hidden in self._changed_leaves
+        ]
+
+    def value_changes(self) -> list[tuple[AttributePath, Value, Value]]:
+        """Each changed attribute path (as ``attribute_changes``) with its before and after ``Value``.
+
+        The values ``before_value(path)`` and ``after_value(path)`` return, found by the same walk that
+        finds the paths, so a review reads every change's values in one pass over them.
+        """
+        return [
+            (
+                path,
+                _SENSITIVE_VALUE if b_hidden else _describe(b, False, b_sensitive),
+                _describe(a, a_unknown, a_s),
+            )
+            for path, b, b_sensitive, a, a_unknown, a_s, b_hidden in self._changed_leaves
+        ]
+
+    @cached_property
+    def _changed_leaves(self) -> list[_Leaf]:
+        """The changed leaves of before and after (``_diff``), found once per change."""
+        out: list[_Leaf] = []
         before, after = self.before, self.after
         try:
             _diff((), before, self.before_sensitive, after, self.after_unknown, self.after_sensitive, out)
@@ -951,7 +970,7 @@ def _uncomparable(change: _Values, path: AttributePath) -> bool:
 
 def _planned_value_paths(recorded: _Values, current: _Values) -> tuple[str, ...]:
     """Paths whose known, non-sensitive planned values differ between two changes of one resource."""
-    out: list[AttributeChange] = []
+    out: list[_Leaf] = []
     try:
         _diff(
             (),
@@ -965,9 +984,9 @@ def _planned_value_paths(recorded: _Values, current: _Values) -> tuple[str, ...]
     except RecursionError:
         raise PlanParseError("a change value is nested too deeply", path="$..change") from None
     return tuple(
-        c.path_str or "(value)"
-        for c in out
-        if not _uncomparable(recorded, c.path) and not _uncomparable(current, c.path)
+        format_path(leaf[0]) or "(value)"
+        for leaf in out
+        if not _uncomparable(recorded, leaf[0]) and not _uncomparable(current, leaf[0])
     )
 
 
@@ -1343,14 +1362,34 @@ class Plan(msgspec.Struct, frozen=True, dict=True, kw_only=True):
         """
         return self._redaction()[1] if self.raw else frozenset()
 
+    @cached_property
+    def sensitive_texts(self) -> frozenset[str]:
+        """The text of every leaf the plan marks sensitive: strings, and numbers as Python writes them.
+
+        What ``tfkit.redact.register_plan_secrets`` registers (those long enough): exactly the leaves
+        ``redacted()`` replaces, found by the same pass that redacts.
+        """
+        if not self.raw:
+            return frozenset()
+        self._redaction()
+        return cast("frozenset[str]", self.__dict__["sensitive_texts"])
+
     def _redaction(self) -> tuple[Any, frozenset[str]]:
-        """The redacted document and the sensitive strings found, from one decode of the bytes."""
-        doc = _decode_part(_utf8_body(self.raw), Any, "$")
+        """The redacted document and the sensitive strings found, from one decode of the bytes.
+
+        Keeps ``sensitive_values`` and ``sensitive_texts`` with the plan, so that a plan is decoded and
+        walked once for its redaction, its secrets and its review's masks.
+        """
+        body = _utf8_body(self.raw)
+        doc = _decode_part(body, Any, "$")
         try:
-            found = redact_plan_document(doc)
+            found, texts = redact_plan_document(doc)
+            if texts is None:  # the marker was already there: compare with the original to tell
+                texts = frozenset(sensitive_leaves(_decode_part(body, Any, "$"), doc))
         except RecursionError:
             raise PlanParseError("a sensitive value is nested too deeply to redact", path="$") from None
         self.__dict__.setdefault("sensitive_values", found)
+        self.__dict__.setdefault("sensitive_texts", texts)
         return doc, found
 
 

@@ -13,26 +13,51 @@ by the changes' masks, sensitive outputs), plus what it leaves in the clear:
 
 Only strings of ``MIN_SECRET_LENGTH`` characters or more are masked as copies (shorter ones are too common
 to tell apart from ordinary text), as ``tfkit.redact.mask`` does.
+
+The same pass collects what ``tfkit.redact.register_plan_secrets`` registers: the text of every leaf it
+replaces (strings, and numbers as Python writes them), so a plan is decoded and walked once for both.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+import msgspec
 
 from tfkit.redact import MIN_SECRET_LENGTH, REDACTED, json_leaves
 
-__all__ = ["redact_plan_document"]
+__all__ = ["redact_plan_document", "sensitive_leaves"]
 
 
-def redact_plan_document(doc: Any) -> frozenset[str]:
-    """Redact a decoded plan document in place; returns the sensitive strings it found (and masked)."""
+def redact_plan_document(doc: Any) -> tuple[frozenset[str], frozenset[str] | None]:
+    """Redact a decoded plan document in place.
+
+    Returns the sensitive strings it found (and masked), and the text of every sensitive leaf, strings and
+    numbers: the leaves of each value it replaced. That second answer is ``None`` when a value it replaced
+    already held the marker (a plan redacted before, or a value masked twice): only a comparison with the
+    original document (``sensitive_leaves``) then tells the plan's own leaves from the marker.
+    """
     redaction = _Redaction()
     if isinstance(doc, dict):
         redaction.plan(doc)
         redaction.copies(doc)
-    return frozenset(redaction.found)
+    found = frozenset(redaction.found)
+    return found, (None if REDACTED in found else found | redaction.numbers)
+
+
+def sensitive_leaves(original: Any, redacted: Any) -> Iterator[str]:
+    """The text of every leaf of ``original`` that ``redacted`` (its redaction) replaced by the marker."""
+    if redacted == REDACTED and original != REDACTED:
+        yield from json_leaves(original)
+    elif isinstance(original, dict) and isinstance(redacted, dict):
+        for key, sub in original.items():
+            if key in redacted:
+                yield from sensitive_leaves(sub, redacted[key])
+    elif isinstance(original, list) and isinstance(redacted, list):
+        for sub, red in zip(original, redacted, strict=False):
+            yield from sensitive_leaves(sub, red)
 
 
 def _dicts(node: Any, key: str) -> list[dict[str, Any]]:
@@ -47,6 +72,8 @@ def _union(a: Any, b: Any) -> Any:
     """Two sensitivity masks as one: ``true`` wins, objects merge by key, lists by position."""
     if a is True or b is True:
         return True
+    if a == b:  # instances of one resource mostly share a mask: the union is the mask itself
+        return a
     if isinstance(a, dict) and isinstance(b, dict):
         return {k: _union(a.get(k), b.get(k)) for k in {*a, *b}}
     if isinstance(a, list) and isinstance(b, list):
@@ -64,6 +91,11 @@ def _flat(mask: Any) -> Any:
     return out
 
 
+def _marks(mask: Any) -> bool:
+    """The mask marks something sensitive (``true``, or a non-empty structure that may hold it)."""
+    return mask is True or (isinstance(mask, dict | list) and bool(mask))
+
+
 _INSTANCE_KEY = re.compile(r'\[(?:"(?:[^"\\]|\\.)*"|[^\]]*)\]')
 
 
@@ -72,11 +104,22 @@ class _Redaction:
 
     def __init__(self) -> None:
         self.found: set[str] = set()
+        self.numbers: set[str] = set()
 
     def replaced(self, value: Any) -> str:
-        """``REDACTED``, remembering the strings of the value it stands for."""
+        """``REDACTED``, remembering the strings (and numbers, as text) of the value it stands for."""
         if value != REDACTED:
-            self.found.update(json_leaves(value, numbers=False))
+            pending = [value]
+            while pending:
+                node = pending.pop()
+                if isinstance(node, str):
+                    self.found.add(node)
+                elif isinstance(node, dict):
+                    pending.extend(node.values())
+                elif isinstance(node, list):
+                    pending.extend(node)
+                elif isinstance(node, int | float) and not isinstance(node, bool):
+                    self.numbers.add(str(node))
         return REDACTED
 
     def sanitize(self, value: Any, mask: Any) -> Any:
@@ -85,10 +128,11 @@ class _Redaction:
             return self.replaced(value)
         if isinstance(value, list) and isinstance(mask, list):
             for i, sub in enumerate(mask[: len(value)]):
-                value[i] = self.sanitize(value[i], sub)
+                if _marks(sub):
+                    value[i] = self.sanitize(value[i], sub)
         elif isinstance(value, dict) and isinstance(mask, dict):
             for key, sub in mask.items():
-                if key in value:
+                if _marks(sub) and key in value:
                     value[key] = self.sanitize(value[key], sub)
         return value
 
@@ -104,9 +148,12 @@ class _Redaction:
     def change(self, change: Any) -> None:
         """Redact a change representation's before and after by their sensitivity masks."""
         if isinstance(change, dict):
-            for side in ("before", "after"):
-                if side in change:
-                    change[side] = self.sanitize(change[side], change.get(f"{side}_sensitive"))
+            for side, mask in (
+                ("before", change.get("before_sensitive")),
+                ("after", change.get("after_sensitive")),
+            ):
+                if side in change and _marks(mask):
+                    change[side] = self.sanitize(change[side], mask)
 
     def plan(self, doc: dict[str, Any]) -> None:
         """Everything the plan marks sensitive, where it marks it (see the module's docstring)."""
@@ -168,8 +215,9 @@ class _Redaction:
                 if "values" in resource:
                     address = resource.get("address")
                     change = masks.get(address) if isinstance(address, str) else None
-                    masked = self.sanitize(resource["values"], change.get(side) if change else None)
-                    resource["values"] = self.sanitize(masked, resource.get("sensitive_values"))
+                    for mask in (change.get(side) if change else None, resource.get("sensitive_values")):
+                        if _marks(mask):
+                            resource["values"] = self.sanitize(resource["values"], mask)
             modules.extend(_dicts(module, "child_modules"))
 
     def configuration(self, root: Any, masks: Mapping[tuple[str, str], Any]) -> None:
@@ -222,7 +270,7 @@ class _Redaction:
     def copies(self, doc: Any) -> None:
         """Replace every clear string equal to one the plan marks sensitive (long enough to tell apart)."""
         secrets = {s for s in self.found if len(s) >= MIN_SECRET_LENGTH and s != REDACTED}
-        if not secrets:
+        if not secrets or not _any_string_of(doc, secrets):
             return
         pending = [doc]
         while pending:
@@ -236,19 +284,35 @@ class _Redaction:
                     pending.append(value)
 
 
+def _any_string_of(doc: Any, strings: set[str]) -> bool:
+    """Whether ``doc`` may hold one of ``strings`` as a whole string (never wrong when it does).
+
+    Encoded by msgspec, a string is always the same token wherever it stands, so a string absent from the
+    encoded document is absent from it: most plans hold no clear copy, and this spares them a walk.
+    """
+    try:
+        encoded = msgspec.json.encode(doc)
+        return any(msgspec.json.encode(s) in encoded for s in strings)
+    except (msgspec.EncodeError, TypeError, ValueError, OverflowError):
+        return True
+
+
 def _config_masks(changes: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
     """Each configured resource's sensitivity mask: the union over its instances, before and after.
 
     Keyed by (module path without instance keys, address in the module), as the configuration names it.
     """
     out: dict[tuple[str, str], Any] = {}
+    paths: dict[str, str] = {}  # module address -> its path without instance keys (few modules, many changes)
     for rc in changes:
         change = rc.get("change")
         type_, name = rc.get("type"), rc.get("name")
         if not isinstance(change, dict) or not isinstance(type_, str) or not isinstance(name, str):
             continue
         module = rc.get("module_address")
-        path = _INSTANCE_KEY.sub("", module) if isinstance(module, str) else ""
+        path = ""
+        if isinstance(module, str):
+            path = paths.get(module) or paths.setdefault(module, _INSTANCE_KEY.sub("", module))
         address = f"data.{type_}.{name}" if rc.get("mode") == "data" else f"{type_}.{name}"
         mask = _union(change.get("before_sensitive"), change.get("after_sensitive"))
         if isinstance(mask, dict) or mask is True:

@@ -79,25 +79,86 @@ def mask_json(data: bytes | str) -> bytes:
     this keeps every number, key and structure intact, so the result always parses. msgspec writes
     it (a tenth of ``json.dumps``'s time with an indent, which is pure Python: 0.09 s on a
     1,000-resource plan); a document that is not strict JSON (``NaN``, a byte order mark) goes
-    through ``json`` instead, which keeps such values as they are.
+    through ``json`` instead, which keeps such values as they are. The masking itself runs on the
+    compact encoding where that is provably the same as masking each string (``_mask_encoded``),
+    else string by string.
     """
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, str):
-            return mask(value)
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        if isinstance(value, dict):
-            return {mask(k): walk(v) for k, v in value.items()}
-        return value
-
     import msgspec
 
     try:
         doc = msgspec.json.decode(data)
     except msgspec.DecodeError:
-        return json.dumps(walk(json.loads(data)), indent=1, sort_keys=True).encode()
-    return msgspec.json.format(msgspec.json.encode(walk(doc), order="sorted"), indent=1)
+        return json.dumps(_mask_strings(json.loads(data)), indent=1, sort_keys=True).encode()
+    encoded = msgspec.json.encode(doc, order="sorted")
+    masked = _mask_encoded(encoded, _ordered)
+    if masked is None:
+        masked = msgspec.json.encode(_mask_strings(doc), order="sorted")
+    return msgspec.json.format(masked, indent=1)
+
+
+def _mask_strings(value: Any) -> Any:
+    """``value`` with ``mask`` applied to every string and key in it."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, list):
+        return [_mask_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {mask(k): _mask_strings(v) for k, v in value.items()}
+    return value
+
+
+#: Every character msgspec's compact JSON writes outside strings (structure, numbers, true/false/null).
+_OUTSIDE_STRINGS = frozenset(b"{}[],:0123456789-+.eEtrufalsn")
+
+
+def _mask_encoded(encoded: bytes, secrets: tuple[str, ...]) -> bytes | None:
+    """``encoded`` (msgspec's compact JSON, keys sorted) with ``mask`` applied to each of its string
+    values, by replacing text; ``None`` where that might differ from masking string by string.
+
+    msgspec escapes a string character by character, and an escape is a backslash and what follows it, so
+    a secret's escaped text occurs inside a string's token exactly where the secret occurs in the string,
+    unless it starts right after an odd number of backslashes (inside an escape). Outside strings only
+    ``_OUTSIDE_STRINGS`` are written, and without an unescaped quote a match cannot leave the token it
+    starts in: a match of a secret with another character, at an even number of backslashes, is a match
+    in one string. Such secrets are replaced in ``mask``'s order, each through the text, as ``mask``
+    replaces each through a string. Any other match gives ``None``, and so does a match in a key (masked,
+    it could sort elsewhere).
+    """
+    import msgspec
+
+    out = encoded
+    for secret in secrets:
+        try:
+            escaped = msgspec.json.encode(secret)[1:-1]  # as msgspec writes it inside a string
+        except (msgspec.EncodeError, UnicodeError):  # not valid text (a lone surrogate): string by string
+            return None
+        if escaped not in out:
+            continue
+        if set(escaped) <= _OUTSIDE_STRINGS:
+            return None
+        start = out.find(escaped)
+        while start >= 0:
+            if _backslashes_before(out, start) % 2:
+                return None
+            end = out.find(b'"', start + len(escaped))  # the token's closing quote: unescaped
+            while end >= 0 and _backslashes_before(out, end) % 2:
+                end = out.find(b'"', end + 1)
+            if out[end + 1 : end + 2] == b":":
+                return None
+            start = out.find(escaped, start + len(escaped))
+        out = out.replace(escaped, _MASK_BYTES)
+    return out
+
+
+def _backslashes_before(text: bytes, position: int) -> int:
+    """How many backslashes stand right before ``position``."""
+    start = position
+    while start and text[start - 1] == 0x5C:
+        start -= 1
+    return position - start
+
+
+_MASK_BYTES = MASK.encode()
 
 
 def mask_bytes(data: bytes) -> bytes:
@@ -111,18 +172,14 @@ def mask_bytes(data: bytes) -> bytes:
 
 
 class RedactablePlan(Protocol):
-    """What ``register_plan_secrets`` needs of a plan (``tfkit.plan.Plan``): its bytes and their redaction.
+    """What ``register_plan_secrets`` needs of a plan (``tfkit.plan.Plan``): the text of its sensitive leaves.
 
     A protocol, so this module imports nothing of tfkit: errors, plans and every renderer use it.
     """
 
     @property
-    def raw(self) -> bytes:
-        """The plan JSON as Terraform wrote it."""
-        ...
-
-    def redacted(self) -> bytes:
-        """The same document with every sensitive value replaced by ``REDACTED``."""
+    def sensitive_texts(self) -> frozenset[str]:
+        """Every leaf ``Plan.redacted()`` replaces, as text (strings, and numbers as Python writes them)."""
         ...
 
 
@@ -131,39 +188,15 @@ def register_plan_secrets(plan: RedactablePlan) -> int:
 
     The sensitive parts are exactly those ``Plan.redacted()`` replaces (variables declared sensitive,
     changes' before/after by their masks, planned values, prior state, sensitive outputs, configuration
-    constants of sensitive attributes, clear copies of sensitive strings), found by
-    walking the original JSON and the redacted JSON side by side, so the two rules can never drift apart.
-    Only text and numbers long enough to be told apart from ordinary text are registered.
+    constants of sensitive attributes, clear copies of sensitive strings): the redaction collects them as it
+    replaces them (``Plan.sensitive_texts``), so the two rules can never drift apart, and the plan is
+    decoded and walked once. Only text and numbers long enough to be told apart from ordinary text are
+    registered.
     """
-    if not plan.raw:
-        return 0
-    original = _decode(plan.raw)
-    redacted = json.loads(plan.redacted())
-    values = {v for v in _sensitive_leaves(original, redacted, REDACTED) if len(v) >= MIN_SECRET_LENGTH}
+    values = {v for v in plan.sensitive_texts if len(v) >= MIN_SECRET_LENGTH}
     for value in values:
         register_secret(value)
     return len(values)
-
-
-def _decode(raw: bytes) -> Any:
-    """Plan JSON bytes (UTF-8, or UTF-8/UTF-16 with a byte order mark) to Python values."""
-    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
-        if raw.startswith(bom):
-            return json.loads(raw.decode(codec))
-    return json.loads(raw)
-
-
-def _sensitive_leaves(original: Any, redacted: Any, marker: str) -> Iterator[str]:
-    """The text of every leaf of ``original`` that ``redacted`` replaced by ``marker``."""
-    if redacted == marker and original != marker:
-        yield from json_leaves(original)
-    elif isinstance(original, dict) and isinstance(redacted, dict):
-        for key, sub in original.items():
-            if key in redacted:
-                yield from _sensitive_leaves(sub, redacted[key], marker)
-    elif isinstance(original, list) and isinstance(redacted, list):
-        for sub, red in zip(original, redacted, strict=False):
-            yield from _sensitive_leaves(sub, red, marker)
 
 
 def json_leaves(value: Any, *, numbers: bool = True) -> Iterator[str]:

@@ -19,7 +19,6 @@ from typing import Any
 
 from tfkit.plan import (
     Action,
-    AttributeChange,
     AttributePath,
     Plan,
     ResourceChange,
@@ -68,8 +67,14 @@ def format_value(value: Any, *, max_value: int = MAX_VALUE, hidden: Collection[s
 
 
 def _render(value: Any, hidden: Collection[str]) -> str:
-    if isinstance(value, str) and value in hidden:
-        return MASK
+    if isinstance(value, str):
+        if value in hidden:
+            return MASK
+        if value.isprintable() and '"' not in value and "\\" not in value:
+            return f'"{value}"'  # what json.dumps writes for it, without its cost
+        return json.dumps(value, ensure_ascii=False)
+    if type(value) is int:
+        return repr(value)
     if isinstance(value, Value):
         if value.kind is ValueKind.SENSITIVE:
             return MASK
@@ -121,25 +126,21 @@ def value_lines(
     lines: list[str] = []
     seen_sets: set[AttributePath] = set()
     value: Callable[[Any], str] = lambda v: format_value(v, max_value=max_value, hidden=hidden)  # noqa: E731
-    for item in change.attribute_changes():
-        prefix = _set_prefix(item.path, patterns) if patterns else None
+    for path, before, after in change.value_changes():
+        prefix = _set_prefix(path, patterns) if patterns else None
         if prefix is not None and not create:
             if prefix not in seen_sets:
                 seen_sets.add(prefix)
-                lines.append(_set_line(rc, prefix, value))
+                lines.append(_set_line(rc, prefix, value) if len(lines) < max_paths else "")
             continue
-        lines.append(_line(rc, item, create, value))
+        if len(lines) >= max_paths:
+            lines.append("")  # cut below: counted, not written
+            continue
+        shown = format_path(path)
+        lines.append(f"{shown} = {value(after)}" if create else f"{shown}: {value(before)} -> {value(after)}")
     if len(lines) > max_paths:
         lines = [*lines[:max_paths], f"… and {len(lines) - max_paths} more attribute paths"]
     return lines
-
-
-def _line(rc: ResourceChange, item: AttributeChange, create: bool, value: Callable[[Any], str]) -> str:
-    after = rc.change.after_value(item.path)
-    if create:
-        return f"{item.path_str} = {value(after)}"
-    before = rc.change.before_value(item.path)
-    return f"{item.path_str}: {value(before)} -> {value(after)}"
 
 
 def _set_line(rc: ResourceChange, path: AttributePath, value: Callable[[Any], str]) -> str:
