@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tfkit.ahead import Ahead
 from tfkit.cli._app import (
     State,
     ask,
@@ -32,8 +35,9 @@ if TYPE_CHECKING:
     from tfkit import workflow
     from tfkit.errors import TfkitError
     from tfkit.gate import GateResult
+    from tfkit.gate import Prepared as GatePrepared
     from tfkit.plan import Plan
-    from tfkit.project import Environment
+    from tfkit.project import Environment, Project
 
 
 @cli.command()
@@ -257,7 +261,13 @@ def plan(
         return
     env = _selected(state, env_name, all_envs)[0]
     start = time.perf_counter()
-    previewed = workflow.preview(env, options=state.options(env.name), check_apply=not no_gate)
+    options = state.options(env.name)
+    # The gate's own loading runs while the engine plans (``tfkit.ahead``); the verdict is the same.
+    with Ahead(lambda: _gate_ahead(env.name, state.project), name="tfkit-gate-ahead") as ahead:
+        if not no_gate:
+            options = dataclasses.replace(options, on_step=ahead.starting_at(options.on_step or _quiet))
+        previewed = workflow.preview(env, options=options, check_apply=not no_gate)
+        prepared = ahead.result()
     decoded = previewed.plan
     if out_file is not None:
         from tfkit.fsutil import write_output
@@ -265,7 +275,7 @@ def plan(
 
         write_output(out_file, recorded_plan(decoded))
         err(f"tfkit: wrote the redacted plan JSON to {out_file}")
-    result = None if no_gate else gate.evaluate(decoded, env.name, project=state.project)
+    result = None if no_gate else gate.evaluate(decoded, env.name, project=state.project, prepared=prepared)
     entry = EnvironmentReport(
         env.name,
         "plan",
@@ -282,6 +292,20 @@ def plan(
         raise RefusedError(previewed.refusals[0])
     if result is not None and not result.passed:
         raise GateFailedError(f"the plan of '{env.name}' failed the gate", result=result)
+
+
+def _gate_ahead(environment: str, project: Project) -> GatePrepared:
+    """The gate's loading (``gate.prepare``) and the renderers' imports, done while the engine plans."""
+    from tfkit import gate
+
+    prepared = gate.prepare(environment, project)
+    for module in ("tfkit.report.text", "tfkit.report.github"):
+        importlib.import_module(module)
+    return prepared
+
+
+def _quiet(step: str) -> None:
+    """No progress line."""
 
 
 def _apply_note(previewed: workflow.PlanPreview) -> dict[str, str]:
