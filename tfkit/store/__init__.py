@@ -13,14 +13,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
 from tfkit.fsutil import sweep_once
-from tfkit.journal import Journal
-from tfkit.ledger import Health, Ledger, LedgerEntry
-from tfkit.locks import Locks
-from tfkit.snapshots import Snapshot, SnapshotManifest, SnapshotStore
 from tfkit.store.settings import StoreSettings, store_settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the protocol only names them: the store that is opened imports what it uses
+    from tfkit.journal import Journal
+    from tfkit.ledger import Health, Ledger, LedgerEntry
+    from tfkit.locks import Locks
     from tfkit.project import Project
+    from tfkit.snapshots import Snapshot, SnapshotManifest, SnapshotStore
 
 __all__ = ["Store", "StoreSettings", "open_store", "store_settings"]
 

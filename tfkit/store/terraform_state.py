@@ -43,8 +43,6 @@ from typing import TYPE_CHECKING, Any
 
 from tfkit.errors import ConfigError, LockHeldError, RefusedError
 from tfkit.fsutil import process_alive
-from tfkit.hcl import load_module
-from tfkit.locks import parse_timeout
 from tfkit.override_names import BACKEND_OVERRIDE, OVERRIDE_PATTERN, is_tfkit_override
 from tfkit.store.settings import StoreSettings
 
@@ -90,6 +88,8 @@ def declares_backend(directory: Path) -> bool:
     Every ``.tf`` file counts (the user's own ``*_override.tf`` too) except tfkit's override files;
     ``.tf.json`` files count when their ``terraform`` object holds ``backend`` or ``cloud``.
     """
+    from tfkit.hcl import load_module  # only where a store keeps state: a local store's plan reads HCL later
+
     module = load_module(directory)
     if any(not is_tfkit_override(block.file.name) for block in module.backends):
         return True
@@ -145,6 +145,8 @@ def pg_state(settings: StoreSettings, directory: Path, environment: str) -> PgSt
     """
     if settings.url is None or not settings.terraform_state or declares_backend(directory):
         return None
+    from tfkit.locks import parse_timeout
+
     return PgState(
         settings.terraform_conn_str(),
         schema_name(settings.project, environment),
@@ -192,6 +194,8 @@ def remove_stale_overrides(directory: Path) -> list[Path]:
 
 def _backend_type(environment: Environment) -> str:
     """The type of the backend (or ``cloud``) block the environment declares, for messages."""
+    from tfkit.hcl import load_module
+
     for block in load_module(environment.directory).backends:
         return block.labels[0] if block.kind == "backend" and block.labels else block.kind
     return "declared in a .tf.json file"

