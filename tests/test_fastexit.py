@@ -126,3 +126,17 @@ def test_the_command_exits_with_its_documented_codes(tmp_path: Path) -> None:
         timeout=60,
     )
     assert shown.stdout == normal_exit.stdout  # all of it, as with Python's own exit
+
+
+def test_a_profiled_command_still_writes_its_profile(tmp_path: Path) -> None:
+    profile = tmp_path / "tfkit.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "tfkit", "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert profile.stat().st_size > 0

@@ -46,9 +46,10 @@ def _flushed() -> bool:
 def leave(code: str | int | None) -> NoReturn:
     """End the process with ``SystemExit(code)``'s status: exit handlers, flushed streams, no teardown.
 
-    While another thread still runs, the normal exit (which waits for it) is kept.
+    While another thread still runs, the normal exit (which waits for it) is kept, and so it is under a
+    profiler or tracer (``python -m cProfile`` writes its figures after the program returns).
     """
-    if threading.active_count() > 1:
+    if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)
     status = exit_code(code)
     atexit._run_exitfuncs()
