@@ -51,7 +51,7 @@ def test_the_wheel_is_pure_python_with_the_package_data(wheel: Path) -> None:
     assert not [n for n in names if n.endswith((".so", ".c", ".pyd")) or "__pycache__" in n]
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "tfkit = tfkit.cli:main" in text and "tfkit = tfkit.pytest_plugin" in text
+    assert "tfkit = tfkit.cli:console_main" in text and "tfkit = tfkit.pytest_plugin" in text
 
 
 def test_the_sdist_holds_the_sources_and_no_local_data(dist: Path) -> None:
