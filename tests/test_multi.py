@@ -288,3 +288,53 @@ def test_the_engine_started_ahead_plans_only_once_a_job_is_free(tmp_path: Path) 
     outcomes = [e["outcome"] for e in json.loads(done.stdout)["environments"]]
     assert outcomes == ["passed"] * 3
     assert not overlaps.exists(), "two plans ran at once with --jobs 1"
+
+
+#: A plain script planning the example with forked workers: each worker writes the modules it imported.
+_RECORDING = """
+import sys
+from pathlib import Path
+from tfkit import multi
+
+root, out = Path(sys.argv[1]), Path(sys.argv[2])
+run = multi._run
+
+
+def recording(task):
+    before = set(sys.modules)
+    done = run(task)
+    (out / task.environment).write_text("\\n".join(sorted(set(sys.modules) - before)))
+    return done
+
+
+multi._run = recording
+report = multi.run_environments(root, ["dev", "staging", "production"], "plan", jobs=2)
+print(multi._start_method(), [e.outcome for e in report.environments])
+"""
+
+
+@pytest.mark.slow
+def test_a_forked_worker_plans_with_what_the_caller_imported(example_repo: Path, tmp_path: Path) -> None:
+    """Every module of tfkit's own a plan runs is imported once, by the caller, before it forks (not by
+    each worker: ~0.1 s of CPU apiece). Libraries only a cold cache needs (the secret scanner's, the HCL
+    parser's) are still imported by the worker that needs them."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    script, out = tmp_path / "record.py", tmp_path / "imported"
+    script.write_text(_RECORDING)
+    out.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_VAR_db_password", "TFKIT_ENGINE")}
+    done = subprocess.run(
+        [sys.executable, str(script), str(example_repo), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "fork ['passed', 'passed', 'passed']"
+    for name in ENVS:
+        imported = (out / name).read_text().split()
+        assert imported, "the recording ran in the worker"
+        assert [m for m in imported if m.split(".")[0] == "tfkit"] == [], name

@@ -197,12 +197,35 @@ _jobs: _Jobs | None = None
 ENGINES_AHEAD = 1
 
 
-#: What a worker imports to run each operation, imported by the caller before it forks the workers.
+#: What every worker imports: the project, the workflow, the local store.
+_RUN_IMPORTS = ("tfkit.project", "tfkit.stacks", "tfkit.locks", "tfkit.workflow", "tfkit.store.local")
+#: What the gate imports as it loads and runs (``gate.prepare``: policies, the var files' secret scan,
+#: the policy packages' entry points, the modules ``evaluate`` runs).
+_GATE_IMPORTS = (
+    "tfkit.gate",
+    "tfkit.policy.loader",
+    "tfkit.policy.builtin",
+    "tfkit.policy.evaluate",
+    "tfkit.policy.waivers",
+    "tfkit.plan_findings",
+    "tfkit.var_file_scan",
+    "tfkit.guard",
+    "tfkit.scan.checkov",
+    "importlib.metadata",
+)
+#: What a worker imports to run each operation (a plan: also the head start and the renderers it loads
+#: ahead), imported by the caller before it forks the workers; the test of a forked plan pins it.
 _WORKER_IMPORTS = {
-    "plan": ("tfkit.head_start", "tfkit.workflow", "tfkit.gate", "tfkit.locks"),
-    "validate": ("tfkit.workflow", "tfkit.locks"),
-    "drift": ("tfkit.drift", "tfkit.workflow", "tfkit.locks"),
-    "apply": ("tfkit.workflow", "tfkit.gate", "tfkit.locks"),
+    "plan": (
+        *_RUN_IMPORTS,
+        *_GATE_IMPORTS,
+        "tfkit.head_start",
+        "tfkit.report.text",
+        "tfkit.report.github",
+    ),
+    "validate": _RUN_IMPORTS,
+    "drift": (*_RUN_IMPORTS, "tfkit.drift"),
+    "apply": (*_RUN_IMPORTS, *_GATE_IMPORTS),
 }
 
 
