@@ -256,13 +256,22 @@ def test_jobs_are_taken_in_turn_and_every_turn_is_given_back(monkeypatch: pytest
     jobs = multi._Jobs(2, types.SimpleNamespace(value=0), threading.Condition())
     monkeypatch.setattr(multi, "_jobs", jobs)
     assert [jobs.may_take(turn) for turn in range(4)] == [True, True, False, False]
+    waited: list[int] = []
     with multi._job(0) as take:
-        take()  # free at once: turn 0 of 2 jobs
+        take(lambda: waited.append(0))  # free at once: turn 0 of 2 jobs
+    assert waited == [], "it did not wait"
     assert [jobs.may_take(turn) for turn in range(4)] == [True, True, True, False]
     with pytest.raises(RuntimeError), multi._job(1):
         raise RuntimeError("failed before it took its job")  # its turn still counts as finished
     assert jobs.may_take(3) and not jobs.may_take(4)
     assert jobs.finished.value == 2
+    started_waiting = threading.Event()
+    taker = threading.Thread(target=jobs.take, args=(4, started_waiting.set))
+    taker.start()
+    assert started_waiting.wait(60), "turn 4 must wait, and says so first (the gate loads meanwhile)"
+    jobs.finish()
+    taker.join(60)
+    assert not taker.is_alive(), "a finished task frees turn 4"
 
 
 @pytest.mark.slow

@@ -135,8 +135,13 @@ class _Jobs:
         """Whether task ``turn`` may take a job now (call it holding ``changed``)."""
         return bool(self.finished.value > turn - self.limit)
 
-    def take(self, turn: int) -> None:
-        """Wait until task ``turn`` may take a job."""
+    def take(self, turn: int, while_waiting: Callable[[], None] | None = None) -> None:
+        """Wait until task ``turn`` may take a job; if it must wait, call ``while_waiting`` first."""
+        with self.changed:
+            if self.may_take(turn):
+                return
+        if while_waiting is not None:
+            while_waiting()
         with self.changed:
             self.changed.wait_for(lambda: self.may_take(turn))
 
@@ -148,13 +153,14 @@ class _Jobs:
 
 
 @contextlib.contextmanager
-def _job(turn: int) -> Iterator[Callable[[], None]]:
-    """Within the block, ``take()`` waits for task ``turn``'s job (``_jobs``); the block's end frees it."""
+def _job(turn: int) -> Iterator[Callable[[Callable[[], None] | None], None]]:
+    """Within the block, ``take(while_waiting)`` waits for task ``turn``'s job (``_jobs``: ``_Jobs.take``);
+    the block's end frees it."""
     jobs = _jobs
 
-    def take() -> None:
+    def take(while_waiting: Callable[[], None] | None = None) -> None:
         if jobs is not None:
-            jobs.take(turn)
+            jobs.take(turn, while_waiting)
 
     try:
         yield take
@@ -316,7 +322,7 @@ def _run(task: Task) -> _Done:
             environment = project.environment(task.environment)
             parts["directory"] = environment.directory
             if task.operation != "plan":
-                take_job()
+                take_job(None)
             if task.operation == "validate":
                 from tfkit import workflow
 
@@ -345,7 +351,8 @@ def _run(task: Task) -> _Done:
                 with head_start(
                     environment, project, engine=task.engine, binary=task.binary, gate=task.gate
                 ) as started:
-                    take_job()  # started ahead (``ENGINES_AHEAD``): the engine loads while this waits
+                    # started ahead (``ENGINES_AHEAD``): the engine and the gate load while this waits
+                    take_job(started.load_gate if task.gate else None)
                     from tfkit import workflow
 
                     # --all plans the promotion sequence itself: only health is checked, not the order
