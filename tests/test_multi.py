@@ -350,3 +350,21 @@ def test_a_forked_worker_plans_with_what_the_caller_imported(example_repo: Path,
         imported = (out / name).read_text().split()
         assert imported, "the recording ran in the worker"
         assert [m for m in imported if m.split(".")[0] == "tfkit"] == [], name
+
+
+@pytest.mark.slow
+def test_plan_all_with_the_state_and_the_store_in_postgresql(example_repo: Path, pg_fresh_url: str) -> None:
+    """Each forked worker opens its own store connection and its engine its own pg backend; dev's plan
+    equals a single run's."""
+    env = {"TFKIT_STORE_URL": pg_fresh_url}
+    done = run_tfkit("plan", "--all", "--jobs", "2", "--format", "json", cwd=example_repo, env=env)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert [e["outcome"] for e in document["environments"]] == ["passed"] * 3
+    assert all(e["plan"]["summary"]["add"] > 0 for e in document["environments"])
+    again = run_tfkit("plan", "--env", "dev", "--format", "json", cwd=example_repo, env=env)
+    assert again.returncode == 0, again.stderr
+    assert (
+        json.loads(again.stdout)["environments"][0]["plan"]["summary"]
+        == (document["environments"][0]["plan"]["summary"])
+    )
