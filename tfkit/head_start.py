@@ -60,6 +60,10 @@ class HeadStart:
             options, engine_factory=self.started.factory, engine_setup=self.setup, on_step=on_step
         )
 
+    def load_gate(self) -> None:
+        """Start the gate's loading now, not at the engine's first step (the run waits before it starts)."""
+        self.ahead.start()
+
     def prepared(self) -> Prepared | None:
         """The gate's loading, once done (``None``: not started, or failed; the gate then loads itself)."""
         return self.ahead.result()

@@ -56,7 +56,7 @@ def emit_report(report: Report, fmt: str, outputs: Sequence[tuple[str, Path]], *
     write every ``--output``, and publish it in GitHub Actions."""
     from tfkit.report.github import publish
 
-    rendered = write_reports(report, [(fmt, None), *outputs])
+    rendered = write_reports(report, [*([(fmt, None)] if show else []), *outputs])  # not shown: not rendered
     if show:
         out(rendered[fmt].rstrip("\n"))
     for written_fmt, path in outputs:
