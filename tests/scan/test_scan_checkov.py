@@ -18,6 +18,7 @@ from scanutil import PLANS, fake_checkov
 
 from tfkit.errors import ScanConfigError, ScanError
 from tfkit.plan import Plan, load_plan
+from tfkit.scan.cache import UNITS_FILE
 from tfkit.scan.checkov import scan_plan
 from tfkit.scan.report import ScanReport
 from tfkit.scan.settings import CheckovSettings
@@ -243,7 +244,7 @@ def test_resources_no_check_looks_at_are_not_sent_even_cold(tmp_path: Path, chec
     settings = _settings(tmp_path)
     cold = scan_plan(plan, settings)
     assert cold.runs == 0 and cold.sent == () and cold.skipped == 301 and cold.findings == ()
-    assert not (tmp_path / "cache" / "results").exists()
+    assert not (tmp_path / "cache" / UNITS_FILE).exists()
     assert list((tmp_path / "cache" / "catalog").rglob("*.json"))
     warm = scan_plan(plan, settings)
     assert warm.runs == 0 and warm.skipped == 301 and warm.findings == cold.findings
@@ -265,7 +266,7 @@ def test_an_unchanged_plan_is_one_cache_entry(tmp_path: Path, checkov_env: str) 
     changed = scan_plan(load_plan(json.dumps(doc).encode()), settings)
     assert changed.runs == 1 and bucket["address"] in changed.sent and len(changed.sent) < 10
 
-    shutil.rmtree(tmp_path / "cache" / "results")  # from here on, the whole-plan entries alone answer
+    (tmp_path / "cache" / UNITS_FILE).unlink()  # from here on, the whole-plan entries alone answer
     original = dict(source)
     original["timestamp"] = "2026-12-07T11:00:00Z"
     original["prior_state"] = {"format_version": "1.0", "values": {"root_module": {}}}

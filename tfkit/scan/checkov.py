@@ -17,7 +17,8 @@
   settings (checks, skip_checks, the content of every custom check directory), the unit's own inputs
   to Checkov (address, type, planned values, configuration references, actions, changed keys) and the
   digests of every unit in its reference component. Results are stored per key under
-  ``.tfkit/cache/checkov``; a scan sends Checkov only the components with a missing key, and none whose
+  ``.tfkit/cache/checkov`` (one SQLite file for the units, written in one transaction per scan:
+  ``tfkit.scan.cache``); a scan sends Checkov only the components with a missing key, and none whose
   resource types no enabled check looks at (known from the check catalog: recorded by the first run,
   or told by Checkov itself at start-up). An unchanged plan therefore starts no Checkov at all, and is
   one look-up: the results of a whole plan are kept too, keyed by the settings and a digest of the
@@ -339,18 +340,20 @@ def _lookup(
         _validate_ids(catalog, settings)
         types = _enabled_types(catalog, settings)
     scan = _Scan([], units=len(units))
+    wanted: list[frozenset[str]] = []
     for component in parts:
         if types is not None and not any(types.covers(units[a]) for a in component):
             scan.skipped += len(component)
             continue
         component_digest = _sha(sorted(units[a].digest for a in component))
-        hits: list[list[dict[str, Any]] | None] = []
         for address in component:
             scan.keys[address] = _sha([settings_key, units[address].digest, component_digest])
-            hits.append(cache.results(scan.keys[address]))
-        if all(h is not None for h in hits):
+        wanted.append(component)
+    hits = cache.results_of(scan.keys.values())  # one look-up for every unit
+    for component in wanted:
+        if all(scan.keys[a] in hits for a in component):
             scan.cached += len(component)
-            scan.results.extend(r for h in hits for r in h or ())
+            scan.results.extend(r for a in component for r in hits[scan.keys[a]])
         else:
             scan.groups.append(component)
     return scan
@@ -374,7 +377,7 @@ def _record(
     types = _enabled_types(catalog, settings) if catalog is not None else None
     grouped, orphans = _group(run.results, scan.sent)
     # A component no enabled check looks at is skipped by the next scan before any look-up (the
-    # catalog is recorded now), so its empty results are not written: one file less per resource.
+    # catalog is recorded now), so its empty results are not written: one entry less per resource.
     ignored = {
         a for g in scan.groups if types is not None and not any(types.covers(units[u]) for u in g) for a in g
     }
