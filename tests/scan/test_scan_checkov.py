@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scanutil import PLANS, fake_checkov
@@ -234,6 +235,36 @@ def test_report_json_is_parsed_without_loss() -> None:
     ]
     with pytest.raises(ScanError, match="could not parse the plan"):
         parse_report(json.dumps({**doc, "summary": {"passed": 0, "failed": 0, "parsing_errors": 1}}))
+
+
+@pytest.mark.slow
+def test_a_started_checkov_writes_its_results_to_a_file_and_prints_no_report(
+    tmp_path: Path, checkov_exe: str
+) -> None:
+    """Checkov's own printing (every result serialised twice, once as indented pure-Python JSON) is
+    skipped: the helper writes the reports, results cut to what tfkit reads, and they parse whole."""
+    from tfkit.scan._runner import executable, parse_report, start_checkov
+
+    settings = _settings(tmp_path)
+    with start_checkov(executable(checkov_exe), settings, catalog=False) as started:
+        run = started.scan(IAM.read_bytes(), catalog=False)
+        assert (started.directory / "stdout").read_text() == ""
+        written = (started.directory / "report.json").read_bytes()
+    cli = subprocess.run(
+        [checkov_exe, "-f", str(IAM), "--framework", "terraform_plan", "-o", "json", "--skip-download"],
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    expected, _ = parse_report(cli.stdout)
+
+    def canonical(results: list[dict[str, Any]]) -> list[str]:  # evaluated keys: a set in Checkov
+        return sorted(repr({**r, "evaluated_keys": sorted(r["evaluated_keys"])}) for r in results)
+
+    assert run.results and canonical(run.results) == canonical(expected)
+    assert len(written) * 3 < len(cli.stdout)  # no code blocks, line ranges, file paths, ...
 
 
 @pytest.mark.slow

@@ -6,7 +6,8 @@ and no platform credentials passed on (``BC_API_KEY``, ``PRISMA_API_URL``, ``BC_
 from its environment). When the executable is Checkov's console script, tfkit starts it through
 ``_checkov_main.py`` with the same interpreter as soon as a scan may be needed (``start_checkov``), so its
 start-up overlaps tfkit's preparation; the plan and the same command line follow when ready, and the
-check catalog comes back with it. Another executable runs as it is, once the plan is ready.
+check catalog comes back with it; the results come back in a file the helper writes instead of Checkov
+printing its report (``_checkov_main.py``). Another executable runs as it is, once the plan is ready.
 """
 
 from __future__ import annotations
@@ -266,9 +267,11 @@ class StartedCheckov:
         plan_file.touch(mode=0o600)  # owner-only, in an owner-only directory: it may hold sensitive values
         plan_file.write_bytes(plan_json)
         catalog_file = self.directory / "catalog.json"
+        report_file = self.directory / "report.json"
         request = {
             "argv": _arguments(plan_file, self.settings),
             "catalog": str(catalog_file) if catalog else None,
+            "report": str(report_file),  # the results without Checkov's printing (see _checkov_main)
         }
         assert self._proc.stdin is not None
         try:
@@ -283,9 +286,12 @@ class StartedCheckov:
         stderr = self._stderr_text()
         if code != 0:
             raise _crashed(code, stderr)
-        self._stdout.flush()
-        stdout = (self.directory / "stdout").read_text("utf-8", "replace")
-        results, found_version = parse_report(stdout, stderr=stderr)
+        try:
+            report = report_file.read_bytes()
+        except FileNotFoundError:  # the helper could not write it: Checkov's own output, if it printed
+            self._stdout.flush()
+            report = (self.directory / "stdout").read_bytes()
+        results, found_version = parse_report(report, stderr=stderr)
         found_catalog = _catalog_file(catalog_file) if catalog else None
         return CheckovRun(results, found_version or hello.version, found_catalog)
 
@@ -344,12 +350,13 @@ def run_checkov(
         return CheckovRun(results, found_version, None)
 
 
-def parse_report(stdout: str, *, stderr: str = "") -> tuple[list[dict[str, Any]], str | None]:
+def parse_report(stdout: str | bytes, *, stderr: str = "") -> tuple[list[dict[str, Any]], str | None]:
     """Checkov's ``-o json`` output as normalised results; a ``ScanError`` if it is not a report."""
     try:
         doc = json.loads(stdout)
     except ValueError:
-        first = next((line.strip() for line in stdout.splitlines() if line.strip()), "")
+        text = stdout.decode("utf-8", "replace") if isinstance(stdout, bytes) else stdout
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
         detail = f"it printed {first[:120]!r}" if first else "it printed nothing"
         raise ScanError(
             f"checkov produced no JSON report ({detail}): {_tail(stderr) or 'no error output'}",
