@@ -242,11 +242,12 @@ def test_a_started_checkov_writes_its_results_to_a_file_and_prints_no_report(
     tmp_path: Path, checkov_exe: str
 ) -> None:
     """Checkov's own printing (every result serialised twice, once as indented pure-Python JSON) is
-    skipped: the helper writes the reports, results cut to what tfkit reads, and they parse whole."""
+    skipped: the helper writes the reports, results cut to what tfkit reads, and they parse whole; the
+    plan read with Checkov's JSON parser, the results are the CLI's."""
     from tfkit.scan._runner import executable, parse_report, start_checkov
 
     settings = _settings(tmp_path)
-    with start_checkov(executable(checkov_exe), settings, catalog=False) as started:
+    with start_checkov(executable(checkov_exe), settings, catalog=False, json_parser=True) as started:
         run = started.scan(IAM.read_bytes(), catalog=False)
         assert (started.directory / "stdout").read_text() == ""
         written = (started.directory / "report.json").read_bytes()
