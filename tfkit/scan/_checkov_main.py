@@ -17,7 +17,7 @@ tfkit's own preparation of the plan. Then:
 With a report PATH, the run prints nothing (``CHECKOV_NO_OUTPUT``) and the helper writes the reports
 of the run to PATH instead: the same documents ``-o json`` prints (one report, or a list), holding
 only the fields tfkit reads of each result. Checkov's own printing serialises every result twice,
-once with an indent (pure-Python JSON: a tenth of a 2,000-resource scan), and tfkit then read it all
+once with an indent (pure-Python JSON; 0.35 s CPU of a 261-resource run), and tfkit then read it all
 back. If the reports cannot be written (another Checkov), PATH is left absent and the reason goes to
 stderr; a Checkov that ignores the variable has printed its report as usual.
 
