@@ -4,9 +4,10 @@ A key is the SHA-256 of the content and of everything that decides the result (t
 version of the library doing the work), so an edit or an upgrade misses and the work is done again. An
 entry that cannot be read is a miss too; entries are written atomically (``fsutil.atomic_write``) and not
 synced to disk (one lost to a power cut is only a miss). Used under ``Project.cache_dir`` by the HCL
-reader (``tfkit.hcl``), the var-file secret scan (``tfkit.guard``), Checkov's results (``tfkit.scan.cache``),
-the providers' set attributes (``tfkit.provider_schema``) and the marks of tfkit.toml documents that passed
-the schema (``tfkit.config``).
+reader (``tfkit.hcl``), the var-file secret scan (``tfkit.guard``), Checkov's whole-plan results and
+catalogs (``tfkit.scan.cache``; its per-resource results are one SQLite file instead), the providers'
+set attributes (``tfkit.provider_schema``) and the marks of tfkit.toml documents that passed the
+schema (``tfkit.config``).
 Entries are owner-only, and one that would hold a registered secret (``tfkit.redact``) is never written: the
 work is simply done again next time.
 """

@@ -12,12 +12,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scanutil import PLANS, fake_checkov
 
 from tfkit.errors import ScanConfigError, ScanError
 from tfkit.plan import Plan, load_plan
+from tfkit.scan.cache import UNITS_FILE
 from tfkit.scan.checkov import scan_plan
 from tfkit.scan.report import ScanReport
 from tfkit.scan.settings import CheckovSettings
@@ -236,6 +238,37 @@ def test_report_json_is_parsed_without_loss() -> None:
 
 
 @pytest.mark.slow
+def test_a_started_checkov_writes_its_results_to_a_file_and_prints_no_report(
+    tmp_path: Path, checkov_exe: str
+) -> None:
+    """Checkov's own printing (every result serialised twice, once as indented pure-Python JSON) is
+    skipped: the helper writes the reports, results cut to what tfkit reads, and they parse whole; the
+    plan read with Checkov's JSON parser, the results are the CLI's."""
+    from tfkit.scan._runner import executable, parse_report, start_checkov
+
+    settings = _settings(tmp_path)
+    with start_checkov(executable(checkov_exe), settings, catalog=False, json_parser=True) as started:
+        run = started.scan(IAM.read_bytes(), catalog=False)
+        assert (started.directory / "stdout").read_text() == ""
+        written = (started.directory / "report.json").read_bytes()
+    cli = subprocess.run(
+        [checkov_exe, "-f", str(IAM), "--framework", "terraform_plan", "-o", "json", "--skip-download"],
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    expected, _ = parse_report(cli.stdout)
+
+    def canonical(results: list[dict[str, Any]]) -> list[str]:  # evaluated keys: a set in Checkov
+        return sorted(repr({**r, "evaluated_keys": sorted(r["evaluated_keys"])}) for r in results)
+
+    assert run.results and canonical(run.results) == canonical(expected)
+    assert len(written) * 3 < len(cli.stdout)  # no code blocks, line ranges, file paths, ...
+
+
+@pytest.mark.slow
 def test_resources_no_check_looks_at_are_not_sent_even_cold(tmp_path: Path, checkov_env: str) -> None:
     """300 local_file resources and the local provider: Checkov, started first, tells the built-in catalog
     before tfkit has the plan ready, so even the first scan sends nothing and writes no result entry."""
@@ -243,7 +276,7 @@ def test_resources_no_check_looks_at_are_not_sent_even_cold(tmp_path: Path, chec
     settings = _settings(tmp_path)
     cold = scan_plan(plan, settings)
     assert cold.runs == 0 and cold.sent == () and cold.skipped == 301 and cold.findings == ()
-    assert not (tmp_path / "cache" / "results").exists()
+    assert not (tmp_path / "cache" / UNITS_FILE).exists()
     assert list((tmp_path / "cache" / "catalog").rglob("*.json"))
     warm = scan_plan(plan, settings)
     assert warm.runs == 0 and warm.skipped == 301 and warm.findings == cold.findings
@@ -265,7 +298,7 @@ def test_an_unchanged_plan_is_one_cache_entry(tmp_path: Path, checkov_env: str) 
     changed = scan_plan(load_plan(json.dumps(doc).encode()), settings)
     assert changed.runs == 1 and bucket["address"] in changed.sent and len(changed.sent) < 10
 
-    shutil.rmtree(tmp_path / "cache" / "results")  # from here on, the whole-plan entries alone answer
+    (tmp_path / "cache" / UNITS_FILE).unlink()  # from here on, the whole-plan entries alone answer
     original = dict(source)
     original["timestamp"] = "2026-12-07T11:00:00Z"
     original["prior_state"] = {"format_version": "1.0", "values": {"root_module": {}}}

@@ -6,7 +6,8 @@ and no platform credentials passed on (``BC_API_KEY``, ``PRISMA_API_URL``, ``BC_
 from its environment). When the executable is Checkov's console script, tfkit starts it through
 ``_checkov_main.py`` with the same interpreter as soon as a scan may be needed (``start_checkov``), so its
 start-up overlaps tfkit's preparation; the plan and the same command line follow when ready, and the
-check catalog comes back with it. Another executable runs as it is, once the plan is ready.
+check catalog comes back with it; the results come back in a file the helper writes instead of Checkov
+printing its report (``_checkov_main.py``). Another executable runs as it is, once the plan is ready.
 """
 
 from __future__ import annotations
@@ -81,10 +82,21 @@ def executable(path: str) -> Executable:
     return Executable(str(real), interpreter, fingerprint)
 
 
-def _environment() -> dict[str, str]:
+def _environment(*, json_parser: bool = False) -> dict[str, str]:
+    """Checkov's environment; ``json_parser``: it reads the plan file with its JSON parser.
+
+    Checkov reads a plan with a pure-Python YAML loader, for line numbers (which tfkit never reports),
+    unless the file is larger than ``CHECKOV_MAX_IAC_FILE_SIZE`` (50 MB by default): then with
+    ``json.loads``, line numbers 0. At 0, every plan takes that path: 0.8 of 2.2 s CPU of the run on a
+    261-resource plan, the results identical on every fixture plan (the parity test). Only for a plan
+    tfkit wrote (strict JSON, no repeated key: ``json.loads`` accepts a repeated key that the YAML
+    loader rejects as a parsing error, so a plan holding one goes to the CLI's own path).
+    """
     env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
     env["BC_SKIP_MAPPING"] = "TRUE"
     env["PYTHONUNBUFFERED"] = "1"
+    if json_parser:
+        env["CHECKOV_MAX_IAC_FILE_SIZE"] = "0"
     return env
 
 
@@ -115,13 +127,15 @@ def version(exe: Executable, cache: ResultCache, timeout: float = 120.0) -> str:
     return text
 
 
-def _run(argv: Sequence[str], timeout: float, *, what: str) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: Sequence[str], timeout: float, *, what: str, json_parser: bool = False
+) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
             list(argv),
             capture_output=True,
             text=True,
-            env=_environment(),
+            env=_environment(json_parser=json_parser),
             timeout=timeout,
             check=False,
             stdin=subprocess.DEVNULL,
@@ -178,13 +192,18 @@ class StartedCheckov:
 
     Its start-up (importing Checkov) runs while tfkit prepares the plan; ``scan`` then hands it the
     plan, ``cancel`` stops it when nothing is left to scan. ``settings.timeout`` counts from the start.
+    ``json_parser``: it reads the plan with Checkov's JSON parser (``_environment``), so it is only
+    handed a plan tfkit wrote.
     """
 
-    def __init__(self, exe: Executable, settings: CheckovSettings, directory: Path, *, catalog: bool) -> None:
+    def __init__(
+        self, exe: Executable, settings: CheckovSettings, directory: Path, *, catalog: bool, json_parser: bool
+    ) -> None:
         if exe.interpreter is None:
             raise ValueError("only Checkov's console script can be started ahead of its input")
         self.settings = settings
         self.directory = directory
+        self.json_parser = json_parser
         self._deadline = time.monotonic() + settings.timeout
         # A copy beside the plan: run from tfkit/scan/, ``import checkov`` would find checkov.py there.
         helper = directory / "tfkit_checkov_main.py"
@@ -199,7 +218,7 @@ class StartedCheckov:
                 stdin=subprocess.PIPE,
                 stdout=self._stdout,
                 stderr=self._stderr,
-                env=_environment(),
+                env=_environment(json_parser=json_parser),
                 pass_fds=(write_end,),
             )
         except OSError as exc:
@@ -266,9 +285,11 @@ class StartedCheckov:
         plan_file.touch(mode=0o600)  # owner-only, in an owner-only directory: it may hold sensitive values
         plan_file.write_bytes(plan_json)
         catalog_file = self.directory / "catalog.json"
+        report_file = self.directory / "report.json"
         request = {
             "argv": _arguments(plan_file, self.settings),
             "catalog": str(catalog_file) if catalog else None,
+            "report": str(report_file),  # the results without Checkov's printing (see _checkov_main)
         }
         assert self._proc.stdin is not None
         try:
@@ -283,9 +304,12 @@ class StartedCheckov:
         stderr = self._stderr_text()
         if code != 0:
             raise _crashed(code, stderr)
-        self._stdout.flush()
-        stdout = (self.directory / "stdout").read_text("utf-8", "replace")
-        results, found_version = parse_report(stdout, stderr=stderr)
+        try:
+            report = report_file.read_bytes()
+        except FileNotFoundError:  # the helper could not write it: Checkov's own output, if it printed
+            self._stdout.flush()
+            report = (self.directory / "stdout").read_bytes()
+        results, found_version = parse_report(report, stderr=stderr)
         found_catalog = _catalog_file(catalog_file) if catalog else None
         return CheckovRun(results, found_version or hello.version, found_catalog)
 
@@ -312,13 +336,15 @@ class StartedCheckov:
 
 
 @contextlib.contextmanager
-def start_checkov(exe: Executable, settings: CheckovSettings, *, catalog: bool) -> Iterator[StartedCheckov]:
+def start_checkov(
+    exe: Executable, settings: CheckovSettings, *, catalog: bool, json_parser: bool
+) -> Iterator[StartedCheckov]:
     """Start Checkov now (see ``StartedCheckov``); stopped and cleaned up at the end of the block.
 
     ``catalog``: its hello also carries the catalog of the built-in checks (no external directory).
     """
     with private_temp("checkov-") as tmp:
-        started = StartedCheckov(exe, settings, tmp, catalog=catalog)
+        started = StartedCheckov(exe, settings, tmp, catalog=catalog, json_parser=json_parser)
         try:
             yield started
         finally:
@@ -326,30 +352,42 @@ def start_checkov(exe: Executable, settings: CheckovSettings, *, catalog: bool) 
 
 
 def run_checkov(
-    exe: Executable, plan_json: bytes, settings: CheckovSettings, *, catalog: bool = True
+    exe: Executable,
+    plan_json: bytes,
+    settings: CheckovSettings,
+    *,
+    catalog: bool = True,
+    json_parser: bool = False,
 ) -> CheckovRun:
     """Run Checkov on ``plan_json`` (with ``catalog``, also the catalog of its checks, which only
-    Checkov's console script can tell); a ``ScanError`` if it crashes or prints no report."""
+    Checkov's console script can tell; ``json_parser``: see ``_environment``); a ``ScanError`` if it
+    crashes or prints no report."""
     if exe.interpreter is not None:
-        with start_checkov(exe, settings, catalog=False) as started:
+        with start_checkov(exe, settings, catalog=False, json_parser=json_parser) as started:
             return started.scan(plan_json, catalog=catalog)
     with private_temp("checkov-") as tmp:
         plan_file = Path(tmp) / "plan.json"
         plan_file.touch(mode=0o600)  # owner-only, in an owner-only directory: it may hold sensitive values
         plan_file.write_bytes(plan_json)
-        proc = _run([exe.path, *_arguments(plan_file, settings)], settings.timeout, what="checkov")
+        proc = _run(
+            [exe.path, *_arguments(plan_file, settings)],
+            settings.timeout,
+            what="checkov",
+            json_parser=json_parser,
+        )
         if proc.returncode != 0:
             raise _crashed(proc.returncode, proc.stderr)
         results, found_version = parse_report(proc.stdout, stderr=proc.stderr)
         return CheckovRun(results, found_version, None)
 
 
-def parse_report(stdout: str, *, stderr: str = "") -> tuple[list[dict[str, Any]], str | None]:
+def parse_report(stdout: str | bytes, *, stderr: str = "") -> tuple[list[dict[str, Any]], str | None]:
     """Checkov's ``-o json`` output as normalised results; a ``ScanError`` if it is not a report."""
     try:
         doc = json.loads(stdout)
     except ValueError:
-        first = next((line.strip() for line in stdout.splitlines() if line.strip()), "")
+        text = stdout.decode("utf-8", "replace") if isinstance(stdout, bytes) else stdout
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
         detail = f"it printed {first[:120]!r}" if first else "it printed nothing"
         raise ScanError(
             f"checkov produced no JSON report ({detail}): {_tail(stderr) or 'no error output'}",

@@ -10,14 +10,17 @@
   in tfkit's private run directory (``tfkit.fsutil.run_directory``), removed after the scan and swept
   by the next run if tfkit is killed. Checkov gets a reduced plan JSON holding exactly the entries of
   the units to scan and only the parts of the plan it reads (``tfkit.scan.units``; no ``prior_state``,
-  compact), which it parses faster than the plan itself; a plan with a repeated JSON key, which
-  Checkov refuses to parse, goes as it is and whole (unless its view is cached), so it fails as with
-  the CLI.
+  compact), which it parses faster than the plan itself, and with its JSON parser rather than its
+  YAML loader (``tfkit.scan._runner._environment``: the path it takes itself for files over 50 MB;
+  same results, no line numbers, which tfkit never reports); a plan with a repeated JSON key, which
+  Checkov refuses to parse, goes as it is and whole to the CLI's own path (unless its view is
+  cached), so it fails as with the CLI.
 * **Cache.** Each unit (resource, or the providers) has a key: sha256 of the Checkov version, the check
   settings (checks, skip_checks, the content of every custom check directory), the unit's own inputs
   to Checkov (address, type, planned values, configuration references, actions, changed keys) and the
   digests of every unit in its reference component. Results are stored per key under
-  ``.tfkit/cache/checkov``; a scan sends Checkov only the components with a missing key, and none whose
+  ``.tfkit/cache/checkov`` (one SQLite file for the units, written in one transaction per scan:
+  ``tfkit.scan.cache``); a scan sends Checkov only the components with a missing key, and none whose
   resource types no enabled check looks at (known from the check catalog: recorded by the first run,
   or told by Checkov itself at start-up). An unchanged plan therefore starts no Checkov at all, and is
   one look-up: the results of a whole plan are kept too, keyed by the settings and a digest of the
@@ -278,20 +281,33 @@ class _Checkov:
         self._stack.close()
 
     def start(self) -> None:
-        """Start Checkov now, if it is Checkov's console script and is not started yet."""
+        """Start Checkov now, if it is Checkov's console script and is not started yet.
+
+        It will read the plan with Checkov's JSON parser (``tfkit.scan._runner._environment``): it is
+        handed only a reduced plan tfkit wrote; ``run_whole`` does not use it.
+        """
         if self._started is None and self.exe.interpreter is not None:
             builtin = not self.settings.external_checks_dirs
-            self._started = self._stack.enter_context(start_checkov(self.exe, self.settings, catalog=builtin))
+            self._started = self._stack.enter_context(
+                start_checkov(self.exe, self.settings, catalog=builtin, json_parser=True)
+            )
 
     def builtin_catalog(self) -> dict[str, Any] | None:
         """The catalog a started Checkov told (waits for its start-up); None if not started or not told."""
         return self._started.hello().catalog if self._started is not None else None
 
     def run(self, payload: bytes, *, catalog: bool) -> CheckovRun:
-        """Scan ``payload`` (with ``catalog``: also the catalog of the checks that ran)."""
+        """Scan ``payload``, a reduced plan tfkit wrote (with ``catalog``: also the catalog of the
+        checks that ran)."""
         if self._started is not None:
             return self._started.scan(payload, catalog=catalog)
-        return run_checkov(self.exe, payload, self.settings, catalog=catalog)
+        return run_checkov(self.exe, payload, self.settings, catalog=catalog, json_parser=True)
+
+    def run_whole(self, plan_json: bytes) -> CheckovRun:
+        """Scan a plan as it is, exactly as Checkov's CLI reads it (a started Checkov is stopped)."""
+        if self._started is not None:
+            self._started.cancel()
+        return run_checkov(self.exe, plan_json, self.settings, catalog=False, json_parser=False)
 
 
 def _scan_units(checkov: _Checkov, cache: ResultCache, settings_key: str, clear_free: bytes) -> _Scan:
@@ -310,7 +326,7 @@ def _scan_units(checkov: _Checkov, cache: ResultCache, settings_key: str, clear_
     if repeated_key:
         # Checkov's CLI rejects a document with a repeated key (a parsing error), which no reduced
         # plan would show: it gets the plan as it is, whole, and nothing of it is cached.
-        run = checkov.run(clear_free, catalog=False)
+        run = checkov.run_whole(clear_free)
         return _Scan(run.results, runs=1, groups=[frozenset(units)], units=len(units), cacheable=False)
     parts = components(units)
     if catalog is None:
@@ -339,18 +355,20 @@ def _lookup(
         _validate_ids(catalog, settings)
         types = _enabled_types(catalog, settings)
     scan = _Scan([], units=len(units))
+    wanted: list[frozenset[str]] = []
     for component in parts:
         if types is not None and not any(types.covers(units[a]) for a in component):
             scan.skipped += len(component)
             continue
         component_digest = _sha(sorted(units[a].digest for a in component))
-        hits: list[list[dict[str, Any]] | None] = []
         for address in component:
             scan.keys[address] = _sha([settings_key, units[address].digest, component_digest])
-            hits.append(cache.results(scan.keys[address]))
-        if all(h is not None for h in hits):
+        wanted.append(component)
+    hits = cache.results_of(scan.keys.values())  # one look-up for every unit
+    for component in wanted:
+        if all(scan.keys[a] in hits for a in component):
             scan.cached += len(component)
-            scan.results.extend(r for h in hits for r in h or ())
+            scan.results.extend(r for a in component for r in hits[scan.keys[a]])
         else:
             scan.groups.append(component)
     return scan
@@ -374,7 +392,7 @@ def _record(
     types = _enabled_types(catalog, settings) if catalog is not None else None
     grouped, orphans = _group(run.results, scan.sent)
     # A component no enabled check looks at is skipped by the next scan before any look-up (the
-    # catalog is recorded now), so its empty results are not written: one file less per resource.
+    # catalog is recorded now), so its empty results are not written: one entry less per resource.
     ignored = {
         a for g in scan.groups if types is not None and not any(types.covers(units[u]) for u in g) for a in g
     }
