@@ -30,7 +30,7 @@ def test_entries_round_trip_owner_only_and_an_unreadable_one_is_a_miss(tmp_path:
 def test_entries_are_not_synced_and_an_empty_one_is_a_miss(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A cache entry skips fsync (a cold Checkov scan writes one per resource): a power cut can leave it
+    """A cache entry skips fsync (derived data; an fsync costs milliseconds): a power cut can leave it
     empty, which reads as a miss; other files tfkit writes atomically are still synced."""
     synced: list[int] = []
     real_fsync = os.fsync

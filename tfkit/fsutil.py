@@ -46,8 +46,8 @@ def atomic_write(
     ``sync_dir=False`` leaves the directory's fsync to the caller: a writer of many files into one
     private directory (a snapshot being assembled) syncs that directory once, not once per file.
     ``durable=False`` syncs nothing: still all or nothing for a process killed while writing, but a
-    power loss may leave the file empty; for caches, where an unreadable entry is a miss (a cold
-    Checkov scan of 20,000 resources writes 20,000 entries, and an fsync costs milliseconds each).
+    power loss may leave the file empty; for caches, where an unreadable entry is a miss (an fsync
+    costs milliseconds, more than most entries are worth).
     """
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
